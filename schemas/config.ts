@@ -1,0 +1,126 @@
+// The configuration contract (architecture §4), one TypeBox source for validation, the TS types
+// and the generated `config.schema.json` that editors use for the YAML file.
+import { Type, type Static, type TSchema } from '@sinclair/typebox'
+import { CONSENT_TYPES } from './event.js'
+
+const Scalar = Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Null()])
+
+export const Matcher = Type.Union([
+  Scalar,
+  Type.Object({
+    eq: Type.Optional(Scalar),
+    ne: Type.Optional(Scalar),
+    in: Type.Optional(Type.Array(Scalar)),
+    nin: Type.Optional(Type.Array(Scalar)),
+    gt: Type.Optional(Type.Number()),
+    gte: Type.Optional(Type.Number()),
+    lt: Type.Optional(Type.Number()),
+    lte: Type.Optional(Type.Number()),
+    contains: Type.Optional(Type.String()),
+    startsWith: Type.Optional(Type.String()),
+    endsWith: Type.Optional(Type.String()),
+    matches: Type.Optional(Type.String({ description: 'A JavaScript regular expression (no flags; use (?i) style is not supported — write the alternatives).' })),
+    exists: Type.Optional(Type.Boolean())
+  }, { additionalProperties: false, minProperties: 1 })
+], { description: 'A scalar (equals) or an object of operators that must all hold.' })
+
+/** A condition: field paths mapped to matchers (all must hold), combined with all / any / not. */
+export const Condition = Type.Recursive(This => Type.Object({
+  all: Type.Optional(Type.Array(This, { minItems: 1 })),
+  any: Type.Optional(Type.Array(This, { minItems: 1 })),
+  not: Type.Optional(This)
+}, { additionalProperties: Matcher, minProperties: 1 }), { $id: 'Condition' })
+
+/** In fireOn / blockOn: a trigger name (or the built-in `all`) or an inline condition. */
+export const TriggerRef = Type.Union([Type.String({ minLength: 1 }), Condition])
+
+const ConsentType = Type.Union(CONSENT_TYPES.map(c => Type.Literal(c)))
+const Duration = Type.Union([Type.Number({ minimum: 0 }), Type.String({ pattern: '^\\d+(\\.\\d+)?\\s*(ms|s|m|h|d)$' })], {
+  description: 'Milliseconds, or a string like "500ms", "30s", "10m", "4h", "2d".'
+})
+
+/** Settings every tag takes, whatever its type. */
+export const CommonTagSettings = Type.Object({
+  name: Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$', description: 'Unique tag name: metric label, queue name, dead-letter key.' }),
+  type: Type.String(),
+  enabled: Type.Optional(Type.Boolean({ default: true })),
+  dryRun: Type.Optional(Type.Boolean({ description: 'Build the requests and log them instead of sending.' })),
+  fireOn: Type.Optional(Type.Array(TriggerRef, { minItems: 1, description: 'Fire when any of these holds. Defaults to [all].' })),
+  blockOn: Type.Optional(Type.Array(TriggerRef, { description: 'Never fire when any of these holds.' })),
+  endpoint: Type.Optional(Type.String({ pattern: '^https?://', description: 'Full URL replacing the official endpoint.' })),
+  timeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 120000 })),
+  batch: Type.Optional(Type.Object({
+    maxEvents: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+    maxWaitMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 60000 }))
+  }, { additionalProperties: false })),
+  retry: Type.Optional(Type.Object({
+    maxAttempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+    maxAge: Type.Optional(Duration),
+    initialDelayMs: Type.Optional(Type.Integer({ minimum: 1 })),
+    maxDelayMs: Type.Optional(Type.Integer({ minimum: 1 }))
+  }, { additionalProperties: false })),
+  consent: Type.Optional(Type.Array(ConsentType, { description: 'Consent types that must not be denied for this tag to fire.' })),
+  params: Type.Optional(Type.Object({
+    exclude: Type.Optional(Type.Array(Type.String())),
+    set: Type.Optional(Type.Record(Type.String(), Type.Unknown()))
+  }, { additionalProperties: false }))
+})
+
+const CommonKeys = Object.keys(CommonTagSettings.properties)
+
+/** A tag entry in the YAML: the common settings plus the settings of its type. */
+export function tagEntrySchema (type: string, settings: TSchema): TSchema {
+  const props = { ...CommonTagSettings.properties, ...(settings as { properties?: Record<string, TSchema> }).properties, type: Type.Literal(type) }
+  const required = [...new Set([...(CommonTagSettings.required ?? []), ...((settings as { required?: string[] }).required ?? [])])]
+  return Type.Object(props, { additionalProperties: false, required }) as TSchema
+}
+
+export const ServerSettings = Type.Object({
+  port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535, default: 8080 })),
+  host: Type.Optional(Type.String({ default: '0.0.0.0' })),
+  trustProxy: Type.Optional(Type.Union([Type.Boolean(), Type.Array(Type.String()), Type.Integer({ minimum: 0 })], {
+    description: 'Whose X-Forwarded-For is believed: true, false, a hop count or CIDRs.'
+  })),
+  cors: Type.Optional(Type.Object({ origins: Type.Array(Type.String()) }, { additionalProperties: false })),
+  rateLimit: Type.Optional(Type.Union([Type.Literal(false), Type.Object({
+    max: Type.Integer({ minimum: 1 }),
+    timeWindow: Type.Union([Type.Integer({ minimum: 1 }), Type.String()])
+  }, { additionalProperties: false })])),
+  bodyLimit: Type.Optional(Type.Integer({ minimum: 1024, maximum: 10 * 1024 * 1024, default: 65536 })),
+  shutdownTimeoutMs: Type.Optional(Type.Integer({ minimum: 0, default: 10000 })),
+  spoolFile: Type.Optional(Type.String({ description: 'Where undelivered events are written on shutdown (embedded store).' }))
+}, { additionalProperties: false })
+
+export const Config = Type.Object({
+  $schema: Type.Optional(Type.String()),
+  server: Type.Optional(ServerSettings),
+  identity: Type.Optional(Type.Object({
+    cookieDomain: Type.Optional(Type.String({ default: 'auto' })),
+    fpid: Type.Optional(Type.Boolean({ default: true })),
+    metaCookies: Type.Optional(Type.Boolean({ default: true }))
+  }, { additionalProperties: false })),
+  store: Type.Optional(Type.Object({
+    redis: Type.Optional(Type.String({ description: 'redis:// URL; empty for the embedded in-memory store.' }))
+  }, { additionalProperties: false })),
+  auth: Type.Optional(Type.Object({
+    apiKeys: Type.Optional(Type.Array(Type.String()))
+  }, { additionalProperties: false })),
+  dedup: Type.Optional(Type.Object({
+    window: Type.Optional(Duration),
+    enabled: Type.Optional(Type.Boolean())
+  }, { additionalProperties: false })),
+  debug: Type.Optional(Type.Object({ token: Type.Optional(Type.String()) }, { additionalProperties: false })),
+  delivery: Type.Optional(Type.Object({
+    maxQueue: Type.Optional(Type.Integer({ minimum: 1, description: 'Events a tag queue may hold before /collect answers 503.' })),
+    deadLetterMax: Type.Optional(Type.Integer({ minimum: 0 }))
+  }, { additionalProperties: false })),
+  triggers: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z0-9_.-]+$' }), Condition)),
+  tags: Type.Optional(Type.Array(Type.Object({ name: Type.String(), type: Type.String() }, { additionalProperties: true })))
+}, { additionalProperties: false })
+
+export type Config = Static<typeof Config>
+export type ConditionSpec = Static<typeof Condition>
+export type MatcherSpec = Static<typeof Matcher>
+export type TriggerRefSpec = Static<typeof TriggerRef>
+export type CommonTagSettings = Static<typeof CommonTagSettings>
+export { CommonKeys }

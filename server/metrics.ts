@@ -1,0 +1,45 @@
+// Prometheus metrics. One registry per app (no globals), so tests can build many apps.
+import { Registry, Counter, Histogram, Gauge, collectDefaultMetrics } from 'prom-client'
+
+export type TagOutcome = 'sent' | 'retried' | 'dropped' | 'dead_lettered' | 'blocked_by_consent' | 'not_triggered' | 'disabled' | 'deduplicated'
+
+export interface Metrics {
+  registry: Registry
+  httpRequests: Counter<'route' | 'status'>
+  eventsReceived: Counter<'client'>
+  eventsRejected: Counter<'client' | 'reason'>
+  eventsDeduplicated: Counter<string>
+  tagEvents: Counter<'tag' | 'outcome'>
+  tagRequestDuration: Histogram<'tag'>
+  deliveryLatency: Histogram<'tag'>
+  queueDepth: Gauge<'tag'>
+}
+
+export function createMetrics (opts: { defaultMetrics?: boolean } = {}): Metrics {
+  const registry = new Registry()
+  if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'tagline_' })
+  const registers = [registry]
+  return {
+    registry,
+    httpRequests: new Counter({ name: 'tagline_http_requests_total', help: 'HTTP requests by route and status.', labelNames: ['route', 'status'], registers }),
+    eventsReceived: new Counter({ name: 'tagline_events_received_total', help: 'Events parsed from incoming requests, by client.', labelNames: ['client'], registers }),
+    eventsRejected: new Counter({ name: 'tagline_events_rejected_total', help: 'Requests or events refused at the edge, by client and reason.', labelNames: ['client', 'reason'], registers }),
+    eventsDeduplicated: new Counter({ name: 'tagline_events_deduplicated_total', help: 'Events dropped as repeats of (event_name, event_id) inside the dedup window.', registers }),
+    tagEvents: new Counter({ name: 'tagline_tag_events_total', help: 'Events per tag by outcome.', labelNames: ['tag', 'outcome'], registers }),
+    tagRequestDuration: new Histogram({
+      name: 'tagline_tag_request_duration_seconds',
+      help: 'Duration of outgoing requests per tag.',
+      labelNames: ['tag'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers
+    }),
+    deliveryLatency: new Histogram({
+      name: 'tagline_delivery_latency_seconds',
+      help: 'From receipt of the event to its acknowledged delivery, per tag.',
+      labelNames: ['tag'],
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600, 14400],
+      registers
+    }),
+    queueDepth: new Gauge({ name: 'tagline_queue_depth', help: 'Events waiting in a tag queue (including scheduled retries).', labelNames: ['tag'], registers })
+  }
+}

@@ -1,0 +1,9 @@
+// The registry of tag types. A new destination is one file in tags/ plus one line here.
+import type { TagDefinition } from './types.js'
+import { webhook } from './webhook.js'
+import { log } from './log.js'
+
+export const tagTypes: Record<string, TagDefinition<any>> = Object.assign(Object.create(null), {
+  webhook,
+  log
+})

@@ -1,0 +1,67 @@
+// A tag is data plus two pure functions: `build` turns a batch of events into HTTP request
+// descriptions, `classify` turns the destination's answer into ok / retry / drop. No I/O here:
+// server/delivery does every send, retry and dead letter for every tag.
+import type { TSchema, Static } from '@sinclair/typebox'
+import type { TaglineEvent, ConsentType } from '../schemas/event.js'
+
+export interface OutgoingRequest {
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH'
+  url: string
+  headers: Record<string, string>
+  body?: string
+  /** Indices (into the batch given to build) of the events this request carries. */
+  events: number[]
+}
+
+export interface BuildContext {
+  /** Clock for this attempt (ms). */
+  now: number
+  /** Stable across retries of the same batch: the idempotency key of the batch. */
+  batchId: string
+  /** 1 for the first attempt. */
+  attempt: number
+}
+
+export interface Rejection {
+  index: number
+  reason: string
+}
+
+export interface BuildResult {
+  requests: OutgoingRequest[]
+  /** Events that can never be sent as they are: dead-lettered with the reason, never cut silently. */
+  rejected?: Rejection[]
+}
+
+export interface TagResponse {
+  status: number
+  headers: Record<string, string | string[] | undefined>
+  body: string
+}
+
+export type Outcome =
+  | { kind: 'ok' }
+  | { kind: 'retry', reason: string, retryAfterMs?: number }
+  | { kind: 'drop', reason: string }
+
+export interface TagDefaults {
+  batch: { maxEvents: number, maxWaitMs: number }
+  /** Consent types that must not be `denied` for this tag to fire. */
+  consent: ConsentType[]
+}
+
+export interface TagDefinition<S extends TSchema = TSchema> {
+  readonly type: string
+  /** Type-specific settings (merged with the common tag settings in the config schema). */
+  readonly settings: S
+  /** Setting keys holding secrets: redacted in logs, `try` output and the debug view. */
+  readonly secrets: readonly string[]
+  readonly defaults: TagDefaults
+  build (events: TaglineEvent[], settings: Static<S>, ctx: BuildContext): BuildResult
+  classify (res: TagResponse, req: OutgoingRequest): Outcome
+}
+
+/** Identity helper that keeps the settings type attached to a definition. */
+export function defineTag<S extends TSchema> (def: TagDefinition<S>): TagDefinition<S> {
+  return def
+}
