@@ -1,0 +1,63 @@
+// What config/load.ts produces: the YAML validated, defaults applied, triggers compiled.
+// The pipeline and delivery only ever see this shape, never the raw YAML.
+import type { Config } from '../schemas/config.js'
+import type { ConsentType, TaglineEvent } from '../schemas/event.js'
+import type { TagDefinition } from '../tags/types.js'
+
+export type Predicate = (event: TaglineEvent) => boolean
+
+/** Why a tag does or does not fire for an event (feeds metrics, `tagline try`, the debug view). */
+export type FireDecision =
+  | { fire: true, trigger: string }
+  | { fire: false, reason: 'not_triggered' }
+  | { fire: false, reason: 'blocked', trigger: string }
+
+export interface RetryPolicy {
+  maxAttempts: number
+  maxAgeMs: number
+  initialDelayMs: number
+  maxDelayMs: number
+}
+
+export interface CompiledTag {
+  name: string
+  type: string
+  def: TagDefinition<any>
+  enabled: boolean
+  dryRun: boolean
+  /** Type-specific settings, plus `endpoint` when the YAML set one. */
+  settings: Record<string, unknown>
+  /** Decide fireOn / blockOn for one event. */
+  decide (event: TaglineEvent): FireDecision
+  consent: ConsentType[]
+  batch: { maxEvents: number, maxWaitMs: number }
+  retry: RetryPolicy
+  timeoutMs: number
+  params: { exclude: string[], set: Record<string, unknown> }
+}
+
+export interface CompiledConfig {
+  /** The validated YAML after env interpolation (secrets included: never log it whole). */
+  raw: Config
+  /** The file it came from, when it came from a file. */
+  file?: string
+  server: {
+    port: number
+    host: string
+    trustProxy: boolean | string[] | number
+    corsOrigins: string[]
+    rateLimit: false | { max: number, timeWindow: number | string }
+    bodyLimit: number
+    shutdownTimeoutMs: number
+    spoolFile?: string
+  }
+  identity: { cookieDomain: string, fpid: boolean, metaCookies: boolean }
+  store: { redis?: string }
+  /** Non-empty API keys only. */
+  apiKeys: string[]
+  dedup: { enabled: boolean, windowMs: number }
+  debug: { token?: string }
+  delivery: { maxQueue: number, deadLetterMax: number }
+  triggers: Map<string, Predicate>
+  tags: CompiledTag[]
+}
