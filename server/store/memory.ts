@@ -1,0 +1,44 @@
+import type { Store } from './types.js'
+
+export interface MemoryStoreOptions {
+  /** Most keys kept; the oldest are forgotten first. Bounds memory under any load. */
+  maxKeys?: number
+  now?: () => number
+}
+
+/** The embedded store: one process, nothing shared. */
+export class MemoryStore implements Store {
+  readonly kind = 'memory' as const
+  // Map keeps insertion order, so the first entries are the oldest: eviction and sweeping
+  // stop at the first live entry instead of scanning everything.
+  #keys = new Map<string, number>()
+  #maxKeys: number
+  #now: () => number
+
+  constructor (opts: MemoryStoreOptions = {}) {
+    this.#maxKeys = opts.maxKeys ?? 1_000_000
+    this.#now = opts.now ?? Date.now
+  }
+
+  async seen (key: string, ttlMs: number): Promise<boolean> {
+    const now = this.#now()
+    const expires = this.#keys.get(key)
+    if (expires !== undefined && expires > now) return true
+    if (expires !== undefined) this.#keys.delete(key)
+    this.#keys.set(key, now + ttlMs)
+    this.#sweep(now)
+    return false
+  }
+
+  #sweep (now: number): void {
+    for (const [key, expires] of this.#keys) {
+      if (expires > now && this.#keys.size <= this.#maxKeys) break
+      this.#keys.delete(key)
+    }
+  }
+
+  get size (): number { return this.#keys.size }
+
+  async ping (): Promise<boolean> { return true }
+  async close (): Promise<void> { this.#keys.clear() }
+}

@@ -1,0 +1,40 @@
+import { Redis } from 'ioredis'
+import type { Store } from './types.js'
+
+export interface RedisStoreOptions {
+  url: string
+  /** Prefix of every key, so several gateways can share one Redis. */
+  prefix?: string
+}
+
+/** The shared store for replicas behind a load balancer. */
+export class RedisStore implements Store {
+  readonly kind = 'redis' as const
+  readonly client: Redis
+  #prefix: string
+
+  constructor (opts: RedisStoreOptions) {
+    // Fail fast instead of queueing commands while Redis is away: the edge then answers 503
+    // rather than acknowledging events it could not check.
+    this.client = new Redis(opts.url, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000 })
+    this.client.on('error', () => { /* surfaced through ping() and failed commands */ })
+    this.#prefix = opts.prefix ?? 'tagline:'
+  }
+
+  async connect (): Promise<void> {
+    if (this.client.status === 'wait') await this.client.connect()
+  }
+
+  async seen (key: string, ttlMs: number): Promise<boolean> {
+    const res = await this.client.set(this.#prefix + 'dedup:' + key, '1', 'PX', Math.max(1, Math.round(ttlMs)), 'NX')
+    return res === null
+  }
+
+  async ping (): Promise<boolean> {
+    try { return (await this.client.ping()) === 'PONG' } catch { return false }
+  }
+
+  async close (): Promise<void> {
+    if (this.client.status !== 'end') await this.client.quit().catch(() => this.client.disconnect())
+  }
+}

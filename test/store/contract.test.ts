@@ -1,0 +1,49 @@
+// The same contract, run against both stores.
+import t from 'tap'
+import { randomUUID } from 'node:crypto'
+import { MemoryStore, RedisStore, createStore, type Store } from '../../server/store/index.js'
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
+
+const makers: Array<[string, () => Promise<Store>]> = [
+  ['memory', async () => new MemoryStore()],
+  ['redis', async () => createStore({ redis: REDIS_URL }, { prefix: `tagline-test:${randomUUID()}:` })]
+]
+
+for (const [name, make] of makers) {
+  t.test(`${name} store`, async t => {
+    const store = await make()
+    t.teardown(() => store.close())
+    t.equal(store.kind, name)
+    t.equal(await store.ping(), true, 'ping')
+
+    t.equal(await store.seen('purchase\u0000T1', 60_000), false, 'first sight is not a repeat')
+    t.equal(await store.seen('purchase\u0000T1', 60_000), true, 'second sight is a repeat')
+    t.equal(await store.seen('purchase\u0000T2', 60_000), false, 'another key is independent')
+
+    t.equal(await store.seen('short', 30), false)
+    await new Promise(resolve => setTimeout(resolve, 80))
+    t.equal(await store.seen('short', 30), false, 'forgotten after its ttl')
+
+    const results = await Promise.all(Array.from({ length: 20 }, () => store.seen('race', 60_000)))
+    t.equal(results.filter(r => !r).length, 1, 'exactly one concurrent caller sees it first')
+  })
+}
+
+t.test('memory store stays bounded', async t => {
+  let now = 0
+  const store = new MemoryStore({ maxKeys: 100, now: () => now })
+  for (let i = 0; i < 1000; i++) await store.seen('k' + i, 1000)
+  t.ok(store.size <= 101, `size ${store.size} stays near the bound`)
+  t.equal(await store.seen('k999', 1000), true, 'the newest key is remembered')
+  now = 5000
+  await store.seen('fresh', 1000)
+  t.equal(store.size, 1, 'expired keys are swept')
+})
+
+t.test('redis store reports an unreachable server', async t => {
+  const store = new RedisStore({ url: 'redis://127.0.0.1:1' })
+  t.teardown(() => store.close())
+  t.equal(await store.ping(), false)
+  await t.rejects(store.seen('x', 1000))
+})
