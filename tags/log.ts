@@ -1,16 +1,17 @@
-// Prints what would be sent: a tag for trying a config without any account.
+// Prints what would be sent: a tag for trying a config without any account. Requests to a
+// `log:` URL are written to the log by delivery instead of being sent.
 import { Type } from '@sinclair/typebox'
 import { defineTag } from './types.js'
 
-export const LogSettings = Type.Object({
-  level: Type.Optional(Type.Union([Type.Literal('info'), Type.Literal('debug')]))
-}, { additionalProperties: false })
+export const LogSettings = Type.Object({}, { additionalProperties: false })
 
 export const log = defineTag({
   type: 'log',
   settings: LogSettings,
   secrets: [],
   defaults: { batch: { maxEvents: 100, maxWaitMs: 200 }, consent: [] },
-  build () { return { requests: [] } },
-  classify () { return { kind: 'ok' } }
+  build (events) {
+    return { requests: [{ method: 'POST', url: 'log:events', headers: {}, body: JSON.stringify({ events }), events: events.map((_, i) => i) }] }
+  },
+  classify: () => ({ kind: 'ok' })
 })

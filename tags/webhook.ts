@@ -1,19 +1,46 @@
-// Generic webhook, signed per Standard Webhooks v1 (HMAC-SHA256 of "id.timestamp.body").
+// Generic webhook: batches POSTed as { events: [...] }, signed per Standard Webhooks v1.0.0.
+import { createHmac } from 'node:crypto'
 import { Type } from '@sinclair/typebox'
 import { defineTag } from './types.js'
+import { classifyByStatus } from './http-status.js'
 
 export const WebhookSettings = Type.Object({
   url: Type.String({ pattern: '^https?://', description: 'Where batches are POSTed as { events: [...] }.' }),
-  secret: Type.Optional(Type.String({ description: 'Standard Webhooks secret, "whsec_" + base64 (24–64 bytes). Unsigned when absent.' })),
+  secret: Type.Optional(Type.String({ pattern: '^(whsec_)?[A-Za-z0-9+/]+={0,2}$', description: 'Standard Webhooks secret: "whsec_" + base64 of 24–64 random bytes. Requests are unsigned when absent.' })),
   method: Type.Optional(Type.Union([Type.Literal('POST'), Type.Literal('PUT'), Type.Literal('PATCH')])),
-  headers: Type.Optional(Type.Record(Type.String(), Type.String()))
+  headers: Type.Optional(Type.Record(Type.String(), Type.String(), { description: 'Static headers added to every request.' }))
 }, { additionalProperties: false })
+
+/**
+ * The `webhook-signature` value for one attempt. The HMAC key is the decoded secret bytes,
+ * not the string, and the signed content is "id.timestamp.body" with the body as sent.
+ */
+export function signWebhook (secret: string, id: string, timestampSec: number, body: string): string {
+  const key = Buffer.from(secret.startsWith('whsec_') ? secret.slice(6) : secret, 'base64')
+  const mac = createHmac('sha256', key).update(`${id}.${timestampSec}.${body}`).digest('base64')
+  return `v1,${mac}`
+}
 
 export const webhook = defineTag({
   type: 'webhook',
   settings: WebhookSettings,
   secrets: ['secret'],
   defaults: { batch: { maxEvents: 50, maxWaitMs: 1000 }, consent: [] },
-  build () { throw new Error('not yet') },
-  classify () { return { kind: 'ok' } }
+  build (events, settings, ctx) {
+    const body = JSON.stringify({ events })
+    // webhook-id is the batch id, constant across retries (the receiver's idempotency key);
+    // the timestamp and signature are fresh per attempt because receivers reject stale ones.
+    const id = `msg_${ctx.batchId}`
+    const timestamp = Math.floor(ctx.now / 1000)
+    const headers: Record<string, string> = {
+      ...settings.headers,
+      'content-type': 'application/json',
+      'webhook-id': id,
+      'webhook-timestamp': String(timestamp)
+    }
+    if (settings.secret) headers['webhook-signature'] = signWebhook(settings.secret, id, timestamp, body)
+    const url = (settings as { endpoint?: string }).endpoint ?? settings.url
+    return { requests: [{ method: settings.method ?? 'POST', url, headers, body, events: events.map((_, i) => i) }] }
+  },
+  classify: res => classifyByStatus(res)
 })

@@ -1,0 +1,54 @@
+import t from 'tap'
+import { webhook, signWebhook } from '../../tags/webhook.js'
+import { log } from '../../tags/log.js'
+
+t.test('signature matches the Standard Webhooks reference vector', async t => {
+  t.equal(
+    signWebhook('whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', 'msg_p5jXN8AQM9LWM0D4loKWxJek', 1614265330, '{"test": 2432232314}'),
+    'v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE='
+  )
+})
+
+t.test('build: one signed request per batch, id stable across attempts', async t => {
+  const events = [{ event_name: 'purchase', event_id: 'T1', value: 10 }, { event_name: 'page_view', event_id: 'e2' }]
+  const settings = { url: 'https://crm.example/hook', secret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', headers: { 'x-team': 'growth' } }
+  const a = webhook.build(events, settings, { now: 1_700_000_000_500, batchId: 'b1', attempt: 1 })
+  const b = webhook.build(events, settings, { now: 1_700_000_060_000, batchId: 'b1', attempt: 2 })
+  t.equal(a.requests.length, 1)
+  const [ra] = a.requests
+  const [rb] = b.requests
+  t.same(ra.events, [0, 1])
+  t.equal(ra.method, 'POST')
+  t.equal(ra.url, 'https://crm.example/hook')
+  t.same(JSON.parse(ra.body!), { events })
+  t.equal(ra.headers['webhook-id'], 'msg_b1')
+  t.equal(rb.headers['webhook-id'], 'msg_b1', 'same id on retry')
+  t.equal(ra.headers['webhook-timestamp'], '1700000000')
+  t.equal(rb.headers['webhook-timestamp'], '1700000060', 'fresh timestamp on retry')
+  t.equal(ra.headers['webhook-signature'], signWebhook(settings.secret, 'msg_b1', 1700000000, ra.body!))
+  t.not(ra.headers['webhook-signature'], rb.headers['webhook-signature'])
+  t.equal(ra.headers['x-team'], 'growth')
+  t.equal(ra.headers['content-type'], 'application/json')
+})
+
+t.test('build: unsigned without a secret; endpoint overrides url', async t => {
+  const out = webhook.build([{ event_name: 'x' }], { url: 'https://a.example/', endpoint: 'http://127.0.0.1:9/h' } as any, { now: 0, batchId: 'z', attempt: 1 })
+  t.equal(out.requests[0].headers['webhook-signature'], undefined)
+  t.equal(out.requests[0].url, 'http://127.0.0.1:9/h')
+})
+
+t.test('classify by status', async t => {
+  const c = (status: number, body = '') => webhook.classify({ status, headers: {}, body }, { method: 'POST', url: 'x', headers: {}, events: [] })
+  t.same(c(200), { kind: 'ok' })
+  t.same(c(204), { kind: 'ok' })
+  for (const s of [400, 401, 403, 404, 410, 413, 422]) t.equal(c(s).kind, 'drop', `${s} drops`)
+  for (const s of [301, 408, 409, 429, 500, 502, 503, 504]) t.equal(c(s).kind, 'retry', `${s} retries`)
+  const dropped = c(422, '{"error":"bad field"}')
+  t.match(dropped, { kind: 'drop', reason: /422.*bad field/ })
+})
+
+t.test('log tag builds a log: request carrying the batch', async t => {
+  const out = log.build([{ event_name: 'a' }], {}, { now: 0, batchId: 'b', attempt: 1 })
+  t.equal(out.requests[0].url, 'log:events')
+  t.same(JSON.parse(out.requests[0].body!), { events: [{ event_name: 'a' }] })
+})
