@@ -25,6 +25,9 @@ export interface RequestSnapshot {
   trusted: boolean
   requestId: string
   receivedMs: number
+  /** Host the request was sent to (X-Forwarded-Host only from trusted proxies). */
+  host?: string
+  protocol?: 'http' | 'https'
 }
 
 /** An event as a client produces it: `source` and enrichment are added by the pipeline. */

@@ -1,7 +1,7 @@
 // Prometheus metrics. One registry per app (no globals), so tests can build many apps.
 import { Registry, Counter, Histogram, Gauge, collectDefaultMetrics } from 'prom-client'
 
-export type TagOutcome = 'sent' | 'retried' | 'dropped' | 'dead_lettered' | 'blocked_by_consent' | 'not_triggered' | 'disabled' | 'deduplicated'
+export type TagOutcome = 'sent' | 'retried' | 'dropped' | 'dead_lettered' | 'blocked_by_consent' | 'blocked_by_trigger' | 'not_triggered' | 'disabled'
 
 export interface Metrics {
   registry: Registry

@@ -37,6 +37,10 @@ export class MemoryStore implements Store {
     }
   }
 
+  async forget (keys: string[]): Promise<void> {
+    for (const k of keys) this.#keys.delete(k)
+  }
+
   get size (): number { return this.#keys.size }
 
   async ping (): Promise<boolean> { return true }

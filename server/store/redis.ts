@@ -30,6 +30,10 @@ export class RedisStore implements Store {
     return res === null
   }
 
+  async forget (keys: string[]): Promise<void> {
+    if (keys.length > 0) await this.client.del(...keys.map(k => this.#prefix + 'dedup:' + k))
+  }
+
   async ping (): Promise<boolean> {
     try { return (await this.client.ping()) === 'PONG' } catch { return false }
   }

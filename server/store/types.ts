@@ -6,6 +6,8 @@ export interface Store {
    * false when this call is the first to see it. Atomic across replicas for Redis.
    */
   seen (key: string, ttlMs: number): Promise<boolean>
+  /** Forget keys marked by `seen`: used when the events they guard could not be queued. */
+  forget (keys: string[]): Promise<void>
   /** Resolves true when the store can take writes. */
   ping (): Promise<boolean>
   close (): Promise<void>

@@ -21,6 +21,9 @@ for (const [name, make] of makers) {
     t.equal(await store.seen('purchase\u0000T1', 60_000), true, 'second sight is a repeat')
     t.equal(await store.seen('purchase\u0000T2', 60_000), false, 'another key is independent')
 
+    await store.forget(['purchase\u0000T1'])
+    t.equal(await store.seen('purchase\u0000T1', 60_000), false, 'a forgotten key is new again')
+
     t.equal(await store.seen('short', 30), false)
     await new Promise(resolve => setTimeout(resolve, 80))
     t.equal(await store.seen('short', 30), false, 'forgotten after its ttl')

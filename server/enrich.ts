@@ -1,0 +1,141 @@
+// Enrichment: what the request adds to the parsed events (architecture §3, "from" column).
+// Pure: the clock and id minting come in through `ids`, cookies to set go out in the result.
+import type { RequestSnapshot, ParsedEvent } from '../clients/types.js'
+import type { TaglineEvent, ClickIds, Campaign } from '../schemas/event.js'
+import type { IdSource } from './ids.js'
+import {
+  clientIdFromFpid, clientIdFromGa, mintFpid, mintClientId, mintFbp, buildFbc, fbclidOf,
+  FPID_MAX_AGE_S, META_COOKIE_MAX_AGE_S
+} from './identity.js'
+
+export interface CookieToSet {
+  name: string
+  value: string
+  maxAgeS: number
+  httpOnly: boolean
+}
+
+export interface IdentitySettings { fpid: boolean, metaCookies: boolean }
+
+export interface EnrichResult {
+  events: TaglineEvent[]
+  cookies: CookieToSet[]
+}
+
+const CLICK_ID_KEYS = ['gclid', 'fbclid', 'ttclid', 'wbraid', 'gbraid'] as const
+const UTM_KEYS: Array<[string, keyof Campaign]> = [
+  ['utm_source', 'source'], ['utm_medium', 'medium'], ['utm_campaign', 'name'],
+  ['utm_term', 'term'], ['utm_content', 'content'], ['utm_id', 'id']
+]
+// A purchase or refund sent twice (pixel + backend) shares its transaction id, so it is the
+// natural event id when the sender gave none: both copies then dedup against each other.
+const TRANSACTION_EVENTS = new Set(['purchase', 'refund'])
+
+function parseUrl (s: string | undefined): URL | undefined {
+  if (s === undefined || s === '') return undefined
+  try { return new URL(s) } catch { return undefined }
+}
+
+function firstLanguage (header: string | undefined): string | undefined {
+  if (!header) return undefined
+  const tag = header.split(',')[0]?.split(';')[0]?.trim().toLowerCase()
+  return tag === '' || tag === '*' ? undefined : tag
+}
+
+function fromUrl<K extends string> (url: URL | undefined, pairs: ReadonlyArray<readonly [string, K]>, base: Partial<Record<K, string>> | undefined): Partial<Record<K, string>> | undefined {
+  let out = base
+  if (url === undefined || url.search === '') return out
+  for (const [param, key] of pairs) {
+    if (out?.[key] !== undefined) continue
+    const v = url.searchParams.get(param)
+    if (v !== null && v !== '') out = { ...out, [key]: v } as Partial<Record<K, string>>
+  }
+  return out
+}
+
+const CLICK_PAIRS = CLICK_ID_KEYS.map(k => [k, k] as const)
+
+export function enrich (parsed: ParsedEvent[], snap: RequestSnapshot, client: string, identity: IdentitySettings, ids: IdSource): EnrichResult {
+  const now = snap.receivedMs
+  const browser = !snap.trusted
+  const cookies: CookieToSet[] = []
+  const c = snap.cookies
+  const gpc = snap.headers['sec-gpc'] === '1'
+  // Cookies are set once per request, and only when no event of it refused the storage.
+  const denies = (type: 'ad_storage' | 'analytics_storage'): boolean => parsed.some(e => e.consent?.[type] === 'denied')
+
+  let requestClientId = clientIdFromFpid(c.FPID)
+  if (browser && identity.fpid && c.FPID === undefined && !denies('analytics_storage')) {
+    const minted = mintFpid(ids, now)
+    cookies.push({ name: 'FPID', value: minted.cookie, maxAgeS: FPID_MAX_AGE_S, httpOnly: true })
+    requestClientId = minted.clientId
+  }
+  requestClientId ??= clientIdFromGa(c._ga)
+
+  const metaAllowed = browser && identity.metaCookies && !denies('ad_storage') && !gpc
+  let fbp = c._fbp
+  if (fbp === undefined && metaAllowed) {
+    fbp = mintFbp(ids, now)
+    cookies.push({ name: '_fbp', value: fbp, maxAgeS: META_COOKIE_MAX_AGE_S, httpOnly: false })
+  }
+
+  const ua = snap.headers['user-agent']
+  const lang = firstLanguage(snap.headers['accept-language'])
+  const referer = snap.headers.referer
+  let fbcCookieSet = false
+
+  const events = parsed.map((p): TaglineEvent => {
+    const e: TaglineEvent = { ...p } as TaglineEvent
+    e.source = { client, request_id: snap.requestId, received_ms: now, trusted: snap.trusted }
+    if (gpc) e.source.gpc = true
+    e.timestamp_ms ??= now
+    if (browser) {
+      // A browser never chooses its own IP or user agent; a trusted backend may pass the visitor's.
+      e.ip_override = snap.ip
+      if (ua !== undefined) e.user_agent = ua
+      if (e.language === undefined && lang !== undefined) e.language = lang
+      if (e.page_location === undefined && referer !== undefined) e.page_location = referer
+    }
+    const url = parseUrl(e.page_location)
+    if (url !== undefined) {
+      e.page_hostname ??= url.hostname
+      e.page_path ??= url.pathname
+    }
+    const campaign = fromUrl(url, UTM_KEYS, e.campaign)
+    if (campaign !== undefined) e.campaign = campaign
+    const clickIds = fromUrl<keyof ClickIds>(url, CLICK_PAIRS, e.click_ids)
+    if (clickIds !== undefined) e.click_ids = clickIds
+
+    const bids = { ...e.browser_ids }
+    bids.fbp ??= fbp
+    bids.fbc ??= c._fbc
+    bids.ttp ??= c._ttp
+    bids.ga ??= c._ga
+    const fbclid = clickIds?.fbclid
+    // The click id in the landing URL is the newest one: it replaces an older _fbc.
+    if (fbclid !== undefined && (bids.fbc === undefined || fbclidOf(bids.fbc) !== fbclid)) {
+      bids.fbc = buildFbc(fbclid, now)
+      if (metaAllowed && !fbcCookieSet) {
+        cookies.push({ name: '_fbc', value: bids.fbc, maxAgeS: META_COOKIE_MAX_AGE_S, httpOnly: false })
+        fbcCookieSet = true
+      }
+    }
+    for (const k of Object.keys(bids) as Array<keyof typeof bids>) if (bids[k] === undefined) delete bids[k]
+    if (Object.keys(bids).length > 0) e.browser_ids = bids
+
+    if (e.client_id === undefined) {
+      requestClientId ??= mintClientId(ids, now)
+      e.client_id = requestClientId
+    }
+    if (e.event_id === undefined || e.event_id === '') {
+      if (TRANSACTION_EVENTS.has(e.event_name) && e.transaction_id) {
+        e.event_id = e.transaction_id
+      } else {
+        e.event_id = ids.eventId(now)
+        e.source.minted_event_id = true
+      }
+    }
+    return e
+  })
+  return { events, cookies }
+}

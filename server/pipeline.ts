@@ -1,0 +1,104 @@
+// enrich → dedup → for each tag: triggers + consent → transformations → enqueue.
+import type { RequestSnapshot, ParsedEvent } from '../clients/types.js'
+import type { CompiledConfig, CompiledTag } from '../config/types.js'
+import type { TaglineEvent } from '../schemas/event.js'
+import type { Store } from './store/types.js'
+import type { Metrics, TagOutcome } from './metrics.js'
+import type { IdSource } from './ids.js'
+import { enrich, type CookieToSet } from './enrich.js'
+import { applyTransform, hasTransform } from './transform.js'
+import { errors, isTaglineError } from './errors.js'
+
+export interface Enqueuer {
+  enqueue (items: Array<{ tag: string, event: TaglineEvent }>): void
+}
+
+export interface PipelineDeps {
+  config: CompiledConfig
+  store: Store
+  delivery: Enqueuer
+  metrics: Metrics
+  ids: IdSource
+}
+
+export interface PipelineResult {
+  accepted: number
+  deduplicated: number
+  event_ids: string[]
+  cookies: CookieToSet[]
+}
+
+export type Routing =
+  | { tag: string, outcome: 'queued' }
+  | { tag: string, outcome: Exclude<TagOutcome, 'sent' | 'retried' | 'dropped' | 'dead_lettered'>, detail?: string }
+
+/** Which tags take the event, and why the others don't. Shared by the pipeline and `tagline try`. */
+export function route (tag: CompiledTag, event: TaglineEvent): Routing {
+  if (!tag.enabled) return { tag: tag.name, outcome: 'disabled' }
+  const decision = tag.decide(event)
+  if (!decision.fire) {
+    return decision.reason === 'blocked'
+      ? { tag: tag.name, outcome: 'blocked_by_trigger', detail: decision.trigger }
+      : { tag: tag.name, outcome: 'not_triggered' }
+  }
+  const refused = tag.consent.find(type => event.consent?.[type] === 'denied')
+  if (refused !== undefined) return { tag: tag.name, outcome: 'blocked_by_consent', detail: refused }
+  return { tag: tag.name, outcome: 'queued' }
+}
+
+export function dedupKey (e: TaglineEvent): string {
+  return `${e.event_name}\u0000${e.event_id}`
+}
+
+export async function runPipeline (deps: PipelineDeps, snap: RequestSnapshot, client: string, parsed: ParsedEvent[]): Promise<PipelineResult> {
+  const { config, store, metrics } = deps
+  metrics.eventsReceived.inc({ client }, parsed.length)
+  const { events, cookies } = enrich(parsed, snap, client, config.identity, deps.ids)
+
+  // Minted ids are new by construction; only ids that came from outside can repeat.
+  const fresh: TaglineEvent[] = []
+  const marked: string[] = []
+  let deduplicated = 0
+  if (config.dedup.enabled) {
+    const checks = events.map(e => e.source?.minted_event_id === true ? Promise.resolve(false) : store.seen(dedupKey(e), config.dedup.windowMs))
+    let repeats: boolean[]
+    try {
+      repeats = await Promise.all(checks)
+    } catch (err) {
+      throw errors.storeUnavailable(`The store could not check for duplicates: ${(err as Error).message}`)
+    }
+    events.forEach((e, i) => {
+      if (repeats[i]) deduplicated++
+      else {
+        fresh.push(e)
+        if (e.source?.minted_event_id !== true) marked.push(dedupKey(e))
+      }
+    })
+    if (deduplicated > 0) metrics.eventsDeduplicated.inc(deduplicated)
+  } else {
+    fresh.push(...events)
+  }
+
+  const items: Array<{ tag: string, event: TaglineEvent }> = []
+  for (const tag of config.tags) {
+    for (const event of fresh) {
+      const r = route(tag, event)
+      if (r.outcome === 'queued') {
+        items.push({ tag: tag.name, event: hasTransform(tag.params) ? applyTransform(event, tag.params) : event })
+      } else if (r.outcome !== 'disabled') {
+        metrics.tagEvents.inc({ tag: tag.name, outcome: r.outcome })
+      }
+    }
+  }
+
+  if (items.length > 0) {
+    try {
+      deps.delivery.enqueue(items)
+    } catch (err) {
+      // Not queued means not accepted: un-mark them so the sender's retry is not taken for a repeat.
+      await store.forget(marked).catch(() => {})
+      throw isTaglineError(err) ? err : errors.queueFull()
+    }
+  }
+  return { accepted: events.length, deduplicated, event_ids: events.map(e => e.event_id as string), cookies }
+}
