@@ -1,0 +1,139 @@
+// dataLayer pushes (ga4-gtag-protocol.md §6): `{ event, ecommerce: {...}, user_data, ... }`, one
+// push or an array of them, as a page forwards them verbatim.
+import type { Item, UserData } from '../schemas/event.js'
+import { errors, type ErrorDetail } from '../server/errors.js'
+import { isSafeKey, normalizeItems, toNumber } from './items.js'
+import type { Client, ParsedEvent, RequestSnapshot } from './types.js'
+
+export const MAX_PUSHES = 500
+
+type Obj = Record<string, unknown>
+
+function isObject (v: unknown): v is Obj {
+  return v !== null && typeof v === 'object' && !Array.isArray(v)
+}
+
+const USER_DATA_KEYS: Readonly<Record<string, Exclude<keyof UserData, 'address'>>> = {
+  email: 'email_address',
+  email_address: 'email_address',
+  phone: 'phone_number',
+  phone_number: 'phone_number',
+  sha256_email_address: 'sha256_email_address',
+  sha256_phone_number: 'sha256_phone_number',
+  external_id: 'external_id'
+}
+
+const ADDRESS_KEYS: ReadonlySet<string> = new Set([
+  'first_name', 'last_name', 'street', 'city', 'region', 'postal_code', 'country',
+  'sha256_first_name', 'sha256_last_name', 'sha256_street'
+])
+
+/** A string from a string or number; arrays (GTM and MP allow several emails) give their first entry. */
+function scalarString (v: unknown): string | undefined {
+  if (Array.isArray(v)) v = v[0]
+  if (typeof v === 'number' && Number.isFinite(v)) return String(v)
+  return typeof v === 'string' && v !== '' ? v : undefined
+}
+
+/**
+ * GTM-style user-provided data → the model's `user_data`. Only known keys are copied, so the
+ * result is safe whatever the input holds; values are kept raw (tags/pii.ts hashes them).
+ */
+export function normalizeUserData (raw: unknown): UserData | undefined {
+  if (!isObject(raw)) return undefined
+  const out: UserData = {}
+  for (const [key, target] of Object.entries(USER_DATA_KEYS)) {
+    const v = scalarString(raw[key])
+    if (v !== undefined && out[target] === undefined) out[target] = v
+  }
+  const addr = Array.isArray(raw.address) ? raw.address[0] : raw.address
+  if (isObject(addr)) {
+    const address: Record<string, string> = {}
+    for (const key of ADDRESS_KEYS) {
+      const v = scalarString(addr[key])
+      if (v !== undefined) address[key] = v
+    }
+    if (Object.keys(address).length > 0) out.address = address as NonNullable<UserData['address']>
+  }
+  return Object.keys(out).length > 0 ? out : undefined
+}
+
+const STRING_KEYS: ReadonlySet<string> = new Set([
+  'event_id', 'client_id', 'user_id', 'page_location', 'page_referrer', 'page_title',
+  'language', 'screen_resolution', 'currency', 'transaction_id', 'coupon'
+])
+const NUMBER_KEYS: ReadonlySet<string> = new Set(['value', 'tax', 'shipping'])
+// GTM's callback hooks: functions in the browser, meaningless on the server.
+const IGNORED_KEYS: ReadonlySet<string> = new Set(['event', 'ecommerce', 'user_data', 'eventCallback', 'eventTimeout', 'event_callback', 'event_timeout'])
+
+/** Copy one level of keys onto the event: model keys where they fit, the rest into params. */
+function assign (ev: ParsedEvent, params: Obj, src: Obj, ignore: ReadonlySet<string>): void {
+  const model = ev as Obj
+  for (const [key, v] of Object.entries(src)) {
+    if (!isSafeKey(key) || ignore.has(key) || v === undefined) continue
+    if (STRING_KEYS.has(key) && (typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v)))) {
+      if (v !== '') model[key] = String(v)
+    } else if (NUMBER_KEYS.has(key) && toNumber(v) !== undefined) {
+      model[key] = toNumber(v)
+    } else if (key === 'items' && Array.isArray(v)) {
+      ev.items = normalizeItems(v) as Item[]
+    } else {
+      params[key] = v
+    }
+  }
+}
+
+const NO_KEYS: ReadonlySet<string> = new Set()
+
+function eventFromPush (push: Obj): ParsedEvent {
+  const ev: ParsedEvent = { event_name: push.event as string }
+  const params: Obj = {}
+  assign(ev, params, push, IGNORED_KEYS)
+  // `ecommerce` is the canonical place for commerce fields, so it wins over top-level copies.
+  if (isObject(push.ecommerce)) assign(ev, params, push.ecommerce, NO_KEYS)
+  const userData = normalizeUserData(push.user_data)
+  if (userData !== undefined) ev.user_data = userData
+  if (Object.keys(params).length > 0) ev.params = params as ParsedEvent['params']
+  return ev
+}
+
+/** `{ ecommerce: null }` and friends: GTM's "clear the previous ecommerce object" push. */
+function isClearPush (v: unknown): boolean {
+  return isObject(v) && !Object.hasOwn(v, 'event') && Object.hasOwn(v, 'ecommerce') && v.ecommerce === null
+}
+
+function firstPush (json: unknown): unknown {
+  if (!Array.isArray(json)) return json
+  return json.find(p => !isClearPush(p))
+}
+
+export const datalayer: Client = {
+  name: 'datalayer',
+
+  claims (snap: RequestSnapshot): boolean {
+    const first = firstPush(snap.json)
+    return isObject(first) && typeof first.event === 'string' && !Object.hasOwn(first, 'event_name')
+  },
+
+  parse (snap: RequestSnapshot): ParsedEvent[] {
+    const pushes = Array.isArray(snap.json) ? snap.json : [snap.json]
+    if (pushes.length > MAX_PUSHES) {
+      throw errors.invalidEvent(`A request may carry at most ${MAX_PUSHES} dataLayer pushes; this one has ${pushes.length}.`, [
+        { path: 'pushes', message: `Send at most ${MAX_PUSHES} pushes per request.` }
+      ])
+    }
+    const events: ParsedEvent[] = []
+    const problems: ErrorDetail[] = []
+    pushes.forEach((push, i) => {
+      // Pushes without a string `event` (clear pushes, plain variable sets) are not events.
+      if (!isObject(push) || typeof push.event !== 'string' || push.event === '') return
+      if (push.event.length > 100) {
+        problems.push({ path: `pushes[${i}].event`, message: `The event name in push ${i} is longer than 100 characters.` })
+        return
+      }
+      events.push(eventFromPush(push))
+    })
+    if (problems.length > 0) throw errors.invalidEvent('Some dataLayer pushes are not valid.', problems)
+    return events
+  }
+}

@@ -1,0 +1,133 @@
+import t from 'tap'
+import { datalayer, normalizeUserData } from '../../clients/datalayer.js'
+import type { RequestSnapshot } from '../../clients/types.js'
+import { TaglineError } from '../../server/errors.js'
+
+function snap (json: unknown, o: Partial<RequestSnapshot> = {}): RequestSnapshot {
+  return { method: 'POST', path: '/collect', query: '', body: JSON.stringify(json) ?? '', json, contentType: 'application/json', headers: {}, ip: '203.0.113.7', cookies: {}, trusted: false, requestId: 'r1', receivedMs: 1718000000000, ...o }
+}
+
+// ga4-gtag-protocol.md §6: the GTM e-commerce push shape.
+const PURCHASE = {
+  event: 'purchase',
+  event_id: 'T_12345',
+  page_location: 'https://shop.example/checkout/thank-you',
+  ecommerce: {
+    transaction_id: 'T_12345',
+    value: 72.05,
+    tax: 4.90,
+    shipping: 5.99,
+    currency: 'USD',
+    coupon: 'SUMMER_FUN',
+    customer_type: 'returning',
+    items: [
+      { item_id: 'SKU_12345', item_name: 'Stan and Friends Tee', affiliation: 'Google Merchandise Store', coupon: 'SUMMER_FUN', discount: 2.22, index: 0, item_brand: 'Google', item_category: 'Apparel', item_category2: 'Adult', item_list_id: 'related_products', item_list_name: 'Related Products', item_variant: 'green', location_id: 'ChIJIQBpAG2ahYAR_6128GcTUEo', price: 10.01, quantity: 3 },
+      { item_id: 'SKU_12346', item_name: 'Friends Hoodie', price: '42.02', quantity: '1', discount: '', index: '1', color: 'black' }
+    ]
+  },
+  user_data: { email: 'jane@example.com', phone_number: '+15551234567', address: { first_name: 'Jane', postal_code: 150, country: 'NO' } },
+  page_type: 'checkout'
+}
+
+t.test('claims objects and arrays with a string `event`, not our JSON', async t => {
+  t.ok(datalayer.claims(snap(PURCHASE)))
+  t.ok(datalayer.claims(snap([PURCHASE])))
+  t.ok(datalayer.claims(snap([{ ecommerce: null }, PURCHASE])), 'a leading clear push does not hide the event')
+  t.notOk(datalayer.claims(snap({ event: 'x', event_name: 'x' })))
+  t.notOk(datalayer.claims(snap({ event: 5 })))
+  t.notOk(datalayer.claims(snap([{ ecommerce: null }])))
+  t.notOk(datalayer.claims(snap([])))
+  t.notOk(datalayer.claims(snap(null)))
+  t.notOk(datalayer.claims(snap('purchase')))
+  t.notOk(datalayer.claims(snap([null, PURCHASE])))
+  t.notOk(datalayer.claims(snap(undefined)))
+})
+
+t.test('§6 purchase push → one event with model keys, items and user_data', async t => {
+  const [ev, ...rest] = datalayer.parse(snap(PURCHASE))
+  t.equal(rest.length, 0)
+  t.strictSame(ev, {
+    event_name: 'purchase',
+    event_id: 'T_12345',
+    page_location: 'https://shop.example/checkout/thank-you',
+    transaction_id: 'T_12345',
+    value: 72.05,
+    tax: 4.9,
+    shipping: 5.99,
+    currency: 'USD',
+    coupon: 'SUMMER_FUN',
+    items: [
+      { item_id: 'SKU_12345', item_name: 'Stan and Friends Tee', affiliation: 'Google Merchandise Store', coupon: 'SUMMER_FUN', discount: 2.22, index: 0, item_brand: 'Google', item_category: 'Apparel', item_category2: 'Adult', item_list_id: 'related_products', item_list_name: 'Related Products', item_variant: 'green', location_id: 'ChIJIQBpAG2ahYAR_6128GcTUEo', price: 10.01, quantity: 3 },
+      { item_id: 'SKU_12346', item_name: 'Friends Hoodie', price: 42.02, quantity: 1, index: 1, color: 'black' }
+    ],
+    user_data: { email_address: 'jane@example.com', phone_number: '+15551234567', address: { first_name: 'Jane', postal_code: '150', country: 'NO' } },
+    params: { page_type: 'checkout', customer_type: 'returning' }
+  })
+})
+
+t.test('the clear-push pattern: [{ ecommerce: null }, { event, ecommerce }] → one event', async t => {
+  const events = datalayer.parse(snap([
+    { ecommerce: null },
+    { event: 'view_item', ecommerce: { currency: 'USD', value: 10.01, items: [{ item_id: 'SKU_12345', price: 10.01 }] } },
+    { ecommerce: null },
+    { event: 'add_to_cart', ecommerce: { currency: 'USD', value: '30.03', items: [{ item_id: 'SKU_12345', price: 10.01, quantity: 3 }] } }
+  ]))
+  t.equal(events.length, 2)
+  t.match(events[0], { event_name: 'view_item', currency: 'USD', value: 10.01 })
+  t.match(events[1], { event_name: 'add_to_cart', value: 30.03 })
+  t.equal(events[1].items?.[0].quantity, 3)
+  t.equal(events[0].items?.[0].quantity, undefined, 'quantity is not invented')
+})
+
+t.test('pushes without a string event produce nothing; gtm.* events are kept', async t => {
+  const events = datalayer.parse(snap([
+    { event: 'gtm.js', 'gtm.start': 1718000000000, 'gtm.uniqueEventId': 1 },
+    { user_type: 'member' },
+    { event: '' },
+    { event: 42 },
+    'not a push',
+    null,
+    { event: 'gtm.dom' }
+  ]))
+  t.strictSame(events, [
+    { event_name: 'gtm.js', params: { 'gtm.start': 1718000000000, 'gtm.uniqueEventId': 1 } },
+    { event_name: 'gtm.dom' }
+  ])
+})
+
+t.test('top-level commerce fields (gtag style) work; ecommerce wins over them', async t => {
+  const [ev] = datalayer.parse(snap({ event: 'generate_lead', value: '25', currency: 'EUR', items: [{ item_name: 'Demo' }], ecommerce: { currency: 'USD' } }))
+  t.match(ev, { event_name: 'generate_lead', value: 25, currency: 'USD' })
+  t.strictSame(ev.items, [{ item_name: 'Demo' }])
+})
+
+t.test('non-numeric commerce numbers stay as params; callbacks and undefined are dropped', async t => {
+  const [ev] = datalayer.parse(snap({ event: 'x', eventCallback: 'fn', eventTimeout: 2000, ecommerce: { value: 'lots', tax: null, item_list_id: 'l1', items: 'SKU' }, transaction_id: 98765, user_id: '' }))
+  t.strictSame(ev, { event_name: 'x', transaction_id: '98765', params: { value: 'lots', tax: null, item_list_id: 'l1', items: 'SKU' } })
+})
+
+t.test('an event name over 100 characters is a 400', async t => {
+  try {
+    datalayer.parse(snap([{ event: 'ok' }, { event: 'x'.repeat(101) }]))
+    t.fail('should throw')
+  } catch (err) {
+    t.ok(err instanceof TaglineError)
+    t.equal((err as TaglineError).code, 'invalid_event')
+    t.equal((err as TaglineError).details[0].path, 'pushes[1].event')
+  }
+})
+
+t.test('at most 500 pushes', async t => {
+  t.equal(datalayer.parse(snap(Array.from({ length: 500 }, () => ({ event: 'e' })))).length, 500)
+  t.throws(() => datalayer.parse(snap(Array.from({ length: 501 }, () => ({ event: 'e' })))), { code: 'invalid_event', statusCode: 400 })
+})
+
+t.test('normalizeUserData: aliases, arrays, sha256 variants, unknown keys dropped', async t => {
+  t.strictSame(normalizeUserData({ email: ['a@b.c', 'd@e.f'], phone: 4712345678, sha256_email_address: 'aa', sha256_phone_number: 'bb', external_id: 'u1', unknown: 'x', address: [{ street: 'Main 1', sha256_first_name: 'cc', evil: 'x' }] }), {
+    email_address: 'a@b.c', phone_number: '4712345678', sha256_email_address: 'aa', sha256_phone_number: 'bb', external_id: 'u1', address: { street: 'Main 1', sha256_first_name: 'cc' }
+  })
+  t.strictSame(normalizeUserData({ email_address: 'x@y.z', email: 'first@wins.com' }), { email_address: 'first@wins.com' })
+  t.equal(normalizeUserData({ email: '', address: {} }), undefined)
+  t.equal(normalizeUserData('jane@example.com'), undefined)
+  t.equal(normalizeUserData(null), undefined)
+})
