@@ -1,0 +1,213 @@
+// The one I/O core every tag shares (architecture §1, §6): per-tag queues, batching, HTTP,
+// retries, dead letters, bounded memory, and a graceful drain into a spool at shutdown.
+import type { Dispatcher } from 'undici'
+import type { Logger } from 'pino'
+import type { CompiledTag } from '../../config/types.js'
+import { errors } from '../errors.js'
+import { DeadLetters } from './dead-letter.js'
+import { MemoryQueue } from './queue.js'
+import { createAgent } from './send.js'
+import { appendSpool, readSpool, removeSpool } from './spool.js'
+import type { DeadLetter, DeliveryOptions, QueuedEvent } from './types.js'
+import { TagWorker } from './worker.js'
+import type { TaglineEvent } from '../../schemas/event.js'
+
+export type { DeadLetter, DeliveryOptions, QueuedEvent, Batch } from './types.js'
+export type { TagQueue } from './queue.js'
+export { MemoryQueue } from './queue.js'
+export { RETRY_DEFAULTS, retryAfterMs, backoffMs, resolveRetryPolicy } from './retry.js'
+export { describeRequest, REDACTED } from './redact.js'
+
+export const DELIVERY_DEFAULTS = Object.freeze({ maxQueue: 10_000, deadLetterMax: 1000, concurrency: 4 })
+
+export class Delivery {
+  private readonly workers = new Map<string, TagWorker>()
+  private readonly dead: DeadLetters
+  private readonly logger: Logger
+  private readonly maxQueue: number
+  private readonly now: () => number
+  private readonly dispatcher: Dispatcher
+  private readonly ownsDispatcher: boolean
+  private closing?: Promise<{ delivered: number, spooled: number }>
+  private delivered = 0
+  private onIdle?: () => void
+
+  constructor (private readonly opts: DeliveryOptions) {
+    this.logger = opts.logger
+    this.maxQueue = opts.maxQueue ?? DELIVERY_DEFAULTS.maxQueue
+    this.now = opts.now ?? Date.now
+    this.dead = new DeadLetters(opts.deadLetterMax ?? DELIVERY_DEFAULTS.deadLetterMax, this.logger)
+    this.ownsDispatcher = opts.dispatcher === undefined
+    this.dispatcher = opts.dispatcher ?? createAgent()
+    for (const tag of opts.tags) if (tag.enabled) this.addWorker(tag)
+  }
+
+  /** All-or-nothing: if any target tag queue cannot take its share, nothing is enqueued. */
+  enqueue (items: Array<{ tag: string, event: TaglineEvent }>): void {
+    if (this.closing !== undefined) throw errors.notReady('Delivery is shutting down; the events were not accepted.')
+    const byTag = new Map<string, QueuedEvent[]>()
+    const now = this.now()
+    for (const { tag, event } of items) {
+      let list = byTag.get(tag)
+      if (list === undefined) byTag.set(tag, list = [])
+      list.push({ tag, event, attempts: 0, enqueuedMs: now })
+    }
+    for (const [tag, list] of byTag) {
+      const worker = this.workers.get(tag)
+      // Unknown during a config reload race: 503 makes the sender try again shortly. Tag names
+      // stay out of the error body: it goes to browsers; the log and the depth gauge name them.
+      if (worker === undefined || worker.retiring) {
+        this.logger.warn({ tag }, 'enqueue for a tag without a delivery queue')
+        throw errors.notReady('A destination is being reconfigured; the events were not accepted.')
+      }
+      if (worker.queue.size + list.length > this.maxQueue) {
+        this.logger.debug({ tag, depth: worker.queue.size, max: this.maxQueue }, 'queue full')
+        throw errors.queueFull()
+      }
+    }
+    for (const [tag, list] of byTag) (this.workers.get(tag) as TagWorker).accept(list)
+  }
+
+  deadLetters (tag?: string): DeadLetter[] {
+    return this.dead.list(tag)
+  }
+
+  /** Events the tag holds: waiting, in flight and scheduled for retry. */
+  depth (tag: string): number {
+    return this.workers.get(tag)?.queue.size ?? 0
+  }
+
+  /**
+   * Config reload: tags that keep their name keep their queue (new settings apply from the next
+   * attempt); new tags start empty; removed or disabled tags stop taking events and finish what
+   * they already accepted with their old settings, then disappear.
+   */
+  reload (tags: CompiledTag[]): void {
+    if (this.closing !== undefined) return
+    const keep = new Set<string>()
+    for (const tag of tags) {
+      if (!tag.enabled) continue
+      keep.add(tag.name)
+      const worker = this.workers.get(tag.name)
+      if (worker !== undefined) worker.update(tag)
+      else this.addWorker(tag)
+    }
+    for (const [name, worker] of this.workers) {
+      if (keep.has(name)) continue
+      worker.retiring = true
+      this.retireIfEmpty(worker)
+    }
+  }
+
+  /**
+   * Flush everything now, wait up to deadlineMs for in-flight work and retries falling due,
+   * then abort the rest and spool it. Idempotent: later calls get the first call's result.
+   */
+  async close (deadlineMs: number): Promise<{ delivered: number, spooled: number }> {
+    this.closing ??= this.shutdown(deadlineMs)
+    return await this.closing
+  }
+
+  /** Load the spool of the previous run back into the queues, then delete the file. */
+  async replaySpool (): Promise<number> {
+    const file = this.opts.spoolFile
+    if (file === undefined) return 0
+    if (this.closing !== undefined) throw errors.notReady('Delivery is shutting down.')
+    const contents = await readSpool(file)
+    if (contents === undefined) return 0
+    if (contents.bad > 0) this.logger.warn({ file, lines: contents.bad }, 'spool: skipped unreadable lines')
+    const byTag = new Map<string, QueuedEvent[]>()
+    for (const entry of contents.entries) {
+      const list = byTag.get(entry.tag)
+      if (list === undefined) byTag.set(entry.tag, [entry])
+      else list.push(entry)
+    }
+    let count = 0
+    for (const [tag, entries] of byTag) {
+      const worker = this.workers.get(tag)
+      if (worker === undefined || worker.retiring) {
+        this.logger.error({ tag, events: entries.length }, 'spool: tag no longer configured; its spooled events are dropped')
+        continue
+      }
+      // Already acknowledged to their senders, so they are taken even past maxQueue.
+      if (worker.queue.size + entries.length > this.maxQueue) {
+        this.logger.warn({ tag, events: entries.length, maxQueue: this.maxQueue }, 'spool: replay takes the queue past maxQueue')
+      }
+      worker.restore(entries)
+      count += entries.length
+    }
+    await removeSpool(file)
+    this.logger.info({ file, events: count }, 'spool replayed')
+    return count
+  }
+
+  private addWorker (tag: CompiledTag): void {
+    const worker: TagWorker = new TagWorker(tag, {
+      queue: new MemoryQueue(),
+      metrics: this.opts.metrics,
+      logger: this.logger.child({ tag: tag.name }),
+      deadLetters: this.dead,
+      dispatcher: this.dispatcher,
+      concurrency: Math.max(1, this.opts.concurrency ?? DELIVERY_DEFAULTS.concurrency),
+      now: this.now,
+      random: this.opts.random ?? Math.random,
+      onChange: () => {
+        this.retireIfEmpty(worker)
+        if (this.onIdle !== undefined && [...this.workers.values()].every(w => w.idle())) this.onIdle()
+      },
+      onDelivered: n => { this.delivered += n }
+    })
+    this.workers.set(tag.name, worker)
+    worker.updateDepth()
+  }
+
+  private retireIfEmpty (worker: TagWorker): void {
+    if (!worker.retiring || worker.queue.size > 0 || this.workers.get(worker.tag.name) !== worker) return
+    this.workers.delete(worker.tag.name)
+    this.opts.metrics.queueDepth.remove({ tag: worker.tag.name })
+    this.logger.info({ tag: worker.tag.name }, 'tag removed from delivery after draining its queue')
+  }
+
+  private async shutdown (deadlineMs: number): Promise<{ delivered: number, spooled: number }> {
+    const deliveredBefore = this.delivered
+    const workers = [...this.workers.values()]
+    const deadline = this.now() + deadlineMs
+    let timer: NodeJS.Timeout | undefined
+    await new Promise<void>(resolve => {
+      this.onIdle = resolve
+      timer = setTimeout(resolve, deadlineMs)
+      for (const w of workers) w.flush(deadline)
+      if (workers.every(w => w.idle())) resolve()
+    })
+    clearTimeout(timer)
+    this.onIdle = undefined
+    await Promise.all(workers.map(async w => await w.stop()))
+
+    const leftovers = workers.flatMap(w => w.queue.drain())
+    for (const w of workers) w.updateDepth()
+    let spooled = 0
+    if (leftovers.length > 0) spooled = await this.spool(leftovers)
+    if (this.ownsDispatcher) await this.dispatcher.destroy().catch(() => {})
+    const delivered = this.delivered - deliveredBefore
+    this.logger.info({ delivered, spooled }, 'delivery closed')
+    return { delivered, spooled }
+  }
+
+  private async spool (leftovers: QueuedEvent[]): Promise<number> {
+    const file = this.opts.spoolFile
+    const byTag: Record<string, number> = {}
+    for (const e of leftovers) byTag[e.tag] = (byTag[e.tag] ?? 0) + 1
+    if (file === undefined) {
+      this.logger.error({ events: leftovers.length, byTag }, `lost ${leftovers.length} undelivered events at shutdown: no spool file is configured`)
+      return 0
+    }
+    try {
+      await appendSpool(file, leftovers)
+      this.logger.info({ file, events: leftovers.length, byTag }, 'undelivered events spooled for the next start')
+      return leftovers.length
+    } catch (err) {
+      this.logger.error({ err, file, events: leftovers.length, byTag }, `lost ${leftovers.length} undelivered events at shutdown: the spool could not be written`)
+      return 0
+    }
+  }
+}

@@ -1,0 +1,93 @@
+// Log-safe descriptions of outgoing requests (dry runs, `log:` URLs, debug). A logged request
+// must never carry a credential or raw user data: names that look secret are masked, the tag's
+// declared secret settings are masked wherever their values appear, and `user_data` goes whole.
+import type { OutgoingRequest } from '../../tags/types.js'
+
+export const REDACTED = '[redacted]'
+
+const SECRET_HEADERS = new Set(['authorization', 'proxy-authorization', 'access-token', 'x-api-key', 'cookie', 'set-cookie'])
+const SECRET_NAME = /token|secret|password|api_?key|signature/
+
+export interface RequestDescription {
+  method: string
+  url: string
+  headers: Record<string, string>
+  body?: string
+}
+
+function isSecretName (name: string): boolean {
+  return SECRET_NAME.test(name.toLowerCase().replace(/-/g, '_'))
+}
+
+/** String values of the tag's secret settings (nested values included), longest first. */
+export function secretValues (settings: Record<string, unknown>, keys: readonly string[]): string[] {
+  const out = new Set<string>()
+  const collect = (v: unknown): void => {
+    // Very short values would mask innocent text everywhere and protect nothing.
+    if (typeof v === 'string' && v.length >= 4) out.add(v)
+    else if (Array.isArray(v)) v.forEach(collect)
+    else if (v !== null && typeof v === 'object') Object.values(v).forEach(collect)
+  }
+  for (const k of keys) collect(settings[k])
+  return [...out].sort((a, b) => b.length - a.length)
+}
+
+function maskValues (text: string, secrets: readonly string[]): string {
+  let out = text
+  for (const s of secrets) {
+    for (const form of new Set([s, encodeURIComponent(s), JSON.stringify(s).slice(1, -1)])) {
+      out = out.split(form).join(REDACTED)
+    }
+  }
+  return out
+}
+
+/** `a=1&token=x` → `a=1&token=[redacted]`, keeping every other byte as it was. */
+function redactParams (query: string): string {
+  return query.split('&').map(pair => {
+    const eq = pair.indexOf('=')
+    if (eq < 0) return pair
+    let key = pair.slice(0, eq)
+    try { key = decodeURIComponent(key.replace(/\+/g, ' ')) } catch {}
+    return isSecretName(key) ? `${pair.slice(0, eq)}=${REDACTED}` : pair
+  }).join('&')
+}
+
+function redactUrl (url: string): string {
+  const q = url.indexOf('?')
+  if (q < 0) return url
+  const hash = url.indexOf('#', q)
+  const end = hash < 0 ? url.length : hash
+  return url.slice(0, q + 1) + redactParams(url.slice(q + 1, end)) + url.slice(end)
+}
+
+function redactJson (value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(redactJson)
+  if (value === null || typeof value !== 'object') return value
+  const out: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(value)) {
+    out[k] = k === 'user_data' || isSecretName(k) ? REDACTED : redactJson(v)
+  }
+  return out
+}
+
+function redactBody (body: string): string {
+  const trimmed = body.trimStart()
+  if (trimmed.startsWith('{') || trimmed.startsWith('[')) {
+    try { return JSON.stringify(redactJson(JSON.parse(body))) } catch {}
+  }
+  // Form-encoded bodies (GA4 hits: one query string per line).
+  if (/^[^\s=&]+=/.test(trimmed)) return body.split('\n').map(redactParams).join('\n')
+  return body
+}
+
+export function describeRequest (req: OutgoingRequest, secrets: readonly string[] = []): RequestDescription {
+  const headers: Record<string, string> = {}
+  for (const [name, value] of Object.entries(req.headers)) {
+    const lower = name.toLowerCase()
+    headers[name] = SECRET_HEADERS.has(lower) || isSecretName(lower) ? REDACTED : maskValues(value, secrets)
+  }
+  const out: RequestDescription = { method: req.method, url: maskValues(redactUrl(req.url), secrets), headers }
+  if (req.body !== undefined) out.body = maskValues(redactBody(req.body), secrets)
+  return out
+}
