@@ -1,0 +1,109 @@
+// A validated config with every default applied and every trigger compiled: the one shape the
+// pipeline and delivery see (config/types.ts).
+import type { CommonTagSettings, Config, ConditionSpec } from '../schemas/config.js'
+import { CommonKeys } from '../schemas/config.js'
+import { tagTypes } from '../tags/index.js'
+import { ALL_TRIGGER, ConditionError, always, compileCondition, compileTagDecision } from '../tags/triggers.js'
+import { parseDuration } from './duration.js'
+import { RETRY_DEFAULTS } from '../server/delivery/retry.js'
+import { DELIVERY_DEFAULTS } from '../server/delivery/index.js'
+import type { CompiledConfig, CompiledTag, Predicate, RetryPolicy } from './types.js'
+
+export const DEFAULTS = {
+  port: 8080,
+  host: '0.0.0.0',
+  rateLimit: { max: 600, timeWindow: '1 minute' },
+  bodyLimit: 65536,
+  shutdownTimeoutMs: 10000,
+  identity: { cookieDomain: 'auto', fpid: true, metaCookies: true },
+  dedupWindow: '48h',
+  // Delivery owns its defaults (one visible block each); config only overrides them.
+  delivery: { maxQueue: DELIVERY_DEFAULTS.maxQueue, deadLetterMax: DELIVERY_DEFAULTS.deadLetterMax },
+  retry: RETRY_DEFAULTS,
+  timeoutMs: 15000
+} as const
+
+const COMMON = new Set(CommonKeys)
+
+function nonEmpty (s: string | undefined): string | undefined {
+  return s === undefined || s === '' ? undefined : s
+}
+
+type TagEntry = CommonTagSettings & Record<string, unknown>
+
+function decider (entry: TagEntry, index: number, named: Map<string, Predicate>): CompiledTag['decide'] {
+  try {
+    return compileTagDecision(entry.fireOn, entry.blockOn, named)
+  } catch (err) {
+    if (err instanceof ConditionError) throw new ConditionError(err.code, ['tags', index, ...err.path], err.message)
+    throw err
+  }
+}
+
+function compileTag (entry: TagEntry, index: number, named: Map<string, Predicate>): CompiledTag {
+  const def = tagTypes[entry.type]
+  if (def === undefined) throw new Error(`unknown tag type '${entry.type}'`) // checked before compiling
+  const settings: Record<string, unknown> = {}
+  for (const key of Object.keys(entry)) if (!COMMON.has(key)) settings[key] = entry[key]
+  if (entry.endpoint !== undefined) settings.endpoint = entry.endpoint
+  const r = entry.retry ?? {}
+  const retry: RetryPolicy = {
+    maxAttempts: r.maxAttempts ?? DEFAULTS.retry.maxAttempts,
+    maxAgeMs: r.maxAge !== undefined ? parseDuration(r.maxAge) : DEFAULTS.retry.maxAgeMs,
+    initialDelayMs: r.initialDelayMs ?? DEFAULTS.retry.initialDelayMs,
+    maxDelayMs: r.maxDelayMs ?? DEFAULTS.retry.maxDelayMs
+  }
+  return {
+    name: entry.name,
+    type: entry.type,
+    def,
+    enabled: entry.enabled ?? true,
+    dryRun: entry.dryRun ?? false,
+    settings,
+    decide: decider(entry, index, named),
+    consent: [...(entry.consent ?? def.defaults.consent)],
+    batch: { ...def.defaults.batch, ...entry.batch },
+    retry,
+    timeoutMs: entry.timeoutMs ?? DEFAULTS.timeoutMs,
+    params: { exclude: [...(entry.params?.exclude ?? [])], set: { ...entry.params?.set } }
+  }
+}
+
+/** Apply defaults and compile triggers. `raw` must already be valid (see load.ts). */
+export function compileConfig (raw: Config, file?: string): CompiledConfig {
+  const s = raw.server ?? {}
+  const named = new Map<string, Predicate>([[ALL_TRIGGER, always]])
+  for (const [name, cond] of Object.entries(raw.triggers ?? {})) {
+    named.set(name, compileCondition(cond as ConditionSpec, ['triggers', name]))
+  }
+  const compiled: CompiledConfig = {
+    raw,
+    server: {
+      port: s.port ?? DEFAULTS.port,
+      host: s.host ?? DEFAULTS.host,
+      trustProxy: Array.isArray(s.trustProxy) ? [...s.trustProxy] : s.trustProxy ?? false,
+      corsOrigins: [...(s.cors?.origins ?? [])],
+      rateLimit: s.rateLimit === false ? false : { ...(s.rateLimit ?? DEFAULTS.rateLimit) },
+      bodyLimit: s.bodyLimit ?? DEFAULTS.bodyLimit,
+      shutdownTimeoutMs: s.shutdownTimeoutMs ?? DEFAULTS.shutdownTimeoutMs
+    },
+    identity: { ...DEFAULTS.identity, ...raw.identity },
+    store: {},
+    apiKeys: (raw.auth?.apiKeys ?? []).filter(k => typeof k === 'string' && k !== ''),
+    dedup: {
+      enabled: raw.dedup?.enabled ?? true,
+      windowMs: parseDuration(raw.dedup?.window ?? DEFAULTS.dedupWindow)
+    },
+    debug: {},
+    delivery: { ...DEFAULTS.delivery, ...raw.delivery },
+    triggers: named,
+    tags: (raw.tags ?? []).map((t, i) => compileTag(t as TagEntry, i, named))
+  }
+  if (file !== undefined) compiled.file = file
+  if (s.spoolFile !== undefined) compiled.server.spoolFile = s.spoolFile
+  const redis = nonEmpty(raw.store?.redis)
+  if (redis !== undefined) compiled.store.redis = redis
+  const token = nonEmpty(raw.debug?.token)
+  if (token !== undefined) compiled.debug.token = token
+  return compiled
+}

@@ -1,0 +1,64 @@
+// The collect routes: every one hands the snapshot to the same ordered client list.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { CompiledConfig } from '../../config/types.js'
+import type { Store } from '../store/types.js'
+import type { Metrics } from '../metrics.js'
+import type { IdSource } from '../ids.js'
+import { clients } from '../../clients/index.js'
+import { snapshotOf } from '../snapshot.js'
+import { runPipeline, type Enqueuer } from '../pipeline.js'
+import { cookieDomain } from '../identity.js'
+import { errors, isTaglineError, TaglineError } from '../errors.js'
+
+export interface CollectOptions {
+  config: CompiledConfig
+  store: Store
+  delivery: Enqueuer
+  metrics: Metrics
+  ids: IdSource
+  authenticate: (header: string | undefined) => boolean
+}
+
+export async function collectRoutes (app: FastifyInstance, opts: CollectOptions): Promise<void> {
+  const { config, metrics } = opts
+  const deps = { config, store: opts.store, delivery: opts.delivery, metrics, ids: opts.ids }
+
+  async function collect (req: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const receivedMs = opts.ids.now()
+    let clientName = 'none'
+    try {
+      const trusted = opts.authenticate(req.headers.authorization)
+      const snap = snapshotOf(req, trusted, receivedMs)
+      const client = clients.find(c => c.claims(snap))
+      if (client === undefined) throw errors.unknownFormat('No client recognised this request: send a gtag hit, a dataLayer push, Measurement Protocol JSON or tagline JSON.')
+      clientName = client.name
+      let events
+      try {
+        events = client.parse(snap)
+      } catch (err) {
+        throw isTaglineError(err) ? err : errors.badRequest(`The ${client.name} request could not be read: ${(err as Error).message}`)
+      }
+      const result = await runPipeline(deps, snap, client.name, events)
+
+      if (result.cookies.length > 0) {
+        const domain = cookieDomain(snap.host, config.identity.cookieDomain)
+        const secure = snap.protocol === 'https'
+        for (const c of result.cookies) {
+          reply.setCookie(c.name, c.value, { domain, path: '/', maxAge: c.maxAgeS, httpOnly: c.httpOnly, secure, sameSite: 'lax' })
+        }
+      }
+      // gtag and MP senders expect Google's bare 204; everything else learns the event ids.
+      if (client.name === 'gtag' || (client.name === 'mp' && snap.path.endsWith('/mp/collect'))) {
+        reply.code(204).send()
+        return
+      }
+      reply.code(202).send({ accepted: result.accepted, deduplicated: result.deduplicated, event_ids: result.event_ids })
+    } catch (err) {
+      if (err instanceof TaglineError) metrics.eventsRejected.inc({ client: clientName, reason: err.code })
+      throw err
+    }
+  }
+
+  for (const url of ['/collect', '/g/collect']) app.route({ method: ['GET', 'POST'], url, handler: collect })
+  app.route({ method: 'POST', url: '/mp/collect', handler: collect })
+}

@@ -1,0 +1,51 @@
+// Turns a Fastify request into the RequestSnapshot clients parse. JSON is parsed here once,
+// refusing prototype-poisoning keys, so no client ever sees `__proto__`.
+import sjson from 'secure-json-parse'
+import type { FastifyRequest } from 'fastify'
+import type { RequestSnapshot } from '../clients/types.js'
+import { errors } from './errors.js'
+
+function mediaType (header: string | undefined): string | undefined {
+  if (header === undefined) return undefined
+  const t = header.split(';')[0].trim().toLowerCase()
+  return t === '' ? undefined : t
+}
+
+function looksJson (body: string, type: string | undefined): boolean {
+  if (type !== undefined && (type === 'application/json' || type.endsWith('+json'))) return true
+  const c = body.trimStart()[0]
+  return c === '{' || c === '['
+}
+
+export function parseJsonBody (body: string, type: string | undefined): unknown {
+  if (body.trim() === '' || !looksJson(body, type)) return undefined
+  try {
+    return sjson.parse(body, undefined, { protoAction: 'error', constructorAction: 'error' })
+  } catch (err) {
+    const msg = (err as Error).message
+    if (/prototype|constructor/i.test(msg)) throw errors.forbiddenKey()
+    throw errors.badJson(`The body is not valid JSON: ${msg}`)
+  }
+}
+
+export function snapshotOf (req: FastifyRequest, trusted: boolean, receivedMs: number): RequestSnapshot {
+  const q = req.url.indexOf('?')
+  const body = typeof req.body === 'string' ? req.body : ''
+  const contentType = mediaType(req.headers['content-type'])
+  return {
+    method: req.method,
+    path: q === -1 ? req.url : req.url.slice(0, q),
+    query: q === -1 ? '' : req.url.slice(q + 1),
+    body,
+    json: parseJsonBody(body, contentType),
+    contentType,
+    headers: req.headers as Record<string, string | undefined>,
+    ip: req.ip,
+    cookies: (req.cookies ?? {}) as Record<string, string>,
+    trusted,
+    requestId: req.id,
+    receivedMs,
+    host: req.host,
+    protocol: req.protocol
+  }
+}

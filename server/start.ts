@@ -1,0 +1,71 @@
+// Runs a gateway: store, delivery (with the spool of the last run replayed), HTTP app, and a
+// stop() that drains. Used by the `tagline` command, the end-to-end tests and the benchmark.
+import { resolve } from 'node:path'
+import type { FastifyInstance } from 'fastify'
+import type { Logger } from 'pino'
+import type { CompiledConfig } from '../config/types.js'
+import { createStore, type Store } from './store/index.js'
+import { Delivery } from './delivery/index.js'
+import { createMetrics, type Metrics } from './metrics.js'
+import { buildApp } from './app.js'
+import { createLogger } from './logger.js'
+
+export const DEFAULT_SPOOL = 'data/spool.jsonl'
+
+export interface Gateway {
+  app: FastifyInstance
+  delivery: Delivery
+  store: Store
+  metrics: Metrics
+  /** The address the server listens on, e.g. http://127.0.0.1:8080. */
+  url: string
+  /** Stop taking requests, drain delivery within the shutdown timeout, spool the rest. */
+  stop (): Promise<{ delivered: number, spooled: number }>
+}
+
+export interface StartOptions {
+  config: CompiledConfig
+  logger?: Logger
+  /** Overrides config.server.port/host (tests pass 0 for a free port). */
+  port?: number
+  host?: string
+}
+
+export async function startGateway (opts: StartOptions): Promise<Gateway> {
+  const { config } = opts
+  const logger = opts.logger ?? createLogger()
+  const metrics = createMetrics()
+  const store = await createStore(config.store)
+  const delivery = new Delivery({
+    tags: config.tags,
+    metrics,
+    logger: logger.child({ component: 'delivery' }),
+    maxQueue: config.delivery.maxQueue,
+    deadLetterMax: config.delivery.deadLetterMax,
+    spoolFile: resolve(config.server.spoolFile ?? DEFAULT_SPOOL)
+  })
+  let ready = false
+  const app = await buildApp({ config, store, delivery, metrics, logger, isReady: () => ready })
+  const replayed = await delivery.replaySpool()
+  if (replayed > 0) logger.info({ replayed }, 'replayed events spooled by the previous run')
+  const address = await app.listen({ port: opts.port ?? config.server.port, host: opts.host ?? config.server.host })
+  ready = true
+  logger.info({ address, tags: config.tags.map(t => `${t.name}:${t.type}`), store: store.kind }, 'tagline is listening')
+
+  let stopping: Promise<{ delivered: number, spooled: number }> | undefined
+  return {
+    app, delivery, store, metrics,
+    url: address.replace('[::]', '127.0.0.1').replace('0.0.0.0', '127.0.0.1'),
+    stop () {
+      stopping ??= (async () => {
+        ready = false
+        await app.close()
+        const result = await delivery.close(config.server.shutdownTimeoutMs)
+        await store.close()
+        logger.info(result, 'tagline stopped')
+        return result
+      })()
+      return stopping
+    }
+  }
+}

@@ -1,0 +1,51 @@
+// The shipped examples load: quickstart with nothing set, full with the variables it documents.
+import t from 'tap'
+import { fileURLToPath } from 'node:url'
+import { readFileSync } from 'node:fs'
+import { loadConfigFile, validateConfigText } from '../../config/load.js'
+import type { TaglineEvent } from '../../schemas/event.js'
+
+const example = (name: string): string => fileURLToPath(new URL(`../../config/examples/${name}`, import.meta.url))
+const ev = (e: Record<string, unknown>): TaglineEvent => e as unknown as TaglineEvent
+
+t.test('quickstart runs with no accounts and no env vars', async t => {
+  const file = example('quickstart.yaml')
+  t.match(readFileSync(file, 'utf8'), /^# yaml-language-server: \$schema=\.\.\/\.\.\/schemas\/config\.schema\.json\n/)
+  const c = loadConfigFile(file, {})
+  t.equal(c.server.port, 8080)
+  t.same(c.server.corsOrigins, ['http://localhost:3000'])
+  t.same(c.tags.map(x => [x.name, x.type, x.dryRun]), [['console', 'log', false], ['orders-hook', 'webhook', true]])
+  const [log, hook] = c.tags
+  t.equal(hook?.settings.url, 'https://example.invalid/hook')
+  t.same(log?.decide(ev({ event_name: 'scroll' })), { fire: true, trigger: 'all' })
+  t.same(hook?.decide(ev({ event_name: 'add_to_cart' })), { fire: true, trigger: 'ecommerce' })
+  t.same(hook?.decide(ev({ event_name: 'sign_up' })), { fire: true, trigger: 'fireOn[1]' })
+  t.same(hook?.decide(ev({ event_name: 'purchase', consent: { analytics_storage: 'denied' } })), { fire: false, reason: 'blocked', trigger: 'no_analytics_consent' })
+  t.same(hook?.decide(ev({ event_name: 'scroll' })), { fire: false, reason: 'not_triggered' })
+})
+
+t.test('full loads with its env vars, and names them when missing', async t => {
+  const file = example('full.yaml')
+  t.match(readFileSync(file, 'utf8'), /^# yaml-language-server: \$schema=\.\.\/\.\.\/schemas\/config\.schema\.json\n/)
+  const env = { BACKEND_API_KEY: 'key-1', WEBHOOK_SECRET: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw' }
+  const c = loadConfigFile(file, env)
+  t.equal(c.server.port, 8080)
+  t.same(c.server.trustProxy, ['10.0.0.0/8'])
+  t.same(c.apiKeys, ['key-1'])
+  t.same(c.store, {})
+  t.same(c.debug, {})
+  t.same(c.tags.map(x => [x.name, x.type, x.enabled]), [['crm', 'webhook', true], ['big-orders', 'webhook', true], ['audit', 'log', false]])
+  t.equal(c.tags[0]?.settings.secret, env.WEBHOOK_SECRET)
+  t.same(c.tags[2]?.decide(ev({ event_name: 'purchase' })), { fire: true, trigger: 'fireOn[0]' })
+  t.same(c.tags[2]?.decide(ev({ event_name: 'page_view' })), { fire: false, reason: 'not_triggered' })
+  t.same(c.tags[1]?.decide(ev({ event_name: 'purchase', value: 900, consent: { ad_user_data: 'denied' } })), { fire: false, reason: 'blocked', trigger: 'ads_denied' })
+
+  const more = loadConfigFile(file, { ...env, PORT: '9090', REDIS_URL: 'redis://redis:6379', DEBUG_TOKEN: 'dbg', AUDIT_LOG: 'true' })
+  t.equal(more.server.port, 9090)
+  t.same(more.store, { redis: 'redis://redis:6379' })
+  t.same(more.debug, { token: 'dbg' })
+  t.equal(more.tags[2]?.enabled, true)
+
+  const r = validateConfigText({ text: readFileSync(file, 'utf8'), file }, {})
+  t.match(r, { ok: false, problems: [{ message: 'environment variable BACKEND_API_KEY is not set' }, { message: 'environment variable WEBHOOK_SECRET is not set' }] })
+})
