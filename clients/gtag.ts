@@ -179,8 +179,31 @@ function toEvent (hit: Hit, query: string, line: string | undefined): ParsedEven
   if (hints !== undefined) x['x-ga-client_hints'] = hints
   if (system !== undefined) x['x-ga-system_properties'] = system
   if (sst !== undefined) x['x-sst-system_properties'] = sst
-  x['x-ga-raw'] = line === undefined ? { query } : { query, line }
+  const rawQuery = scrubRaw(query)
+  x['x-ga-raw'] = line === undefined ? { query: rawQuery } : { query: rawQuery, line: scrubRaw(line) }
   return ev
+}
+
+function rawKey (segment: string): string {
+  const eq = segment.indexOf('=')
+  const key = eq === -1 ? segment : segment.slice(0, eq)
+  if (!key.includes('%') && !key.includes('+')) return key
+  try { return decodeURIComponent(key.replace(/\+/g, ' ')) } catch { return key }
+}
+
+/**
+ * The raw hit kept for lossless forwarding, minus what must never travel on: plain-text user
+ * data (already captured in `user_data`, hashed by the tags that send it) and a browser's own `_uip`.
+ * Raw PII therefore never reaches a log line, a dead letter or the spool through `x-ga-raw`.
+ */
+export function scrubRaw (s: string): string {
+  if (s === '') return s
+  const segments = s.split('&')
+  const kept = segments.filter(seg => {
+    const key = rawKey(seg)
+    return key !== '_uip' && !key.startsWith('ep.user_data.') && !key.startsWith('epn.user_data.')
+  })
+  return kept.length === segments.length ? s : kept.join('&')
 }
 
 function hasParam (q: string, name: string): boolean {

@@ -17,7 +17,8 @@ export function cookieDomain (host: string | undefined, setting: string): string
 /** FPID cookie value → client_id (the part after `FPID2.2.`, as sGTM's GA4 client does). */
 export function clientIdFromFpid (value: string | undefined): string | undefined {
   if (value === undefined) return undefined
-  const v = decodeURIComponent(value)
+  let v = value
+  try { v = decodeURIComponent(value) } catch { /* a malformed cookie: read it as it is */ }
   const m = /^FPID\d\.\d\.(.+\.\d+)$/.exec(v)
   return m?.[1]
 }

@@ -266,12 +266,12 @@ t.test('consent: G100, G101, gcd variants and npa=1 on real hits', async t => {
   t.equal(c('gcs=&npa=0'), undefined)
 })
 
-t.test('_uip from the browser is ignored, but the raw query is kept verbatim', async t => {
+t.test('_uip from the browser is ignored, and dropped from the raw query', async t => {
   const query = 'v=2&en=page_view&_uip=198.51.100.9'
   const [ev] = gtag.parse(snap({ query }))
   t.equal(ev.ip_override, undefined)
   t.equal(ev['x-ga-mp2-_uip'], undefined)
-  t.strictSame(ev['x-ga-raw'], { query })
+  t.strictSame(ev['x-ga-raw'], { query: 'v=2&en=page_view' })
 })
 
 t.test('items are ordered by suffix; out-of-range and empty items are skipped', async t => {
@@ -291,4 +291,15 @@ t.test('non-numeric sct/_et are dropped rather than stored as NaN', async t => {
   t.equal(ev.client_id, undefined)
   t.equal(ev.user_id, undefined)
   t.equal(ev.page_referrer, undefined)
+})
+
+t.test('x-ga-raw never keeps plain-text user data or a browser _uip', async t => {
+  const { gtag } = await import('../../clients/gtag.js')
+  const query = 'v=2&tid=G-ABC123XYZ9&cid=1.2&en=sign_up&ep.user_data.email=jane%40example.com&_uip=1.2.3.4&ep.user%5Fdata.phone_number=%2B15551234567&ep.plan=pro'
+  const [ev] = gtag.parse({ method: 'POST', path: '/g/collect', query, body: 'en=purchase&ep.user_data.address.0.first_name=Jane&epn.value=1', headers: {}, ip: '203.0.113.7', cookies: {}, trusted: false, requestId: 'r', receivedMs: 0 })
+  const raw = ev['x-ga-raw'] as { query: string, line: string }
+  t.equal(raw.query, 'v=2&tid=G-ABC123XYZ9&cid=1.2&en=sign_up&ep.plan=pro')
+  t.equal(raw.line, 'en=purchase&epn.value=1')
+  t.equal(ev.user_data?.email_address, 'jane@example.com', 'the data itself is kept in user_data')
+  t.notMatch(JSON.stringify(ev['x-ga-raw']), /jane|5551234567|1\.2\.3\.4/i)
 })
