@@ -1,6 +1,6 @@
 // Builds the Fastify app from a compiled config and its collaborators. No listening, no globals:
 // tests build as many apps as they like and talk to them with inject() or a loopback port.
-import Fastify, { type FastifyInstance, type FastifyError } from 'fastify'
+import Fastify, { LogController, type FastifyInstance, type FastifyError } from 'fastify'
 import cors from '@fastify/cors'
 import cookie from '@fastify/cookie'
 import rateLimit from '@fastify/rate-limit'
@@ -52,7 +52,8 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
 
   const app = Fastify({
     loggerInstance: deps.logger,
-    disableRequestLogging: true,
+    // One log line per beacon would cost more than the beacon; errors are still logged.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.server.bodyLimit,
     // Fastify takes a hop count too (proxy-addr), though its types omit it.
     trustProxy: config.server.trustProxy as boolean | string[],
