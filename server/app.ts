@@ -1,6 +1,6 @@
 // Builds the Fastify app from a compiled config and its collaborators. No listening, no globals:
 // tests build as many apps as they like and talk to them with inject() or a loopback port.
-import Fastify, { LogController, type FastifyInstance, type FastifyError } from 'fastify'
+import Fastify, { LogController, type FastifyInstance, type FastifyError, type FastifyReply } from 'fastify'
 import cors from '@fastify/cors'
 import cookie from '@fastify/cookie'
 import rateLimit from '@fastify/rate-limit'
@@ -37,6 +37,8 @@ const FASTIFY_CLIENT_ERRORS: Record<string, (msg?: string) => TaglineError> = {
   FST_ERR_ASYNC_CONSTRAINT: msg => errors.badRequest(msg)
 }
 
+const ROUTE_METHODS = ['GET', 'POST']
+
 const BODY_TYPES = new Set(['text/plain', 'application/json', 'application/x-www-form-urlencoded', 'application/octet-stream', 'application/csp-report'])
 
 function acceptedType (header: string | undefined): boolean {
@@ -61,7 +63,13 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
     // throughput. Clients parse the raw query once with URLSearchParams instead.
     routerOptions: { querystringParser: () => ({}) },
     requestIdHeader: false,
-    return503OnClosing: true
+    return503OnClosing: true,
+    // A malformed URL (`/%zz`) is rejected by the router before any hook or error handler runs;
+    // without this it gets Fastify's own body, which also echoes the query (MP api_secret).
+    frameworkErrors: (err, req, reply) => {
+      const e = (err.code !== undefined ? FASTIFY_CLIENT_ERRORS[err.code]?.(err.message) : undefined) ?? errors.badRequest('The URL is malformed.')
+      void (reply as FastifyReply).code(e.statusCode).type('application/json').send(e.toJSON())
+    }
   })
 
   // Every body arrives as a string; clients decide what it means. Unknown media types get 415.
@@ -107,7 +115,14 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
     return reply.code(500).type('application/json').send({ error: 'internal', message: 'Something went wrong on our side; the request was not accepted.', details: [] })
   })
   app.setNotFoundHandler((req, reply) => {
-    reply.code(404).type('application/json').send(errors.notFound(`No route ${req.method} ${req.url.split('?')[0]}.`).toJSON())
+    const path = req.url.split('?')[0]
+    // A known path asked with a method it does not take: 405 naming the ones it does.
+    const allowed = ROUTE_METHODS.filter(method => app.findRoute({ method, url: path }) !== null)
+    if (allowed.length > 0) {
+      return reply.code(405).header('allow', allowed.join(', ')).type('application/json')
+        .send(errors.methodNotAllowed(`${path} takes ${allowed.join(', ')}, not ${req.method}.`).toJSON())
+    }
+    return reply.code(404).type('application/json').send(errors.notFound(`No route ${req.method} ${path}.`).toJSON())
   })
   app.addHook('onResponse', async (req, reply) => {
     metrics.httpRequests.inc({ route: req.routeOptions.url ?? 'unmatched', status: reply.statusCode })

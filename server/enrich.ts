@@ -4,7 +4,7 @@ import type { RequestSnapshot, ParsedEvent } from '../clients/types.js'
 import type { TaglineEvent, ClickIds, Campaign } from '../schemas/event.js'
 import type { IdSource } from './ids.js'
 import {
-  clientIdFromFpid, clientIdFromGa, mintFpid, mintClientId, mintFbp, buildFbc, fbclidOf,
+  clientIdFromFpid, clientIdFromGa, fpidFor, mintFpid, mintClientId, mintFbp, buildFbc, fbclidOf,
   FPID_MAX_AGE_S, META_COOKIE_MAX_AGE_S
 } from './identity.js'
 
@@ -55,22 +55,40 @@ function fromUrl<K extends string> (url: URL | undefined, pairs: ReadonlyArray<r
 
 const CLICK_PAIRS = CLICK_ID_KEYS.map(k => [k, k] as const)
 
+/** The value of `name` in the URL's query as it was written (not percent- or +-decoded). */
+function rawParam (url: URL | undefined, name: string): string | undefined {
+  if (url === undefined || url.search === '') return undefined
+  for (const pair of url.search.slice(1).split('&')) {
+    const eq = pair.indexOf('=')
+    if (eq <= 0) continue
+    let key = pair.slice(0, eq)
+    try { key = decodeURIComponent(key.replace(/\+/g, ' ')) } catch { /* compare it as it is */ }
+    if (key === name) return pair.slice(eq + 1) === '' ? undefined : pair.slice(eq + 1)
+  }
+  return undefined
+}
+
 export function enrich (parsed: ParsedEvent[], snap: RequestSnapshot, client: string, identity: IdentitySettings, ids: IdSource): EnrichResult {
   const now = snap.receivedMs
   const browser = !snap.trusted
   const cookies: CookieToSet[] = []
-  const c = snap.cookies
+  // An empty cookie (`_fbp=`) is no cookie: it must not block minting nor reach an event.
+  const c: Record<string, string | undefined> = Object.create(null)
+  for (const [name, value] of Object.entries(snap.cookies)) if (value !== '') c[name] = value
   const gpc = snap.headers['sec-gpc'] === '1'
   // Cookies are set once per request, and only when no event of it refused the storage.
   const denies = (type: 'ad_storage' | 'analytics_storage'): boolean => parsed.some(e => e.consent?.[type] === 'denied')
 
   let requestClientId = clientIdFromFpid(c.FPID)
-  if (browser && identity.fpid && c.FPID === undefined && !denies('analytics_storage')) {
-    const minted = mintFpid(ids, now)
+  const gaClientId = clientIdFromGa(c._ga)
+  // A missing or unreadable FPID is (re)set; a visitor GA already knows keeps that id (sGTM's
+  // migration from the JavaScript-managed client id), everyone else gets a fresh one.
+  if (browser && identity.fpid && requestClientId === undefined && !denies('analytics_storage')) {
+    const minted = gaClientId !== undefined ? fpidFor(gaClientId) : mintFpid(ids, now)
     cookies.push({ name: 'FPID', value: minted.cookie, maxAgeS: FPID_MAX_AGE_S, httpOnly: true })
     requestClientId = minted.clientId
   }
-  requestClientId ??= clientIdFromGa(c._ga)
+  requestClientId ??= gaClientId
 
   const metaAllowed = browser && identity.metaCookies && !denies('ad_storage') && !gpc
   let fbp = c._fbp
@@ -103,6 +121,7 @@ export function enrich (parsed: ParsedEvent[], snap: RequestSnapshot, client: st
     }
     const campaign = fromUrl(url, UTM_KEYS, e.campaign)
     if (campaign !== undefined) e.campaign = campaign
+    const givenFbclid = e.click_ids?.fbclid
     const clickIds = fromUrl<keyof ClickIds>(url, CLICK_PAIRS, e.click_ids)
     if (clickIds !== undefined) e.click_ids = clickIds
 
@@ -111,7 +130,8 @@ export function enrich (parsed: ParsedEvent[], snap: RequestSnapshot, client: st
     bids.fbc ??= c._fbc
     bids.ttp ??= c._ttp
     bids.ga ??= c._ga
-    const fbclid = clickIds?.fbclid
+    // Meta wants the click id exactly as it appeared in the URL: no decoding, no case change.
+    const fbclid = givenFbclid ?? rawParam(url, 'fbclid')
     // The click id in the landing URL is the newest one: it replaces an older _fbc.
     if (fbclid !== undefined && (bids.fbc === undefined || fbclidOf(bids.fbc) !== fbclid)) {
       bids.fbc = buildFbc(fbclid, now)

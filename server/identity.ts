@@ -31,7 +31,11 @@ export function clientIdFromGa (value: string | undefined): string | undefined {
 }
 
 export function mintFpid (ids: IdSource, nowMs: number): { cookie: string, clientId: string } {
-  const clientId = `${ids.bytes(32).toString('base64')}.${Math.floor(nowMs / 1000)}`
+  return fpidFor(`${ids.bytes(32).toString('base64')}.${Math.floor(nowMs / 1000)}`)
+}
+
+/** The FPID cookie value that carries a given client id. */
+export function fpidFor (clientId: string): { cookie: string, clientId: string } {
   return { cookie: `FPID2.2.${clientId}`, clientId }
 }
 

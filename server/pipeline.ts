@@ -61,12 +61,16 @@ export async function runPipeline (deps: PipelineDeps, snap: RequestSnapshot, cl
   let deduplicated = 0
   if (config.dedup.enabled) {
     const checks = events.map(e => e.source?.minted_event_id === true ? Promise.resolve(false) : store.seen(dedupKey(e), config.dedup.windowMs))
-    let repeats: boolean[]
-    try {
-      repeats = await Promise.all(checks)
-    } catch (err) {
-      throw errors.storeUnavailable(`The store could not check for duplicates: ${(err as Error).message}`)
+    const settled = await Promise.allSettled(checks)
+    const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected')
+    if (failed !== undefined) {
+      // Some checks may have marked their key before another failed: un-mark them, or the
+      // sender's retry of this refused request would be taken for a repeat and dropped.
+      const markedHere = events.flatMap((e, i) => settled[i].status === 'fulfilled' && settled[i].value === false && e.source?.minted_event_id !== true ? [dedupKey(e)] : [])
+      await store.forget(markedHere).catch(() => {})
+      throw errors.storeUnavailable(`The store could not check for duplicates: ${(failed.reason as Error)?.message}`)
     }
+    const repeats = settled.map(s => (s as PromiseFulfilledResult<boolean>).value)
     events.forEach((e, i) => {
       if (repeats[i]) deduplicated++
       else {

@@ -17,15 +17,36 @@ function looksJson (body: string, type: string | undefined): boolean {
   return c === '{' || c === '['
 }
 
+/** Deeper than any event needs; far below what JSON.stringify (delivery, spool) can take. */
+export const MAX_JSON_DEPTH = 64
+
+function deeperThan (root: unknown, max: number): boolean {
+  const stack: Array<[unknown, number]> = [[root, 1]]
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop() as [unknown, number]
+    if (depth > max) return true
+    for (const child of Object.values(node as object)) {
+      if (child !== null && typeof child === 'object') stack.push([child, depth + 1])
+    }
+  }
+  return false
+}
+
 export function parseJsonBody (body: string, type: string | undefined): unknown {
   if (body.trim() === '' || !looksJson(body, type)) return undefined
+  let parsed: unknown
   try {
-    return sjson.parse(body, undefined, { protoAction: 'error', constructorAction: 'error' })
+    parsed = sjson.parse(body, undefined, { protoAction: 'error', constructorAction: 'error' })
   } catch (err) {
     const msg = (err as Error).message
     if (/prototype|constructor/i.test(msg)) throw errors.forbiddenKey()
     throw errors.badJson(`The body is not valid JSON: ${msg}`)
   }
+  // Accepting it would acknowledge events that no destination, dead letter or spool can serialise.
+  if (parsed !== null && typeof parsed === 'object' && deeperThan(parsed, MAX_JSON_DEPTH)) {
+    throw errors.badJson(`The body is nested more than ${MAX_JSON_DEPTH} levels deep.`)
+  }
+  return parsed
 }
 
 export function snapshotOf (req: FastifyRequest, trusted: boolean, receivedMs: number): RequestSnapshot {

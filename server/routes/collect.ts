@@ -59,6 +59,7 @@ export async function collectRoutes (app: FastifyInstance, opts: CollectOptions)
     }
   }
 
-  for (const url of ['/collect', '/g/collect']) app.route({ method: ['GET', 'POST'], url, handler: collect })
+  // No implicit HEAD: link checkers and monitors send HEAD, and it must not record an event.
+  for (const url of ['/collect', '/g/collect']) app.route({ method: ['GET', 'POST'], url, exposeHeadRoute: false, handler: collect })
   app.route({ method: 'POST', url: '/mp/collect', handler: collect })
 }

@@ -1,0 +1,117 @@
+// CORS for browsers on other origins, and rate limits (in process and shared through Redis).
+import t from 'tap'
+import { randomInt } from 'node:crypto'
+import { harness, json, metric, redisStore, startSink } from './fixtures/harness.js'
+
+const CORS = 'server:\n  rateLimit: false\n  cors: { origins: ["https://shop.example", "https://www.shop.example"] }\n'
+
+t.test('CORS preflight from an allowed origin echoes it, with credentials', async t => {
+  const h = await harness({ yaml: CORS })
+  t.teardown(h.close)
+  const res = await h.app.inject({
+    method: 'OPTIONS',
+    url: '/collect',
+    headers: { origin: 'https://shop.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' }
+  })
+  t.equal(res.statusCode, 204)
+  t.equal(res.headers['access-control-allow-origin'], 'https://shop.example', 'the origin is echoed, not *')
+  t.equal(res.headers['access-control-allow-credentials'], 'true')
+  t.match(String(res.headers['access-control-allow-methods']), /POST/)
+  t.match(String(res.headers['access-control-allow-headers']).toLowerCase(), /content-type/)
+  t.match(String(res.headers.vary), /Origin/i, 'responses vary by Origin')
+
+  const post = await h.app.inject({ method: 'POST', url: '/collect', headers: { origin: 'https://www.shop.example' }, payload: { event_name: 'x' } })
+  t.equal(post.statusCode, 202)
+  t.equal(post.headers['access-control-allow-origin'], 'https://www.shop.example', 'the actual request carries it too')
+  t.equal(post.headers['access-control-allow-credentials'], 'true')
+
+  const err = await h.app.inject({ method: 'POST', url: '/collect', headers: { origin: 'https://shop.example' }, payload: { nope: 1 } })
+  t.equal(err.statusCode, 400)
+  t.equal(err.headers['access-control-allow-origin'], 'https://shop.example', 'an error answer is readable by the page too')
+})
+
+t.test('CORS: a disallowed origin gets no Access-Control-Allow-Origin', async t => {
+  const h = await harness({ yaml: CORS })
+  t.teardown(h.close)
+  for (const origin of ['https://evil.example', 'https://shop.example.evil.example', 'http://shop.example', 'null']) {
+    const pre = await h.app.inject({ method: 'OPTIONS', url: '/collect', headers: { origin, 'access-control-request-method': 'POST' } })
+    t.ok(pre.statusCode < 500, `${origin}: preflight answered ${pre.statusCode}`)
+    t.equal(pre.headers['access-control-allow-origin'], undefined, `${origin}: preflight not allowed`)
+    t.equal(pre.headers['access-control-allow-credentials'], undefined, `${origin}: no credentials`)
+    const post = await h.app.inject({ method: 'POST', url: '/collect', headers: { origin }, payload: { event_name: 'x' } })
+    t.equal(post.headers['access-control-allow-origin'], undefined, `${origin}: the response is not readable`)
+  }
+})
+
+t.test('without cors.origins there are no CORS headers at all', async t => {
+  const h = await harness()
+  t.teardown(h.close)
+  const res = await h.app.inject({ method: 'POST', url: '/collect', headers: { origin: 'https://shop.example' }, payload: { event_name: 'x' } })
+  t.equal(res.statusCode, 202)
+  t.equal(res.headers['access-control-allow-origin'], undefined)
+})
+
+/** A fresh client address per test, so a limit never carries over between tests or runs. */
+function freshIp (): string {
+  return `10.${randomInt(0, 256)}.${randomInt(0, 256)}.${randomInt(1, 255)}`
+}
+
+const LIMIT = 'server:\n  rateLimit: { max: 3, timeWindow: "1 minute" }\n'
+
+t.test('rate limit: the 4th request in the window is 429 rate_limited', async t => {
+  const h = await harness({ yaml: LIMIT })
+  t.teardown(h.close)
+  const remoteAddress = freshIp()
+  const statuses: number[] = []
+  for (let i = 0; i < 3; i++) {
+    const res = await h.app.inject({ method: 'POST', url: '/collect', remoteAddress, payload: { event_name: 'x' } })
+    statuses.push(res.statusCode)
+  }
+  t.same(statuses, [202, 202, 202])
+  const fourth = await h.app.inject({ method: 'POST', url: '/collect', remoteAddress, payload: { event_name: 'x' } })
+  t.equal(fourth.statusCode, 429)
+  t.match(String(fourth.headers['content-type']), /^application\/json/)
+  t.same({ ...json(fourth), message: typeof json(fourth).message }, { error: 'rate_limited', message: 'string', details: [] })
+  t.ok(fourth.headers['retry-after'] !== undefined, 'Retry-After tells the sender when to come back')
+  const hit = await h.app.inject({ method: 'GET', url: '/g/collect?v=2&tid=G-1&en=x', remoteAddress })
+  t.equal(hit.statusCode, 429, 'the limit is per client, across routes')
+
+  const other = await h.app.inject({ method: 'POST', url: '/collect', remoteAddress: freshIp(), payload: { event_name: 'x' } })
+  t.equal(other.statusCode, 202, 'another client is not limited')
+
+  for (const url of ['/healthz', '/readyz', '/metrics']) {
+    for (let i = 0; i < 6; i++) {
+      const res = await h.app.inject({ method: 'GET', url, remoteAddress })
+      if (res.statusCode !== 200) { t.fail(`${url} #${i} → ${res.statusCode}`); break }
+    }
+    t.pass(`${url} is never limited`)
+  }
+  t.equal(await metric(h.metrics, 'tagline_events_rejected_total', { client: 'edge', reason: 'rate_limited' }), 2)
+  t.equal(await metric(h.metrics, 'tagline_http_requests_total', { route: '/collect', status: 429 }), 1)
+})
+
+t.test('rate limit through Redis: two apps sharing one Redis share the limit', async t => {
+  const sink = await startSink()
+  t.teardown(sink.close)
+  const storeA = await redisStore()
+  const storeB = await redisStore()
+  t.teardown(() => storeA.close())
+  t.teardown(() => storeB.close())
+  const a = await harness({ yaml: LIMIT, store: storeA, sink })
+  const b = await harness({ yaml: LIMIT, store: storeB, sink })
+  t.teardown(a.close)
+  t.teardown(b.close)
+  const remoteAddress = freshIp()
+  const send = async (app: typeof a.app): Promise<number> => (await app.inject({ method: 'POST', url: '/collect', remoteAddress, payload: { event_name: 'x' } })).statusCode
+  t.equal(await send(a.app), 202, 'replica A, 1st')
+  t.equal(await send(b.app), 202, 'replica B, 2nd')
+  t.equal(await send(a.app), 202, 'replica A, 3rd')
+  t.equal(await send(b.app), 429, 'replica B, 4th: limited by what A counted')
+  t.equal(await send(a.app), 429, 'replica A, 5th')
+  t.equal(await send(a.app), 429)
+  t.equal((await a.app.inject({ method: 'GET', url: '/readyz', remoteAddress })).statusCode, 200, '/readyz still answers')
+  // the counter really lives in Redis
+  const keys = await storeA.client.keys(`*ratelimit*${remoteAddress}`)
+  t.equal(keys.length, 1, 'one shared counter in Redis')
+  await storeA.client.del(...keys)
+})

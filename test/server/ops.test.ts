@@ -1,0 +1,86 @@
+// /healthz, /readyz and /metrics.
+import t from 'tap'
+import { harness, drained, json, redisStore } from './fixtures/harness.js'
+import { RedisStore } from '../../server/store/index.js'
+
+t.test('/healthz is 200 whatever the store says', async t => {
+  const store = new RedisStore({ url: 'redis://127.0.0.1:1' })
+  t.teardown(() => store.close())
+  const h = await harness({ store, isReady: () => false })
+  t.teardown(h.close)
+  const res = await h.app.inject({ method: 'GET', url: '/healthz' })
+  t.equal(res.statusCode, 200)
+  t.same(json(res), { status: 'ok' })
+})
+
+t.test('/readyz: 200 with a reachable store, 503 not_ready otherwise', async t => {
+  const mem = await harness()
+  t.teardown(mem.close)
+  const ok = await mem.app.inject({ method: 'GET', url: '/readyz' })
+  t.equal(ok.statusCode, 200)
+  t.same(json(ok), { status: 'ready', store: 'memory' })
+
+  const redis = await redisStore()
+  t.teardown(() => redis.close())
+  const withRedis = await harness({ store: redis })
+  t.teardown(withRedis.close)
+  const r = await withRedis.app.inject({ method: 'GET', url: '/readyz' })
+  t.equal(r.statusCode, 200)
+  t.same(json(r), { status: 'ready', store: 'redis' })
+
+  const down = new RedisStore({ url: 'redis://127.0.0.1:1' })
+  t.teardown(() => down.close())
+  const unreachable = await harness({ store: down })
+  t.teardown(unreachable.close)
+  const u = await unreachable.app.inject({ method: 'GET', url: '/readyz' })
+  t.equal(u.statusCode, 503)
+  t.equal(json(u).error, 'not_ready')
+  t.match(json(u).message, /redis/)
+  t.same(json(u).details, [])
+
+  let ready = false
+  const starting = await harness({ isReady: () => ready })
+  t.teardown(starting.close)
+  const s = await starting.app.inject({ method: 'GET', url: '/readyz' })
+  t.equal(s.statusCode, 503, 'starting or draining')
+  t.equal(json(s).error, 'not_ready')
+  ready = true
+  t.equal((await starting.app.inject({ method: 'GET', url: '/readyz' })).statusCode, 200, 'ready once isReady() says so')
+})
+
+t.test('/metrics exposes the gateway\'s metrics in Prometheus text format', async t => {
+  const h = await harness({ defaultMetrics: true })
+  t.teardown(h.close)
+  await h.app.inject({ method: 'POST', url: '/collect', payload: { event_name: 'sign_up', event_id: 'm-1' } })
+  await h.app.inject({ method: 'POST', url: '/collect', payload: { event_name: 'sign_up', event_id: 'm-1' } })
+  await h.app.inject({ method: 'POST', url: '/collect', payload: { event_name: 5 } })
+  await h.app.inject({ method: 'GET', url: '/g/collect?v=2&tid=G-1&en=page_view&cid=1.2' })
+  await h.app.inject({ method: 'GET', url: '/nope' })
+  await drained(h)
+
+  const res = await h.app.inject({ method: 'GET', url: '/metrics' })
+  t.equal(res.statusCode, 200)
+  t.match(String(res.headers['content-type']), /^text\/plain; version=0\.0\.4/)
+  const text = res.body
+  const has = (re: RegExp, what = String(re)): void => { t.match(text, re, what) }
+  has(/^# TYPE tagline_http_requests_total counter$/m, 'http requests counter')
+  has(/^tagline_http_requests_total\{route="\/collect",status="202"\} 2$/m, 'by route and status')
+  has(/^tagline_http_requests_total\{route="\/collect",status="400"\} 1$/m, 'errors by status')
+  has(/^tagline_http_requests_total\{route="\/g\/collect",status="204"\} 1$/m)
+  has(/^tagline_http_requests_total\{route="unmatched",status="404"\} 1$/m, 'unknown routes under one label, not one per path')
+  has(/^tagline_events_received_total\{client="json"\} 2$/m, 'received by client')
+  has(/^tagline_events_received_total\{client="gtag"\} 1$/m)
+  has(/^tagline_events_rejected_total\{client="json",reason="invalid_event"\} 1$/m, 'rejected by client and reason')
+  has(/^tagline_events_deduplicated_total 1$/m, 'deduplicated')
+  has(/^tagline_tag_events_total\{tag="hook",outcome="sent"\} 2$/m, 'tag events by outcome')
+  has(/^tagline_tag_request_duration_seconds_bucket\{le="[^"]+",tag="hook"\} \d+$/m, 'request duration histogram')
+  has(/^tagline_tag_request_duration_seconds_count\{tag="hook"\} [1-9]\d*$/m)
+  has(/^tagline_delivery_latency_seconds_count\{tag="hook"\} 2$/m, 'delivery latency histogram')
+  has(/^tagline_queue_depth\{tag="hook"\} 0$/m, 'queue depth gauge')
+  has(/^tagline_process_cpu_user_seconds_total \d/m, 'default process metrics, prefixed')
+  has(/^tagline_process_resident_memory_bytes \d/m)
+  has(/^tagline_nodejs_eventloop_lag_seconds \d/m)
+
+  const again = await h.app.inject({ method: 'GET', url: '/metrics' })
+  t.match(again.body, /^tagline_http_requests_total\{route="\/metrics",status="200"\} 1$/m, '/metrics counts itself')
+})
