@@ -96,7 +96,7 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
       max: config.server.rateLimit.max,
       timeWindow: config.server.rateLimit.timeWindow,
       redis: deps.store instanceof RedisStore ? deps.store.client : undefined,
-      nameSpace: 'tagline:ratelimit:',
+      nameSpace: `${deps.store instanceof RedisStore ? deps.store.prefix : 'tagline:'}ratelimit:`,
       skipOnError: true,
       errorResponseBuilder: () => errors.rateLimited()
     })

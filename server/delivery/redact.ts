@@ -91,3 +91,25 @@ export function describeRequest (req: OutgoingRequest, secrets: readonly string[
   if (req.body !== undefined) out.body = maskValues(redactBody(req.body), secrets)
   return out
 }
+
+const EMAIL = /[^\s"'<>@,;:()[\]]+@[^\s"'<>@,;:()[\]]+\.[A-Za-z]{2,}/g
+
+function userDataValues (event: { user_data?: unknown }): string[] {
+  const out: string[] = []
+  const collect = (v: unknown): void => {
+    if (typeof v === 'string' && v.length >= 3) out.push(v, encodeURIComponent(v))
+    else if (v !== null && typeof v === 'object') Object.values(v).forEach(collect)
+  }
+  collect(event.user_data)
+  return out.sort((a, b) => b.length - a.length)
+}
+
+/**
+ * A destination's message about an event, safe to log and keep: receivers that quote the
+ * request back would otherwise put the visitor's raw user data into a log line or dead letter.
+ */
+export function scrubMessage (text: string, event: { user_data?: unknown }): string {
+  let out = text
+  for (const v of userDataValues(event)) if (out.includes(v)) out = out.split(v).join(REDACTED)
+  return out.replace(EMAIL, REDACTED)
+}

@@ -10,7 +10,7 @@ import type { TagQueue } from './queue.js'
 import type { Batch, QueuedEvent } from './types.js'
 import { newBatchId } from './batch-id.js'
 import { exchange } from './exchange.js'
-import { secretValues } from './redact.js'
+import { scrubMessage, secretValues } from './redact.js'
 import { giveUpReason, isExpired, nextAttempt, resolveRetryPolicy, type ResolvedRetryPolicy } from './retry.js'
 import { SendError } from './send.js'
 import { worst, type Verdict } from './verdict.js'
@@ -303,12 +303,14 @@ export class TagWorker {
     const { name } = this.tag
     this.d.queue.settle(1)
     this.d.metrics.tagEvents.inc({ tag: name, outcome })
-    const letter = { tag: name, event: item.event, reason: v.reason, attempts: item.attempts, atMs: this.d.now(), status: v.status, response: v.response }
+    const reason = scrubMessage(v.reason, item.event)
+    const response = v.response === undefined ? undefined : scrubMessage(v.response, item.event)
+    const letter = { tag: name, event: item.event, reason, attempts: item.attempts, atMs: this.d.now(), status: v.status, response }
     if (letter.status === undefined) delete letter.status
     if (letter.response === undefined) delete letter.response
     this.d.deadLetters.add(letter)
     this.d.logger.warn({
-      outcome, why, event_name: item.event.event_name, event_id: item.event.event_id, attempts: item.attempts, status: v.status, reason: v.reason
+      outcome, why, event_name: item.event.event_name, event_id: item.event.event_id, attempts: item.attempts, status: v.status, reason
     }, outcome === 'dropped' ? 'event dropped by the destination' : 'event dead-lettered')
   }
 }

@@ -11,14 +11,15 @@ export interface RedisStoreOptions {
 export class RedisStore implements Store {
   readonly kind = 'redis' as const
   readonly client: Redis
-  #prefix: string
+  /** Prefix of every key this gateway writes (dedup, rate limits). */
+  readonly prefix: string
 
   constructor (opts: RedisStoreOptions) {
     // Fail fast instead of queueing commands while Redis is away: the edge then answers 503
     // rather than acknowledging events it could not check.
     this.client = new Redis(opts.url, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000 })
     this.client.on('error', () => { /* surfaced through ping() and failed commands */ })
-    this.#prefix = opts.prefix ?? 'tagline:'
+    this.prefix = opts.prefix ?? 'tagline:'
   }
 
   async connect (): Promise<void> {
@@ -26,12 +27,12 @@ export class RedisStore implements Store {
   }
 
   async seen (key: string, ttlMs: number): Promise<boolean> {
-    const res = await this.client.set(this.#prefix + 'dedup:' + key, '1', 'PX', Math.max(1, Math.round(ttlMs)), 'NX')
+    const res = await this.client.set(this.prefix + 'dedup:' + key, '1', 'PX', Math.max(1, Math.round(ttlMs)), 'NX')
     return res === null
   }
 
   async forget (keys: string[]): Promise<void> {
-    if (keys.length > 0) await this.client.del(...keys.map(k => this.#prefix + 'dedup:' + k))
+    if (keys.length > 0) await this.client.del(...keys.map(k => this.prefix + 'dedup:' + k))
   }
 
   async ping (): Promise<boolean> {
