@@ -94,7 +94,7 @@ t.test('rate limit through Redis: two apps sharing one Redis share the limit', a
   const sink = await startSink()
   t.teardown(sink.close)
   const storeA = await redisStore()
-  const storeB = await redisStore()
+  const storeB = await redisStore(storeA.prefix) // replicas run the same config, so the same prefix
   t.teardown(() => storeA.close())
   t.teardown(() => storeB.close())
   const a = await harness({ yaml: LIMIT, store: storeA, sink })
@@ -114,4 +114,22 @@ t.test('rate limit through Redis: two apps sharing one Redis share the limit', a
   const keys = await storeA.client.keys(`*ratelimit*${remoteAddress}`)
   t.equal(keys.length, 1, 'one shared counter in Redis')
   await storeA.client.del(...keys)
+})
+
+t.test('rate limit through Redis: gateways with different prefixes keep separate counters', async t => {
+  const sink = await startSink()
+  t.teardown(sink.close)
+  const storeA = await redisStore()
+  const storeB = await redisStore()
+  t.teardown(() => storeA.close())
+  t.teardown(() => storeB.close())
+  const a = await harness({ yaml: LIMIT, store: storeA, sink })
+  const b = await harness({ yaml: LIMIT, store: storeB, sink })
+  t.teardown(a.close)
+  t.teardown(b.close)
+  const remoteAddress = freshIp()
+  const send = async (app: typeof a.app): Promise<number> => (await app.inject({ method: 'POST', url: '/collect', remoteAddress, payload: { event_name: 'x' } })).statusCode
+  for (let i = 0; i < 3; i++) t.equal(await send(a.app), 202, `gateway A, request ${i + 1}`)
+  t.equal(await send(a.app), 429, 'gateway A is limited')
+  t.equal(await send(b.app), 202, 'gateway B counts on its own')
 })
