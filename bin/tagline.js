@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // Runs the compiled build when there is one (npm run build, the Docker image), else the
 // TypeScript sources through tsx, so a fresh clone works without a build step.
+// TAGLINE_FROM_SOURCE=1 runs the sources even when a build exists: the end-to-end tests set it so
+// that a stale dist/ left by an earlier `npm run build` is never what they test.
 import { existsSync } from 'node:fs'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { dirname, join } from 'node:path'
@@ -8,7 +10,7 @@ import { dirname, join } from 'node:path'
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const built = join(root, 'dist', 'server', 'main.js')
 let entry = built
-if (!existsSync(built)) {
+if (process.env.TAGLINE_FROM_SOURCE === '1' || !existsSync(built)) {
   const { register } = await import('tsx/esm/api')
   register()
   entry = join(root, 'server', 'main.ts')

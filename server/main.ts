@@ -40,6 +40,11 @@ export async function main (argv: string[], out: (s: string) => void = s => proc
     try {
       values = parseArgs({ args: rest, options: { config: { type: 'string', short: 'c' }, port: { type: 'string', short: 'p' } } }).values
     } catch (e) { err(`tagline start: ${(e as Error).message}\n\n${USAGE}`); return 2 }
+    const port = values.port !== undefined && /^\d{1,5}$/.test(values.port) ? Number(values.port) : undefined
+    if (values.port !== undefined && !(port !== undefined && port <= 65535)) {
+      err(`tagline start: --port must be a port number from 0 to 65535, not "${values.port}".`)
+      return 2
+    }
     const logger = createLogger()
     const file = values.config ?? QUICKSTART
     let config
@@ -50,17 +55,44 @@ export async function main (argv: string[], out: (s: string) => void = s => proc
       return 1
     }
     if (values.config === undefined) logger.info({ config: file }, 'no --config given: running the quickstart config')
-    const port = values.port !== undefined ? Number(values.port) : undefined
-    const gw = await startGateway({ config, logger, port })
-    await new Promise<void>(resolve => {
-      const onSignal = (signal: string): void => {
-        logger.info({ signal }, 'draining')
-        gw.stop().then(() => resolve(), e => { logger.error({ err: e }, 'shutdown failed'); resolve() })
+
+    // Signal handlers go in before the gateway starts (it replays the spool while starting, so a
+    // signal then must drain too) and stay for the whole drain: a second SIGTERM or a Ctrl-C that
+    // reaches both npm and node must not kill the process before the queues are spooled.
+    let signalled: string | undefined
+    let wake: (() => void) | undefined
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (signalled !== undefined) {
+        logger.warn({ signal }, 'already draining; send SIGKILL to stop at once (undelivered events are then lost)')
+        return
       }
-      process.once('SIGTERM', onSignal)
-      process.once('SIGINT', onSignal)
-    })
-    return 0
+      signalled = signal
+      logger.info({ signal }, 'draining')
+      wake?.()
+    }
+    process.on('SIGTERM', onSignal)
+    process.on('SIGINT', onSignal)
+    try {
+      let gw
+      try {
+        gw = await startGateway({ config, logger, port })
+      } catch (e) {
+        logger.error({ err: e }, 'tagline could not start')
+        err(`tagline start: ${(e as Error).message}`)
+        return 1
+      }
+      if (signalled === undefined) await new Promise<void>(resolve => { wake = resolve })
+      try {
+        await gw.stop()
+      } catch (e) {
+        logger.error({ err: e }, 'shutdown failed')
+        return 1
+      }
+      return 0
+    } finally {
+      process.off('SIGTERM', onSignal)
+      process.off('SIGINT', onSignal)
+    }
   }
   err(`tagline: unknown command "${command}".\n\n${USAGE}`)
   return 2

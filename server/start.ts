@@ -45,27 +45,62 @@ export async function startGateway (opts: StartOptions): Promise<Gateway> {
     spoolFile: resolve(config.server.spoolFile ?? DEFAULT_SPOOL)
   })
   let ready = false
-  const app = await buildApp({ config, store, delivery, metrics, logger, isReady: () => ready })
-  const replayed = await delivery.replaySpool()
-  if (replayed > 0) logger.info({ replayed }, 'replayed events spooled by the previous run')
-  const address = await app.listen({ port: opts.port ?? config.server.port, host: opts.host ?? config.server.host })
+  let app: FastifyInstance | undefined
+  let address: string
+  try {
+    app = await buildApp({ config, store, delivery, metrics, logger, isReady: () => ready })
+    // Listen before the spool is replayed: a start that fails (port in use, bad host) must leave
+    // the previous run's spool on disk, not load it into queues that die with this process.
+    address = await app.listen({ port: opts.port ?? config.server.port, host: opts.host ?? config.server.host })
+    const replayed = await delivery.replaySpool()
+    if (replayed > 0) logger.info({ replayed }, 'replayed events spooled by the previous run')
+  } catch (err) {
+    // Whatever was loaded goes back to the spool; nothing is left holding the event loop open.
+    await app?.close().catch(() => {})
+    await delivery.close(0).catch(() => {})
+    await store.close().catch(() => {})
+    throw err
+  }
   ready = true
   logger.info({ address, tags: config.tags.map(t => `${t.name}:${t.type}`), store: store.kind }, 'tagline is listening')
 
   let stopping: Promise<{ delivered: number, spooled: number }> | undefined
+  const server = app
   return {
-    app, delivery, store, metrics,
+    app: server, delivery, store, metrics,
     url: address.replace('[::]', '127.0.0.1').replace('0.0.0.0', '127.0.0.1'),
     stop () {
       stopping ??= (async () => {
         ready = false
-        await app.close()
-        const result = await delivery.close(config.server.shutdownTimeoutMs)
+        // shutdownTimeoutMs bounds the whole stop. A client that never finishes its request (a
+        // stalled body, a slowloris) must not hold app.close() past it: the drain and the spool
+        // would never run, and the orchestrator's SIGKILL would lose every queued event. Cutting
+        // such a request loses nothing: it was not acknowledged, so its sender retries.
+        const budgetMs = config.server.shutdownTimeoutMs
+        const startedMs = Date.now()
+        const closing = server.close()
+        if (!await settlesWithin(closing, budgetMs)) {
+          logger.warn({ afterMs: budgetMs }, 'requests still open at the shutdown deadline: closing their connections')
+          server.server.closeAllConnections()
+          await settlesWithin(closing, 1000)
+        }
+        const result = await delivery.close(Math.max(0, budgetMs - (Date.now() - startedMs)))
         await store.close()
         logger.info(result, 'tagline stopped')
         return result
       })()
       return stopping
     }
+  }
+}
+
+/** True when `p` settles within `ms`; the timer never outlives the wait. */
+async function settlesWithin (p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<false>(resolve => { timer = setTimeout(() => resolve(false), ms) })
+  try {
+    return await Promise.race([p.then(() => true, () => true), late])
+  } finally {
+    clearTimeout(timer)
   }
 }
