@@ -87,10 +87,12 @@ function toEvent (hit: Hit, query: string, line: string | undefined): ParsedEven
   let hints: Record<string, unknown> | undefined
   let system: Record<string, string> | undefined
   let sst: Record<string, string> | undefined
+  let scrub = false // the raw hit holds something that must not travel on (see scrubRaw)
 
   for (const [key, value] of hit) {
     switch (key) {
-      case 'en': case '_uip': break // never trust an IP the browser claims
+      case 'en': break
+      case '_uip': scrub = true; break // never trust an IP the browser claims
       case 'v': x['x-ga-protocol_version'] = value; break
       case 'tid': x['x-ga-measurement_id'] = value; break
       case 'gtm': x['x-ga-gtm_version'] = value; break
@@ -133,14 +135,14 @@ function toEvent (hit: Hit, query: string, line: string | undefined): ParsedEven
       default:
         if (key.startsWith('ep.')) {
           const name = key.slice(3)
-          if (name.startsWith('user_data.')) addUserData(userData ??= {}, name.slice(10), value)
-          else if (name === '' || !isSafeKey(name)) break
+          if (name.startsWith('user_data.')) { scrub = true; addUserData(userData ??= {}, name.slice(10), value) } else if (name === '' || !isSafeKey(name)) break
           else if (EP_MODEL.has(name)) { if (value !== '') x[name] = value }
           else if (EPN_MODEL.has(name) && toNumber(value) !== undefined) fallback[name] = toNumber(value) as number
           else if (name === 'debug_mode') params.debug_mode = value === 'true' || value === '1'
           else params[name] = value
         } else if (key.startsWith('epn.')) {
           const name = key.slice(4)
+          if (name.startsWith('user_data.')) { scrub = true; addUserData(userData ??= {}, name.slice(10), value); break }
           if (name === '' || !isSafeKey(name)) break
           const n = toNumber(value)
           // gtag sends numeric ids (transaction_id: 12345) as epn: they stay strings in the model.
@@ -179,8 +181,9 @@ function toEvent (hit: Hit, query: string, line: string | undefined): ParsedEven
   if (hints !== undefined) x['x-ga-client_hints'] = hints
   if (system !== undefined) x['x-ga-system_properties'] = system
   if (sst !== undefined) x['x-sst-system_properties'] = sst
-  const rawQuery = scrubRaw(query)
-  x['x-ga-raw'] = line === undefined ? { query: rawQuery } : { query: rawQuery, line: scrubRaw(line) }
+  // The parse above saw every key decoded, so it knows exactly when scrubbing is needed.
+  if (scrub) x['x-ga-raw'] = line === undefined ? { query: scrubRaw(query) } : { query: scrubRaw(query), line: scrubRaw(line) }
+  else x['x-ga-raw'] = line === undefined ? { query } : { query, line }
   return ev
 }
 

@@ -63,6 +63,8 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
     // throughput. Clients parse the raw query once with URLSearchParams instead.
     routerOptions: { querystringParser: () => ({}) },
     requestIdHeader: false,
+    // A client that never finishes its request must not hold a connection (or shutdown) forever.
+    requestTimeout: 30_000,
     return503OnClosing: true,
     // A malformed URL (`/%zz`) is rejected by the router before any hook or error handler runs;
     // without this it gets Fastify's own body, which also echoes the query (MP api_secret).

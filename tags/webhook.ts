@@ -8,8 +8,29 @@ export const WebhookSettings = Type.Object({
   url: Type.String({ pattern: '^https?://', description: 'Where batches are POSTed as { events: [...] }.' }),
   secret: Type.Optional(Type.String({ pattern: '^(whsec_)?[A-Za-z0-9+/]+={0,2}$', description: 'Standard Webhooks secret: "whsec_" + base64 of 24–64 random bytes. Requests are unsigned when absent.' })),
   method: Type.Optional(Type.Union([Type.Literal('POST'), Type.Literal('PUT'), Type.Literal('PATCH')])),
-  headers: Type.Optional(Type.Record(Type.String(), Type.String(), { description: 'Static headers added to every request.' }))
+  headers: Type.Optional(Type.Record(Type.String(), Type.String(), { description: 'Static headers added to every request.' })),
+  includeProtocolFields: Type.Optional(Type.Boolean({ description: 'Also send the raw GA4 protocol values (x-ga-*, x-sst-*) kept for lossless GA4 forwarding. Off by default: they are internal and make each event about twice as large.' }))
 }, { additionalProperties: false })
+
+// Several webhook tags usually get the same event object (events are never mutated after they
+// are queued), so each is serialised once per shape rather than once per tag.
+const plainJson = new WeakMap<object, string>()
+const fullJson = new WeakMap<object, string>()
+
+function withoutProtocolFields (key: string, value: unknown): unknown {
+  return key.startsWith('x-ga-') || key.startsWith('x-sst-') ? undefined : value
+}
+
+function eventJson (event: object, full: boolean): string {
+  const cache = full ? fullJson : plainJson
+  let json = cache.get(event)
+  if (json === undefined) {
+    // The replacer sees every nested key too; only the event's own x-* keys can match.
+    json = full ? JSON.stringify(event) : JSON.stringify(event, function (this: unknown, k, v) { return this === event ? withoutProtocolFields(k, v) : v })
+    cache.set(event, json)
+  }
+  return json
+}
 
 /**
  * The `webhook-signature` value for one attempt. The HMAC key is the decoded secret bytes,
@@ -27,7 +48,7 @@ export const webhook = defineTag({
   secrets: ['secret'],
   defaults: { batch: { maxEvents: 50, maxWaitMs: 1000 }, consent: [] },
   build (events, settings, ctx) {
-    const body = JSON.stringify({ events })
+    const body = `{"events":[${events.map(e => eventJson(e, settings.includeProtocolFields === true)).join(',')}]}`
     // webhook-id is the batch id, constant across retries (the receiver's idempotency key);
     // the timestamp and signature are fresh per attempt because receivers reject stale ones.
     const id = `msg_${ctx.batchId}`

@@ -204,9 +204,9 @@ t.test('a. backend JSON, a gtag hit and a dataLayer push reach a signed webhook 
     engagement_time_msec: 5230,
     consent: { ad_storage: 'granted', analytics_storage: 'granted', ad_user_data: 'granted', ad_personalization: 'granted' },
     browser_ids: { fbp: 'fb.1.1717000000000.987654321', ga: 'GA1.1.1234567890.1717000000' },
-    source: { client: 'gtag', trusted: false },
-    'x-ga-measurement_id': 'G-ABC123XYZ9'
+    source: { client: 'gtag', trusted: false }
   }, 'the gtag hit: ids from the hit and cookies, IP and user agent from the request (X-Forwarded-For of an untrusted peer ignored)')
+  t.notOk(Object.keys(view).some(k => k.startsWith('x-ga-')), 'GA4 protocol internals stay out of webhook bodies by default')
   t.same(view.items, [{
     item_id: 'SKU_12345', item_name: 'Stan and Friends Tee', item_brand: 'Google', item_category: 'Apparel',
     item_category2: 'Adult', item_category3: 'Shirts', item_variant: 'green', price: 10.01, quantity: 1

@@ -52,3 +52,13 @@ t.test('log tag builds a log: request carrying the batch', async t => {
   t.equal(out.requests[0].url, 'log:events')
   t.same(JSON.parse(out.requests[0].body!), { events: [{ event_name: 'a' }] })
 })
+
+t.test('protocol fields stay out of the body unless asked for; nested keys are untouched', async t => {
+  const ev = { event_name: 'page_view', 'x-ga-raw': { query: 'v=2&en=page_view' }, 'x-sst-system_properties': { uc: 'NO' }, params: { 'x-ga-like': 1 } }
+  const plain = webhook.build([ev], { url: 'https://a.example/' }, { now: 0, batchId: 'b', attempt: 1 })
+  t.same(JSON.parse(plain.requests[0].body!), { events: [{ event_name: 'page_view', params: { 'x-ga-like': 1 } }] })
+  const full = webhook.build([ev], { url: 'https://a.example/', includeProtocolFields: true }, { now: 0, batchId: 'b', attempt: 1 })
+  t.same(JSON.parse(full.requests[0].body!), { events: [ev] })
+  const again = webhook.build([ev, ev], { url: 'https://a.example/' }, { now: 0, batchId: 'c', attempt: 1 })
+  t.same(JSON.parse(again.requests[0].body!).events.length, 2, 'a cached event serialises the same')
+})
