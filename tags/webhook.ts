@@ -17,16 +17,23 @@ export const WebhookSettings = Type.Object({
 const plainJson = new WeakMap<object, string>()
 const fullJson = new WeakMap<object, string>()
 
-function withoutProtocolFields (key: string, value: unknown): unknown {
-  return key.startsWith('x-ga-') || key.startsWith('x-sst-') ? undefined : value
+function isProtocolField (key: string): boolean {
+  return key.startsWith('x-ga-') || key.startsWith('x-sst-')
 }
 
 function eventJson (event: object, full: boolean): string {
   const cache = full ? fullJson : plainJson
   let json = cache.get(event)
   if (json === undefined) {
-    // The replacer sees every nested key too; only the event's own x-* keys can match.
-    json = full ? JSON.stringify(event) : JSON.stringify(event, function (this: unknown, k, v) { return this === event ? withoutProtocolFields(k, v) : v })
+    // A shallow copy without the event's own x-* keys, then a plain stringify: a replacer
+    // callback would run for every nested key and cost more than the copy.
+    let shape: object = event
+    if (!full) {
+      const copy: Record<string, unknown> = {}
+      for (const [k, v] of Object.entries(event)) if (!isProtocolField(k)) copy[k] = v
+      shape = copy
+    }
+    json = JSON.stringify(shape)
     cache.set(event, json)
   }
   return json
