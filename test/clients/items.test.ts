@@ -1,29 +1,10 @@
 import t from 'tap'
+import { ADD_TO_CART_ITEM } from './fixtures/add-to-cart.js'
 import { decodeItem, itemIndex, normalizeItem, normalizeItems, toNumber } from '../../clients/items.js'
 
 t.test('decodes every token of the §5.3 add_to_cart item, custom k0/v0 pair included', async t => {
   const raw = 'idSKU_12345~nmStan and Friends Tee~afGoogle Merchandise Store~cpSUMMER_FUN~ds2.22~lp0~brGoogle~caApparel~c2Adult~c3Shirts~c4Crew~c5Short sleeve~lirelated_products~lnRelated Products~vagreen~loChIJIQBpAG2ahYAR_6128GcTUEo~pr10.01~qt3~k0stock_status~v0in_stock'
-  t.strictSame(decodeItem(raw), {
-    item_id: 'SKU_12345',
-    item_name: 'Stan and Friends Tee',
-    affiliation: 'Google Merchandise Store',
-    coupon: 'SUMMER_FUN',
-    discount: 2.22,
-    index: 0,
-    item_brand: 'Google',
-    item_category: 'Apparel',
-    item_category2: 'Adult',
-    item_category3: 'Shirts',
-    item_category4: 'Crew',
-    item_category5: 'Short sleeve',
-    item_list_id: 'related_products',
-    item_list_name: 'Related Products',
-    item_variant: 'green',
-    location_id: 'ChIJIQBpAG2ahYAR_6128GcTUEo',
-    price: 10.01,
-    quantity: 3,
-    stock_status: 'in_stock'
-  })
+  t.strictSame(decodeItem(raw), ADD_TO_CART_ITEM)
 })
 
 t.test('promotion tokens and the ca2 alias', async t => {

@@ -1,5 +1,5 @@
 // CORS for browsers on other origins, and rate limits (in process and shared through Redis).
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { randomInt } from 'node:crypto'
 import { harness, json, metric, redisStore, startSink } from './fixtures/harness.js'
 
@@ -90,11 +90,12 @@ t.test('rate limit: the 4th request in the window is 429 rate_limited', async t 
   t.equal(await metric(h.metrics, 'tagline_http_requests_total', { route: '/collect', status: 429 }), 1)
 })
 
-t.test('rate limit through Redis: two apps sharing one Redis share the limit', async t => {
+/** Two gateways on the real Redis, with the same store prefix (replicas) or different ones. */
+async function twoGateways (t: Test, samePrefix: boolean) {
   const sink = await startSink()
   t.teardown(sink.close)
   const storeA = await redisStore()
-  const storeB = await redisStore(storeA.prefix) // replicas run the same config, so the same prefix
+  const storeB = await redisStore(samePrefix ? storeA.prefix : undefined)
   t.teardown(() => storeA.close())
   t.teardown(() => storeB.close())
   const a = await harness({ yaml: LIMIT, store: storeA, sink })
@@ -103,6 +104,11 @@ t.test('rate limit through Redis: two apps sharing one Redis share the limit', a
   t.teardown(b.close)
   const remoteAddress = freshIp()
   const send = async (app: typeof a.app): Promise<number> => (await app.inject({ method: 'POST', url: '/collect', remoteAddress, payload: { event_name: 'x' } })).statusCode
+  return { a, b, storeA, remoteAddress, send }
+}
+
+t.test('rate limit through Redis: two apps sharing one Redis share the limit', async t => {
+  const { a, b, storeA, remoteAddress, send } = await twoGateways(t, true) // replicas run the same config, so the same prefix
   t.equal(await send(a.app), 202, 'replica A, 1st')
   t.equal(await send(b.app), 202, 'replica B, 2nd')
   t.equal(await send(a.app), 202, 'replica A, 3rd')
@@ -117,18 +123,7 @@ t.test('rate limit through Redis: two apps sharing one Redis share the limit', a
 })
 
 t.test('rate limit through Redis: gateways with different prefixes keep separate counters', async t => {
-  const sink = await startSink()
-  t.teardown(sink.close)
-  const storeA = await redisStore()
-  const storeB = await redisStore()
-  t.teardown(() => storeA.close())
-  t.teardown(() => storeB.close())
-  const a = await harness({ yaml: LIMIT, store: storeA, sink })
-  const b = await harness({ yaml: LIMIT, store: storeB, sink })
-  t.teardown(a.close)
-  t.teardown(b.close)
-  const remoteAddress = freshIp()
-  const send = async (app: typeof a.app): Promise<number> => (await app.inject({ method: 'POST', url: '/collect', remoteAddress, payload: { event_name: 'x' } })).statusCode
+  const { a, b, send } = await twoGateways(t, false)
   for (let i = 0; i < 3; i++) t.equal(await send(a.app), 202, `gateway A, request ${i + 1}`)
   t.equal(await send(a.app), 429, 'gateway A is limited')
   t.equal(await send(b.app), 202, 'gateway B counts on its own')
