@@ -44,15 +44,24 @@ export const Address = Type.Object({
   country: Type.Optional(Str),
   sha256_first_name: Type.Optional(Str),
   sha256_last_name: Type.Optional(Str),
-  sha256_street: Type.Optional(Str)
+  sha256_street: Type.Optional(Str),
+  sha256_city: Type.Optional(Str),
+  sha256_region: Type.Optional(Str),
+  sha256_postal_code: Type.Optional(Str),
+  sha256_country: Type.Optional(Str)
 }, { additionalProperties: false })
 
 export const UserData = Type.Object({
   email_address: Type.Optional(Str),
   phone_number: Type.Optional(Str),
   external_id: Type.Optional(Str),
+  gender: Type.Optional(Str),
+  date_of_birth: Type.Optional(Str),
   sha256_email_address: Type.Optional(Str),
   sha256_phone_number: Type.Optional(Str),
+  sha256_external_id: Type.Optional(Str),
+  sha256_gender: Type.Optional(Str),
+  sha256_date_of_birth: Type.Optional(Str),
   address: Type.Optional(Address)
 }, { additionalProperties: false, description: 'Raw or sha256_* user-provided data. Raw values never leave the gateway unhashed.' })
 

@@ -88,7 +88,8 @@ export async function runPipeline (deps: PipelineDeps, snap: RequestSnapshot, cl
     for (const event of fresh) {
       const r = route(tag, event)
       if (r.outcome === 'queued') {
-        items.push({ tag: tag.name, event: hasTransform(tag.params) ? applyTransform(event, tag.params) : event })
+        const copy = hasTransform(tag.params) ? applyTransform(event, tag.params) : event
+        items.push({ tag: tag.name, event: tag.def.prepare !== undefined ? tag.def.prepare(copy, tag.settings) : copy })
       } else if (r.outcome !== 'disabled') {
         metrics.tagEvents.inc({ tag: tag.name, outcome: r.outcome })
       }

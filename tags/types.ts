@@ -57,6 +57,12 @@ export interface TagDefinition<S extends TSchema = TSchema> {
   /** Setting keys holding secrets: redacted in logs, `try` output and the debug view. */
   readonly secrets: readonly string[]
   readonly defaults: TagDefaults
+  /**
+   * Optional, pure: the tag's own copy of an event, made when it is queued. Tags hash user data
+   * here (each destination normalises differently), so the queue, the spool and the dead-letter
+   * list only ever hold what that destination may receive.
+   */
+  prepare? (event: TaglineEvent, settings: Static<S>): TaglineEvent
   build (events: TaglineEvent[], settings: Static<S>, ctx: BuildContext): BuildResult
   classify (res: TagResponse, req: OutgoingRequest): Outcome
 }
