@@ -62,6 +62,7 @@ function compileTag (entry: TagEntry, index: number, named: Map<string, Predicat
     settings,
     decide: decider(entry, index, named),
     consent: [...(entry.consent ?? def.defaults.consent)],
+    ip: entry.ip ?? 'full',
     batch: { ...def.defaults.batch, ...entry.batch },
     retry,
     timeoutMs: entry.timeoutMs ?? DEFAULTS.timeoutMs,
@@ -95,6 +96,7 @@ export function compileConfig (raw: Config, file?: string): CompiledConfig {
       windowMs: parseDuration(raw.dedup?.window ?? DEFAULTS.dedupWindow)
     },
     debug: {},
+    privacy: { honorGpc: raw.privacy?.honorGpc ?? true },
     delivery: { ...DEFAULTS.delivery, ...raw.delivery },
     triggers: named,
     tags: (raw.tags ?? []).map((t, i) => compileTag(t as TagEntry, i, named))

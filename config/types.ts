@@ -30,6 +30,7 @@ export interface CompiledTag {
   /** Decide fireOn / blockOn for one event. */
   decide (event: TaglineEvent): FireDecision
   consent: ConsentType[]
+  ip: 'full' | 'truncate' | 'none'
   batch: { maxEvents: number, maxWaitMs: number }
   retry: RetryPolicy
   timeoutMs: number
@@ -57,6 +58,7 @@ export interface CompiledConfig {
   apiKeys: string[]
   dedup: { enabled: boolean, windowMs: number }
   debug: { token?: string }
+  privacy: { honorGpc: boolean }
   delivery: { maxQueue: number, deadLetterMax: number }
   triggers: Map<string, Predicate>
   tags: CompiledTag[]

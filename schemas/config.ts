@@ -19,7 +19,7 @@ export const Matcher = Type.Union([
     contains: Type.Optional(Type.String()),
     startsWith: Type.Optional(Type.String()),
     endsWith: Type.Optional(Type.String()),
-    matches: Type.Optional(Type.String({ description: 'A JavaScript regular expression (no flags; use (?i) style is not supported — write the alternatives).' })),
+    matches: Type.Optional(Type.String({ description: 'A JavaScript regular expression, without flags: write case variants as alternatives.' })),
     exists: Type.Optional(Type.Boolean())
   }, { additionalProperties: false, minProperties: 1 })
 ], { description: 'A scalar (equals) or an object of operators that must all hold.' })
@@ -60,6 +60,9 @@ export const CommonTagSettings = Type.Object({
     maxDelayMs: Type.Optional(Type.Integer({ minimum: 1 }))
   }, { additionalProperties: false })),
   consent: Type.Optional(Type.Array(ConsentType, { description: 'Consent types that must not be denied for this tag to fire.' })),
+  ip: Type.Optional(Type.Union([Type.Literal('full'), Type.Literal('truncate'), Type.Literal('none')], {
+    description: 'The visitor IP this tag receives: full, truncate (last IPv4 octet / last 80 IPv6 bits zeroed) or none. Default full.'
+  })),
   params: Type.Optional(Type.Object({
     exclude: Type.Optional(Type.Array(Type.String())),
     set: Type.Optional(Type.Record(Type.String(), Type.Unknown()))
@@ -110,6 +113,9 @@ export const Config = Type.Object({
     enabled: Type.Optional(Type.Boolean())
   }, { additionalProperties: false })),
   debug: Type.Optional(Type.Object({ token: Type.Optional(Type.String()) }, { additionalProperties: false })),
+  privacy: Type.Optional(Type.Object({
+    honorGpc: Type.Optional(Type.Boolean({ default: true, description: 'Treat the Sec-GPC: 1 header as an opt-out of advertising tags.' }))
+  }, { additionalProperties: false })),
   delivery: Type.Optional(Type.Object({
     maxQueue: Type.Optional(Type.Integer({ minimum: 1, description: 'Events a tag queue may hold before /collect answers 503.' })),
     deadLetterMax: Type.Optional(Type.Integer({ minimum: 0 }))

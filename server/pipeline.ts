@@ -7,6 +7,7 @@ import type { Metrics, TagOutcome } from './metrics.js'
 import type { IdSource } from './ids.js'
 import { enrich, type CookieToSet } from './enrich.js'
 import { applyTransform, hasTransform } from './transform.js'
+import { applyIpMode } from './ip.js'
 import { errors, isTaglineError } from './errors.js'
 
 export interface Enqueuer {
@@ -33,7 +34,7 @@ export type Routing =
   | { tag: string, outcome: Exclude<TagOutcome, 'sent' | 'retried' | 'dropped' | 'dead_lettered'>, detail?: string }
 
 /** Which tags take the event, and why the others don't. Shared by the pipeline and `tagline try`. */
-export function route (tag: CompiledTag, event: TaglineEvent): Routing {
+export function route (tag: CompiledTag, event: TaglineEvent, honorGpc = true): Routing {
   if (!tag.enabled) return { tag: tag.name, outcome: 'disabled' }
   const decision = tag.decide(event)
   if (!decision.fire) {
@@ -43,7 +44,21 @@ export function route (tag: CompiledTag, event: TaglineEvent): Routing {
   }
   const refused = tag.consent.find(type => event.consent?.[type] === 'denied')
   if (refused !== undefined) return { tag: tag.name, outcome: 'blocked_by_consent', detail: refused }
+  // Global Privacy Control is a legally recognised opt-out of sale/sharing in several US states.
+  if (honorGpc && event.source?.gpc === true && tag.def.category === 'ads') return { tag: tag.name, outcome: 'blocked_by_consent', detail: 'gpc' }
   return { tag: tag.name, outcome: 'queued' }
+}
+
+/** The tag's own copy of an event: transformations, IP handling, then the tag's prepare step. */
+export function tagCopy (tag: CompiledTag, event: TaglineEvent): TaglineEvent {
+  let copy = hasTransform(tag.params) ? applyTransform(event, tag.params) : event
+  if (tag.ip !== 'full' && copy.ip_override !== undefined) {
+    copy = { ...copy }
+    const ip = applyIpMode(copy.ip_override, tag.ip)
+    if (ip === undefined) delete copy.ip_override
+    else copy.ip_override = ip
+  }
+  return tag.def.prepare !== undefined ? tag.def.prepare(copy, tag.settings) : copy
 }
 
 export function dedupKey (e: TaglineEvent): string {
@@ -86,10 +101,18 @@ export async function runPipeline (deps: PipelineDeps, snap: RequestSnapshot, cl
   const items: Array<{ tag: string, event: TaglineEvent }> = []
   for (const tag of config.tags) {
     for (const event of fresh) {
-      const r = route(tag, event)
+      const r = route(tag, event, config.privacy.honorGpc)
       if (r.outcome === 'queued') {
-        const copy = hasTransform(tag.params) ? applyTransform(event, tag.params) : event
-        items.push({ tag: tag.name, event: tag.def.prepare !== undefined ? tag.def.prepare(copy, tag.settings) : copy })
+        let copy: TaglineEvent
+        try {
+          copy = tagCopy(tag, event)
+        } catch {
+          // prepare() is meant to be total; if one ever throws, that tag loses the event rather
+          // than receiving it unprepared (it may hold raw user data).
+          metrics.tagEvents.inc({ tag: tag.name, outcome: 'dropped' })
+          continue
+        }
+        items.push({ tag: tag.name, event: copy })
       } else if (r.outcome !== 'disabled') {
         metrics.tagEvents.inc({ tag: tag.name, outcome: r.outcome })
       }

@@ -52,6 +52,8 @@ export interface TagDefaults {
 
 export interface TagDefinition<S extends TSchema = TSchema> {
   readonly type: string
+  /** Advertising destinations are what a Global Privacy Control signal opts out of. */
+  readonly category?: 'ads' | 'analytics' | 'other'
   /** Type-specific settings (merged with the common tag settings in the config schema). */
   readonly settings: S
   /** Setting keys holding secrets: redacted in logs, `try` output and the debug view. */

@@ -1,0 +1,20 @@
+// Per-tag IP handling: a destination gets the visitor's full IP, a truncated one, or none.
+import { isIPv4, isIPv6 } from 'node:net'
+
+/** IPv4: last octet zeroed. IPv6: last 80 bits zeroed (the first 48 bits, a site prefix, kept). */
+export function truncateIp (ip: string): string | undefined {
+  if (isIPv4(ip)) return ip.slice(0, ip.lastIndexOf('.')) + '.0'
+  if (!isIPv6(ip)) return undefined
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip)
+  if (mapped !== null) return `::ffff:${truncateIp(mapped[1])}`
+  const [head, tail = ''] = ip.split('::')
+  const left = head === '' ? [] : head.split(':')
+  const right = tail === '' ? [] : tail.split(':')
+  const groups = ip.includes('::') ? [...left, ...Array(8 - left.length - right.length).fill('0'), ...right] : left
+  return groups.slice(0, 3).map(g => g.toLowerCase().replace(/^0+(?=.)/, '')).join(':') + '::'
+}
+
+export function applyIpMode (ip: string | undefined, mode: 'full' | 'truncate' | 'none'): string | undefined {
+  if (ip === undefined || mode === 'full') return ip
+  return mode === 'none' ? undefined : truncateIp(ip)
+}
