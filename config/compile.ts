@@ -17,6 +17,7 @@ export const DEFAULTS = {
   shutdownTimeoutMs: 10000,
   identity: { cookieDomain: 'auto', fpid: true, metaCookies: true },
   dedupWindow: '48h',
+  stitchTtl: '7d',
   // Delivery owns its defaults (one visible block each); config only overrides them.
   delivery: { maxQueue: DELIVERY_DEFAULTS.maxQueue, deadLetterMax: DELIVERY_DEFAULTS.deadLetterMax },
   retry: RETRY_DEFAULTS,
@@ -88,7 +89,15 @@ export function compileConfig (raw: Config, file?: string): CompiledConfig {
       bodyLimit: s.bodyLimit ?? DEFAULTS.bodyLimit,
       shutdownTimeoutMs: s.shutdownTimeoutMs ?? DEFAULTS.shutdownTimeoutMs
     },
-    identity: { ...DEFAULTS.identity, ...raw.identity },
+    identity: {
+      cookieDomain: raw.identity?.cookieDomain ?? DEFAULTS.identity.cookieDomain,
+      fpid: raw.identity?.fpid ?? DEFAULTS.identity.fpid,
+      metaCookies: raw.identity?.metaCookies ?? DEFAULTS.identity.metaCookies,
+      stitch: {
+        enabled: raw.identity?.stitch?.enabled ?? true,
+        ttlMs: parseDuration(raw.identity?.stitch?.ttl ?? DEFAULTS.stitchTtl)
+      }
+    },
     store: {},
     apiKeys: (raw.auth?.apiKeys ?? []).filter(k => typeof k === 'string' && k !== ''),
     dedup: {

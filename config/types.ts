@@ -52,7 +52,7 @@ export interface CompiledConfig {
     shutdownTimeoutMs: number
     spoolFile?: string
   }
-  identity: { cookieDomain: string, fpid: boolean, metaCookies: boolean }
+  identity: { cookieDomain: string, fpid: boolean, metaCookies: boolean, stitch: { enabled: boolean, ttlMs: number } }
   store: { redis?: string }
   /** Non-empty API keys only. */
   apiKeys: string[]

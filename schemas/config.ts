@@ -100,7 +100,11 @@ export const Config = Type.Object({
   identity: Type.Optional(Type.Object({
     cookieDomain: Type.Optional(Type.String({ default: 'auto' })),
     fpid: Type.Optional(Type.Boolean({ default: true })),
-    metaCookies: Type.Optional(Type.Boolean({ default: true }))
+    metaCookies: Type.Optional(Type.Boolean({ default: true })),
+    stitch: Type.Optional(Type.Object({
+      enabled: Type.Optional(Type.Boolean({ default: true, description: 'Fill trusted backend events from the visitor\'s last browser context.' })),
+      ttl: Type.Optional(Duration)
+    }, { additionalProperties: false }))
   }, { additionalProperties: false })),
   store: Type.Optional(Type.Object({
     redis: Type.Optional(Type.String({ description: 'redis:// URL; empty for the embedded in-memory store.' }))

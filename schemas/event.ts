@@ -102,7 +102,9 @@ export const Source = Type.Object({
   received_ms: Num,
   trusted: Type.Boolean(),
   gpc: Type.Optional(Type.Boolean()),
-  minted_event_id: Type.Optional(Type.Boolean())
+  minted_event_id: Type.Optional(Type.Boolean()),
+  /** Fields filled from the visitor's last browser context (context stitching). */
+  stitched: Type.Optional(Type.Array(Str))
 })
 
 const Scalar = Type.Union([Str, Num, Type.Boolean(), Type.Null()])

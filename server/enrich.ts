@@ -143,7 +143,9 @@ export function enrich (parsed: ParsedEvent[], snap: RequestSnapshot, client: st
     for (const k of Object.keys(bids) as Array<keyof typeof bids>) if (bids[k] === undefined) delete bids[k]
     if (Object.keys(bids).length > 0) e.browser_ids = bids
 
-    if (e.client_id === undefined) {
+    // A backend event without a client id may still be stitched to the visitor's real one; the
+    // pipeline mints one only if stitching finds none (a random id would count a phantom user).
+    if (e.client_id === undefined && (browser || requestClientId !== undefined)) {
       requestClientId ??= mintClientId(ids, now)
       e.client_id = requestClientId
     }

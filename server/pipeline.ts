@@ -6,8 +6,10 @@ import type { Store } from './store/types.js'
 import type { Metrics, TagOutcome } from './metrics.js'
 import type { IdSource } from './ids.js'
 import { enrich, type CookieToSet } from './enrich.js'
+import { mintClientId } from './identity.js'
 import { applyTransform, hasTransform } from './transform.js'
 import { applyIpMode } from './ip.js'
+import { contextFields, contextKeys, contextOf, fromFields, stitch, type BrowserContext } from './stitch.js'
 import { errors, isTaglineError } from './errors.js'
 
 export interface Enqueuer {
@@ -98,6 +100,12 @@ export async function runPipeline (deps: PipelineDeps, snap: RequestSnapshot, cl
     fresh.push(...events)
   }
 
+  if (config.identity.stitch.enabled) {
+    await stitchBackendEvents(store, fresh)
+    rememberBrowserContexts(store, fresh, config.identity.stitch.ttlMs)
+  }
+  for (const e of fresh) e.client_id ??= mintClientId(deps.ids, snap.receivedMs)
+
   const items: Array<{ tag: string, event: TaglineEvent }> = []
   for (const tag of config.tags) {
     for (const event of fresh) {
@@ -129,4 +137,36 @@ export async function runPipeline (deps: PipelineDeps, snap: RequestSnapshot, cl
     }
   }
   return { accepted: events.length, deduplicated, event_ids: events.map(e => e.event_id as string), cookies }
+}
+
+/** Trusted backend events get what they lack from the visitor's last browser context. */
+async function stitchBackendEvents (store: Store, events: TaglineEvent[]): Promise<void> {
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i]
+    if (e.source?.trusted !== true) continue
+    const keys = contextKeys(e)
+    if (keys.length === 0) continue
+    // A store that cannot answer costs the event its stitching, not its delivery.
+    const lookup = async (ks: string[]): Promise<Array<BrowserContext | undefined>> => await Promise.all(ks.map(k => store.fields(k).then(fromFields, () => undefined)))
+    let out = stitch(e, await lookup(keys))
+    // An order id or user id may lead to the visitor's client id, whose context is the richest.
+    const more = contextKeys(out).filter(k => !keys.includes(k))
+    if (more.length > 0) out = stitch(out, await lookup(more), out.source?.stitched)
+    events[i] = out
+  }
+}
+
+/**
+ * Browser events leave their context behind. Off the request path: the beacon is answered
+ * without waiting, and a failed write only means a later backend event is not stitched.
+ */
+function rememberBrowserContexts (store: Store, events: TaglineEvent[], ttlMs: number): void {
+  const latest = new Map<string, Record<string, string>>()
+  for (const e of events) {
+    const ctx = contextOf(e)
+    if (ctx === undefined) continue
+    const fields = contextFields(ctx)
+    for (const key of contextKeys(e)) latest.set(key, { ...latest.get(key), ...fields })
+  }
+  for (const [key, fields] of latest) store.merge(key, fields, ttlMs).catch(() => {})
 }

@@ -12,6 +12,7 @@ export class MemoryStore implements Store {
   // Map keeps insertion order, so the first entries are the oldest: eviction and sweeping
   // stop at the first live entry instead of scanning everything.
   #keys = new Map<string, number>()
+  #records = new Map<string, { fields: Record<string, string>, expires: number }>()
   #maxKeys: number
   #now: () => number
 
@@ -30,6 +31,27 @@ export class MemoryStore implements Store {
     return false
   }
 
+  async merge (key: string, fields: Record<string, string>, ttlMs: number): Promise<void> {
+    const now = this.#now()
+    const old = this.#records.get(key)
+    const kept = old !== undefined && old.expires > now ? old.fields : {}
+    // Delete first so a rewritten key moves to the end: the Map stays ordered by write time.
+    this.#records.delete(key)
+    this.#records.set(key, { fields: { ...kept, ...fields }, expires: now + ttlMs })
+    for (const [k, v] of this.#records) {
+      if (v.expires > now && this.#records.size <= this.#maxKeys) break
+      this.#records.delete(k)
+    }
+  }
+
+  async fields (key: string): Promise<Record<string, string> | undefined> {
+    const entry = this.#records.get(key)
+    if (entry === undefined) return undefined
+    if (entry.expires > this.#now()) return { ...entry.fields }
+    this.#records.delete(key)
+    return undefined
+  }
+
   #sweep (now: number): void {
     for (const [key, expires] of this.#keys) {
       if (expires > now && this.#keys.size <= this.#maxKeys) break
@@ -44,5 +66,5 @@ export class MemoryStore implements Store {
   get size (): number { return this.#keys.size }
 
   async ping (): Promise<boolean> { return true }
-  async close (): Promise<void> { this.#keys.clear() }
+  async close (): Promise<void> { this.#keys.clear(); this.#records.clear() }
 }

@@ -31,6 +31,18 @@ export class RedisStore implements Store {
     return res === null
   }
 
+  async merge (key: string, fields: Record<string, string>, ttlMs: number): Promise<void> {
+    const k = this.prefix + 'rec:' + key
+    const res = await this.client.multi().hset(k, fields).pexpire(k, Math.max(1, Math.round(ttlMs))).exec()
+    const failed = res?.find(([err]) => err !== null)
+    if (failed !== undefined) throw failed[0]
+  }
+
+  async fields (key: string): Promise<Record<string, string> | undefined> {
+    const rec = await this.client.hgetall(this.prefix + 'rec:' + key)
+    return Object.keys(rec).length === 0 ? undefined : rec
+  }
+
   async forget (keys: string[]): Promise<void> {
     if (keys.length > 0) await this.client.del(...keys.map(k => this.prefix + 'dedup:' + k))
   }

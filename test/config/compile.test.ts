@@ -19,7 +19,7 @@ t.test('an empty file loads with every default', async t => {
       bodyLimit: 65536,
       shutdownTimeoutMs: 10000
     })
-    t.same(c.identity, { cookieDomain: 'auto', fpid: true, metaCookies: true })
+    t.same(c.identity, { cookieDomain: 'auto', fpid: true, metaCookies: true, stitch: { enabled: true, ttlMs: 7 * 86_400_000 } })
     t.same(c.store, {})
     t.same(c.apiKeys, [])
     t.same(c.dedup, { enabled: true, windowMs: 48 * 3_600_000 })
@@ -42,7 +42,7 @@ t.test('server, identity, auth, dedup, debug, delivery from the file', async t =
     '  bodyLimit: 131072',
     '  shutdownTimeoutMs: 500',
     '  spoolFile: /var/spool/tagline.jsonl',
-    'identity: { cookieDomain: .shop.example, metaCookies: false }',
+    'identity: { cookieDomain: .shop.example, metaCookies: false, stitch: { ttl: 2d } }',
     'store: { redis: "redis://r:6379" }',
     'auth: { apiKeys: ["k1", "", "k2"] }',
     'dedup: { window: 10m, enabled: false }',
@@ -53,7 +53,7 @@ t.test('server, identity, auth, dedup, debug, delivery from the file', async t =
     port: 9000, host: '127.0.0.1', trustProxy: ['10.0.0.0/8'], corsOrigins: ['https://shop.example'],
     rateLimit: false, bodyLimit: 131072, shutdownTimeoutMs: 500, spoolFile: '/var/spool/tagline.jsonl'
   })
-  t.same(c.identity, { cookieDomain: '.shop.example', fpid: true, metaCookies: false })
+  t.same(c.identity, { cookieDomain: '.shop.example', fpid: true, metaCookies: false, stitch: { enabled: true, ttlMs: 2 * 86_400_000 } })
   t.same(c.store, { redis: 'redis://r:6379' })
   t.same(c.apiKeys, ['k1', 'k2'], 'empty keys are dropped')
   t.same(c.dedup, { enabled: false, windowMs: 600_000 })

@@ -28,6 +28,18 @@ for (const [name, make] of makers) {
     await new Promise(resolve => setTimeout(resolve, 80))
     t.equal(await store.seen('short', 30), false, 'forgotten after its ttl')
 
+    t.equal(await store.fields('ctx:cid:1.2'), undefined, 'nothing kept yet')
+    await store.merge('ctx:cid:1.2', { ip_override: '203.0.113.7', 'click_ids.fbclid': 'F1' }, 60_000)
+    await store.merge('ctx:cid:1.2', { ip_override: '203.0.113.8', 'browser_ids.fbp': 'fb.1.2.3' }, 60_000)
+    t.same(await store.fields('ctx:cid:1.2'), { ip_override: '203.0.113.8', 'click_ids.fbclid': 'F1', 'browser_ids.fbp': 'fb.1.2.3' }, 'fields merge; newer values win')
+    await Promise.all(Array.from({ length: 10 }, (_, i) => store.merge('ctx:race', { [`f${i}`]: String(i) }, 60_000)))
+    t.equal(Object.keys(await store.fields('ctx:race') ?? {}).length, 10, 'concurrent merges lose no field')
+    await store.merge('ctx:short', { a: 'x' }, 30)
+    await new Promise(resolve => setTimeout(resolve, 80))
+    t.equal(await store.fields('ctx:short'), undefined, 'a record expires with its ttl')
+    await store.merge('ctx:short', { b: 'y' }, 60_000)
+    t.same(await store.fields('ctx:short'), { b: 'y' }, 'an expired record does not come back')
+
     const results = await Promise.all(Array.from({ length: 20 }, () => store.seen('race', 60_000)))
     t.equal(results.filter(r => !r).length, 1, 'exactly one concurrent caller sees it first')
   })

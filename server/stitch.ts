@@ -1,0 +1,103 @@
+// Context stitching: a backend event (a Stripe webhook turned into a purchase, a sign-up) rarely
+// knows the visitor's IP, user agent, cookies or click ids, and its match quality at the ad
+// platforms collapses. The gateway remembers the last browser context per client_id, user_id and
+// transaction_id, and fills what a trusted backend event lacks. Pure: the pipeline does the I/O.
+import type { TaglineEvent, BrowserIds, ClickIds, Campaign } from '../schemas/event.js'
+
+export interface BrowserContext {
+  client_id?: string
+  ip_override?: string
+  user_agent?: string
+  language?: string
+  page_location?: string
+  browser_ids?: BrowserIds
+  click_ids?: ClickIds
+  campaign?: Campaign
+  at_ms: number
+}
+
+const SCALARS = ['client_id', 'ip_override', 'user_agent', 'language', 'page_location'] as const
+const GROUPS = ['browser_ids', 'click_ids', 'campaign'] as const
+
+/** The context a browser event leaves behind; none when the visitor refused ad storage or ad data. */
+export function contextOf (e: TaglineEvent): BrowserContext | undefined {
+  if (e.source?.trusted !== false) return undefined
+  if (e.consent?.ad_storage === 'denied' || e.consent?.ad_user_data === 'denied') return undefined
+  const ctx: BrowserContext = { at_ms: e.timestamp_ms ?? e.source.received_ms }
+  for (const k of SCALARS) if (e[k] !== undefined) ctx[k] = e[k]
+  for (const k of GROUPS) if (e[k] !== undefined && Object.keys(e[k] as object).length > 0) (ctx as unknown as Record<string, unknown>)[k] = { ...e[k] }
+  return ctx
+}
+
+/** Where a browser event's context is kept (and where a backend event looks, most specific first). */
+export function contextKeys (e: TaglineEvent): string[] {
+  const keys: string[] = []
+  if (e.transaction_id) keys.push(`ctx:tx:${e.transaction_id}`)
+  if (e.user_id) keys.push(`ctx:uid:${e.user_id}`)
+  if (e.client_id) keys.push(`ctx:cid:${e.client_id}`)
+  return keys
+}
+
+/** A context as flat store fields (`browser_ids.fbp`…): the store merges field by field, so an
+ * older click id or cookie survives a later hit that lacks it, with no read before the write. */
+export function contextFields (ctx: BrowserContext): Record<string, string> {
+  const out: Record<string, string> = { at_ms: String(ctx.at_ms) }
+  for (const k of SCALARS) if (ctx[k] !== undefined) out[k] = ctx[k] as string
+  for (const k of GROUPS) {
+    for (const [field, value] of Object.entries(ctx[k] ?? {})) if (typeof value === 'string') out[`${k}.${field}`] = value
+  }
+  return out
+}
+
+const GROUP_FIELDS: Record<string, ReadonlySet<string>> = {
+  browser_ids: new Set(['fbp', 'fbc', 'ttp', 'ga']),
+  click_ids: new Set(['gclid', 'fbclid', 'ttclid', 'wbraid', 'gbraid']),
+  campaign: new Set(['source', 'medium', 'name', 'term', 'content', 'id'])
+}
+
+/** Store fields back into a context; unknown fields are ignored. */
+export function fromFields (rec: Record<string, string> | undefined): BrowserContext | undefined {
+  if (rec === undefined) return undefined
+  const ctx: BrowserContext = { at_ms: Number(rec.at_ms) || 0 }
+  for (const k of SCALARS) if (typeof rec[k] === 'string') ctx[k] = rec[k]
+  for (const [key, value] of Object.entries(rec)) {
+    const dot = key.indexOf('.')
+    if (dot < 0) continue
+    const group = key.slice(0, dot) as typeof GROUPS[number]
+    const field = key.slice(dot + 1)
+    if (GROUP_FIELDS[group]?.has(field) !== true) continue
+    ;((ctx as unknown as Record<string, Record<string, string>>)[group] ??= {})[field] = value
+  }
+  return ctx
+}
+
+/** Fill what the backend event lacks from the contexts found (first found wins); list what was filled. */
+export function stitch (e: TaglineEvent, contexts: Array<BrowserContext | undefined>, already: string[] = []): TaglineEvent {
+  const filled: string[] = [...already]
+  const out: TaglineEvent = { ...e }
+  for (const ctx of contexts) {
+    if (ctx === undefined) continue
+    for (const k of SCALARS) {
+      if (out[k] === undefined && ctx[k] !== undefined) { out[k] = ctx[k]; filled.push(k) }
+    }
+    for (const k of GROUPS) {
+      const from = ctx[k] as Record<string, string> | undefined
+      if (from === undefined) continue
+      const into: Record<string, string> = { ...(out[k] as Record<string, string> | undefined) }
+      for (const [field, value] of Object.entries(from)) {
+        if (into[field] === undefined) { into[field] = value; filled.push(`${k}.${field}`) }
+      }
+      if (Object.keys(into).length > 0) (out as Record<string, unknown>)[k] = into
+    }
+  }
+  if (filled.length === already.length) return e
+  out.source = { ...out.source!, stitched: filled }
+  if (out.page_hostname === undefined && filled.includes('page_location')) {
+    try {
+      const u = new URL(out.page_location!)
+      out.page_hostname = u.hostname
+      out.page_path = u.pathname
+    } catch { /* not a URL: keep it as given */ }
+  }
+  return out
+}

@@ -1,0 +1,116 @@
+// Context stitching: a trusted backend event gets the visitor's last browser context.
+import t from 'tap'
+import { contextOf, contextKeys, contextFields, fromFields, stitch } from '../../server/stitch.js'
+import type { TaglineEvent } from '../../schemas/event.js'
+import { AUTH, drained, gtagQuery, harness, redisStore, until } from './fixtures/harness.js'
+import type { Store } from '../../server/store/types.js'
+
+const browserSource = { client: 'gtag', request_id: 'r1', received_ms: 1000, trusted: false }
+const backendSource = { client: 'json', request_id: 'r2', received_ms: 2000, trusted: true }
+
+t.test('contextOf: browser events only, and never when ad storage or ad data was refused', async t => {
+  const e: TaglineEvent = {
+    event_name: 'page_view', client_id: '1.2', ip_override: '203.0.113.7', user_agent: 'UA', page_location: 'https://shop.example/?fbclid=F1',
+    browser_ids: { fbp: 'fb.1.1.2', fbc: 'fb.1.1.F1' }, click_ids: { fbclid: 'F1' }, source: browserSource, timestamp_ms: 1000
+  }
+  t.same(contextOf(e), { at_ms: 1000, client_id: '1.2', ip_override: '203.0.113.7', user_agent: 'UA', page_location: 'https://shop.example/?fbclid=F1', browser_ids: { fbp: 'fb.1.1.2', fbc: 'fb.1.1.F1' }, click_ids: { fbclid: 'F1' } })
+  t.equal(contextOf({ ...e, source: backendSource }), undefined, 'a backend event leaves no context')
+  t.equal(contextOf({ ...e, consent: { ad_storage: 'denied' } }), undefined)
+  t.equal(contextOf({ ...e, consent: { ad_user_data: 'denied' } }), undefined)
+  t.same(contextKeys({ event_name: 'x', client_id: 'c', user_id: 'u', transaction_id: 'T' }), ['ctx:tx:T', 'ctx:uid:u', 'ctx:cid:c'])
+})
+
+t.test('contexts travel as flat fields and come back whole', async t => {
+  const ctx = { at_ms: 5, client_id: '1.2', ip_override: '2.2.2.2', click_ids: { fbclid: 'F1' }, browser_ids: { fbp: 'p1', fbc: 'c2' } }
+  const fields = contextFields(ctx)
+  t.same(fields, { at_ms: '5', client_id: '1.2', ip_override: '2.2.2.2', 'browser_ids.fbp': 'p1', 'browser_ids.fbc': 'c2', 'click_ids.fbclid': 'F1' })
+  t.same(fromFields(fields), ctx)
+  t.same(fromFields({ at_ms: 'x', 'browser_ids.__proto__': 'bad', 'nope.x': 'y', 'click_ids.gclid': 'G' }), { at_ms: 0, click_ids: { gclid: 'G' } }, 'unknown fields are ignored')
+  t.equal(fromFields(undefined), undefined)
+})
+
+t.test('stitch fills only what is missing and lists it', async t => {
+  const e: TaglineEvent = { event_name: 'purchase', user_id: 'u1', ip_override: '198.51.100.1', browser_ids: { fbp: 'mine' }, source: backendSource }
+  const out = stitch(e, [undefined, { at_ms: 1, client_id: '1.2', ip_override: '203.0.113.7', user_agent: 'UA', page_location: 'https://shop.example/p?x=1', browser_ids: { fbp: 'theirs', fbc: 'fbc1' } }])
+  t.equal(out.ip_override, '198.51.100.1', 'the event\'s own value wins')
+  t.equal(out.user_agent, 'UA')
+  t.equal(out.client_id, '1.2')
+  t.same(out.browser_ids, { fbp: 'mine', fbc: 'fbc1' })
+  t.equal(out.page_hostname, 'shop.example')
+  t.same(out.source?.stitched, ['client_id', 'user_agent', 'page_location', 'browser_ids.fbc'])
+  t.equal(stitch(e, [undefined]), e, 'nothing found: the same event')
+  t.equal(e.user_agent, undefined, 'the input is not modified')
+})
+
+const stores: Array<[string, () => Promise<Store | undefined>]> = [
+  ['memory store', async () => undefined],
+  ['redis store', async () => await redisStore()]
+]
+
+for (const [name, makeStore] of stores) {
+  t.test(`${name}: a backend purchase reaches the sink with the browser's IP, user agent, fbp and fbc`, async t => {
+    const store = await makeStore()
+    if (store !== undefined) t.teardown(() => store.close())
+    const h = await harness({ store })
+    t.teardown(h.close)
+    const fbp = 'fb.1.1717000000000.987654321'
+    // 1. The browser: a page view with the _fbp cookie and an fbclid in the landing URL, then a
+    //    begin_checkout that carries the order id the backend will use.
+    const page = 'https://shop.example/p/tee?fbclid=IwAR2xyz&utm_source=meta'
+    let res = await h.app.inject({
+      method: 'GET',
+      url: `/g/collect?${gtagQuery({ en: 'page_view', cid: '555.1717', uid: 'cust-7', dl: page })}`,
+      headers: { 'user-agent': 'Mozilla/5.0 (Stitch)', cookie: `_fbp=${fbp}`, 'x-forwarded-for': '198.51.100.99' },
+      remoteAddress: '203.0.113.7'
+    })
+    t.equal(res.statusCode, 204)
+    res = await h.app.inject({
+      method: 'GET',
+      url: `/g/collect?${gtagQuery({ en: 'begin_checkout', cid: '555.1717', 'ep.transaction_id': 'T_STITCH', dl: 'https://shop.example/checkout' })}`,
+      headers: { 'user-agent': 'Mozilla/5.0 (Stitch)', cookie: `_fbp=${fbp}` },
+      remoteAddress: '203.0.113.7'
+    })
+    t.equal(res.statusCode, 204)
+    // Contexts are written off the request path.
+    await until(async () => (await h.store.fields('ctx:tx:T_STITCH')) !== undefined && (await h.store.fields('ctx:cid:555.1717'))?.['click_ids.fbclid'] !== undefined, 3000, 'contexts written')
+
+    // 2. The backend: a purchase that knows only the user, and one that knows only the order id.
+    const backend = async (payload: object): Promise<void> => {
+      const r = await h.app.inject({ method: 'POST', url: '/collect', headers: { authorization: AUTH }, payload })
+      t.equal(r.statusCode, 202)
+    }
+    await backend({ event_name: 'purchase', event_id: 'P-uid', user_id: 'cust-7', transaction_id: 'T_OTHER', value: 10, currency: 'EUR' })
+    await backend({ event_name: 'purchase', event_id: 'P-tx', transaction_id: 'T_STITCH', value: 20, currency: 'EUR' })
+    await backend({ event_name: 'purchase', event_id: 'P-none', user_id: 'stranger', value: 5, currency: 'EUR' })
+    await drained(h)
+
+    const byId = new Map(h.sink.events('hook').map(e => [e.event_id, e]))
+    for (const id of ['P-uid', 'P-tx']) {
+      const e = byId.get(id)!
+      t.match(e, {
+        ip_override: '203.0.113.7',
+        user_agent: 'Mozilla/5.0 (Stitch)',
+        browser_ids: { fbp, fbc: /^fb\.1\.\d{13}\.IwAR2xyz$/ },
+        click_ids: { fbclid: 'IwAR2xyz' },
+        client_id: '555.1717'
+      }, `${id}: stitched from the browser`)
+      t.ok(e.source?.stitched?.includes('ip_override') && e.source.stitched.includes('browser_ids.fbc'), `${id}: source.stitched lists the filled fields`)
+    }
+    t.equal(byId.get('P-tx')?.page_location, 'https://shop.example/checkout', 'the order id finds the checkout page')
+    t.equal(byId.get('P-none')?.ip_override, undefined, 'no context, nothing invented')
+    t.equal(byId.get('P-none')?.source?.stitched, undefined)
+    t.match(byId.get('P-none')?.client_id, /^\d+\.\d+$/, 'no context: a client id is minted after stitching')
+    t.equal(byId.get('P-uid')?.page_location, page, 'the user id finds the landing page (uid context)')
+  })
+}
+
+t.test('stitching can be turned off', async t => {
+  const h = await harness({ yaml: 'identity: { stitch: { enabled: false } }\n' })
+  t.teardown(h.close)
+  await h.app.inject({ method: 'GET', url: `/g/collect?${gtagQuery({ en: 'page_view', cid: '9.9', uid: 'u9' })}`, headers: { 'user-agent': 'UA9' } })
+  await new Promise(resolve => setTimeout(resolve, 50))
+  t.equal(await h.store.fields('ctx:uid:u9'), undefined, 'nothing remembered')
+  await h.app.inject({ method: 'POST', url: '/collect', headers: { authorization: AUTH }, payload: { event_name: 'purchase', event_id: 'X', user_id: 'u9', currency: 'EUR', value: 1 } })
+  await drained(h)
+  t.equal(h.sink.events('hook').find(e => e.event_id === 'X')?.user_agent, undefined, 'the backend event is not stitched')
+})
