@@ -43,6 +43,13 @@ export type Outcome =
   | { kind: 'ok' }
   | { kind: 'retry', reason: string, retryAfterMs?: number }
   | { kind: 'drop', reason: string }
+  /**
+   * The destination refused the whole request because of some event in it (Meta and TikTok
+   * reject a batch for one bad event). Delivery resends the events in halves until the bad one
+   * is alone, then dead-letters it with this reason; the others are delivered. For a request
+   * carrying one event, split means drop.
+   */
+  | { kind: 'split', reason: string }
 
 export interface TagDefaults {
   batch: { maxEvents: number, maxWaitMs: number }

@@ -212,6 +212,7 @@ export class TagWorker {
     }
 
     const verdicts: Array<Verdict | undefined> = new Array(items.length)
+    const splits: number[][] = []
     const rejected = new Set<number>()
     for (const r of built.rejected ?? []) {
       if (items[r.index] === undefined || rejected.has(r.index)) continue
@@ -229,9 +230,9 @@ export class TagWorker {
         metrics: this.d.metrics,
         now: this.d.now
       })
-      for (const i of req.events) {
-        if (items[i] !== undefined && !rejected.has(i)) verdicts[i] = worst(verdicts[i], verdict)
-      }
+      const carried = req.events.filter(i => items[i] !== undefined && !rejected.has(i))
+      for (const i of carried) verdicts[i] = worst(verdicts[i], verdict)
+      if (verdict.kind === 'split') splits.push(carried)
     }))
 
     const retry: QueuedEvent[] = []
@@ -246,6 +247,7 @@ export class TagWorker {
       if (v === undefined) this.deadLetter(item, 'dead_lettered', { reason: 'build produced no request for this event' })
       else if (v.kind === 'ok') this.delivered(item)
       else if (v.kind === 'drop') this.deadLetter(item, 'dropped', v)
+      else if (v.kind === 'split') return // below
       else {
         retry.push(item)
         item.lastReason = v.reason
@@ -256,6 +258,32 @@ export class TagWorker {
       }
     })
     if (retry.length > 0) this.retry({ id: batch.id, items: retry }, { floorMs, aborted, reason, evidence })
+    this.split(items, verdicts, splits, now)
+  }
+
+  /**
+   * A request refused whole because of some event in it goes out again in halves, at once,
+   * until the bad event travels alone and is dead-lettered with the destination's reason.
+   * Halving ends after log2(n) rounds; those rounds are not failures of the innocent events,
+   * so they do not use up their retry budget.
+   */
+  private split (items: QueuedEvent[], verdicts: Array<Verdict | undefined>, groups: number[][], now: number): void {
+    const done = new Set<number>()
+    for (const group of groups) {
+      const g = group.filter(i => verdicts[i]?.kind === 'split' && !done.has(i))
+      for (const i of g) done.add(i)
+      if (g.length === 0) continue
+      if (g.length === 1) {
+        this.deadLetter(items[g[0]], 'dropped', verdicts[g[0]] as Extract<Verdict, { kind: 'split' }>)
+        continue
+      }
+      const mid = Math.ceil(g.length / 2)
+      for (const half of [g.slice(0, mid), g.slice(mid)]) {
+        for (const i of half) items[i].attempts--
+        this.d.queue.schedule({ id: newBatchId(now), items: half.map(i => items[i]) }, now)
+      }
+      this.d.logger.debug({ events: g.length, reason: (verdicts[g[0]] as { reason: string }).reason }, 'request refused whole: resending in halves')
+    }
   }
 
   private retry (batch: Batch, r: { floorMs: number, aborted: boolean, reason: string, evidence: { status?: number, response?: string } }): void {
