@@ -2,8 +2,12 @@
 import type { TagDefinition } from './types.js'
 import { webhook } from './webhook.js'
 import { log } from './log.js'
+import { ga4 } from './ga4.js'
+import { posthog } from './posthog.js'
 
 export const tagTypes: Record<string, TagDefinition<any>> = Object.assign(Object.create(null), {
   webhook,
-  log
+  log,
+  ga4,
+  posthog
 })

@@ -3,12 +3,17 @@ import { createHmac } from 'node:crypto'
 import { Type } from '@sinclair/typebox'
 import { defineTag } from './types.js'
 import { classifyByStatus } from './http-status.js'
+import { hashUserData } from './pii.js'
 
 export const WebhookSettings = Type.Object({
   url: Type.String({ pattern: '^https?://', description: 'Where batches are POSTed as { events: [...] }.' }),
   secret: Type.Optional(Type.String({ pattern: '^(whsec_)?[A-Za-z0-9+/]+={0,2}$', description: 'Standard Webhooks secret: "whsec_" + base64 of 24–64 random bytes. Requests are unsigned when absent.' })),
   method: Type.Optional(Type.Union([Type.Literal('POST'), Type.Literal('PUT'), Type.Literal('PATCH')])),
   headers: Type.Optional(Type.Record(Type.String(), Type.String(), { description: 'Static headers added to every request.' })),
+  userData: Type.Optional(Type.Union([Type.Literal('hashed'), Type.Literal('none')], {
+    description: 'hashed (default): user_data goes as SHA-256 of the normalised values (sha256_* keys, Google\'s rules); none: left out.'
+  })),
+  defaultCountry: Type.Optional(Type.String({ pattern: '^[A-Za-z]{2}$', description: 'Country (ISO 3166-1 alpha-2) whose calling code national phone numbers get before hashing.' })),
   includeProtocolFields: Type.Optional(Type.Boolean({ description: 'Also send the raw GA4 protocol values (x-ga-*, x-sst-*) kept for lossless GA4 forwarding. Off by default: they are internal and make each event about twice as large.' }))
 }, { additionalProperties: false })
 
@@ -54,6 +59,14 @@ export const webhook = defineTag({
   settings: WebhookSettings,
   secrets: ['secret'],
   defaults: { batch: { maxEvents: 50, maxWaitMs: 1000 }, consent: [] },
+  prepare (event, settings) {
+    // Raw user data never leaves the gateway, nor waits in its queue, spool or dead letters.
+    if (event.user_data === undefined) return event
+    const { user_data: raw, ...rest } = event
+    if (settings.userData === 'none') return rest
+    const hashed = hashUserData(raw, 'google', { defaultCountry: settings.defaultCountry })
+    return hashed === undefined ? rest : { ...rest, user_data: hashed }
+  },
   build (events, settings, ctx) {
     const body = `{"events":[${events.map(e => eventJson(e, settings.includeProtocolFields === true)).join(',')}]}`
     // webhook-id is the batch id, constant across retries (the receiver's idempotency key);

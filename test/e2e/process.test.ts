@@ -3,6 +3,7 @@
 // Webhooks verifier. Every run has its own temp dir, config and spool file.
 import t, { type Test } from 'tap'
 import { existsSync, readFileSync, statSync } from 'node:fs'
+import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import { exitWithin, runTagline, spawnTagline, ROOT, type TaglineProcess } from './fixtures/tagline.js'
 import { startSink, verifyStandardWebhook, type Sink, type SinkRequest } from './fixtures/sink.js'
@@ -183,7 +184,7 @@ t.test('a. backend JSON, a gtag hit and a dataLayer push reach a signed webhook 
     source: { client: 'json', trusted: true }
   }, 'the backend purchase keeps the trusted body\'s IP and user agent')
   t.same(byId.get('T_E2E_1001').items, purchase.items, 'its items are unchanged')
-  t.same(byId.get('T_E2E_1001').user_data, purchase.user_data, 'user data reaches the webhook')
+  t.same(byId.get('T_E2E_1001').user_data, { sha256_email_address: createHash('sha256').update('jane.e2e@example.com').digest('hex') }, 'user data reaches the webhook, hashed')
 
   const view = byId.get('vi-1718000104-8842')
   t.match(view, {

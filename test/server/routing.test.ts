@@ -1,5 +1,6 @@
 // Triggers, consent and per-tag transformations, through the whole pipeline to real deliveries.
 import t from 'tap'
+import { createHash } from 'node:crypto'
 import { harness, drained, metric, hookTag, gtagQuery } from './fixtures/harness.js'
 
 const YAML = `server:
@@ -88,7 +89,7 @@ t.test('params.exclude / params.set change only that tag\'s copy', async t => {
   t.same(analytics.items?.[0], { item_id: 'sku-1', price: 42 }, 'analytics: items.0.item_name excluded')
   t.equal(analytics.items?.[1].item_name, 'Hat', 'analytics: the other items untouched')
 
-  t.same(ads.user_data, { email_address: 'jane.doe@example.com' }, 'ads: user_data intact')
+  t.same(ads.user_data, { sha256_email_address: createHash('sha256').update('jane.doe@example.com').digest('hex') }, 'ads: user_data intact (and hashed, as every webhook sends it)')
   t.same(ads.params, { internal_note: 'vip', coupon_code: 'X' }, 'ads: params intact')
   t.equal(ads.currency, 'USD', 'ads: currency intact')
   t.equal(ads.items?.[0].item_name, 'Blue Shirt', 'ads: items intact')

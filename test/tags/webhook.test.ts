@@ -1,4 +1,5 @@
 import t from 'tap'
+import { createHash } from 'node:crypto'
 import { webhook, signWebhook } from '../../tags/webhook.js'
 import { log } from '../../tags/log.js'
 
@@ -61,4 +62,17 @@ t.test('protocol fields stay out of the body unless asked for; nested keys are u
   t.same(JSON.parse(full.requests[0].body!), { events: [ev] })
   const again = webhook.build([ev, ev], { url: 'https://a.example/' }, { now: 0, batchId: 'c', attempt: 1 })
   t.same(JSON.parse(again.requests[0].body!).events.length, 2, 'a cached event serialises the same')
+})
+
+t.test('prepare: user data goes hashed (or not at all), never raw', async t => {
+  const ev = { event_name: 'sign_up', user_data: { email_address: ' Jane.Doe@Example.com ', phone_number: '+1 (650) 555-1212', address: { first_name: 'Jane', city: 'Paris' } } }
+  const hashed = webhook.prepare!(ev, { url: 'https://a.example/' })
+  t.equal(hashed.user_data?.sha256_email_address, createHash('sha256').update('jane.doe@example.com').digest('hex'))
+  t.equal(hashed.user_data?.sha256_phone_number, createHash('sha256').update('+16505551212').digest('hex'))
+  t.equal(hashed.user_data?.address?.sha256_first_name, createHash('sha256').update('jane').digest('hex'))
+  t.notMatch(JSON.stringify(hashed), /jane\.doe|5551212|"Jane"/i, 'no raw value survives')
+  t.notOk('user_data' in webhook.prepare!(ev, { url: 'https://a.example/', userData: 'none' }))
+  t.equal(ev.user_data.email_address, ' Jane.Doe@Example.com ', 'the shared event is untouched')
+  const plain = { event_name: 'x' }
+  t.equal(webhook.prepare!(plain, { url: 'https://a.example/' }), plain)
 })

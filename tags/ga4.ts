@@ -1,0 +1,296 @@
+// GA4. Events that came from gtag are forwarded as the original hit to /g/collect (lossless:
+// sessions, attribution, client hints and consent strings survive, as with sGTM's GA4 tag); every
+// other event goes over Measurement Protocol. References: ga4-gtag-protocol.md §1, §4, §8 and
+// destinations.md §C.
+//
+// Endpoint rule: `endpoint` replaces Google's host. Its origin and path are kept, minus a trailing
+// `/g/collect`, `/mp/collect` or `/debug/mp/collect`, and each transport appends its own path:
+// `https://proxy.example/ga` → `https://proxy.example/ga/g/collect` and `…/ga/mp/collect`. Its
+// query string and fragment are ignored (MP's own query is always measurement_id + api_secret).
+import { Type, type Static } from '@sinclair/typebox'
+import type { Consent, TaglineEvent, UserData } from '../schemas/event.js'
+import { scrubRaw } from '../clients/gtag.js'
+import { validateMp, type MpProblem } from '../clients/mp.js'
+import { classifyByStatus } from './http-status.js'
+import { hashUserData, isSha256Hex } from './pii.js'
+import { defineTag, type OutgoingRequest, type Outcome, type Rejection, type TagResponse } from './types.js'
+
+export const Ga4Settings = Type.Object({
+  measurementId: Type.String({ pattern: '^G-[A-Z0-9]+$', description: 'The web stream\'s measurement ID (G-…): Measurement Protocol events go there. Forwarded gtag hits keep the tid they were sent with.' }),
+  apiSecret: Type.String({ minLength: 1, description: 'Measurement Protocol API secret (GA4 Admin → Data streams → the stream → Measurement Protocol API secrets).' }),
+  region: Type.Optional(Type.Union([Type.Literal('global'), Type.Literal('eu')], { description: 'global (www.google-analytics.com, the default) or eu (region1.google-analytics.com: collection in the EU).' })),
+  forwardGtag: Type.Optional(Type.Boolean({ description: 'Forward gtag hits as they came to /g/collect (default true). When false they go over Measurement Protocol like every other event, losing session and attribution detail.' })),
+  debug: Type.Optional(Type.Boolean({ description: 'Send Measurement Protocol events to /debug/mp/collect: Google validates them and records nothing; problems dead-letter the events. Forwarded gtag hits are unaffected.' })),
+  defaultCountry: Type.Optional(Type.String({ pattern: '^[A-Za-z]{2}$', description: 'ISO 3166-1 alpha-2 country assumed for phone numbers without a country code when hashing.' }))
+}, { additionalProperties: false })
+
+type Settings = Static<typeof Ga4Settings> & { endpoint?: string }
+
+const GOOGLE = 'https://www.google-analytics.com'
+const GOOGLE_EU = 'https://region1.google-analytics.com'
+const MP_MAX_EVENTS = 25
+// "The total size of the post body must be less than 130kB" (MP docs); decimal kB to be safe.
+const MP_MAX_BYTES = 130_000
+// MP accepts events backdated up to 72 h; RELAXED validation silently moves older ones to
+// "72 h ago", so they are refused here instead of being recorded at the wrong time.
+const MP_MAX_AGE_MS = 72 * 3600_000
+// GA4's collection limits exempt these from the 100-character rule (support answer 9267744).
+const LONG_PARAMS: Readonly<Record<string, number>> = { page_location: 1000, page_referrer: 420, page_title: 300 }
+// MP answers 2xx to almost anything; a 4xx means the HTTP request itself is wrong and will stay
+// wrong. 408 and 429 are about timing, not the request, so they retry (as do 5xx and 3xx).
+const PERMANENT_4XX: ReadonlySet<number> = new Set(Array.from({ length: 100 }, (_, i) => 400 + i).filter(s => s !== 408 && s !== 429))
+
+interface RawHit { query: string, line?: string }
+
+function rawHit (e: TaglineEvent): RawHit | undefined {
+  const r = e['x-ga-raw'] as Partial<RawHit> | null | undefined
+  if (r === null || typeof r !== 'object' || typeof r.query !== 'string') return undefined
+  return r.line === undefined || typeof r.line === 'string' ? r as RawHit : undefined
+}
+
+function baseUrl (s: Settings): string {
+  if (s.endpoint === undefined) return s.region === 'eu' ? GOOGLE_EU : GOOGLE
+  const u = new URL(s.endpoint)
+  const path = u.pathname.replace(/\/+$/, '').replace(/(\/g|(\/debug)?\/mp)\/collect$/, '')
+  return u.origin + path
+}
+
+// ---- gtag hits: the original query and body line ----
+
+/** The hit's query with `_uip` set to the visitor's IP, or `::` (redacted) when this tag gets no IP. */
+function forwardQuery (query: string, ip: string | undefined): string {
+  // scrubRaw drops any `_uip` (and plain-text user data) exactly as the gtag client does.
+  const q = scrubRaw(query)
+  // Without _uip Google would geolocate the gateway, so an absent IP is sent as the redaction value.
+  return `${q}${q === '' ? '' : '&'}_uip=${encodeURIComponent(ip ?? '::')}`
+}
+
+function gtagRequests (events: TaglineEvent[], indices: number[], base: string): OutgoingRequest[] {
+  const requests: OutgoingRequest[] = []
+  // Lines of one hit share its query, IP and UA: they travel together again, one line per event.
+  const open = new Map<string, { req: OutgoingRequest, lines: string[] }>()
+  for (const i of indices) {
+    const e = events[i]
+    const raw = rawHit(e) as RawHit
+    const url = `${base}/g/collect?${forwardQuery(raw.query, e.ip_override)}`
+    const headers: Record<string, string> = { 'content-type': 'text/plain;charset=UTF-8' }
+    if (e.user_agent !== undefined) headers['user-agent'] = e.user_agent
+    if (raw.line === undefined) {
+      requests.push({ method: 'POST', url, headers, body: '', events: [i] })
+      continue
+    }
+    const key = `${url}\n${e.user_agent ?? ''}`
+    const group = open.get(key)
+    if (group !== undefined) {
+      group.lines.push(raw.line)
+      group.req.events.push(i)
+      continue
+    }
+    const req: OutgoingRequest = { method: 'POST', url, headers, body: '', events: [i] }
+    requests.push(req)
+    open.set(key, { req, lines: [raw.line] })
+  }
+  for (const { req, lines } of open.values()) req.body = lines.join('\n')
+  return requests
+}
+
+// ---- Measurement Protocol ----
+
+type Obj = Record<string, unknown>
+
+function mpConsent (c: Consent | undefined): Obj | undefined {
+  const out: Obj = {}
+  for (const k of ['ad_user_data', 'ad_personalization'] as const) {
+    if (c?.[k] !== undefined) out[k] = c[k] === 'granted' ? 'GRANTED' : 'DENIED'
+  }
+  return Object.keys(out).length > 0 ? out : undefined
+}
+
+/** Only digests (and the address fields MP takes in clear) leave, whatever the event holds. */
+function mpUserData (ud: UserData | undefined): Obj | undefined {
+  if (ud === undefined) return undefined
+  const out: Obj = {}
+  const hash = (v: unknown): string | undefined => typeof v === 'string' && isSha256Hex(v) ? v.trim().toLowerCase() : undefined
+  const email = hash(ud.sha256_email_address)
+  const phone = hash(ud.sha256_phone_number)
+  if (email !== undefined) out.sha256_email_address = [email]
+  if (phone !== undefined) out.sha256_phone_number = [phone]
+  const a = ud.address
+  if (a !== undefined) {
+    const addr: Obj = {}
+    for (const k of ['sha256_first_name', 'sha256_last_name', 'sha256_street'] as const) {
+      const h = hash(a[k])
+      if (h !== undefined) addr[k] = h
+    }
+    for (const k of ['city', 'region', 'postal_code', 'country'] as const) if (typeof a[k] === 'string' && a[k] !== '') addr[k] = a[k]
+    if (Object.keys(addr).length > 0) out.address = [addr]
+  }
+  return Object.keys(out).length > 0 ? out : undefined
+}
+
+function mpUserProperties (up: TaglineEvent['user_properties']): Obj | undefined {
+  if (up === undefined || Object.keys(up).length === 0) return undefined
+  const out: Obj = {}
+  // MP takes strings and numbers only.
+  for (const [k, v] of Object.entries(up)) out[k] = { value: typeof v === 'boolean' ? String(v) : v }
+  return out
+}
+
+function mpParams (e: TaglineEvent): Obj {
+  const p: Obj = {}
+  const set = (k: string, v: unknown): void => { if (v !== undefined && v !== null) p[k] = v }
+  set('session_id', e.ga_session_id)
+  // MP needs a positive engagement_time_msec next to session_id, or the event misses Realtime
+  // and session attribution (MP docs, "send events").
+  const et = e.engagement_time_msec ?? e.params?.engagement_time_msec
+  if (typeof et === 'number' && et > 0) p.engagement_time_msec = et
+  else if (p.session_id !== undefined) p.engagement_time_msec = 1
+  set('page_location', e.page_location)
+  set('page_referrer', e.page_referrer)
+  set('page_title', e.page_title)
+  set('currency', e.currency)
+  set('value', e.value)
+  set('transaction_id', e.transaction_id)
+  set('tax', e.tax)
+  set('shipping', e.shipping)
+  set('coupon', e.coupon)
+  set('items', e.items)
+  for (const [k, v] of Object.entries(e.params ?? {})) if (!Object.hasOwn(p, k) && k !== 'engagement_time_msec') set(k, v)
+  // An empty transaction_id makes GA4 dedupe every such purchase together.
+  if (p.transaction_id === '') delete p.transaction_id
+  return p
+}
+
+interface MpEvent { key: string, head: Obj, json: string }
+
+function describeProblems (problems: MpProblem[]): string {
+  const shown = problems.slice(0, 5).map(p => `${p.message.replaceAll('events[0]', 'event')} (${p.validationCode} at ${p.path.replace('events[0]', 'event')})`)
+  const more = problems.length > 5 ? ` … and ${problems.length - 5} more` : ''
+  return `Measurement Protocol would refuse this event: ${shown.join('; ')}${more}`
+}
+
+/** One event as MP wants it, or why MP would refuse it (checked alone, with its request fields). */
+function toMp (e: TaglineEvent, now: number): MpEvent | string {
+  if (e.timestamp_ms !== undefined && now - e.timestamp_ms > MP_MAX_AGE_MS) {
+    const hours = ((now - e.timestamp_ms) / 3600_000).toFixed(1)
+    return `Measurement Protocol accepts events at most 72 h old; this one is ${hours} h old (${new Date(e.timestamp_ms).toISOString()})`
+  }
+  if (e.client_id === undefined || e.client_id === '') return 'Measurement Protocol needs a client_id for a web stream; the event has none'
+  const head: Obj = { client_id: e.client_id }
+  if (e.user_id !== undefined && e.user_id !== '') head.user_id = e.user_id
+  const micros = e.timestamp_ms !== undefined ? Math.round(e.timestamp_ms * 1000) : undefined
+  if (micros !== undefined) head.timestamp_micros = micros
+  if (e.ip_override !== undefined) head.ip_override = e.ip_override
+  if (e.user_agent !== undefined) head.user_agent = e.user_agent
+  const consent = mpConsent(e.consent)
+  if (consent !== undefined) head.consent = consent
+  const up = mpUserProperties(e.user_properties)
+  if (up !== undefined) head.user_properties = up
+  // MP takes user_data only with a user_id.
+  const ud = head.user_id !== undefined ? mpUserData(e.user_data) : undefined
+  if (ud !== undefined) head.user_data = ud
+
+  const event: Obj = { name: e.event_name }
+  if (micros !== undefined) event.timestamp_micros = micros
+  event.params = mpParams(e)
+  const problems = longParams(validateMp({ ...head, events: [event] }), event.params as Obj)
+  if (problems.length > 0) return describeProblems(problems)
+
+  // Events share a request only when everything request-level is the same (timestamp aside:
+  // each event carries its own, the request's is its first event's).
+  const { timestamp_micros: _, ...shared } = head
+  return { key: JSON.stringify(shared), head, json: JSON.stringify(event) }
+}
+
+/** validateMp applies MP's 100-character rule to every value; page_* fields have larger limits. */
+function longParams (problems: MpProblem[], params: Obj): MpProblem[] {
+  return problems.flatMap(p => {
+    const m = /^events\[0\]\.params\.(page_location|page_referrer|page_title)$/.exec(p.path)
+    if (m === null || p.validationCode !== 'VALUE_OUT_OF_BOUNDS') return [p]
+    const max = LONG_PARAMS[m[1]]
+    return String(params[m[1]]).length <= max ? [] : [{ ...p, message: `${p.path} is longer than ${max} characters.` }]
+  })
+}
+
+function mpBody (head: Obj, eventJson: string[]): string {
+  const h = JSON.stringify(head)
+  return `${h.slice(0, -1)},"events":[${eventJson.join(',')}]}`
+}
+
+function mpRequests (events: TaglineEvent[], indices: number[], s: Settings, now: number, rejected: Rejection[]): OutgoingRequest[] {
+  const url = `${baseUrl(s)}${s.debug === true ? '/debug/mp/collect' : '/mp/collect'}` +
+    `?measurement_id=${encodeURIComponent(s.measurementId)}&api_secret=${encodeURIComponent(s.apiSecret)}`
+  const groups: Array<{ head: Obj, json: string[], bytes: number, req: OutgoingRequest }> = []
+  const open = new Map<string, (typeof groups)[number]>()
+  for (const i of indices) {
+    const m = toMp(events[i], now)
+    if (typeof m === 'string') { rejected.push({ index: i, reason: m }); continue }
+    const eventBytes = Buffer.byteLength(m.json)
+    let group = open.get(m.key)
+    if (group !== undefined && (group.json.length >= MP_MAX_EVENTS || group.bytes + 1 + eventBytes >= MP_MAX_BYTES)) group = undefined
+    if (group === undefined) {
+      const alone = Buffer.byteLength(mpBody(m.head, [m.json]))
+      if (alone >= MP_MAX_BYTES) {
+        rejected.push({ index: i, reason: `Measurement Protocol bodies must be under 130 kB; this event alone makes ${alone} bytes` })
+        continue
+      }
+      const req: OutgoingRequest = { method: 'POST', url, headers: { 'content-type': 'application/json' }, body: '', events: [] }
+      group = { head: m.head, json: [], bytes: alone - eventBytes, req }
+      groups.push(group)
+      open.set(m.key, group)
+    } else {
+      group.bytes += 1 // the comma
+    }
+    group.json.push(m.json)
+    group.bytes += eventBytes
+    group.req.events.push(i)
+  }
+  return groups.map(g => ({ ...g.req, body: mpBody(g.head, g.json) }))
+}
+
+// ---- classify ----
+
+interface ValidationMessage { fieldPath?: string, description?: string, validationCode?: string }
+
+function classifyGa4 (res: TagResponse, req: OutgoingRequest): Outcome {
+  const outcome = classifyByStatus(res, PERMANENT_4XX)
+  // Only the validation endpoint says what is wrong; production answers 2xx even to garbage.
+  if (outcome.kind !== 'ok' || !req.url.includes('/debug/mp/collect')) return outcome
+  let messages: unknown
+  try {
+    messages = (JSON.parse(res.body) as { validationMessages?: unknown }).validationMessages
+  } catch {
+    return { kind: 'drop', reason: `debug validation: the answer is not JSON: ${res.body.slice(0, 200)}` }
+  }
+  if (!Array.isArray(messages) || messages.length === 0) return { kind: 'ok' }
+  const text = (messages as ValidationMessage[]).map(m => `${m.fieldPath ?? '?'}: ${m.description ?? ''} (${m.validationCode ?? '?'})`).join('; ')
+  return { kind: 'drop', reason: `debug validation: ${text}`.slice(0, 1000) }
+}
+
+export const ga4 = defineTag({
+  type: 'ga4',
+  category: 'analytics',
+  settings: Ga4Settings,
+  secrets: ['apiSecret'],
+  // No consent gate by default: GA4 receives the consent state (gcs/gcd, MP `consent`) and
+  // applies Consent Mode itself.
+  defaults: { batch: { maxEvents: 25, maxWaitMs: 1000 }, consent: [] },
+  prepare (event, settings) {
+    if (event.user_data === undefined) return event
+    const hashed = hashUserData(event.user_data, 'google', settings.defaultCountry !== undefined ? { defaultCountry: settings.defaultCountry } : undefined)
+    const copy = { ...event }
+    if (hashed === undefined) delete copy.user_data
+    else copy.user_data = hashed
+    return copy
+  },
+  build (events, settings: Settings, ctx) {
+    const base = baseUrl(settings)
+    const gtag: number[] = []
+    const mp: number[] = []
+    events.forEach((e, i) => (settings.forwardGtag !== false && rawHit(e) !== undefined ? gtag : mp).push(i))
+    const rejected: Rejection[] = []
+    const requests = [...gtagRequests(events, gtag, base), ...mpRequests(events, mp, settings, ctx.now, rejected)]
+    return rejected.length > 0 ? { requests, rejected } : { requests }
+  },
+  classify: classifyGa4
+})

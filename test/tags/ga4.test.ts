@@ -1,0 +1,168 @@
+import t from 'tap'
+import { Value } from '@sinclair/typebox/value'
+import { ga4, Ga4Settings } from '../../tags/ga4.js'
+import { GA4_EXAMPLES, NOW } from '../../tags/ga4.examples.js'
+import { sha256Hex } from '../../tags/pii.js'
+import { tagTypes } from '../../tags/index.js'
+import type { TaglineEvent } from '../../schemas/event.js'
+import type { OutgoingRequest } from '../../tags/types.js'
+
+const ctx = { now: NOW, batchId: 'b1', attempt: 1 }
+const S = { measurementId: 'G-ABC123XYZ9', apiSecret: 'mp-secret-1' }
+const CID = '1234567890.1717000000'
+const build = (events: TaglineEvent[], settings: Record<string, unknown> = S) => ga4.build(events, settings as any, ctx)
+const body = (r: OutgoingRequest): any => JSON.parse(r.body!)
+const ev = (extra: Partial<TaglineEvent> = {}): TaglineEvent => ({ event_name: 'login', client_id: CID, timestamp_ms: NOW, ...extra })
+
+t.test('examples', async t => {
+  for (const ex of GA4_EXAMPLES) {
+    const { endpoint, ...typed } = ex.settings
+    t.ok(Value.Check(Ga4Settings, typed), `${ex.name}: settings are valid`)
+    t.strictSame(ga4.build(ex.events, ex.settings, ctx), ex.expected, ex.name)
+  }
+})
+
+t.test('registered, with its defaults and secret', async t => {
+  t.equal(tagTypes.ga4, ga4)
+  t.same(ga4.defaults, { batch: { maxEvents: 25, maxWaitMs: 1000 }, consent: [] })
+  t.same(ga4.secrets, ['apiSecret'])
+  t.notOk(Value.Check(Ga4Settings, { measurementId: 'UA-1234-1', apiSecret: 'x' }), 'UA ids refused')
+  t.notOk(Value.Check(Ga4Settings, { measurementId: 'G-ABC', apiSecret: 'x', region: 'us' }), 'unknown region refused')
+  t.notOk(Value.Check(Ga4Settings, { measurementId: 'G-ABC', apiSecret: 'x', extra: 1 }), 'no extra settings')
+  t.notOk(Value.Check(Ga4Settings, { measurementId: 'G-ABC' }), 'apiSecret required')
+})
+
+t.test('endpoint rule: origin + path prefix, the transport path appended', async t => {
+  const gtag = ev({ event_name: 'page_view', 'x-ga-raw': { query: 'v=2&en=page_view' } })
+  for (const endpoint of ['http://127.0.0.1:9/ga', 'http://127.0.0.1:9/ga/', 'http://127.0.0.1:9/ga/g/collect', 'http://127.0.0.1:9/ga/mp/collect', 'http://127.0.0.1:9/ga/debug/mp/collect?x=1']) {
+    const [g, m] = build([gtag, ev()], { ...S, endpoint }).requests
+    t.equal(g.url, 'http://127.0.0.1:9/ga/g/collect?v=2&en=page_view&_uip=%3A%3A', endpoint)
+    t.equal(m.url, 'http://127.0.0.1:9/ga/mp/collect?measurement_id=G-ABC123XYZ9&api_secret=mp-secret-1', endpoint)
+  }
+  t.equal(build([ev()], { ...S, endpoint: 'https://proxy.example' }).requests[0].url.split('?')[0], 'https://proxy.example/mp/collect')
+  t.equal(build([ev()], { ...S, endpoint: 'https://proxy.example', region: 'eu' }).requests[0].url.split('?')[0], 'https://proxy.example/mp/collect', 'endpoint beats region')
+  t.equal(build([ev()], { ...S, debug: true }).requests[0].url.split('?')[0], 'https://www.google-analytics.com/debug/mp/collect')
+  t.equal(build([gtag], { ...S, debug: true }).requests[0].url.split('?')[0], 'https://www.google-analytics.com/g/collect', 'debug leaves gtag forwarding alone')
+})
+
+t.test('gtag forwarding: _uip replaced or redacted, UA only when known, hits kept apart', async t => {
+  const raw = (query: string, line?: string) => ({ 'x-ga-raw': line === undefined ? { query } : { query, line } })
+  const [a] = build([ev({ ...raw('v=2&_uip=6.6.6.6&en=x&ep.user_data.email=a%40b.c'), ip_override: '198.51.100.0' })]).requests
+  t.equal(a.url, 'https://www.google-analytics.com/g/collect?v=2&en=x&_uip=198.51.100.0', 'browser _uip and plain user data never travel')
+  t.same(a.headers, { 'content-type': 'text/plain;charset=UTF-8' }, 'no user-agent header without a visitor UA')
+  const [b] = build([ev(raw('v=2&en=x'))]).requests
+  t.match(b.url, /&_uip=%3A%3A$/, 'no IP for this tag (ip: none) → "::", so Google does not geolocate the gateway')
+
+  const two = build([ev(raw('v=2&en=a')), ev(raw('v=2&en=a'))]).requests
+  t.equal(two.length, 2, 'query-only hits are one request each')
+  const ua = build([ev({ ...raw('v=2', 'en=a'), user_agent: 'A' }), ev({ ...raw('v=2', 'en=b'), user_agent: 'B' }), ev({ ...raw('v=2', 'en=c'), user_agent: 'A' })]).requests
+  t.same(ua.map(r => [r.body, r.events]), [['en=a\nen=c', [0, 2]], ['en=b', [1]]], 'lines group by query + IP + UA, indices follow')
+
+  const mixed = build([ev(), ev(raw('v=2&en=x')), ev()])
+  t.same(mixed.requests.map(r => r.events), [[1], [0, 2]])
+  const off = build([ev(raw('v=2&en=page_view'))], { ...S, forwardGtag: false }).requests
+  t.match(off[0].url, /\/mp\/collect\?/, 'forwardGtag: false sends gtag events over MP')
+  t.same(build([ev({ 'x-ga-raw': { query: 7 } } as any)]).requests[0].url.includes('/mp/collect'), true, 'a malformed x-ga-raw falls back to MP')
+})
+
+t.test('MP grouping: by client, user, IP, UA, consent, user properties and user data', async t => {
+  const events = [
+    ev(), ev({ user_id: 'u1' }), ev(), ev({ ip_override: '1.2.3.4' }), ev({ consent: { ad_user_data: 'denied' } }),
+    ev({ client_id: '1.2' }), ev({ user_properties: { tier: 'a' } }), ev({ timestamp_ms: NOW - 5 })
+  ]
+  const out = build(events)
+  t.same(out.requests.map(r => r.events), [[0, 2, 7], [1], [3], [4], [5], [6]])
+  const first = body(out.requests[0])
+  t.equal(first.timestamp_micros, NOW * 1000, 'request time is its first event\'s')
+  t.same(first.events.map((e: any) => e.timestamp_micros), [NOW * 1000, NOW * 1000, (NOW - 5) * 1000], 'each event keeps its own time')
+  t.same(body(out.requests[3]).consent, { ad_user_data: 'DENIED' }, 'only the known consent types')
+  t.equal(body(out.requests[0]).consent, undefined, 'no consent object when nothing is known')
+})
+
+t.test('MP body size: under 130 kB per request; an event too big alone is rejected', async t => {
+  const big = (n: number) => ev({ params: { blob: 'x' }, items: Array.from({ length: n }, (_, i) => ({ item_id: `SKU_${i}`, item_name: 'n'.repeat(100), item_brand: 'b'.repeat(100), item_category: 'c'.repeat(100) })) })
+  const out = build([big(200), big(200), ev()])
+  t.same(out.requests.map(r => r.events), [[0], [1, 2]], 'two ~70 kB events do not fit one request; a small one joins the second')
+  for (const r of out.requests) t.ok(Buffer.byteLength(r.body!) < 130_000)
+  t.same(build([big(150), big(150), ev()]).requests.map(r => r.events), [[0, 1, 2]], '2 × ~52 kB fit')
+  const tooBig = build([ev({ items: Array.from({ length: 200 }, (_, i) => ({ item_id: `S${i}`, a: 'a'.repeat(100), b: 'b'.repeat(100), c: 'c'.repeat(100), d: 'd'.repeat(100), e: 'e'.repeat(100), f: 'f'.repeat(100) })) })])
+  t.same(tooBig.requests, [])
+  t.match(tooBig.rejected, [{ index: 0, reason: /under 130 kB; this event alone makes \d+ bytes/ }])
+})
+
+t.test('MP event params: session engagement, long page fields, limits', async t => {
+  const params = (e: Partial<TaglineEvent>) => body(build([ev(e)]).requests[0]).events[0].params
+  t.same(params({ ga_session_id: '17' }), { session_id: '17', engagement_time_msec: 1 }, 'engagement defaults to 1 with a session')
+  t.same(params({ ga_session_id: '17', engagement_time_msec: 0 }), { session_id: '17', engagement_time_msec: 1 }, '0 is not positive')
+  t.same(params({ ga_session_id: '17', engagement_time_msec: 2100 }), { session_id: '17', engagement_time_msec: 2100 })
+  t.same(params({ params: { engagement_time_msec: 40, x: 1 } }), { engagement_time_msec: 40, x: 1 })
+  t.same(params({}), {}, 'no session, no engagement time')
+  t.same(params({ value: 3, params: { value: 9, transaction_id: '' } }), { value: 3 }, 'model fields win; empty transaction_id never sent')
+  t.same(params({ user_properties: { vip: true } }), {})
+  t.same(body(build([ev({ user_properties: { vip: true } })]).requests[0]).user_properties, { vip: { value: 'true' } }, 'booleans become strings')
+
+  const url = 'https://shop.example/' + 'p'.repeat(900)
+  t.equal(params({ page_location: url }).page_location, url, 'page_location may reach 1000 characters')
+  const reason = (e: Partial<TaglineEvent>) => build([ev(e)]).rejected?.[0]?.reason
+  t.match(reason({ page_location: url + 'p'.repeat(200) }), /event\.params\.page_location is longer than 1000 characters.*VALUE_OUT_OF_BOUNDS/)
+  t.match(reason({ page_title: 't'.repeat(301) }), /page_title is longer than 300/)
+  t.match(reason({ params: { note: 'n'.repeat(101) } }), /event\.params\.note is longer than 100 characters/)
+  t.match(reason({ params: Object.fromEntries(Array.from({ length: 26 }, (_, i) => [`p${i}`, i])) }), /26 parameters; at most 25.*EXCEEDED_MAX_ENTITIES/)
+  t.match(reason({ params: { ['p'.repeat(41)]: 1 } }), /longer than 40 characters/)
+  t.match(reason({ params: { nested: { a: 1 } } }), /must be a string, number or boolean/)
+  t.match(reason({ event_name: 'e'.repeat(41) }), /Event name .* longer than 40/)
+  t.match(reason({ event_name: 'screen_view' }), /reserved/)
+  t.match(reason({ user_properties: { tier: 'x'.repeat(37) } }), /user_properties\.tier\.value is longer than 36/)
+  t.match(reason({ user_properties: { ['u'.repeat(25)]: 'x' } }), /longer than 24/)
+  t.match(reason({ user_properties: { first_visit_time: 1 } }), /reserved/)
+  t.match(reason({ user_properties: Object.fromEntries(Array.from({ length: 26 }, (_, i) => [`u${i}`, i])) }), /26 user properties/)
+  t.match(reason({ items: [{ item_id: 'x', ['k'.repeat(41)]: 'v' }] }), /Item parameter name/)
+  t.match(reason({ client_id: undefined }), /needs a client_id/)
+  t.equal(reason({ timestamp_ms: NOW - 72 * 3600_000 }), undefined, 'exactly 72 h is still accepted')
+  t.match(reason({ timestamp_ms: NOW - 72 * 3600_000 - 1 }), /at most 72 h old/)
+})
+
+t.test('MP user_data: only digests, only with a user_id', async t => {
+  const raw = { email_address: 'jane@example.com', phone_number: '+4791234567', address: { first_name: 'Jane', city: 'oslo' } }
+  const withId = body(build([ev({ user_id: 'u1', user_data: raw })]).requests[0])
+  t.same(withId.user_data, { address: [{ city: 'oslo' }] }, 'an unprepared event never sends raw identifiers')
+  t.notOk(JSON.stringify(withId).includes('jane'))
+  const prepared = ga4.prepare!(ev({ user_id: 'u1', user_data: raw }), S as any)
+  const sent = body(build([prepared]).requests[0]).user_data
+  t.same(sent, {
+    sha256_email_address: [sha256Hex('jane@example.com')],
+    sha256_phone_number: [sha256Hex('+4791234567')],
+    address: [{ sha256_first_name: sha256Hex('jane'), city: 'oslo' }]
+  })
+  t.equal(body(build([ga4.prepare!(ev({ user_data: raw }), S as any)]).requests[0]).user_data, undefined, 'no user_id, no user_data')
+})
+
+t.test('prepare: hashes with Google\'s rules, nothing raw survives', async t => {
+  const e = ev({ user_data: { email_address: ' John.Doe@Gmail.com ', phone_number: '912 34 567', address: { first_name: 'John', last_name: 'Doe', country: 'NO' } }, value: 5 })
+  const p = ga4.prepare!(e, { ...S, defaultCountry: 'NO' } as any)
+  t.equal(p.user_data?.sha256_email_address, sha256Hex('johndoe@gmail.com'), 'gmail: dots before @ removed')
+  t.equal(p.user_data?.sha256_email_address, ga4.prepare!(ev({ user_data: { email_address: 'johndoe@gmail.com' } }), S as any).user_data?.sha256_email_address)
+  t.equal(p.user_data?.sha256_phone_number, sha256Hex('+4791234567'), 'E.164 with + (defaultCountry used)')
+  const text = JSON.stringify(p)
+  for (const s of ['john', 'John', 'Doe', '912 34', 'gmail.com']) t.notOk(text.includes(s), `no "${s}"`)
+  t.equal(p.value, 5, 'everything else untouched')
+  t.equal(e.user_data?.email_address, ' John.Doe@Gmail.com ', 'the input event is not mutated')
+  const plain = ev()
+  t.equal(ga4.prepare!(plain, S as any), plain, 'no user data: the same event')
+  t.notOk('user_data' in ga4.prepare!(ev({ user_data: { email_address: 'not an email' } }), S as any), 'unusable user data removed')
+})
+
+t.test('classify', async t => {
+  const mp: OutgoingRequest = { method: 'POST', url: 'https://www.google-analytics.com/mp/collect?measurement_id=G-1&api_secret=s', headers: {}, events: [0] }
+  const dbg: OutgoingRequest = { ...mp, url: 'https://www.google-analytics.com/debug/mp/collect?measurement_id=G-1&api_secret=s' }
+  const c = (status: number, body = '', req = mp) => ga4.classify({ status, headers: {}, body }, req)
+  t.same(c(204), { kind: 'ok' })
+  t.same(c(200, 'garbage'), { kind: 'ok' }, 'production MP answers 2xx even to garbage: nothing to read')
+  for (const s of [301, 408, 429, 500, 502, 503]) t.equal(c(s).kind, 'retry', `${s} retries`)
+  for (const s of [400, 401, 403, 404, 413, 418, 451]) t.equal(c(s).kind, 'drop', `${s} drops`)
+  t.same(c(200, '{"validationMessages":[]}', dbg), { kind: 'ok' })
+  const bad = c(200, JSON.stringify({ validationMessages: [{ fieldPath: 'events', description: 'Event at index: [0] has invalid name [add-to-cart].', validationCode: 'NAME_INVALID' }] }), dbg)
+  t.same(bad, { kind: 'drop', reason: 'debug validation: events: Event at index: [0] has invalid name [add-to-cart]. (NAME_INVALID)' })
+  t.match(c(200, '<html>', dbg), { kind: 'drop', reason: /not JSON/ })
+  t.equal(c(503, '', dbg).kind, 'retry')
+})
