@@ -4,10 +4,12 @@ import { webhook } from './webhook.js'
 import { log } from './log.js'
 import { ga4 } from './ga4.js'
 import { posthog } from './posthog.js'
+import { tiktok } from './tiktok.js'
 
 export const tagTypes: Record<string, TagDefinition<any>> = Object.assign(Object.create(null), {
   webhook,
   log,
   ga4,
-  posthog
+  posthog,
+  tiktok
 })
