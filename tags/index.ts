@@ -5,11 +5,13 @@ import { log } from './log.js'
 import { ga4 } from './ga4.js'
 import { posthog } from './posthog.js'
 import { tiktok } from './tiktok.js'
+import { meta } from './meta.js'
 
 export const tagTypes: Record<string, TagDefinition<any>> = Object.assign(Object.create(null), {
   webhook,
   log,
   ga4,
   posthog,
-  tiktok
+  tiktok,
+  meta
 })
