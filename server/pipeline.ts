@@ -44,6 +44,8 @@ export function route (tag: CompiledTag, event: TaglineEvent, honorGpc = true): 
       ? { tag: tag.name, outcome: 'blocked_by_trigger', detail: decision.trigger }
       : { tag: tag.name, outcome: 'not_triggered' }
   }
+  const accepted = tag.def.accepts?.(event, tag.settings) ?? true
+  if (accepted !== true) return { tag: tag.name, outcome: 'not_triggered', detail: accepted }
   const refused = tag.consent.find(type => event.consent?.[type] === 'denied')
   if (refused !== undefined) return { tag: tag.name, outcome: 'blocked_by_consent', detail: refused }
   // Global Privacy Control is a legally recognised opt-out of sale/sharing in several US states.

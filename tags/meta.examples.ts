@@ -191,7 +191,7 @@ export const metaExamples: MetaExample[] = [
     name: 'an event with no Meta name is rejected while customEvents is off',
     settings: S,
     events: [pageView({ event_name: 'scroll' })],
-    expected: { requests: [], rejected: [{ index: 0, reason: 'no Meta event for \'scroll\': map it in eventNames, set customEvents: true, or keep it out of this tag with fireOn' }] }
+    expected: { requests: [], rejected: [{ index: 0, reason: 'no Meta event for \'scroll\': map it in eventNames or set customEvents: true' }] }
   },
   {
     name: 'testEventCode and partnerAgent go in the body',

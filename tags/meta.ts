@@ -116,14 +116,18 @@ function customData (e: TaglineEvent, name: string): Obj | string {
   return cd
 }
 
+/** Why the event has no Meta name, or undefined when it has one. */
+function unmapped (e: TaglineEvent, settings: Settings): string | undefined {
+  if (destinationEventName('meta', e.event_name, settings.eventNames, settings.customEvents ?? false) !== undefined) return undefined
+  return settings.eventNames?.[e.event_name] === ''
+    ? `no Meta event for '${e.event_name}': eventNames maps it to '' (skip)`
+    : `no Meta event for '${e.event_name}': map it in eventNames or set customEvents: true`
+}
+
 /** One server event, or why Meta would refuse it (and with it the whole request). */
 function serverEvent (e: TaglineEvent, settings: Settings, now: number): Obj | string {
   const name = destinationEventName('meta', e.event_name, settings.eventNames, settings.customEvents ?? false)
-  if (name === undefined) {
-    return settings.eventNames?.[e.event_name] === ''
-      ? `no Meta event for '${e.event_name}': eventNames maps it to '' (skip); keep it out of this tag with fireOn`
-      : `no Meta event for '${e.event_name}': map it in eventNames, set customEvents: true, or keep it out of this tag with fireOn`
-  }
+  if (name === undefined) return unmapped(e, settings) as string
   const own = e.params?.action_source
   const source: ActionSource = (ACTION_SOURCES as readonly unknown[]).includes(own) ? own as ActionSource : settings.actionSource ?? 'website'
   const ms = [e.timestamp_ms, e.source?.received_ms].find(t => typeof t === 'number' && Number.isFinite(t)) ?? now
@@ -217,6 +221,8 @@ export const meta = defineTag({
   settings: MetaSettings,
   secrets: ['accessToken'],
   defaults: { batch: { maxEvents: MAX_EVENTS, maxWaitMs: 1000 }, consent: ['ad_storage', 'ad_user_data'] },
+  // Unmapped events are not routed here at all; build still refuses one that gets through.
+  accepts: (event, settings) => unmapped(event, settings) ?? true,
   prepare (event, settings) {
     // The queued copy holds Meta's hashes only: no raw email, phone, name or user_id.
     if (event.user_data === undefined && event.user_id === undefined) return event

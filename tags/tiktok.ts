@@ -94,14 +94,18 @@ function tooOld (ms: number, now: number): string {
   return `TikTok events are sent at most 7 days late; this one is ${((now - ms) / 86_400_000).toFixed(1)} days old${when}`
 }
 
+/** Why the event has no TikTok name, or undefined when it has one. */
+function unmapped (e: TaglineEvent, s: Settings): string | undefined {
+  if (destinationEventName('tiktok', e.event_name, s.eventNames, s.customEvents ?? false) !== undefined) return undefined
+  return s.eventNames !== undefined && Object.hasOwn(s.eventNames, e.event_name)
+    ? `eventNames maps ${e.event_name} to "" (skipped)`
+    : `no TikTok event for ${e.event_name}`
+}
+
 /** One event as TikTok wants it, or why it can never be sent. */
 function toTiktok (e: TaglineEvent, s: Settings, now: number): Obj | string {
   const name = destinationEventName('tiktok', e.event_name, s.eventNames, s.customEvents ?? false)
-  if (name === undefined) {
-    return s.eventNames !== undefined && Object.hasOwn(s.eventNames, e.event_name)
-      ? `eventNames maps ${e.event_name} to "" (skipped)`
-      : `no TikTok event for ${e.event_name}`
-  }
+  if (name === undefined) return unmapped(e, s) as string
   let ms = [e.timestamp_ms, e.source?.received_ms].find(t => typeof t === 'number' && Number.isFinite(t)) ?? now
   if (now - ms > TIKTOK_MAX_AGE_MS) return tooOld(ms, now)
   ms = Math.min(ms, now) // browser clocks run ahead; TikTok has no use for a future event
@@ -166,6 +170,8 @@ export const tiktok = defineTag({
   settings: TiktokSettings,
   secrets: ['accessToken'],
   defaults: { batch: { maxEvents: TIKTOK_MAX_EVENTS, maxWaitMs: 1000 }, consent: ['ad_storage', 'ad_user_data'] },
+  // Unmapped events (page_view by default) are not routed here; build still refuses a stray one.
+  accepts: (event, settings) => unmapped(event, settings) ?? true,
   prepare (event, settings) {
     const uid = text(event.user_id)
     if (event.user_data === undefined && uid === undefined) return event

@@ -72,6 +72,12 @@ export interface TagDefinition<S extends TSchema = TSchema> {
    * list only ever hold what that destination may receive.
    */
   prepare? (event: TaglineEvent, settings: Static<S>): TaglineEvent
+  /**
+   * Optional, pure: whether this destination has anything to send for the event at all (an ad
+   * platform with no standard name for it). Answer true, or a short reason: the event is then
+   * not routed to the tag (counted as not_triggered), rather than dead-lettered later.
+   */
+  accepts? (event: TaglineEvent, settings: Static<S>): true | string
   build (events: TaglineEvent[], settings: Static<S>, ctx: BuildContext): BuildResult
   classify (res: TagResponse, req: OutgoingRequest): Outcome
 }

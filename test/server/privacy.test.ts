@@ -52,3 +52,17 @@ t.test('Sec-GPC blocks advertising tags only, unless privacy.honorGpc is false',
   t.equal(off.privacy.honorGpc, false)
   t.equal(config.privacy.honorGpc, true, 'on by default')
 })
+
+t.test('an event an ad platform has no name for is not routed to it (no dead letter)', async t => {
+  const config = loadConfig({ text: `
+tags:
+  - { name: meta, type: meta, pixelId: "1234567890", accessToken: tok }
+  - { name: tiktok, type: tiktok, pixelCode: C1, accessToken: tok, eventNames: { page_view: Pageview } }
+` })
+  const [meta, tiktok] = config.tags
+  const scroll: TaglineEvent = { event_name: 'scroll' }
+  t.same(route(meta, scroll), { tag: 'meta', outcome: 'not_triggered', detail: "no Meta event for 'scroll': map it in eventNames or set customEvents: true" })
+  t.same(route(meta, { event_name: 'purchase' }), { tag: 'meta', outcome: 'queued' })
+  t.same(route(tiktok, { event_name: 'page_view' }), { tag: 'tiktok', outcome: 'queued' }, 'mapped by the tag eventNames')
+  t.equal(route(tiktok, scroll).outcome, 'not_triggered')
+})
