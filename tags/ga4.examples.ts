@@ -2,14 +2,9 @@
 // Events are as the tag receives them: already through prepare(), so user data is hashed.
 // Hits are ga4-gtag-protocol.md §5 (assembled examples, fictitious ids).
 import type { TaglineEvent } from '../schemas/event.js'
-import type { BuildResult } from './types.js'
+import type { TagExample } from './types.js'
 
-export interface Ga4Example {
-  name: string
-  settings: { measurementId: string, apiSecret: string, region?: 'global' | 'eu', forwardGtag?: boolean, debug?: boolean, defaultCountry?: string, endpoint?: string }
-  events: TaglineEvent[]
-  expected: BuildResult
-}
+export type Ga4Example = TagExample<{ measurementId: string, apiSecret: string, region?: 'global' | 'eu', forwardGtag?: boolean, debug?: boolean, defaultCountry?: string }>
 
 /** Build-time clock of every example: 2024-06-10T12:00:00Z. */
 export const NOW = Date.UTC(2024, 5, 10, 12)

@@ -12,7 +12,7 @@ import type { Consent, TaglineEvent, UserData } from '../schemas/event.js'
 import { scrubRaw } from '../clients/gtag.js'
 import { validateMp, type MpProblem } from '../clients/mp.js'
 import { classifyByStatus } from './http-status.js'
-import { hashUserData, isSha256Hex } from './pii.js'
+import { isSha256Hex, withHashedUserData } from './pii.js'
 import { defineTag, type OutgoingRequest, type Outcome, type Rejection, type TagResponse } from './types.js'
 
 export const Ga4Settings = Type.Object({
@@ -275,14 +275,7 @@ export const ga4 = defineTag({
   // No consent gate by default: GA4 receives the consent state (gcs/gcd, MP `consent`) and
   // applies Consent Mode itself.
   defaults: { batch: { maxEvents: 25, maxWaitMs: 1000 }, consent: [] },
-  prepare (event, settings) {
-    if (event.user_data === undefined) return event
-    const hashed = hashUserData(event.user_data, 'google', settings.defaultCountry !== undefined ? { defaultCountry: settings.defaultCountry } : undefined)
-    const copy = { ...event }
-    if (hashed === undefined) delete copy.user_data
-    else copy.user_data = hashed
-    return copy
-  },
+  prepare: (event, settings) => withHashedUserData(event, 'google', { defaultCountry: settings.defaultCountry }),
   build (events, settings: Settings, ctx) {
     const base = baseUrl(settings)
     const gtag: number[] = []

@@ -3,15 +3,10 @@
 // (destinations.md §A.11). Hashes are literal: Meta's own vectors where Meta publishes one
 // (john_smith@gmail.com, (650)555-1212 → 16505551212, "United States" → us).
 import type { TaglineEvent } from '../schemas/event.js'
-import type { BuildContext, BuildResult } from './types.js'
+import type { BuildContext, BuildResult, TagExample } from './types.js'
 import type { MetaSettings } from './meta.js'
 
-export interface MetaExample {
-  name: string
-  settings: MetaSettings & { endpoint?: string }
-  events: TaglineEvent[]
-  expected: BuildResult
-}
+export type MetaExample = TagExample<MetaSettings>
 
 /** Every example is built at this instant (2026-01-15T12:00:00Z). */
 export const EXAMPLE_CONTEXT: BuildContext = { now: Date.UTC(2026, 0, 15, 12, 0, 0), batchId: 'b1', attempt: 1 }

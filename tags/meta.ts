@@ -10,7 +10,7 @@ import { Type, type Static } from '@sinclair/typebox'
 import type { TaglineEvent, UserData } from '../schemas/event.js'
 import { defineTag, type OutgoingRequest, type Outcome, type Rejection, type TagResponse } from './types.js'
 import { classifyByStatus } from './http-status.js'
-import { hashUserData, isSha256Hex } from './pii.js'
+import { isSha256Hex, withHashedUserData } from './pii.js'
 import { destinationEventName } from './event-names.js'
 import { contentsOf, currencyOf, numItems, valueOf } from './commerce.js'
 
@@ -60,10 +60,7 @@ const scalar = (v: unknown): boolean => typeof v === 'string' || typeof v === 'b
  * hashed the Meta way. Idempotent (hashes pass through), so build can run it again safely.
  */
 function metaUserData (e: TaglineEvent, settings: Settings): UserData | undefined {
-  let ud = e.user_data
-  const uid = text(e.user_id)
-  if (uid !== undefined && ud?.external_id === undefined && ud?.sha256_external_id === undefined) ud = { ...ud, external_id: uid }
-  return hashUserData(ud, 'meta', settings.defaultCountry !== undefined ? { defaultCountry: settings.defaultCountry } : undefined)
+  return withHashedUserData(e, 'meta', { defaultCountry: settings.defaultCountry, userIdAsExternalId: true }).user_data
 }
 
 function userData (e: TaglineEvent, settings: Settings): Obj {
@@ -226,9 +223,8 @@ export const meta = defineTag({
   prepare (event, settings) {
     // The queued copy holds Meta's hashes only: no raw email, phone, name or user_id.
     if (event.user_data === undefined && event.user_id === undefined) return event
-    const hashed = metaUserData(event, settings)
-    const { user_data: _ud, user_id: _uid, ...copy } = event
-    return hashed === undefined ? copy : { ...copy, user_data: hashed }
+    const { user_id: _uid, ...copy } = withHashedUserData(event, 'meta', { defaultCountry: settings.defaultCountry, userIdAsExternalId: true })
+    return copy
   },
   build (events, settings: Settings, ctx) {
     const rejected: Rejection[] = []

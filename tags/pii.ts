@@ -3,7 +3,7 @@
 // differently (phones above all), so every normaliser takes the flavour. All functions are
 // total: a non-string or unusable value gives undefined, never an exception.
 import * as crypto from 'node:crypto'
-import type { UserData } from '../schemas/event.js'
+import type { TaglineEvent, UserData } from '../schemas/event.js'
 
 export type PiiFlavour = 'meta' | 'tiktok' | 'google'
 export interface PiiOptions {
@@ -284,4 +284,19 @@ export function hashUserData (ud: UserData | undefined, flavour: PiiFlavour, opt
   } catch {
     return undefined // a hostile object (throwing getter, proxy): drop the user data, never the event
   }
+}
+
+/**
+ * The event's own copy with its user data hashed for `flavour` — what a tag's prepare() queues.
+ * With `userIdAsExternalId`, the user id becomes the external_id (it must equal what the pixel
+ * sends). Raw values never survive; an event with nothing to hash is returned as it is. Total.
+ */
+export function withHashedUserData (event: TaglineEvent, flavour: PiiFlavour, opts: PiiOptions & { userIdAsExternalId?: boolean } = {}): TaglineEvent {
+  const uid = opts.userIdAsExternalId === true && typeof event.user_id === 'string' && event.user_id.trim() !== '' ? event.user_id : undefined
+  if (event.user_data === undefined && uid === undefined) return event
+  let ud = event.user_data
+  if (uid !== undefined && ud?.external_id === undefined && ud?.sha256_external_id === undefined) ud = { ...ud, external_id: uid }
+  const hashed = hashUserData(ud, flavour, { defaultCountry: opts.defaultCountry, dateOrder: opts.dateOrder })
+  const { user_data: _raw, ...rest } = event
+  return hashed === undefined ? rest : { ...rest, user_data: hashed }
 }

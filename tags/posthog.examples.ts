@@ -2,15 +2,10 @@
 // double as documentation of the wire format (destinations.md §E.2). The uuid values are literal
 // on purpose: they pin the UUID namespace (cross-checked with Python's uuid.uuid5).
 import type { TaglineEvent } from '../schemas/event.js'
-import type { BuildContext, BuildResult } from './types.js'
+import type { BuildContext, TagExample } from './types.js'
 import type { PosthogSettings } from './posthog.js'
 
-export interface PosthogExample {
-  name: string
-  settings: PosthogSettings & { endpoint?: string }
-  events: TaglineEvent[]
-  expected: BuildResult
-}
+export type PosthogExample = TagExample<PosthogSettings>
 
 /** Every example is built at this instant. */
 export const EXAMPLE_CONTEXT: BuildContext = { now: Date.UTC(2026, 0, 15, 12, 0, 0), batchId: 'b1', attempt: 1 }

@@ -3,15 +3,10 @@
 // (destinations.md §B.10). Hashes are literal on purpose: they pin TikTok's normalisation (the
 // phone is hashed as E.164 *with* the '+', so it differs from Meta's hash of the same number).
 import type { TaglineEvent } from '../schemas/event.js'
-import type { BuildContext, BuildResult, OutgoingRequest } from './types.js'
+import type { BuildContext, OutgoingRequest, TagExample } from './types.js'
 import type { TiktokSettings } from './tiktok.js'
 
-export interface TiktokExample {
-  name: string
-  settings: TiktokSettings & { endpoint?: string }
-  events: TaglineEvent[]
-  expected: BuildResult
-}
+export type TiktokExample = TagExample<TiktokSettings>
 
 /** Every example is built at this instant (2026-01-15T12:00:00Z). */
 export const EXAMPLE_CONTEXT: BuildContext = { now: Date.UTC(2026, 0, 15, 12, 0, 0), batchId: 'b1', attempt: 1 }

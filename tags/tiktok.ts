@@ -6,7 +6,7 @@ import type { TaglineEvent, UserData } from '../schemas/event.js'
 import { contentsOf, currencyOf, isMissingCurrency, valueOf } from './commerce.js'
 import { destinationEventName } from './event-names.js'
 import { classifyByStatus } from './http-status.js'
-import { hashUserData, isSha256Hex } from './pii.js'
+import { isSha256Hex, withHashedUserData } from './pii.js'
 import { defineTag, type OutgoingRequest, type Outcome, type Rejection, type TagResponse } from './types.js'
 
 export const TiktokSettings = Type.Object({
@@ -173,19 +173,8 @@ export const tiktok = defineTag({
   // Unmapped events (page_view by default) are not routed here; build still refuses a stray one.
   accepts: (event, settings) => unmapped(event, settings) ?? true,
   prepare (event, settings) {
-    const uid = text(event.user_id)
-    if (event.user_data === undefined && uid === undefined) return event
-    const copy = { ...event }
-    let hashed: UserData | undefined
-    try {
-      const ud: UserData = { ...(event.user_data ?? {}) }
-      // The user id is TikTok's external_id: it must equal what the pixel passes to ttq.identify.
-      if (uid !== undefined && ud.external_id === undefined && ud.sha256_external_id === undefined) ud.external_id = uid
-      hashed = hashUserData(ud, 'tiktok', settings.defaultCountry !== undefined ? { defaultCountry: settings.defaultCountry } : undefined)
-    } catch { hashed = undefined } // a hostile user_data object: lose it, never the event
-    if (hashed === undefined) delete copy.user_data
-    else copy.user_data = hashed
-    return copy
+    // The user id is TikTok's external_id: it must equal what the pixel passes to ttq.identify.
+    return withHashedUserData(event, 'tiktok', { defaultCountry: settings.defaultCountry, userIdAsExternalId: true })
   },
   build (events, settings: Settings, ctx) {
     const rejected: Rejection[] = []

@@ -82,6 +82,17 @@ export interface TagDefinition<S extends TSchema = TSchema> {
   classify (res: TagResponse, req: OutgoingRequest): Outcome
 }
 
+/**
+ * A worked example of a tag: events in (as queued, before prepare), the build result out. Each
+ * tag's `<type>.examples.ts` lists them; its test runs them and docs/destinations.md shows them.
+ */
+export interface TagExample<S> {
+  name: string
+  settings: S & { endpoint?: string }
+  events: TaglineEvent[]
+  expected: BuildResult
+}
+
 /** Identity helper that keeps the settings type attached to a definition. */
 export function defineTag<S extends TSchema> (def: TagDefinition<S>): TagDefinition<S> {
   return def

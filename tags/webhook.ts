@@ -3,7 +3,7 @@ import { createHmac } from 'node:crypto'
 import { Type } from '@sinclair/typebox'
 import { defineTag } from './types.js'
 import { classifyByStatus } from './http-status.js'
-import { hashUserData } from './pii.js'
+import { withHashedUserData } from './pii.js'
 
 export const WebhookSettings = Type.Object({
   url: Type.String({ pattern: '^https?://', description: 'Where batches are POSTed as { events: [...] }.' }),
@@ -62,10 +62,11 @@ export const webhook = defineTag({
   prepare (event, settings) {
     // Raw user data never leaves the gateway, nor waits in its queue, spool or dead letters.
     if (event.user_data === undefined) return event
-    const { user_data: raw, ...rest } = event
-    if (settings.userData === 'none') return rest
-    const hashed = hashUserData(raw, 'google', { defaultCountry: settings.defaultCountry })
-    return hashed === undefined ? rest : { ...rest, user_data: hashed }
+    if (settings.userData === 'none') {
+      const { user_data: _raw, ...rest } = event
+      return rest
+    }
+    return withHashedUserData(event, 'google', { defaultCountry: settings.defaultCountry })
   },
   build (events, settings, ctx) {
     const body = `{"events":[${events.map(e => eventJson(e, settings.includeProtocolFields === true)).join(',')}]}`
