@@ -1,11 +1,15 @@
-// The `tagline` command: start, validate, help.
+// The `tagline` command: start, validate, try, help.
 import { parseArgs } from 'node:util'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { dirname, join } from 'node:path'
-import { loadConfigFile, validateConfigText, formatProblems } from '../config/load.js'
+import { loadConfigFile, validateConfigText, formatProblems, type ConfigProblem } from '../config/load.js'
 import { startGateway } from './start.js'
 import { createLogger } from './logger.js'
+import { readTryInput, tryEvent, type TryInput } from './try.js'
+import { formatTryReport } from './try-format.js'
+import { isTaglineError } from './errors.js'
+import { scrubMessage } from './delivery/redact.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
 // Works from the sources (server/) and from the build (dist/server/).
@@ -15,7 +19,23 @@ export const QUICKSTART = join(root, 'config', 'examples', 'quickstart.yaml')
 const USAGE = `Usage:
   tagline start [--config FILE] [--port N]   run the gateway (default: the quickstart config)
   tagline validate FILE                      check a config file; exit 1 listing each problem
+  tagline try [--config FILE] INPUT [options]
+                                             show what each tag does with one input, and the
+                                             exact (redacted) requests it would send
   tagline help                               this text
+
+tagline try: INPUT is a JSON file (tagline JSON, a dataLayer push or Measurement Protocol JSON),
+taken as a trusted backend POST /collect, or a hit URL (https://host/g/collect?v=2&… or
+/g/collect?…), taken as an untrusted browser GET from 203.0.113.10.
+  --config, -c FILE     the config (default: the quickstart config)
+  --trusted             treat the input as a trusted backend request (with an API key)
+  --no-trusted          treat it as an untrusted browser request (also --trusted=false)
+  --header, -H "N: V"   a request header, repeatable (User-Agent, Cookie, Sec-GPC, Referer…)
+  --ip ADDR             the visitor IP of an untrusted request
+  --send                send each built request once; print the status, body and outcome
+  --json                print the report as one JSON document
+  Exit 0 when it ran (even if no tag fires), 1 for a config error, 2 for bad input.
+  Secrets and user data are redacted; stitching and dedup (which need the store) are not simulated.
 
 Environment: PORT overrides server.port; LOG_LEVEL sets the log level (info).`
 
@@ -35,6 +55,7 @@ export async function main (argv: string[], out: (s: string) => void = s => proc
     err(formatProblems(file, result.problems))
     return 1
   }
+  if (command === 'try') return await tryCommand(rest, out, err)
   if (command === 'start') {
     let values: { config?: string, port?: string }
     try {
@@ -96,6 +117,55 @@ export async function main (argv: string[], out: (s: string) => void = s => proc
   }
   err(`tagline: unknown command "${command}".\n\n${USAGE}`)
   return 2
+}
+
+async function tryCommand (argv: string[], out: (s: string) => void, err: (s: string) => void): Promise<number> {
+  // parseArgs has no `--flag=false`; accept it for --trusted, as people will type it.
+  const args = argv.map(a => /^--trusted=(false|no|0)$/i.test(a) ? '--no-trusted' : /^--trusted=(true|yes|1)$/i.test(a) ? '--trusted' : a)
+  let values: { config?: string, send?: boolean, trusted?: boolean, json?: boolean, ip?: string, header?: string[] }
+  let positionals: string[]
+  try {
+    ({ values, positionals } = parseArgs({
+      args,
+      allowPositionals: true,
+      allowNegative: true,
+      options: { config: { type: 'string', short: 'c' }, send: { type: 'boolean' }, trusted: { type: 'boolean' }, json: { type: 'boolean' }, ip: { type: 'string' }, header: { type: 'string', short: 'H', multiple: true } }
+    }))
+  } catch (e) { err(`tagline try: ${(e as Error).message}\n\n${USAGE}`); return 2 }
+  const headers: Record<string, string> = {}
+  for (const h of values.header ?? []) {
+    const colon = h.indexOf(':')
+    if (colon <= 0) { err(`tagline try: --header takes "Name: value", not "${h}".`); return 2 }
+    headers[h.slice(0, colon).trim().toLowerCase()] = h.slice(colon + 1).trim()
+  }
+  if (positionals.length !== 1) { err(`tagline try: give one INPUT (a JSON file or a hit URL).\n\n${USAGE}`); return 2 }
+  const fail = (code: number, doc: object, text: string): number => { if (values.json === true) out(JSON.stringify(doc, null, 2)); else err(text); return code }
+
+  const file = values.config ?? QUICKSTART
+  let text: string
+  try { text = readFileSync(file, 'utf8') } catch (e) {
+    const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message
+    const problems: ConfigProblem[] = [{ path: '', code: 'unreadable', message: `cannot read the config file: ${why}` }]
+    return fail(1, { error: 'invalid_config', problems }, formatProblems(file, problems))
+  }
+  const result = validateConfigText({ text, file }, process.env)
+  if (!result.ok) return fail(1, { error: 'invalid_config', problems: result.problems }, formatProblems(file, result.problems))
+
+  let input: TryInput
+  try { input = readTryInput(positionals[0]) } catch (e) {
+    return fail(2, { error: 'unreadable_input', message: (e as Error).message }, `tagline try: ${(e as Error).message}`)
+  }
+  try {
+    const report = await tryEvent(result.config, input, { send: values.send, trusted: values.trusted, ip: values.ip, headers })
+    out(values.json === true ? JSON.stringify(report, null, 2) : formatTryReport(report))
+    return 0
+  } catch (e) {
+    if (!isTaglineError(e)) throw e
+    // A JSON parse error quotes the input around the fault: keep e-mail addresses out of it.
+    const message = scrubMessage(e.message, {})
+    const details = e.details.map(d => ({ ...d, message: scrubMessage(d.message, {}) }))
+    return fail(2, { status: e.statusCode, error: e.code, message, details }, `tagline try: ${positionals[0]}: ${e.statusCode} ${e.code}: ${message}${details.map(d => `\n  ${d.path ?? ''} ${d.message}`).join('')}`)
+  }
 }
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
