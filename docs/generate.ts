@@ -120,7 +120,7 @@ function exampleSection (def: TagDefinition<any>, ex: DocExample): string[] {
   if (reqs.length === 0) out.push('No request is sent.', '')
   reqs.forEach((r, i) => {
     const carried = r.events.map(n => `#${n}`).join(', ')
-    out.push(`Request${reqs.length > 1 ? ` ${i + 1} of ${reqs.length}` : ''} out (event${r.events.length === 1 ? '' : 's'} ${carried}):`, '', '```http', ...requestText(describeRequest(r, secrets)), '```', '')
+    out.push(`Request${reqs.length > 1 ? ` ${i + 1} of ${reqs.length}` : ''} out (event${r.events.length === 1 ? '' : 's'} ${carried}):`, '', '```http', ...requestText(describeRequest(r, secrets, { keepUserData: true })), '```', '')
   })
   for (const r of ex.expected.rejected ?? []) out.push(`- event #${r.index} rejected: ${r.reason}`)
   if ((ex.expected.rejected ?? []).length > 0) out.push('')
@@ -148,7 +148,7 @@ async function typeSection (type: string, def: TagDefinition<any>): Promise<stri
   const examples = await loadExamples(type)
   if (examples.length === 0) out.push('### Examples', '', `None yet: add ${code(`tags/${type}.examples.ts`)} (cases of settings, events and the expected build) and run ${code('npm run docs')}.`, '')
   else {
-    out.push('### Examples', '', `From ${code(`tags/${type}.examples.ts`)}; its test checks that the tag builds exactly these requests. Secrets and ${code('user_data')} are shown redacted, as ${code('tagline try')} and the logs show them.`, '')
+    out.push('### Examples', '', `From ${code(`tags/${type}.examples.ts`)}; its test checks that the tag builds exactly these requests. Secrets are shown redacted; ${code('user_data')} is shown as each destination receives it: hashed (the logs and ${code('tagline try')} redact it whole).`, '')
     for (const ex of examples) out.push(...exampleSection(def, ex))
   }
   return out

@@ -61,34 +61,38 @@ function redactUrl (url: string): string {
   return url.slice(0, q + 1) + redactParams(url.slice(q + 1, end)) + url.slice(end)
 }
 
-function redactJson (value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(redactJson)
+function redactJson (value: unknown, keepUserData: boolean): unknown {
+  if (Array.isArray(value)) return value.map(v => redactJson(v, keepUserData))
   if (value === null || typeof value !== 'object') return value
   const out: Record<string, unknown> = {}
   for (const [k, v] of Object.entries(value)) {
-    out[k] = k === 'user_data' || isSecretName(k) ? REDACTED : redactJson(v)
+    out[k] = (k === 'user_data' && !keepUserData) || isSecretName(k) ? REDACTED : redactJson(v, keepUserData)
   }
   return out
 }
 
-function redactBody (body: string): string {
+function redactBody (body: string, keepUserData: boolean): string {
   const trimmed = body.trimStart()
   if (trimmed.startsWith('{') || trimmed.startsWith('[')) {
-    try { return JSON.stringify(redactJson(JSON.parse(body))) } catch {}
+    try { return JSON.stringify(redactJson(JSON.parse(body), keepUserData)) } catch {}
   }
   // Form-encoded bodies (GA4 hits: one query string per line).
   if (/^[^\s=&]+=/.test(trimmed)) return body.split('\n').map(redactParams).join('\n')
   return body
 }
 
-export function describeRequest (req: OutgoingRequest, secrets: readonly string[] = []): RequestDescription {
+/**
+ * `keepUserData` is for documentation only, whose examples carry test data already hashed the
+ * way each destination receives it; logs and `tagline try` always redact user_data whole.
+ */
+export function describeRequest (req: OutgoingRequest, secrets: readonly string[] = [], opts: { keepUserData?: boolean } = {}): RequestDescription {
   const headers: Record<string, string> = {}
   for (const [name, value] of Object.entries(req.headers)) {
     const lower = name.toLowerCase()
     headers[name] = SECRET_HEADERS.has(lower) || isSecretName(lower) ? REDACTED : maskValues(value, secrets)
   }
   const out: RequestDescription = { method: req.method, url: maskValues(redactUrl(req.url), secrets), headers }
-  if (req.body !== undefined) out.body = maskValues(redactBody(req.body), secrets)
+  if (req.body !== undefined) out.body = maskValues(redactBody(req.body, opts.keepUserData === true), secrets)
   return out
 }
 
