@@ -55,3 +55,22 @@ export function consentFromHit (gcs: string | undefined, gcd: string | undefined
   if (npa === '1' && consent.ad_personalization === undefined) consent.ad_personalization = 'denied'
   return Object.keys(consent).length > 0 ? consent : undefined
 }
+
+/**
+ * A consent object as a dataLayer push or tagline JSON sender writes it, `{ ad_storage: 'denied', … }`:
+ * `granted` / `denied` in any case (MP's `GRANTED`), or booleans. Anything else is left unset.
+ */
+export function consentFromObject (v: unknown, keys: readonly (keyof Consent)[] = CONSENT_KEYS): Consent | undefined {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return undefined
+  const src = v as Record<string, unknown>
+  const out: Consent = {}
+  for (const key of keys) {
+    if (!Object.hasOwn(src, key)) continue
+    const raw = src[key]
+    const s = typeof raw === 'boolean' ? (raw ? 'granted' : 'denied') : typeof raw === 'string' ? raw.trim().toLowerCase() : undefined
+    if (s === 'granted' || s === 'denied') out[key] = s
+  }
+  return Object.keys(out).length > 0 ? out : undefined
+}
+
+const CONSENT_KEYS: readonly (keyof Consent)[] = ['ad_storage', 'analytics_storage', 'ad_user_data', 'ad_personalization']

@@ -1,5 +1,6 @@
 // dataLayer pushes (ga4-gtag-protocol.md §6): `{ event, ecommerce: {...}, user_data, ... }`, one
 // push or an array of them, as a page forwards them verbatim.
+import { consentFromObject } from './consent.js'
 import type { Item, UserData } from '../schemas/event.js'
 import { errors, type ErrorDetail } from '../server/errors.js'
 import { isSafeKey, normalizeItems, toNumber } from './items.js'
@@ -64,7 +65,7 @@ const STRING_KEYS: ReadonlySet<string> = new Set([
 ])
 const NUMBER_KEYS: ReadonlySet<string> = new Set(['value', 'tax', 'shipping'])
 // GTM's callback hooks: functions in the browser, meaningless on the server.
-const IGNORED_KEYS: ReadonlySet<string> = new Set(['event', 'ecommerce', 'user_data', 'eventCallback', 'eventTimeout', 'event_callback', 'event_timeout'])
+const IGNORED_KEYS: ReadonlySet<string> = new Set(['event', 'ecommerce', 'user_data', 'consent', 'eventCallback', 'eventTimeout', 'event_callback', 'event_timeout'])
 
 /** Copy one level of keys onto the event: model keys where they fit, the rest into params. */
 function assign (ev: ParsedEvent, params: Obj, src: Obj, ignore: ReadonlySet<string>): void {
@@ -93,6 +94,9 @@ function eventFromPush (push: Obj): ParsedEvent {
   if (isObject(push.ecommerce)) assign(ev, params, push.ecommerce, NO_KEYS)
   const userData = normalizeUserData(push.user_data)
   if (userData !== undefined) ev.user_data = userData
+  // The consent state the page holds for this visitor: tags and stitching honour it.
+  const consent = consentFromObject(push.consent)
+  if (consent !== undefined) ev.consent = consent
   if (Object.keys(params).length > 0) ev.params = params as ParsedEvent['params']
   return ev
 }

@@ -1,6 +1,7 @@
 // GA4 Measurement Protocol JSON (ga4-gtag-protocol.md §8). Validated with MP's own limits so a
 // sender learns of a problem here rather than from GA4's silent drop; every problem is listed
 // with MP's validation codes (§8.5).
+import { consentFromObject } from './consent.js'
 import type { Consent, UserData } from '../schemas/event.js'
 import { errors, type ErrorDetail } from '../server/errors.js'
 import { isSafeKey, MAX_ITEMS, normalizeItems, STANDARD_ITEM_KEYS, toNumber } from './items.js'
@@ -235,13 +236,7 @@ function mpUserData (raw: Obj): UserData | undefined {
 }
 
 function mpConsent (body: Obj): Consent | undefined {
-  const out: Consent = {}
-  if (isObject(body.consent)) {
-    for (const key of ['ad_user_data', 'ad_personalization'] as const) {
-      const v = body.consent[key]
-      if (typeof v === 'string') out[key] = v.toLowerCase() as 'granted' | 'denied'
-    }
-  }
+  const out: Consent = consentFromObject(body.consent, ['ad_user_data', 'ad_personalization']) ?? {}
   // Deprecated flag, honoured only where the consent object is silent.
   if (body.non_personalized_ads === true && out.ad_personalization === undefined) out.ad_personalization = 'denied'
   return Object.keys(out).length > 0 ? out : undefined

@@ -19,9 +19,12 @@ export interface BrowserContext {
 const SCALARS = ['client_id', 'ip_override', 'user_agent', 'language', 'page_location'] as const
 const GROUPS = ['browser_ids', 'click_ids', 'campaign'] as const
 
-/** The context a browser event leaves behind; none when the visitor refused ad storage or ad data. */
+/**
+ * The context a browser event leaves behind; none when the visitor refused ad storage or ad data,
+ * or sent a Global Privacy Control signal: stitching exists for ad matching, which they opted out of.
+ */
 export function contextOf (e: TaglineEvent): BrowserContext | undefined {
-  if (e.source?.trusted !== false) return undefined
+  if (e.source?.trusted !== false || e.source.gpc === true) return undefined
   if (e.consent?.ad_storage === 'denied' || e.consent?.ad_user_data === 'denied') return undefined
   const ctx: BrowserContext = { at_ms: e.timestamp_ms ?? e.source.received_ms }
   for (const k of SCALARS) if (e[k] !== undefined) ctx[k] = e[k]

@@ -131,3 +131,11 @@ t.test('normalizeUserData: aliases, arrays, sha256 variants, unknown keys droppe
   t.equal(normalizeUserData('jane@example.com'), undefined)
   t.equal(normalizeUserData(null), undefined)
 })
+
+t.test('a push\'s consent object becomes the event\'s consent, not a param', async t => {
+  const { datalayer } = await import('../../clients/datalayer.js')
+  const push = { event: 'add_to_cart', consent: { ad_storage: 'denied', analytics_storage: 'GRANTED', ad_user_data: false, ad_personalization: 'maybe' }, ecommerce: { currency: 'USD', value: 1 } }
+  const [ev] = datalayer.parse({ method: 'POST', path: '/collect', query: '', body: JSON.stringify(push), json: push, headers: {}, ip: '203.0.113.7', cookies: {}, trusted: false, requestId: 'r', receivedMs: 0 })
+  t.same(ev.consent, { ad_storage: 'denied', analytics_storage: 'granted', ad_user_data: 'denied' }, 'unknown values are left unset')
+  t.equal(ev.params?.consent, undefined)
+})

@@ -114,3 +114,8 @@ t.test('stitching can be turned off', async t => {
   await drained(h)
   t.equal(h.sink.events('hook').find(e => e.event_id === 'X')?.user_agent, undefined, 'the backend event is not stitched')
 })
+
+t.test('a visitor who sent Sec-GPC leaves no context to stitch', async t => {
+  const e: TaglineEvent = { event_name: 'purchase', client_id: '1.2', ip_override: '192.0.2.44', source: { ...browserSource, gpc: true } }
+  t.equal(contextOf(e), undefined)
+})
