@@ -6,6 +6,8 @@ import type { TaglineEvent, BrowserIds, ClickIds, Campaign } from '../schemas/ev
 
 export interface BrowserContext {
   client_id?: string
+  /** So a stitched purchase lands in the visitor's GA4 session. */
+  ga_session_id?: string
   ip_override?: string
   user_agent?: string
   language?: string
@@ -16,7 +18,7 @@ export interface BrowserContext {
   at_ms: number
 }
 
-const SCALARS = ['client_id', 'ip_override', 'user_agent', 'language', 'page_location'] as const
+const SCALARS = ['client_id', 'ga_session_id', 'ip_override', 'user_agent', 'language', 'page_location'] as const
 const GROUPS = ['browser_ids', 'click_ids', 'campaign'] as const
 
 /**

@@ -585,6 +585,9 @@ t.test('destinations: the real process against loopback Meta, TikTok, GA4, PostH
       name: 'purchase',
       timestamp_micros: micros,
       params: {
+        // stitched from the browser page view: the purchase lands in the visitor's GA4 session
+        session_id: '1718000000',
+        engagement_time_msec: 1,
         page_location: B_URL,
         currency: 'EUR',
         value: 59.9,
