@@ -76,3 +76,11 @@ t.test('prepare: user data goes hashed (or not at all), never raw', async t => {
   const plain = { event_name: 'x' }
   t.equal(webhook.prepare!(plain, { url: 'https://a.example/' }), plain)
 })
+
+t.test('examples (as docs/destinations.md shows them)', async t => {
+  const { webhookExamples, EXAMPLE_CONTEXT } = await import('../../tags/webhook.examples.js')
+  for (const ex of webhookExamples) {
+    const events = ex.events.map(e => webhook.prepare!(e, ex.settings))
+    t.same(webhook.build(events, ex.settings, EXAMPLE_CONTEXT), ex.expected, ex.name)
+  }
+})
