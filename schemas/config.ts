@@ -116,7 +116,7 @@ export const Config = Type.Object({
     window: Type.Optional(Duration),
     enabled: Type.Optional(Type.Boolean())
   }, { additionalProperties: false })),
-  debug: Type.Optional(Type.Object({ token: Type.Optional(Type.String()) }, { additionalProperties: false })),
+  debug: Type.Optional(Type.Object({ token: Type.Optional(Type.String({ description: 'Token for the live debug view (/debug); accepted now, the view itself is not built yet.' })) }, { additionalProperties: false })),
   privacy: Type.Optional(Type.Object({
     honorGpc: Type.Optional(Type.Boolean({ default: true, description: 'Treat the Sec-GPC: 1 header as an opt-out of advertising tags.' }))
   }, { additionalProperties: false })),
