@@ -20,13 +20,20 @@ export const GTAG_QUERY = [
   'tfd=6011', 'richsstsse'
 ].join('&')
 
-/** What a returning visitor's browser sends with a beacon (cookies already set: no minting). */
+/** The visitor's public IP. The gateway sits behind a proxy on 127.0.0.1 (`trustProxy`), which
+ * passes it in X-Forwarded-For, so every tag gets a real-looking IP (GA4 `_uip`, Meta
+ * `client_ip_address`, TikTok `user.ip`, PostHog `$ip`), not the loopback address. */
+export const VISITOR_IP = '203.0.113.7'
+
+/** What a returning visitor's browser sends with a beacon (cookies already set: no minting).
+ * No `Sec-GPC`, and the hits carry consent granted, so no ads tag is held back. */
 export const BROWSER_HEADERS: Record<string, string> = {
   'user-agent': 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36',
   'accept-language': 'en-US,en;q=0.9',
   origin: 'https://shop.example',
   referer: 'https://shop.example/p/stan-tee',
-  cookie: 'FPID=FPID2.2.q3kQ0v1nE7m6yq0rZ8m5cT2u0bq1mH3g1H0n4o6yJ9k%3D.1717000000; _ga=GA1.1.1234567890.1717000000; _fbp=fb.1.1717000000000.1234567890'
+  'x-forwarded-for': VISITOR_IP,
+  cookie: 'FPID=FPID2.2.q3kQ0v1nE7m6yq0rZ8m5cT2u0bq1mH3g1H0n4o6yJ9k%3D.1717000000; _ga=GA1.1.1234567890.1717000000; _fbp=fb.1.1717000000000.1234567890; _ttp=2F7h37YkS1j57AYSKTI7IHhJPYH'
 }
 
 /** A tagline-JSON purchase (schemas/event.ts), about 1 KB like tooling.md §6's 1043-byte body. */
@@ -56,14 +63,40 @@ export const PURCHASE_BODY = JSON.stringify({
   params: { payment_type: 'card', shipping_tier: 'standard' }
 })
 
-/** Which tags each request should reach (checked against what the sink received). */
-export const EXPECTED_PER_REQUEST = {
-  gtag: { 'all-events': 1, ecommerce: 1, purchases: 0, analytics: 1 },
-  json: { 'all-events': 1, ecommerce: 1, purchases: 1, analytics: 1 }
-} as const
+// ---------------------------------------------------------------------------------------------
+// The five destination tags (one of each type), all pointed at the local sink.
 
-export const TAGS = ['all-events', 'ecommerce', 'purchases', 'analytics'] as const
+export const TAGS = ['ga4', 'meta', 'tiktok', 'posthog', 'webhook'] as const
 export type TagName = typeof TAGS[number]
 
-/** Fields the `analytics` tag excludes; the sink checks none of them arrive there. */
-export const ANALYTICS_EXCLUDE = ['ip_override', 'user_agent', 'user_data', 'user_id']
+/** Credentials the sink checks (fictitious). */
+export const CREDENTIALS = {
+  ga4: { measurementId: 'G-ABC123XYZ9', apiSecret: 'bench-mp-secret' },
+  meta: { pixelId: '1234567890123456', accessToken: 'EAAbenchMetaAccessToken0123456789' },
+  tiktok: { pixelCode: 'CBENCH0123456789', accessToken: 'bench-tiktok-access-token-0123456789' },
+  posthog: { apiKey: 'phc_benchPosthogProjectKey0123456789' }
+} as const
+
+/**
+ * Which tags each request should reach, and under which destination event name(s): the GA4 hit is
+ * a view_item (forwarded as-is to /g/collect; Meta and TikTok map it to ViewContent), the JSON
+ * body a purchase (GA4 over Measurement Protocol; Meta and TikTok: Purchase). Every tag fires
+ * once per event in both loads; the sink checks the names so a tag sending the wrong event, or
+ * the GA4 tag using the wrong transport, fails the run.
+ */
+export const EXPECTED: Record<'gtag' | 'json', Record<TagName, { perRequest: number, names: string[], transport?: string }>> = {
+  gtag: {
+    ga4: { perRequest: 1, names: ['view_item'], transport: 'g/collect' },
+    meta: { perRequest: 1, names: ['ViewContent'] },
+    tiktok: { perRequest: 1, names: ['ViewContent'] },
+    posthog: { perRequest: 1, names: ['view_item'] },
+    webhook: { perRequest: 1, names: ['view_item'] }
+  },
+  json: {
+    ga4: { perRequest: 1, names: ['purchase'], transport: 'mp/collect' },
+    meta: { perRequest: 1, names: ['Purchase'] },
+    tiktok: { perRequest: 1, names: ['Purchase'] },
+    posthog: { perRequest: 1, names: ['purchase'] },
+    webhook: { perRequest: 1, names: ['purchase'] }
+  }
+}
