@@ -19,6 +19,7 @@ export interface Enqueuer {
 export interface PipelineDeps {
   config: CompiledConfig
   store: Store
+  contexts: ContextWriter
   delivery: Enqueuer
   metrics: Metrics
   ids: IdSource
@@ -104,7 +105,7 @@ export async function runPipeline (deps: PipelineDeps, snap: RequestSnapshot, cl
 
   if (config.identity.stitch.enabled) {
     await stitchBackendEvents(store, fresh)
-    rememberBrowserContexts(store, fresh, config.identity.stitch.ttlMs)
+    deps.contexts.remember(fresh, snap.receivedMs)
   }
   for (const e of fresh) e.client_id ??= mintClientId(deps.ids, snap.receivedMs)
 
@@ -159,16 +160,37 @@ async function stitchBackendEvents (store: Store, events: TaglineEvent[]): Promi
 }
 
 /**
- * Browser events leave their context behind. Off the request path: the beacon is answered
- * without waiting, and a failed write only means a later backend event is not stitched.
+ * What this process last wrote per context key (without `at_ms`), so a visitor's every hit does
+ * not rewrite an unchanged record: with Redis that is a round trip per beacon saved. Bounded;
+ * a record is refreshed at least every REWRITE_AFTER_MS so its ttl keeps running from recent use.
  */
-function rememberBrowserContexts (store: Store, events: TaglineEvent[], ttlMs: number): void {
-  const latest = new Map<string, Record<string, string>>()
-  for (const e of events) {
-    const ctx = contextOf(e)
-    if (ctx === undefined) continue
-    const fields = contextFields(ctx)
-    for (const key of contextKeys(e)) latest.set(key, { ...latest.get(key), ...fields })
+const REWRITE_AFTER_MS = 10 * 60_000
+const MAX_REMEMBERED = 50_000
+
+export class ContextWriter {
+  #last = new Map<string, { sig: string, at: number }>()
+
+  constructor (private readonly store: Store, private readonly ttlMs: number) {}
+
+  /** Browser events leave their context behind, off the request path: a failed write only means
+   * a later backend event is not stitched. */
+  remember (events: TaglineEvent[], now: number): void {
+    const latest = new Map<string, Record<string, string>>()
+    for (const e of events) {
+      const ctx = contextOf(e)
+      if (ctx === undefined) continue
+      const fields = contextFields(ctx)
+      for (const key of contextKeys(e)) latest.set(key, { ...latest.get(key), ...fields })
+    }
+    for (const [key, fields] of latest) {
+      const { at_ms: _at, ...rest } = fields
+      const sig = JSON.stringify(rest)
+      const last = this.#last.get(key)
+      if (last !== undefined && last.sig === sig && now - last.at < REWRITE_AFTER_MS) continue
+      this.#last.delete(key)
+      this.#last.set(key, { sig, at: now })
+      if (this.#last.size > MAX_REMEMBERED) this.#last.delete(this.#last.keys().next().value as string)
+      this.store.merge(key, fields, this.ttlMs).catch(() => this.#last.delete(key))
+    }
   }
-  for (const [key, fields] of latest) store.merge(key, fields, ttlMs).catch(() => {})
 }

@@ -6,7 +6,7 @@ import type { Metrics } from '../metrics.js'
 import type { IdSource } from '../ids.js'
 import { clients } from '../../clients/index.js'
 import { snapshotOf } from '../snapshot.js'
-import { runPipeline, type Enqueuer } from '../pipeline.js'
+import { ContextWriter, runPipeline, type Enqueuer } from '../pipeline.js'
 import { cookieDomain } from '../identity.js'
 import { errors, isTaglineError, TaglineError } from '../errors.js'
 
@@ -21,7 +21,7 @@ export interface CollectOptions {
 
 export async function collectRoutes (app: FastifyInstance, opts: CollectOptions): Promise<void> {
   const { config, metrics } = opts
-  const deps = { config, store: opts.store, delivery: opts.delivery, metrics, ids: opts.ids }
+  const deps = { config, store: opts.store, delivery: opts.delivery, metrics, ids: opts.ids, contexts: new ContextWriter(opts.store, config.identity.stitch.ttlMs) }
 
   async function collect (req: FastifyRequest, reply: FastifyReply): Promise<void> {
     const receivedMs = opts.ids.now()

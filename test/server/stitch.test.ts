@@ -119,3 +119,30 @@ t.test('a visitor who sent Sec-GPC leaves no context to stitch', async t => {
   const e: TaglineEvent = { event_name: 'purchase', client_id: '1.2', ip_override: '192.0.2.44', source: { ...browserSource, gpc: true } }
   t.equal(contextOf(e), undefined)
 })
+
+t.test('an unchanged context is not rewritten on every hit', async t => {
+  const { ContextWriter } = await import('../../server/pipeline.js')
+  const { MemoryStore } = await import('../../server/store/memory.js')
+  const store = new MemoryStore()
+  let writes = 0
+  let fail = false
+  const merge = store.merge.bind(store)
+  store.merge = async (k, f, ttl) => { writes++; if (fail) throw new Error('down'); return await merge(k, f, ttl) }
+  const writer = new ContextWriter(store, 60_000)
+  const hit = (ip: string, at: number): TaglineEvent => ({ event_name: 'page_view', client_id: '7.7', ip_override: ip, user_agent: 'UA', timestamp_ms: at, source: { ...browserSource, received_ms: at } })
+  writer.remember([hit('203.0.113.1', 1000)], 1000)
+  writer.remember([hit('203.0.113.1', 2000)], 2000)
+  writer.remember([hit('203.0.113.1', 3000)], 3000)
+  t.equal(writes, 1, 'the same context, written once')
+  writer.remember([hit('203.0.113.2', 4000)], 4000)
+  t.equal(writes, 2, 'a changed context is written')
+  writer.remember([hit('203.0.113.2', 4000 + 11 * 60_000)], 4000 + 11 * 60_000)
+  t.equal(writes, 3, 'refreshed after ten minutes, so the ttl runs from recent use')
+  fail = true
+  writer.remember([hit('203.0.113.3', 700_000)], 700_000)
+  await new Promise(resolve => setImmediate(resolve))
+  fail = false
+  writer.remember([hit('203.0.113.3', 700_001)], 700_001)
+  t.equal(writes, 5, 'a failed write is tried again on the next hit')
+  t.equal((await store.fields('ctx:cid:7.7'))?.ip_override, '203.0.113.3')
+})
