@@ -1,18 +1,16 @@
 // dataLayer pushes (ga4-gtag-protocol.md §6): `{ event, ecommerce: {...}, user_data, ... }`, one
 // push or an array of them, as a page forwards them verbatim.
+import { isObject, isSafeKey, toNumber } from './guards.js'
 import { consentFromObject } from './consent.js'
 import type { Item, UserData } from '../schemas/event.js'
 import { errors, type ErrorDetail } from '../server/errors.js'
-import { isSafeKey, normalizeItems, toNumber } from './items.js'
+import { normalizeItems } from './items.js'
 import type { Client, ParsedEvent, RequestSnapshot } from './types.js'
 
 export const MAX_PUSHES = 500
 
 type Obj = Record<string, unknown>
 
-function isObject (v: unknown): v is Obj {
-  return v !== null && typeof v === 'object' && !Array.isArray(v)
-}
 
 const USER_DATA_KEYS: Readonly<Record<string, Exclude<keyof UserData, 'address'>>> = {
   email: 'email_address',

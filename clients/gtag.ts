@@ -1,11 +1,12 @@
 // GA4 gtag hits (`/g/collect`, ga4-gtag-protocol.md §1-3): shared parameters in the query, one
 // event per body line, each line merged over the query. This is the hot path: the query is parsed
 // once and every parameter is routed by one switch.
+import { isSafeKey, toNumber } from './guards.js'
 import type { Item } from '../schemas/event.js'
 import { errors, type ErrorDetail } from '../server/errors.js'
 import { consentFromHit } from './consent.js'
 import { normalizeUserData } from './datalayer.js'
-import { decodeItem, isSafeKey, itemIndex, toNumber } from './items.js'
+import { decodeItem, itemIndex } from './items.js'
 import type { Client, ParsedEvent, RequestSnapshot } from './types.js'
 
 export const MAX_LINES = 100

@@ -1,20 +1,7 @@
 // GA4 items: the gtag `prN` token encoding (ga4-gtag-protocol.md §3) and the object form that
-// dataLayer pushes and Measurement Protocol bodies carry. Also the two tiny guards every client
-// needs when copying caller-chosen keys: `isSafeKey` and `toNumber`.
+// dataLayer pushes and Measurement Protocol bodies carry.
 import type { Item } from '../schemas/event.js'
-
-/** Keys that must never be assigned from input: they reach or shadow Object.prototype. */
-export function isSafeKey (key: string): boolean {
-  return key !== '__proto__' && key !== 'constructor' && key !== 'prototype'
-}
-
-/** A finite number from a number or a numeric string; `undefined` otherwise ('' is not 0). */
-export function toNumber (v: unknown): number | undefined {
-  if (typeof v === 'number') return Number.isFinite(v) ? v : undefined
-  if (typeof v !== 'string' || v.trim() === '') return undefined
-  const n = Number(v)
-  return Number.isFinite(n) ? n : undefined
-}
+import { isSafeKey, toNumber } from './guards.js'
 
 const TOKEN_KEYS: Readonly<Record<string, string>> = {
   id: 'item_id',

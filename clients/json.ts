@@ -1,9 +1,9 @@
 // tagline's own JSON: events in the event model itself (schemas/event.ts), as one object, an
 // array, or `{ events: [...] }`, checked against the TypeBox schema with Ajv.
+import { isObject, isSafeKey } from './guards.js'
 import { Ajv, type ErrorObject } from 'ajv'
 import { Event } from '../schemas/event.js'
 import { errors, type ErrorDetail } from '../server/errors.js'
-import { isSafeKey } from './items.js'
 import type { Client, ParsedEvent, RequestSnapshot } from './types.js'
 
 export const MAX_EVENTS = 500
@@ -16,9 +16,6 @@ const validate = ajv.compile(Event)
 
 type Obj = Record<string, unknown>
 
-function isObject (v: unknown): v is Obj {
-  return v !== null && typeof v === 'object' && !Array.isArray(v)
-}
 
 const hasName = (v: unknown): boolean => isObject(v) && Object.hasOwn(v, 'event_name')
 

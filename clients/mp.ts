@@ -1,17 +1,15 @@
 // GA4 Measurement Protocol JSON (ga4-gtag-protocol.md §8). Validated with MP's own limits so a
 // sender learns of a problem here rather than from GA4's silent drop; every problem is listed
 // with MP's validation codes (§8.5).
+import { isObject, isSafeKey, toNumber } from './guards.js'
 import { consentFromObject } from './consent.js'
 import type { Consent, UserData } from '../schemas/event.js'
 import { errors, type ErrorDetail } from '../server/errors.js'
-import { isSafeKey, MAX_ITEMS, normalizeItems, STANDARD_ITEM_KEYS, toNumber } from './items.js'
+import { MAX_ITEMS, normalizeItems, STANDARD_ITEM_KEYS } from './items.js'
 import type { Client, ParsedEvent, RequestSnapshot } from './types.js'
 
 type Obj = Record<string, unknown>
 
-function isObject (v: unknown): v is Obj {
-  return v !== null && typeof v === 'object' && !Array.isArray(v)
-}
 
 // ---- limits (§8.3) ----
 

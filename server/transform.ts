@@ -1,8 +1,8 @@
 // sGTM-style per-tag transformations: `params.exclude` removes fields (dot paths), `params.set`
 // writes them. Applied to a copy, so other tags still see the event as it arrived.
+import { isSafeKey } from '../clients/guards.js'
 import type { TaglineEvent } from '../schemas/event.js'
 
-const UNSAFE = new Set(['__proto__', 'constructor', 'prototype'])
 
 export interface ParamTransform { exclude: string[], set: Record<string, unknown> }
 
@@ -14,7 +14,7 @@ export function hasTransform (t: ParamTransform): boolean {
 function parentFor (root: Record<string, unknown>, parts: string[], create: boolean): Record<string, unknown> | undefined {
   let node = root
   for (const key of parts.slice(0, -1)) {
-    if (UNSAFE.has(key)) return undefined
+    if (!isSafeKey(key)) return undefined
     const next = Object.hasOwn(node, key) ? node[key] : undefined
     if (next === null || typeof next !== 'object') {
       if (!create) return undefined
@@ -33,13 +33,13 @@ export function applyTransform (event: TaglineEvent, t: ParamTransform): Tagline
     const parts = path.split('.')
     const parent = parentFor(out, parts, false)
     const last = parts[parts.length - 1]
-    if (parent !== undefined && !UNSAFE.has(last)) delete parent[last]
+    if (parent !== undefined && isSafeKey(last)) delete parent[last]
   }
   for (const [path, value] of Object.entries(t.set)) {
     const parts = path.split('.')
     const parent = parentFor(out, parts, true)
     const last = parts[parts.length - 1]
-    if (parent !== undefined && !UNSAFE.has(last)) parent[last] = value
+    if (parent !== undefined && isSafeKey(last)) parent[last] = value
   }
   return out as TaglineEvent
 }

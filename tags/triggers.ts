@@ -1,5 +1,6 @@
 // Trigger conditions (architecture §4), compiled once at load into plain closures so the per-event
 // cost is a few property reads and comparisons: no parsing, no regex compiling, no allocation.
+import { isSafeKey } from '../clients/guards.js'
 import type { ConditionSpec, TriggerRefSpec } from '../schemas/config.js'
 import type { TaglineEvent } from '../schemas/event.js'
 import type { FireDecision, Predicate } from '../config/types.js'
@@ -25,7 +26,6 @@ export const always: Predicate = () => true
 
 export const OPERATORS: readonly string[] = ['eq', 'ne', 'in', 'nin', 'gt', 'gte', 'lt', 'lte', 'contains', 'startsWith', 'endsWith', 'matches', 'exists']
 // Never followed: they would reach Object.prototype or a constructor instead of event data.
-const FORBIDDEN_SEGMENTS = new Set(['__proto__', 'constructor', 'prototype'])
 const INDEX = /^(?:0|[1-9]\d*)$/
 const NUMERIC = /^-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/
 
@@ -46,7 +46,7 @@ function step (cur: unknown, seg: string, index: number): unknown {
 /** Compile a dot path (`consent.ad_storage`, `items.0.item_id`) into an own-property reader. */
 export function compilePath (path: string): Getter {
   const segs = path.split('.')
-  if (segs.some(s => s === '' || FORBIDDEN_SEGMENTS.has(s))) return () => undefined
+  if (segs.some(s => s === '' || !isSafeKey(s))) return () => undefined
   const idx = segs.map(s => INDEX.test(s) ? Number(s) : -1)
   if (segs.length === 1) {
     const [s] = segs as [string]
