@@ -6,6 +6,7 @@
 // to '') cannot be skipped silently: a tag must send or reject each event it gets. They are
 // rejected with the reason, so keep them out of this tag with `fireOn` rather than filling the
 // dead-letter list.
+import { eventTimeMs } from './event-time.js'
 import { Type, type Static } from '@sinclair/typebox'
 import type { TaglineEvent, UserData } from '../schemas/event.js'
 import { defineTag, type OutgoingRequest, type Outcome, type Rejection, type TagResponse } from './types.js'
@@ -127,7 +128,7 @@ function serverEvent (e: TaglineEvent, settings: Settings, now: number): Obj | s
   if (name === undefined) return unmapped(e, settings) as string
   const own = e.params?.action_source
   const source: ActionSource = (ACTION_SOURCES as readonly unknown[]).includes(own) ? own as ActionSource : settings.actionSource ?? 'website'
-  const ms = [e.timestamp_ms, e.source?.received_ms].find(t => typeof t === 'number' && Number.isFinite(t)) ?? now
+  const ms = eventTimeMs(e) ?? now
   if (now - ms > maxAgeMs(source)) {
     return `Meta accepts event_time at most ${source === 'physical_store' ? 62 : 7} days old (one older event fails the whole request); this one is ${((now - ms) / DAY_MS).toFixed(1)} days old (${new Date(ms).toISOString()})`
   }

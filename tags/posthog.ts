@@ -1,6 +1,7 @@
 // PostHog capture API (`/batch/`), destinations.md §E.2. Product analytics: events flow without
 // ad consent, but person properties ($set) go only with analytics consent, and no raw user data
 // ever leaves for PostHog.
+import { eventTimeMs } from './event-time.js'
 import { createHash } from 'node:crypto'
 import { Type, type Static } from '@sinclair/typebox'
 import type { TaglineEvent } from '../schemas/event.js'
@@ -65,14 +66,6 @@ function nonEmpty (s: string | undefined): string | undefined {
 }
 
 /** The event time that goes to PostHog: it must be identical on every retry, so never "now". */
-function eventTimeMs (e: TaglineEvent): number | undefined {
-  for (const ms of [e.timestamp_ms, e.source?.received_ms]) {
-    // toISOString() throws outside ±8.64e15 ms.
-    if (ms !== undefined && Number.isFinite(ms) && Math.abs(ms) <= 8.64e15) return ms
-  }
-  return undefined
-}
-
 function parseUrl (s: string | undefined): URL | undefined {
   if (s === undefined) return undefined
   try { return new URL(s) } catch { return undefined }
@@ -164,7 +157,7 @@ export const posthog = defineTag({
         rejected.push({ index, reason: 'no user_id or client_id: PostHog needs a distinct_id' })
         return
       }
-      const ms = eventTimeMs(e)
+      const ms = eventTimeMs(e, { asDate: true })
       // page_view → $pageview; every other name is kept (PostHog events are all custom).
       const event = destinationEventName('posthog', e.event_name) ?? e.event_name
       const item: Record<string, unknown> = { event, distinct_id: distinctId }

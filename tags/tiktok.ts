@@ -1,6 +1,7 @@
 // TikTok Events API 2.0 (web): POST /open_api/v1.3/event/track/ with up to 1,000 events
 // (destinations.md §B, §C.3, §C.4, §F). TikTok answers HTTP 200 to most errors, so classify reads
 // the body's `code`, not the status.
+import { eventTimeMs } from './event-time.js'
 import { Type, type Static } from '@sinclair/typebox'
 import type { TaglineEvent, UserData } from '../schemas/event.js'
 import { contentsOf, currencyOf, isMissingCurrency, valueOf } from './commerce.js'
@@ -106,7 +107,7 @@ function unmapped (e: TaglineEvent, s: Settings): string | undefined {
 function toTiktok (e: TaglineEvent, s: Settings, now: number): Obj | string {
   const name = destinationEventName('tiktok', e.event_name, s.eventNames, s.customEvents ?? false)
   if (name === undefined) return unmapped(e, s) as string
-  let ms = [e.timestamp_ms, e.source?.received_ms].find(t => typeof t === 'number' && Number.isFinite(t)) ?? now
+  let ms = eventTimeMs(e) ?? now
   if (now - ms > TIKTOK_MAX_AGE_MS) return tooOld(ms, now)
   ms = Math.min(ms, now) // browser clocks run ahead; TikTok has no use for a future event
   if ((e.event_name === 'purchase' || PURCHASE_NAMES.has(name)) && isMissingCurrency(e)) {

@@ -1,0 +1,20 @@
+// When an event happened, for destinations that send an event time: the sender's own time, else
+// the moment the gateway received it.
+import type { TaglineEvent } from '../schemas/event.js'
+
+/** Out of this range `new Date(ms).toISOString()` throws. */
+const MAX_DATE_MS = 8.64e15
+
+/**
+ * The first finite candidate. By default an absurd value is kept, so a destination's age check
+ * refuses it rather than the gateway inventing a time; `asDate` skips values no Date can hold,
+ * for destinations that send an ISO timestamp.
+ */
+export function eventTimeMs (e: TaglineEvent, opts: { asDate?: boolean } = {}): number | undefined {
+  for (const ms of [e.timestamp_ms, e.source?.received_ms]) {
+    if (typeof ms !== 'number' || !Number.isFinite(ms)) continue
+    if (opts.asDate === true && Math.abs(ms) > MAX_DATE_MS) continue
+    return ms
+  }
+  return undefined
+}
