@@ -18,3 +18,8 @@ export function eventTimeMs (e: TaglineEvent, opts: { asDate?: boolean } = {}): 
   }
   return undefined
 }
+
+/** `ms` as an ISO 8601 string, or undefined when no Date can hold it (for messages about it). */
+export function isoTime (ms: number): string | undefined {
+  return Number.isFinite(ms) && Math.abs(ms) <= MAX_DATE_MS ? new Date(ms).toISOString() : undefined
+}

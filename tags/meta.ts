@@ -6,7 +6,7 @@
 // to '') cannot be skipped silently: a tag must send or reject each event it gets. They are
 // rejected with the reason, so keep them out of this tag with `fireOn` rather than filling the
 // dead-letter list.
-import { eventTimeMs } from './event-time.js'
+import { eventTimeMs, isoTime } from './event-time.js'
 import { Type, type Static } from '@sinclair/typebox'
 import type { TaglineEvent, UserData } from '../schemas/event.js'
 import { defineTag, type OutgoingRequest, type Outcome, type Rejection, type TagResponse } from './types.js'
@@ -130,7 +130,8 @@ function serverEvent (e: TaglineEvent, settings: Settings, now: number): Obj | s
   const source: ActionSource = (ACTION_SOURCES as readonly unknown[]).includes(own) ? own as ActionSource : settings.actionSource ?? 'website'
   const ms = eventTimeMs(e) ?? now
   if (now - ms > maxAgeMs(source)) {
-    return `Meta accepts event_time at most ${source === 'physical_store' ? 62 : 7} days old (one older event fails the whole request); this one is ${((now - ms) / DAY_MS).toFixed(1)} days old (${new Date(ms).toISOString()})`
+    const iso = isoTime(ms) // a Date cannot hold an absurd time; the message must not throw
+    return `Meta accepts event_time at most ${source === 'physical_store' ? 62 : 7} days old (one older event fails the whole request); this one is ${((now - ms) / DAY_MS).toFixed(1)} days old${iso === undefined ? '' : ` (${iso})`}`
   }
   const ud = userData(e, settings)
   if (source === 'website') {

@@ -1,7 +1,7 @@
 // TikTok Events API 2.0 (web): POST /open_api/v1.3/event/track/ with up to 1,000 events
 // (destinations.md §B, §C.3, §C.4, §F). TikTok answers HTTP 200 to most errors, so classify reads
 // the body's `code`, not the status.
-import { eventTimeMs } from './event-time.js'
+import { eventTimeMs, isoTime } from './event-time.js'
 import { Type, type Static } from '@sinclair/typebox'
 import type { TaglineEvent, UserData } from '../schemas/event.js'
 import { contentsOf, currencyOf, isMissingCurrency, valueOf } from './commerce.js'
@@ -91,7 +91,8 @@ function properties (e: TaglineEvent): Obj {
 }
 
 function tooOld (ms: number, now: number): string {
-  const when = Math.abs(ms) <= 8.64e15 ? ` (${new Date(ms).toISOString()})` : '' // toISOString throws beyond
+  const iso = isoTime(ms)
+  const when = iso === undefined ? '' : ` (${iso})`
   return `TikTok events are sent at most 7 days late; this one is ${((now - ms) / 86_400_000).toFixed(1)} days old${when}`
 }
 

@@ -182,3 +182,15 @@ t.test('classify: no Meta envelope falls back to the HTTP status', async t => {
   t.equal(kind(500, error(7777, { is_transient: undefined })), 'retry', 'an unknown code on a 5xx retries')
   t.match(meta.classify(answer(502, '<html>Bad Gateway</html>'), req(2)), { reason: /HTTP 502: <html>Bad Gateway/ })
 })
+
+t.test('an absurd event time is refused on its own, never failing the batch', async t => {
+  const base = { event_name: 'purchase', value: 1, currency: 'EUR', user_agent: 'UA', page_location: 'https://a.example/', user_data: { sha256_email_address: 'a'.repeat(64) } }
+  const out = meta.build([
+    { ...base, event_id: 'bad', timestamp_ms: -1e300 },
+    { ...base, event_id: 'good', timestamp_ms: EXAMPLE_CONTEXT.now - 1000 }
+  ], { pixelId: '1234567890', accessToken: 'tok' }, EXAMPLE_CONTEXT)
+  t.equal(out.rejected?.length, 1)
+  t.equal(out.rejected?.[0].index, 0)
+  t.match(out.rejected?.[0].reason, /at most 7 days old .* days old$/)
+  t.same(out.requests.map(r => r.events), [[1]], 'the good event is still sent')
+})
