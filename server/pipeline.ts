@@ -75,33 +75,10 @@ export async function runPipeline (deps: PipelineDeps, snap: RequestSnapshot, cl
   metrics.eventsReceived.inc({ client }, parsed.length)
   const { events, cookies } = enrich(parsed, snap, client, config.identity, deps.ids)
 
-  // Minted ids are new by construction; only ids that came from outside can repeat.
-  const fresh: TaglineEvent[] = []
-  const marked: string[] = []
-  let deduplicated = 0
-  if (config.dedup.enabled) {
-    const checks = events.map(e => e.source?.minted_event_id === true ? Promise.resolve(false) : store.seen(dedupKey(e), config.dedup.windowMs))
-    const settled = await Promise.allSettled(checks)
-    const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected')
-    if (failed !== undefined) {
-      // Some checks may have marked their key before another failed: un-mark them, or the
-      // sender's retry of this refused request would be taken for a repeat and dropped.
-      const markedHere = events.flatMap((e, i) => settled[i].status === 'fulfilled' && settled[i].value === false && e.source?.minted_event_id !== true ? [dedupKey(e)] : [])
-      await store.forget(markedHere).catch(() => {})
-      throw errors.storeUnavailable(`The store could not check for duplicates: ${(failed.reason as Error)?.message}`)
-    }
-    const repeats = settled.map(s => (s as PromiseFulfilledResult<boolean>).value)
-    events.forEach((e, i) => {
-      if (repeats[i]) deduplicated++
-      else {
-        fresh.push(e)
-        if (e.source?.minted_event_id !== true) marked.push(dedupKey(e))
-      }
-    })
-    if (deduplicated > 0) metrics.eventsDeduplicated.inc(deduplicated)
-  } else {
-    fresh.push(...events)
-  }
+  const { fresh, marked, deduplicated } = config.dedup.enabled
+    ? await dedup(store, events, config.dedup.windowMs)
+    : { fresh: events, marked: [], deduplicated: 0 }
+  if (deduplicated > 0) metrics.eventsDeduplicated.inc(deduplicated)
 
   if (config.identity.stitch.enabled) {
     await stitchBackendEvents(store, fresh)
@@ -140,6 +117,26 @@ export async function runPipeline (deps: PipelineDeps, snap: RequestSnapshot, cl
     }
   }
   return { accepted: events.length, deduplicated, event_ids: events.map(e => e.event_id as string), cookies }
+}
+
+/**
+ * Drop repeats of `(event_name, event_id)` inside the window. `marked` lists the keys this call
+ * recorded, so a caller that cannot queue the events can forget them again.
+ */
+async function dedup (store: Store, events: TaglineEvent[], windowMs: number): Promise<{ fresh: TaglineEvent[], marked: string[], deduplicated: number }> {
+  // Minted ids are new by construction; only ids that came from outside can repeat.
+  const keys = events.map(e => e.source?.minted_event_id === true ? undefined : dedupKey(e))
+  const settled = await Promise.allSettled(keys.map(k => k === undefined ? Promise.resolve(false) : store.seen(k, windowMs)))
+  const marked = keys.filter((k, i): k is string => k !== undefined && settled[i].status === 'fulfilled' && settled[i].value === false)
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected')
+  if (failed !== undefined) {
+    // Some checks may have marked their key before another failed: un-mark them, or the
+    // sender's retry of this refused request would be taken for a repeat and dropped.
+    await store.forget(marked).catch(() => {})
+    throw errors.storeUnavailable(`The store could not check for duplicates: ${(failed.reason as Error)?.message}`)
+  }
+  const fresh = events.filter((_, i) => (settled[i] as PromiseFulfilledResult<boolean>).value === false)
+  return { fresh, marked, deduplicated: events.length - fresh.length }
 }
 
 /** Trusted backend events get what they lack from the visitor's last browser context. */
