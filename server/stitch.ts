@@ -34,6 +34,12 @@ export function contextOf (e: TaglineEvent): BrowserContext | undefined {
   return ctx
 }
 
+/** Whether stitching could fill anything here: a trusted event, with a key to look up, missing a field. */
+export function couldStitch (e: TaglineEvent): boolean {
+  if (e.source?.trusted !== true || contextKeys(e).length === 0) return false
+  return [...SCALARS, ...GROUPS].some(k => e[k] === undefined)
+}
+
 /** Where a browser event's context is kept (and where a backend event looks, most specific first). */
 export function contextKeys (e: TaglineEvent): string[] {
   const keys: string[] = []

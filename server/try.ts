@@ -11,7 +11,7 @@ import { parseRequest } from '../clients/index.js'
 import { enrich } from './enrich.js'
 import { route, tagCopy } from './pipeline.js'
 import { mintClientId } from './identity.js'
-import { contextKeys } from './stitch.js'
+import { couldStitch } from './stitch.js'
 import { parseJsonBody } from './snapshot.js'
 import { errors } from './errors.js'
 import { systemIds, type IdSource } from './ids.js'
@@ -197,8 +197,6 @@ async function exchange (tag: CompiledTag, req: OutgoingRequest, secrets: readon
   return out
 }
 
-const STITCHED = ['ip_override', 'user_agent', 'page_location', 'browser_ids', 'click_ids'] as const
-
 /** Run an input through the configured clients, enrichment and tags. Throws a TaglineError (4xx) for bad input. */
 export async function tryEvent (config: CompiledConfig, input: TryInput, opts: TryOptions = {}): Promise<TryReport> {
   const ids = opts.ids ?? systemIds
@@ -208,7 +206,7 @@ export async function tryEvent (config: CompiledConfig, input: TryInput, opts: T
   const events = enrich(parsed.events, snap, parsed.client, config.identity, ids).events
   const notes: string[] = []
   // The gateway would first look a trusted event's visitor up in the store; try has no store.
-  const unstitched = events.flatMap((e, i) => config.identity.stitch.enabled && e.source?.trusted === true && contextKeys(e).length > 0 && STITCHED.some(k => e[k] === undefined) ? [`#${i} ${e.event_name}`] : [])
+  const unstitched = events.flatMap((e, i) => config.identity.stitch.enabled && couldStitch(e) ? [`#${i} ${e.event_name}`] : [])
   if (unstitched.length > 0) {
     notes.push(`stitching is not simulated (${unstitched.join(', ')}): the gateway fills a trusted event's missing IP, user agent, page URL, fbp/fbc/ttp and click ids from the visitor's last browser context, found by transaction_id, user_id or client_id`)
   }
