@@ -1,10 +1,11 @@
 // dataLayer pushes (ga4-gtag-protocol.md §6): `{ event, ecommerce: {...}, user_data, ... }`, one
 // push or an array of them, as a page forwards them verbatim.
-import { isObject, isSafeKey, toNumber } from './guards.js'
+import { isObject, isSafeKey, toNumber } from '../common/guards.js'
 import { consentFromObject } from './consent.js'
 import type { Item, UserData } from '../schemas/event.js'
-import { errors, type ErrorDetail } from '../server/errors.js'
+import { errors, type ErrorDetail } from '../common/errors.js'
 import { normalizeItems } from './items.js'
+import { normalizeUserData } from './user-data.js'
 import type { Client, ParsedEvent, RequestSnapshot } from './types.js'
 
 export const MAX_PUSHES = 500
@@ -12,50 +13,6 @@ export const MAX_PUSHES = 500
 type Obj = Record<string, unknown>
 
 
-const USER_DATA_KEYS: Readonly<Record<string, Exclude<keyof UserData, 'address'>>> = {
-  email: 'email_address',
-  email_address: 'email_address',
-  phone: 'phone_number',
-  phone_number: 'phone_number',
-  sha256_email_address: 'sha256_email_address',
-  sha256_phone_number: 'sha256_phone_number',
-  external_id: 'external_id'
-}
-
-const ADDRESS_KEYS: ReadonlySet<string> = new Set([
-  'first_name', 'last_name', 'street', 'city', 'region', 'postal_code', 'country',
-  'sha256_first_name', 'sha256_last_name', 'sha256_street'
-])
-
-/** A string from a string or number; arrays (GTM and MP allow several emails) give their first entry. */
-function scalarString (v: unknown): string | undefined {
-  if (Array.isArray(v)) v = v[0]
-  if (typeof v === 'number' && Number.isFinite(v)) return String(v)
-  return typeof v === 'string' && v !== '' ? v : undefined
-}
-
-/**
- * GTM-style user-provided data → the model's `user_data`. Only known keys are copied, so the
- * result is safe whatever the input holds; values are kept raw (tags/pii.ts hashes them).
- */
-export function normalizeUserData (raw: unknown): UserData | undefined {
-  if (!isObject(raw)) return undefined
-  const out: UserData = {}
-  for (const [key, target] of Object.entries(USER_DATA_KEYS)) {
-    const v = scalarString(raw[key])
-    if (v !== undefined && out[target] === undefined) out[target] = v
-  }
-  const addr = Array.isArray(raw.address) ? raw.address[0] : raw.address
-  if (isObject(addr)) {
-    const address: Record<string, string> = {}
-    for (const key of ADDRESS_KEYS) {
-      const v = scalarString(addr[key])
-      if (v !== undefined) address[key] = v
-    }
-    if (Object.keys(address).length > 0) out.address = address as NonNullable<UserData['address']>
-  }
-  return Object.keys(out).length > 0 ? out : undefined
-}
 
 const STRING_KEYS: ReadonlySet<string> = new Set([
   'event_id', 'client_id', 'user_id', 'page_location', 'page_referrer', 'page_title',

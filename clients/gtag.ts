@@ -1,11 +1,12 @@
 // GA4 gtag hits (`/g/collect`, ga4-gtag-protocol.md §1-3): shared parameters in the query, one
 // event per body line, each line merged over the query. This is the hot path: the query is parsed
 // once and every parameter is routed by one switch.
-import { isSafeKey, toNumber } from './guards.js'
+import { isSafeKey, toNumber } from '../common/guards.js'
 import type { Item } from '../schemas/event.js'
-import { errors, type ErrorDetail } from '../server/errors.js'
+import { errors, type ErrorDetail } from '../common/errors.js'
 import { consentFromHit } from './consent.js'
-import { normalizeUserData } from './datalayer.js'
+import { normalizeUserData } from './user-data.js'
+import { scrubRaw } from '../protocol/ga4-raw-hit.js'
 import { decodeItem, itemIndex } from './items.js'
 import type { Client, ParsedEvent, RequestSnapshot } from './types.js'
 
@@ -186,28 +187,6 @@ function toEvent (hit: Hit, query: string, line: string | undefined): ParsedEven
   if (scrub) x['x-ga-raw'] = line === undefined ? { query: scrubRaw(query) } : { query: scrubRaw(query), line: scrubRaw(line) }
   else x['x-ga-raw'] = line === undefined ? { query } : { query, line }
   return ev
-}
-
-function rawKey (segment: string): string {
-  const eq = segment.indexOf('=')
-  const key = eq === -1 ? segment : segment.slice(0, eq)
-  if (!key.includes('%') && !key.includes('+')) return key
-  try { return decodeURIComponent(key.replace(/\+/g, ' ')) } catch { return key }
-}
-
-/**
- * The raw hit kept for lossless forwarding, minus what must never travel on: plain-text user
- * data (already captured in `user_data`, hashed by the tags that send it) and a browser's own `_uip`.
- * Raw PII therefore never reaches a log line, a dead letter or the spool through `x-ga-raw`.
- */
-export function scrubRaw (s: string): string {
-  if (s === '') return s
-  const segments = s.split('&')
-  const kept = segments.filter(seg => {
-    const key = rawKey(seg)
-    return key !== '_uip' && !key.startsWith('ep.user_data.') && !key.startsWith('epn.user_data.')
-  })
-  return kept.length === segments.length ? s : kept.join('&')
 }
 
 function hasParam (q: string, name: string): boolean {

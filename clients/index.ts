@@ -1,7 +1,7 @@
 // The ordered client list. Order matters: the first client that claims a snapshot parses it, so
 // the formats with a cheap, certain marker (gtag's path or `v=2`, MP's `events[].name`) go first
 // and our own JSON, the most general shape, goes last.
-import { errors, isTaglineError } from '../server/errors.js'
+import { errors, isTaglineError, type TaglineError } from '../common/errors.js'
 import { datalayer } from './datalayer.js'
 import { gtag } from './gtag.js'
 import { json } from './json.js'
@@ -9,12 +9,17 @@ import { mp } from './mp.js'
 import type { Client, ParsedEvent, RequestSnapshot } from './types.js'
 
 export type { Client, ParsedEvent, RequestSnapshot } from './types.js'
-export { gtag, mp, datalayer, json }
-
 export const clients: readonly Client[] = [gtag, mp, datalayer, json]
 
-/** Find the client for a snapshot and parse it. Every failure is a TaglineError (4xx). */
-export function parseRequest (snap: RequestSnapshot): { client: string, events: ParsedEvent[] } {
+/**
+ * What the first client that claims a snapshot made of it: its events, or the 4xx that explains
+ * why the request cannot be read. The HTTP edge, `tagline try` and the tests all come through here.
+ */
+export type Claim =
+  | { client: string, events: ParsedEvent[], error?: undefined }
+  | { client: string, error: TaglineError }
+
+export function claim (snap: RequestSnapshot): Claim {
   for (const client of clients) {
     let claimed: boolean
     try {
@@ -26,9 +31,8 @@ export function parseRequest (snap: RequestSnapshot): { client: string, events: 
     try {
       return { client: client.name, events: client.parse(snap) }
     } catch (err) {
-      if (isTaglineError(err)) throw err
-      throw errors.badRequest(`The ${client.name} request could not be read.`)
+      return { client: client.name, error: isTaglineError(err) ? err : errors.badRequest(`The ${client.name} request could not be read.`) }
     }
   }
-  throw errors.unknownFormat()
+  return { client: 'none', error: errors.unknownFormat() }
 }

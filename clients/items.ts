@@ -1,35 +1,8 @@
 // GA4 items: the gtag `prN` token encoding (ga4-gtag-protocol.md §3) and the object form that
 // dataLayer pushes and Measurement Protocol bodies carry.
 import type { Item } from '../schemas/event.js'
-import { isSafeKey, toNumber } from './guards.js'
-
-const TOKEN_KEYS: Readonly<Record<string, string>> = {
-  id: 'item_id',
-  nm: 'item_name',
-  af: 'affiliation',
-  cp: 'coupon',
-  ds: 'discount',
-  lp: 'index',
-  br: 'item_brand',
-  ca: 'item_category',
-  c2: 'item_category2',
-  c3: 'item_category3',
-  c4: 'item_category4',
-  c5: 'item_category5',
-  li: 'item_list_id',
-  ln: 'item_list_name',
-  va: 'item_variant',
-  lo: 'location_id',
-  pr: 'price',
-  qt: 'quantity',
-  pi: 'promotion_id',
-  pn: 'promotion_name',
-  cn: 'creative_name',
-  cs: 'creative_slot'
-}
-
-export const NUMERIC_ITEM_KEYS: ReadonlySet<string> = new Set(['price', 'quantity', 'discount', 'index'])
-export const STANDARD_ITEM_KEYS: ReadonlySet<string> = new Set(Object.values(TOKEN_KEYS))
+import { isSafeKey, toNumber } from '../common/guards.js'
+import { MAX_ITEMS, NUMERIC_ITEM_KEYS, STANDARD_ITEM_KEYS, TOKEN_KEYS } from '../protocol/ga4-items.js'
 
 type ItemMap = Record<string, string | number | boolean>
 
@@ -132,8 +105,6 @@ export function normalizeItem (raw: unknown): Item | undefined {
   return used ? item as Item : undefined
 }
 
-/** GA4 takes at most 200 items per event. */
-export const MAX_ITEMS = 200
 
 /** Normalise an items array; non-items are dropped, past MAX_ITEMS too. Not an array → `undefined`. */
 export function normalizeItems (raw: unknown): Item[] | undefined {

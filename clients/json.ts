@@ -1,9 +1,9 @@
 // tagline's own JSON: events in the event model itself (schemas/event.ts), as one object, an
 // array, or `{ events: [...] }`, checked against the TypeBox schema with Ajv.
-import { isObject, isSafeKey } from './guards.js'
+import { isObject, isSafeKey } from '../common/guards.js'
 import { Ajv, type ErrorObject } from 'ajv'
 import { Event } from '../schemas/event.js'
-import { errors, type ErrorDetail } from '../server/errors.js'
+import { errors, type ErrorDetail } from '../common/errors.js'
 import type { Client, ParsedEvent, RequestSnapshot } from './types.js'
 
 export const MAX_EVENTS = 500

@@ -5,24 +5,8 @@ import { CommonKeys } from '../schemas/config.js'
 import { tagTypes } from '../tags/index.js'
 import { ALL_TRIGGER, ConditionError, always, compileCondition, compileTagDecision } from '../tags/triggers.js'
 import { parseDuration } from './duration.js'
-import { RETRY_DEFAULTS } from '../server/delivery/retry.js'
-import { DELIVERY_DEFAULTS } from '../server/delivery/index.js'
+import { DELIVERY_DEFAULTS, IDENTITY_DEFAULTS, RETRY_DEFAULTS, SERVER_DEFAULTS } from '../schemas/defaults.js'
 import type { CompiledConfig, CompiledTag, Predicate, RetryPolicy } from './types.js'
-
-export const DEFAULTS = {
-  port: 8080,
-  host: '0.0.0.0',
-  rateLimit: { max: 600, timeWindow: '1 minute' },
-  bodyLimit: 65536,
-  shutdownTimeoutMs: 10000,
-  identity: { cookieDomain: 'auto', fpid: true, metaCookies: true },
-  dedupWindow: '48h',
-  stitchTtl: '7d',
-  // Delivery owns its defaults (one visible block each); config only overrides them.
-  delivery: { maxQueue: DELIVERY_DEFAULTS.maxQueue, deadLetterMax: DELIVERY_DEFAULTS.deadLetterMax },
-  retry: RETRY_DEFAULTS,
-  timeoutMs: 15000
-} as const
 
 const COMMON = new Set(CommonKeys)
 
@@ -49,10 +33,10 @@ function compileTag (entry: TagEntry, index: number, named: Map<string, Predicat
   if (entry.endpoint !== undefined) settings.endpoint = entry.endpoint
   const r = entry.retry ?? {}
   const retry: RetryPolicy = {
-    maxAttempts: r.maxAttempts ?? DEFAULTS.retry.maxAttempts,
-    maxAgeMs: r.maxAge !== undefined ? parseDuration(r.maxAge) : DEFAULTS.retry.maxAgeMs,
-    initialDelayMs: r.initialDelayMs ?? DEFAULTS.retry.initialDelayMs,
-    maxDelayMs: r.maxDelayMs ?? DEFAULTS.retry.maxDelayMs
+    maxAttempts: r.maxAttempts ?? RETRY_DEFAULTS.maxAttempts,
+    maxAgeMs: r.maxAge !== undefined ? parseDuration(r.maxAge) : RETRY_DEFAULTS.maxAgeMs,
+    initialDelayMs: r.initialDelayMs ?? RETRY_DEFAULTS.initialDelayMs,
+    maxDelayMs: r.maxDelayMs ?? RETRY_DEFAULTS.maxDelayMs
   }
   return {
     name: entry.name,
@@ -66,7 +50,7 @@ function compileTag (entry: TagEntry, index: number, named: Map<string, Predicat
     ip: entry.ip ?? 'full',
     batch: { ...def.defaults.batch, ...entry.batch },
     retry,
-    timeoutMs: entry.timeoutMs ?? DEFAULTS.timeoutMs,
+    timeoutMs: entry.timeoutMs ?? DELIVERY_DEFAULTS.timeoutMs,
     params: { exclude: [...(entry.params?.exclude ?? [])], set: { ...entry.params?.set } }
   }
 }
@@ -79,39 +63,38 @@ export function compileConfig (raw: Config, file?: string): CompiledConfig {
     named.set(name, compileCondition(cond as ConditionSpec, ['triggers', name]))
   }
   const compiled: CompiledConfig = {
-    raw,
     server: {
-      port: s.port ?? DEFAULTS.port,
-      host: s.host ?? DEFAULTS.host,
+      port: s.port ?? SERVER_DEFAULTS.port,
+      host: s.host ?? SERVER_DEFAULTS.host,
       trustProxy: Array.isArray(s.trustProxy) ? [...s.trustProxy] : s.trustProxy ?? false,
       corsOrigins: [...(s.cors?.origins ?? [])],
-      rateLimit: s.rateLimit === false ? false : { ...(s.rateLimit ?? DEFAULTS.rateLimit) },
-      bodyLimit: s.bodyLimit ?? DEFAULTS.bodyLimit,
-      shutdownTimeoutMs: s.shutdownTimeoutMs ?? DEFAULTS.shutdownTimeoutMs
+      rateLimit: s.rateLimit === false ? false : { ...(s.rateLimit ?? SERVER_DEFAULTS.rateLimit) },
+      bodyLimit: s.bodyLimit ?? SERVER_DEFAULTS.bodyLimit,
+      shutdownTimeoutMs: s.shutdownTimeoutMs ?? SERVER_DEFAULTS.shutdownTimeoutMs,
+      spoolFile: s.spoolFile ?? SERVER_DEFAULTS.spoolFile
     },
     identity: {
-      cookieDomain: raw.identity?.cookieDomain ?? DEFAULTS.identity.cookieDomain,
-      fpid: raw.identity?.fpid ?? DEFAULTS.identity.fpid,
-      metaCookies: raw.identity?.metaCookies ?? DEFAULTS.identity.metaCookies,
+      cookieDomain: raw.identity?.cookieDomain ?? IDENTITY_DEFAULTS.cookieDomain,
+      fpid: raw.identity?.fpid ?? IDENTITY_DEFAULTS.fpid,
+      metaCookies: raw.identity?.metaCookies ?? IDENTITY_DEFAULTS.metaCookies,
       stitch: {
-        enabled: raw.identity?.stitch?.enabled ?? true,
-        ttlMs: parseDuration(raw.identity?.stitch?.ttl ?? DEFAULTS.stitchTtl)
+        enabled: raw.identity?.stitch?.enabled ?? IDENTITY_DEFAULTS.stitch.enabled,
+        ttlMs: parseDuration(raw.identity?.stitch?.ttl ?? IDENTITY_DEFAULTS.stitch.ttl)
       }
     },
     store: {},
     apiKeys: (raw.auth?.apiKeys ?? []).filter(k => typeof k === 'string' && k !== ''),
     dedup: {
       enabled: raw.dedup?.enabled ?? true,
-      windowMs: parseDuration(raw.dedup?.window ?? DEFAULTS.dedupWindow)
+      windowMs: parseDuration(raw.dedup?.window ?? IDENTITY_DEFAULTS.dedupWindow)
     },
     debug: {},
     privacy: { honorGpc: raw.privacy?.honorGpc ?? true },
-    delivery: { ...DEFAULTS.delivery, ...raw.delivery },
+    delivery: { maxQueue: raw.delivery?.maxQueue ?? DELIVERY_DEFAULTS.maxQueue, deadLetterMax: raw.delivery?.deadLetterMax ?? DELIVERY_DEFAULTS.deadLetterMax },
     triggers: named,
     tags: (raw.tags ?? []).map((t, i) => compileTag(t as TagEntry, i, named))
   }
   if (file !== undefined) compiled.file = file
-  if (s.spoolFile !== undefined) compiled.server.spoolFile = s.spoolFile
   const redis = nonEmpty(raw.store?.redis)
   if (redis !== undefined) compiled.store.redis = redis
   const token = nonEmpty(raw.debug?.token)

@@ -1,16 +1,10 @@
 // What config/load.ts produces: the YAML validated, defaults applied, triggers compiled.
 // The pipeline and delivery only ever see this shape, never the raw YAML.
-import type { Config } from '../schemas/config.js'
 import type { ConsentType, TaglineEvent } from '../schemas/event.js'
 import type { TagDefinition } from '../tags/types.js'
+import type { FireDecision, Predicate } from '../tags/triggers.js'
 
-export type Predicate = (event: TaglineEvent) => boolean
-
-/** Why a tag does or does not fire for an event (feeds metrics, `tagline try`, the debug view). */
-export type FireDecision =
-  | { fire: true, trigger: string }
-  | { fire: false, reason: 'not_triggered' }
-  | { fire: false, reason: 'blocked', trigger: string }
+export type { FireDecision, Predicate }
 
 export interface RetryPolicy {
   maxAttempts: number
@@ -38,8 +32,6 @@ export interface CompiledTag {
 }
 
 export interface CompiledConfig {
-  /** The validated YAML after env interpolation (secrets included: never log it whole). */
-  raw: Config
   /** The file it came from, when it came from a file. */
   file?: string
   server: {
@@ -50,13 +42,14 @@ export interface CompiledConfig {
     rateLimit: false | { max: number, timeWindow: number | string }
     bodyLimit: number
     shutdownTimeoutMs: number
-    spoolFile?: string
+    spoolFile: string
   }
   identity: { cookieDomain: string, fpid: boolean, metaCookies: boolean, stitch: { enabled: boolean, ttlMs: number } }
   store: { redis?: string }
   /** Non-empty API keys only. */
   apiKeys: string[]
   dedup: { enabled: boolean, windowMs: number }
+  /** Reserved for the live debug view, which is not built yet: read by nothing today. */
   debug: { token?: string }
   privacy: { honorGpc: boolean }
   delivery: { maxQueue: number, deadLetterMax: number }

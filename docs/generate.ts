@@ -8,9 +8,8 @@ import { tagTypes } from '../tags/index.js'
 import type { TagDefinition, TagExample } from '../tags/types.js'
 import { DEFAULT_EVENT_NAMES } from '../tags/event-names.js'
 import { CommonTagSettings } from '../schemas/config.js'
-import { DEFAULTS } from '../config/compile.js'
 import { parseDuration } from '../config/duration.js'
-import { RETRY_DEFAULTS } from '../server/delivery/retry.js'
+import { DELIVERY_DEFAULTS, IDENTITY_DEFAULTS, RETRY_DEFAULTS } from '../schemas/defaults.js'
 import { describeRequest, secretValues, REDACTED } from '../server/delivery/redact.js'
 import { requestText } from '../server/try-format.js'
 
@@ -164,7 +163,7 @@ function intro (): string[] {
   const common: Record<string, string> = {
     fireOn: code('[all]'),
     ip: code('full'),
-    timeoutMs: code(String(DEFAULTS.timeoutMs)),
+    timeoutMs: code(String(DELIVERY_DEFAULTS.timeoutMs)),
     consent: 'per type (below)',
     'batch.maxEvents': 'per type (below)',
     'batch.maxWaitMs': 'per type (below)',
@@ -197,10 +196,10 @@ function intro (): string[] {
     'Meta and TikTok deduplicate a server event against their browser pixel when both carry **the same event name and the same `event_id`**:',
     '', '1. give the browser event an id and send it to both (`fbq(\'track\', \'Purchase\', {...}, { eventID: \'T_1001\' })` and the gtag / dataLayer / backend `event_id`); tagline forwards it verbatim;',
     '2. make the server event name equal the pixel\'s (`eventNames`, e.g. when the pixel sends `CompletePayment`);',
-    `3. a \`purchase\` (or \`refund\`) without an \`event_id\` uses its \`transaction_id\`, so the browser and backend copies of one order share an id; the gateway itself drops a repeated (event name, event id) within \`dedup.window\` (default ${humanDuration(DEFAULTS.dedupWindow)}), so every destination, GA4 included, gets it once.`, '',
+    `3. a \`purchase\` (or \`refund\`) without an \`event_id\` uses its \`transaction_id\`, so the browser and backend copies of one order share an id; the gateway itself drops a repeated (event name, event id) within \`dedup.window\` (default ${humanDuration(IDENTITY_DEFAULTS.dedupWindow)}), so every destination, GA4 included, gets it once.`, '',
     '## Stitching backend events to the visitor', '',
     'A **trusted** backend event (sent with an API key) gets what it lacks (IP, user agent, language, page URL, `fbp` / `fbc` / `ttp`, click ids, campaign) from the visitor\'s last browser context, found by its `transaction_id`, then `user_id`, then `client_id`. ' +
-      `\`source.stitched\` lists the fields filled. Contexts are kept for \`identity.stitch.ttl\` (default ${humanDuration(DEFAULTS.stitchTtl)}; \`identity.stitch.enabled: false\` turns stitching off), and nothing is remembered from a visitor who denied \`ad_storage\` or \`ad_user_data\`.`, '',
+      `\`source.stitched\` lists the fields filled. Contexts are kept for \`identity.stitch.ttl\` (default ${humanDuration(IDENTITY_DEFAULTS.stitch.ttl)}; \`identity.stitch.enabled: false\` turns stitching off), and nothing is remembered from a visitor who denied \`ad_storage\` or \`ad_user_data\`.`, '',
     '## Settings every tag takes', '', ...settingsTable(shared as Schema, common, notes), ''
   ]
 }

@@ -1,7 +1,8 @@
-// The configuration contract (architecture §4), one TypeBox source for validation, the TS types
+// The configuration contract (docs/architecture.md, "Configuration"), one TypeBox source for validation, the TS types
 // and the generated `config.schema.json` that editors use for the YAML file.
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import { CONSENT_TYPES } from './event.js'
+import { DELIVERY_DEFAULTS, IDENTITY_DEFAULTS, RETRY_DEFAULTS, SERVER_DEFAULTS } from './defaults.js'
 
 const Scalar = Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Null()])
 
@@ -35,8 +36,9 @@ export const Condition = Type.Recursive(This => Type.Object({
 export const TriggerRef = Type.Union([Type.String({ minLength: 1 }), Condition])
 
 const ConsentType = Type.Union(CONSENT_TYPES.map(c => Type.Literal(c)))
-const Duration = Type.Union([Type.Number({ minimum: 0 }), Type.String({ pattern: '^\\d+(\\.\\d+)?\\s*(ms|s|m|h|d)$' })], {
-  description: 'Milliseconds, or a string like "500ms", "30s", "10m", "4h", "2d".'
+const Duration = (defaultValue?: string | number) => Type.Union([Type.Number({ minimum: 0 }), Type.String({ pattern: '^\\d+(\\.\\d+)?\\s*(ms|s|m|h|d)$' })], {
+  description: 'Milliseconds, or a string like "500ms", "30s", "10m", "4h", "2d".',
+  ...(defaultValue !== undefined ? { default: defaultValue } : {})
 })
 
 /** Settings every tag takes, whatever its type. */
@@ -48,16 +50,16 @@ export const CommonTagSettings = Type.Object({
   fireOn: Type.Optional(Type.Array(TriggerRef, { minItems: 1, description: 'Fire when any of these holds. Defaults to [all].' })),
   blockOn: Type.Optional(Type.Array(TriggerRef, { description: 'Never fire when any of these holds.' })),
   endpoint: Type.Optional(Type.String({ pattern: '^https?://', description: 'Full URL replacing the official endpoint.' })),
-  timeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 120000 })),
+  timeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 120000, default: DELIVERY_DEFAULTS.timeoutMs })),
   batch: Type.Optional(Type.Object({
     maxEvents: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
     maxWaitMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 60000 }))
   }, { additionalProperties: false })),
   retry: Type.Optional(Type.Object({
-    maxAttempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
-    maxAge: Type.Optional(Duration),
-    initialDelayMs: Type.Optional(Type.Integer({ minimum: 1 })),
-    maxDelayMs: Type.Optional(Type.Integer({ minimum: 1 }))
+    maxAttempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: RETRY_DEFAULTS.maxAttempts })),
+    maxAge: Type.Optional(Duration(RETRY_DEFAULTS.maxAgeMs)),
+    initialDelayMs: Type.Optional(Type.Integer({ minimum: 1, default: RETRY_DEFAULTS.initialDelayMs })),
+    maxDelayMs: Type.Optional(Type.Integer({ minimum: 1, default: RETRY_DEFAULTS.maxDelayMs }))
   }, { additionalProperties: false })),
   consent: Type.Optional(Type.Array(ConsentType, { description: 'Consent types that must not be denied for this tag to fire.' })),
   ip: Type.Optional(Type.Union([Type.Literal('full'), Type.Literal('truncate'), Type.Literal('none')], {
@@ -79,8 +81,8 @@ export function tagEntrySchema (type: string, settings: TSchema): TSchema {
 }
 
 export const ServerSettings = Type.Object({
-  port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535, default: 8080 })),
-  host: Type.Optional(Type.String({ default: '0.0.0.0' })),
+  port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535, default: SERVER_DEFAULTS.port })),
+  host: Type.Optional(Type.String({ default: SERVER_DEFAULTS.host })),
   trustProxy: Type.Optional(Type.Union([Type.Boolean(), Type.Array(Type.String()), Type.Integer({ minimum: 0 })], {
     description: 'Whose X-Forwarded-For is believed: true, false, a hop count or CIDRs.'
   })),
@@ -89,21 +91,21 @@ export const ServerSettings = Type.Object({
     max: Type.Integer({ minimum: 1 }),
     timeWindow: Type.Union([Type.Integer({ minimum: 1 }), Type.String()])
   }, { additionalProperties: false })])),
-  bodyLimit: Type.Optional(Type.Integer({ minimum: 1024, maximum: 10 * 1024 * 1024, default: 65536 })),
-  shutdownTimeoutMs: Type.Optional(Type.Integer({ minimum: 0, default: 10000 })),
-  spoolFile: Type.Optional(Type.String({ description: 'Where undelivered events are written on shutdown (embedded store).' }))
+  bodyLimit: Type.Optional(Type.Integer({ minimum: 1024, maximum: 10 * 1024 * 1024, default: SERVER_DEFAULTS.bodyLimit })),
+  shutdownTimeoutMs: Type.Optional(Type.Integer({ minimum: 0, default: SERVER_DEFAULTS.shutdownTimeoutMs })),
+  spoolFile: Type.Optional(Type.String({ default: SERVER_DEFAULTS.spoolFile, description: 'Where undelivered events are written on shutdown (embedded store).' }))
 }, { additionalProperties: false })
 
 export const Config = Type.Object({
   $schema: Type.Optional(Type.String()),
   server: Type.Optional(ServerSettings),
   identity: Type.Optional(Type.Object({
-    cookieDomain: Type.Optional(Type.String({ default: 'auto' })),
-    fpid: Type.Optional(Type.Boolean({ default: true })),
-    metaCookies: Type.Optional(Type.Boolean({ default: true })),
+    cookieDomain: Type.Optional(Type.String({ default: IDENTITY_DEFAULTS.cookieDomain })),
+    fpid: Type.Optional(Type.Boolean({ default: IDENTITY_DEFAULTS.fpid })),
+    metaCookies: Type.Optional(Type.Boolean({ default: IDENTITY_DEFAULTS.metaCookies })),
     stitch: Type.Optional(Type.Object({
-      enabled: Type.Optional(Type.Boolean({ default: true, description: 'Fill trusted backend events from the visitor\'s last browser context.' })),
-      ttl: Type.Optional(Duration)
+      enabled: Type.Optional(Type.Boolean({ default: IDENTITY_DEFAULTS.stitch.enabled, description: 'Fill trusted backend events from the visitor\'s last browser context.' })),
+      ttl: Type.Optional(Duration(IDENTITY_DEFAULTS.stitch.ttl))
     }, { additionalProperties: false }))
   }, { additionalProperties: false })),
   store: Type.Optional(Type.Object({
@@ -113,16 +115,16 @@ export const Config = Type.Object({
     apiKeys: Type.Optional(Type.Array(Type.String()))
   }, { additionalProperties: false })),
   dedup: Type.Optional(Type.Object({
-    window: Type.Optional(Duration),
+    window: Type.Optional(Duration(IDENTITY_DEFAULTS.dedupWindow)),
     enabled: Type.Optional(Type.Boolean())
   }, { additionalProperties: false })),
-  debug: Type.Optional(Type.Object({ token: Type.Optional(Type.String({ description: 'Token for the live debug view (/debug); accepted now, the view itself is not built yet.' })) }, { additionalProperties: false })),
+  debug: Type.Optional(Type.Object({ token: Type.Optional(Type.String({ description: 'Reserved for the live debug view (/debug), which is not built yet: accepted and ignored today.' })) }, { additionalProperties: false })),
   privacy: Type.Optional(Type.Object({
     honorGpc: Type.Optional(Type.Boolean({ default: true, description: 'Treat the Sec-GPC: 1 header as an opt-out of advertising tags.' }))
   }, { additionalProperties: false })),
   delivery: Type.Optional(Type.Object({
-    maxQueue: Type.Optional(Type.Integer({ minimum: 1, description: 'Events a tag queue may hold before /collect answers 503.' })),
-    deadLetterMax: Type.Optional(Type.Integer({ minimum: 0 }))
+    maxQueue: Type.Optional(Type.Integer({ minimum: 1, default: DELIVERY_DEFAULTS.maxQueue, description: 'Events a tag queue may hold before /collect answers 503.' })),
+    deadLetterMax: Type.Optional(Type.Integer({ minimum: 0, default: DELIVERY_DEFAULTS.deadLetterMax }))
   }, { additionalProperties: false })),
   triggers: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z0-9_.-]+$' }), Condition)),
   tags: Type.Optional(Type.Array(Type.Object({ name: Type.String(), type: Type.String() }, { additionalProperties: true })))

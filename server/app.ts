@@ -7,10 +7,9 @@ import rateLimit from '@fastify/rate-limit'
 import type { Logger } from 'pino'
 import type { CompiledConfig } from '../config/types.js'
 import type { Store } from './store/types.js'
-import { RedisStore } from './store/redis.js'
 import { createMetrics, type Metrics } from './metrics.js'
 import { systemIds, type IdSource } from './ids.js'
-import { errors, isTaglineError, TaglineError } from './errors.js'
+import { errors, isTaglineError, TaglineError } from '../common/errors.js'
 import { makeAuthenticator } from './auth.js'
 import { collectRoutes } from './routes/collect.js'
 import { opsRoutes } from './routes/ops.js'
@@ -97,8 +96,7 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
     await app.register(rateLimit, {
       max: config.server.rateLimit.max,
       timeWindow: config.server.rateLimit.timeWindow,
-      redis: deps.store instanceof RedisStore ? deps.store.client : undefined,
-      nameSpace: `${deps.store instanceof RedisStore ? deps.store.prefix : 'tagline:'}ratelimit:`,
+      ...deps.store.rateLimit,
       skipOnError: true,
       errorResponseBuilder: () => errors.rateLimited()
     })

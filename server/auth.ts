@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
-import { errors } from './errors.js'
+import { errors } from '../common/errors.js'
 
 const digest = (s: string): Buffer => createHash('sha256').update(s).digest()
 

@@ -8,7 +8,7 @@ import { startGateway } from './start.js'
 import { createLogger } from './logger.js'
 import { readTryInput, tryEvent, type TryInput } from './try.js'
 import { formatTryReport } from './try-format.js'
-import { isTaglineError } from './errors.js'
+import { isTaglineError } from '../common/errors.js'
 import { scrubMessage } from './delivery/redact.js'
 
 const here = dirname(fileURLToPath(import.meta.url))

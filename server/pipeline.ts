@@ -10,7 +10,7 @@ import { mintClientId } from './identity.js'
 import { applyTransform, hasTransform } from './transform.js'
 import { applyIpMode } from './ip.js'
 import { contextFields, contextKeys, contextOf, fromFields, stitch, type BrowserContext } from './stitch.js'
-import { errors, isTaglineError } from './errors.js'
+import { errors, isTaglineError } from '../common/errors.js'
 
 export interface Enqueuer {
   enqueue (items: Array<{ tag: string, event: TaglineEvent }>): void

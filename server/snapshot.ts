@@ -3,7 +3,7 @@
 import sjson from 'secure-json-parse'
 import type { FastifyRequest } from 'fastify'
 import type { RequestSnapshot } from '../clients/types.js'
-import { errors } from './errors.js'
+import { errors } from '../common/errors.js'
 
 function mediaType (header: string | undefined): string | undefined {
   if (header === undefined) return undefined

@@ -10,8 +10,6 @@ import { createMetrics, type Metrics } from './metrics.js'
 import { buildApp } from './app.js'
 import { createLogger } from './logger.js'
 
-export const DEFAULT_SPOOL = 'data/spool.jsonl'
-
 export interface Gateway {
   app: FastifyInstance
   delivery: Delivery
@@ -42,7 +40,7 @@ export async function startGateway (opts: StartOptions): Promise<Gateway> {
     logger: logger.child({ component: 'delivery' }),
     maxQueue: config.delivery.maxQueue,
     deadLetterMax: config.delivery.deadLetterMax,
-    spoolFile: resolve(config.server.spoolFile ?? DEFAULT_SPOOL)
+    spoolFile: resolve(config.server.spoolFile)
   })
   let ready = false
   let app: FastifyInstance | undefined

@@ -1,6 +1,6 @@
 // sGTM-style per-tag transformations: `params.exclude` removes fields (dot paths), `params.set`
 // writes them. Applied to a copy, so other tags still see the event as it arrived.
-import { isSafeKey } from '../clients/guards.js'
+import { isSafeKey } from '../common/guards.js'
 import type { TaglineEvent } from '../schemas/event.js'
 
 

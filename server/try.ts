@@ -7,13 +7,13 @@ import type { CompiledConfig, CompiledTag } from '../config/types.js'
 import type { RequestSnapshot } from '../clients/types.js'
 import type { TaglineEvent, Consent } from '../schemas/event.js'
 import type { Outcome, OutgoingRequest } from '../tags/types.js'
-import { parseRequest } from '../clients/index.js'
+import { claim } from '../clients/index.js'
 import { enrich } from './enrich.js'
 import { route, tagCopy } from './pipeline.js'
 import { mintClientId } from './identity.js'
 import { couldStitch } from './stitch.js'
 import { parseJsonBody } from './snapshot.js'
-import { errors } from './errors.js'
+import { errors } from '../common/errors.js'
 import { systemIds, type IdSource } from './ids.js'
 import { describeRequest, scrubMessage, secretValues, type RequestDescription } from './delivery/redact.js'
 import { createAgent, send } from './delivery/send.js'
@@ -202,7 +202,8 @@ export async function tryEvent (config: CompiledConfig, input: TryInput, opts: T
   const ids = opts.ids ?? systemIds
   const now = opts.now ?? ids.now()
   const snap = trySnapshot(input, opts, now)
-  const parsed = parseRequest(snap)
+  const parsed = claim(snap)
+  if (parsed.error !== undefined) throw parsed.error
   const events = enrich(parsed.events, snap, parsed.client, config.identity, ids).events
   const notes: string[] = []
   // The gateway would first look a trusted event's visitor up in the store; try has no store.

@@ -9,8 +9,8 @@
 // query string and fragment are ignored (MP's own query is always measurement_id + api_secret).
 import { Type, type Static } from '@sinclair/typebox'
 import type { Consent, TaglineEvent, UserData } from '../schemas/event.js'
-import { scrubRaw } from '../clients/gtag.js'
-import { validateMp, type MpProblem } from '../clients/mp.js'
+import { scrubRaw } from '../protocol/ga4-raw-hit.js'
+import { validateMp, type MpProblem } from '../protocol/ga4-mp-rules.js'
 import { classifyByStatus } from './http-status.js'
 import { isSha256Hex, withHashedUserData } from './pii.js'
 import { defineTag, type OutgoingRequest, type Outcome, type Rejection, type TagResponse } from './types.js'

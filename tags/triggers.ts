@@ -1,9 +1,16 @@
-// Trigger conditions (architecture §4), compiled once at load into plain closures so the per-event
-// cost is a few property reads and comparisons: no parsing, no regex compiling, no allocation.
-import { isSafeKey } from '../clients/guards.js'
+// Trigger conditions (README, "A minimal config"), compiled once at load into plain closures so the
+// per-event cost is a few property reads and comparisons: no parsing, no regex compiling, no allocation.
+import { isSafeKey } from '../common/guards.js'
 import type { ConditionSpec, TriggerRefSpec } from '../schemas/config.js'
 import type { TaglineEvent } from '../schemas/event.js'
-import type { FireDecision, Predicate } from '../config/types.js'
+
+export type Predicate = (event: TaglineEvent) => boolean
+
+/** Why a tag does or does not fire for an event (feeds metrics, `tagline try`, the debug view). */
+export type FireDecision =
+  | { fire: true, trigger: string }
+  | { fire: false, reason: 'not_triggered' }
+  | { fire: false, reason: 'blocked', trigger: string }
 
 export type ConditionErrorCode = 'invalid_condition' | 'bad_regex' | 'unknown_trigger'
 export type PathSegment = string | number

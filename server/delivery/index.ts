@@ -3,7 +3,8 @@
 import type { Dispatcher } from 'undici'
 import type { Logger } from 'pino'
 import type { CompiledTag } from '../../config/types.js'
-import { errors } from '../errors.js'
+import { errors } from '../../common/errors.js'
+import { DELIVERY_DEFAULTS } from '../../schemas/defaults.js'
 import { DeadLetters } from './dead-letter.js'
 import { MemoryQueue } from './queue.js'
 import { createAgent } from './send.js'
@@ -15,10 +16,8 @@ import type { TaglineEvent } from '../../schemas/event.js'
 export type { DeadLetter, DeliveryOptions, QueuedEvent, Batch } from './types.js'
 export type { TagQueue } from './queue.js'
 export { MemoryQueue } from './queue.js'
-export { RETRY_DEFAULTS, retryAfterMs, backoffMs, resolveRetryPolicy } from './retry.js'
 export { describeRequest, REDACTED } from './redact.js'
 
-export const DELIVERY_DEFAULTS = Object.freeze({ maxQueue: 10_000, deadLetterMax: 1000, concurrency: 4 })
 
 export class Delivery {
   private readonly workers = new Map<string, TagWorker>()

@@ -1,5 +1,5 @@
-// The whole retry policy. Every default is in RETRY_DEFAULTS; a tag's `retry:` settings are
-// merged over it, nothing else changes behaviour.
+// The whole retry policy. Every default is in RETRY_DEFAULTS (schemas/defaults.ts); a tag's
+// `retry:` settings are merged over it, nothing else changes behaviour.
 //
 // Retrying a POST is normally unsafe (undici's RetryHandler refuses to), but our sends are
 // idempotent at the destination: Meta and TikTok deduplicate on (event_name, event_id), GA4 on
@@ -7,34 +7,13 @@
 // timeout whose request did arrive costs nothing but a duplicate the vendor discards.
 import type { RetryPolicy } from '../../config/types.js'
 import type { TagResponse } from '../../tags/types.js'
-
-export type Jitter = 'full' | 'equal'
+import { RETRY_DEFAULTS } from '../../schemas/defaults.js'
 
 export interface ResolvedRetryPolicy extends RetryPolicy {
   factor: number
-  jitter: Jitter
+  jitter: 'full' | 'equal'
   permanentErrorCodes: readonly string[]
 }
-
-const MINUTE = 60_000
-
-export const RETRY_DEFAULTS: Readonly<ResolvedRetryPolicy> = Object.freeze({
-  // Ad platforms accept late events (Meta: 7 days), so the window is hours, not seconds;
-  // the age limit is the real bound, the attempt count a backstop.
-  maxAttempts: 20,
-  maxAgeMs: 4 * 60 * MINUTE,
-  initialDelayMs: 1000,
-  maxDelayMs: 30 * MINUTE,
-  factor: 2,
-  // Equal jitter keeps half of the backoff as a floor, so a retry never fires right away.
-  jitter: 'equal',
-  // Errors raised before anything reached the wire because the tag built a broken request:
-  // retrying cannot help. Every other network error (refused, reset, DNS, timeouts) retries.
-  permanentErrorCodes: Object.freeze([
-    'UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED', 'ERR_INVALID_URL', 'ERR_INVALID_ARG_TYPE',
-    'ERR_INVALID_ARG_VALUE', 'ERR_INVALID_HTTP_TOKEN', 'ERR_INVALID_CHAR', 'ERR_UNSUPPORTED_PROTOCOL'
-  ])
-})
 
 export function resolveRetryPolicy (overrides: Partial<RetryPolicy> = {}): ResolvedRetryPolicy {
   const out: ResolvedRetryPolicy = { ...RETRY_DEFAULTS }

@@ -2,11 +2,10 @@
 // because for delivery both are just inputs to the retry decision.
 import { Agent, request, type Dispatcher } from 'undici'
 import type { OutgoingRequest, TagResponse } from '../../tags/types.js'
+import { DELIVERY_DEFAULTS } from '../../schemas/defaults.js'
 
 /** What we keep of a response body: enough for classify() and a dead letter, not a whole page. */
 export const MAX_BODY_CHARS = 64 * 1024
-/** Standard Webhooks suggests 15–30 s; used only when a tag has no usable timeoutMs. */
-export const DEFAULT_TIMEOUT_MS = 15_000
 
 export type SendResult =
   | { kind: 'response', response: TagResponse, durationMs: number }
@@ -33,7 +32,7 @@ export async function send (
   opts: { timeoutMs: number, signal?: AbortSignal }
 ): Promise<SendResult> {
   const started = performance.now()
-  const timeoutMs = opts.timeoutMs > 0 ? opts.timeoutMs : DEFAULT_TIMEOUT_MS
+  const timeoutMs = opts.timeoutMs > 0 ? opts.timeoutMs : DELIVERY_DEFAULTS.timeoutMs
   const controller = new AbortController()
   // One deadline for the whole exchange (connect + headers + body); undici's own per-phase
   // timers sit a little later as a backstop so the reason is deterministic.

@@ -4,11 +4,11 @@ import type { CompiledConfig } from '../../config/types.js'
 import type { Store } from '../store/types.js'
 import type { Metrics } from '../metrics.js'
 import type { IdSource } from '../ids.js'
-import { clients } from '../../clients/index.js'
+import { claim } from '../../clients/index.js'
 import { snapshotOf } from '../snapshot.js'
 import { ContextWriter, runPipeline, type Enqueuer } from '../pipeline.js'
 import { cookieDomain } from '../identity.js'
-import { errors, isTaglineError, TaglineError } from '../errors.js'
+import { TaglineError } from '../../common/errors.js'
 
 export interface CollectOptions {
   config: CompiledConfig
@@ -29,16 +29,10 @@ export async function collectRoutes (app: FastifyInstance, opts: CollectOptions)
     try {
       const trusted = opts.authenticate(req.headers.authorization)
       const snap = snapshotOf(req, trusted, receivedMs)
-      const client = clients.find(c => c.claims(snap))
-      if (client === undefined) throw errors.unknownFormat('No client recognised this request: send a gtag hit, a dataLayer push, Measurement Protocol JSON or tagline JSON.')
-      clientName = client.name
-      let events
-      try {
-        events = client.parse(snap)
-      } catch (err) {
-        throw isTaglineError(err) ? err : errors.badRequest(`The ${client.name} request could not be read: ${(err as Error).message}`)
-      }
-      const result = await runPipeline(deps, snap, client.name, events)
+      const claimed = claim(snap)
+      clientName = claimed.client
+      if (claimed.error !== undefined) throw claimed.error
+      const result = await runPipeline(deps, snap, claimed.client, claimed.events)
 
       if (result.cookies.length > 0) {
         const domain = cookieDomain(snap.host, config.identity.cookieDomain)
@@ -48,7 +42,7 @@ export async function collectRoutes (app: FastifyInstance, opts: CollectOptions)
         }
       }
       // gtag and MP senders expect Google's bare 204; everything else learns the event ids.
-      if (client.name === 'gtag' || (client.name === 'mp' && snap.path.endsWith('/mp/collect'))) {
+      if (claimed.client === 'gtag' || (claimed.client === 'mp' && snap.path.endsWith('/mp/collect'))) {
         reply.code(204).send()
         return
       }

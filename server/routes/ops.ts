@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { Store } from '../store/types.js'
 import type { Metrics } from '../metrics.js'
-import { errors } from '../errors.js'
+import { errors } from '../../common/errors.js'
 
 export interface OpsOptions {
   store: Store

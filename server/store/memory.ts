@@ -9,6 +9,7 @@ export interface MemoryStoreOptions {
 /** The embedded store: one process, nothing shared. */
 export class MemoryStore implements Store {
   readonly kind = 'memory' as const
+  readonly rateLimit = { nameSpace: 'tagline:ratelimit:' }
   // Map keeps insertion order, so the first entries are the oldest: eviction and sweeping
   // stop at the first live entry instead of scanning everything.
   #keys = new Map<string, number>()

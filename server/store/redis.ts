@@ -22,6 +22,10 @@ export class RedisStore implements Store {
     this.prefix = opts.prefix ?? 'tagline:'
   }
 
+  get rateLimit (): { redis: Redis, nameSpace: string } {
+    return { redis: this.client, nameSpace: `${this.prefix}ratelimit:` }
+  }
+
   async connect (): Promise<void> {
     if (this.client.status === 'wait') await this.client.connect()
   }

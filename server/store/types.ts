@@ -1,4 +1,6 @@
 // One store interface, two implementations (memory, Redis), one shared contract test.
+import type { Redis } from 'ioredis'
+
 export interface Store {
   readonly kind: 'memory' | 'redis'
   /**
@@ -15,6 +17,11 @@ export interface Store {
   fields (key: string): Promise<Record<string, string> | undefined>
   /** Forget keys marked by `seen`: used when the events they guard could not be queued. */
   forget (keys: string[]): Promise<void>
+  /**
+   * Where @fastify/rate-limit keeps its counters: the shared Redis (so replicas limit as one) or,
+   * without `redis`, the plugin's own in-process store.
+   */
+  readonly rateLimit: { redis?: Redis, nameSpace: string }
   /** Resolves true when the store can take writes. */
   ping (): Promise<boolean>
   close (): Promise<void>

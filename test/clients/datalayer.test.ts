@@ -1,7 +1,8 @@
 import t from 'tap'
-import { datalayer, normalizeUserData } from '../../clients/datalayer.js'
+import { datalayer } from '../../clients/datalayer.js'
+import { normalizeUserData } from '../../clients/user-data.js'
 import type { RequestSnapshot } from '../../clients/types.js'
-import { TaglineError } from '../../server/errors.js'
+import { TaglineError } from '../../common/errors.js'
 
 function snap (json: unknown, o: Partial<RequestSnapshot> = {}): RequestSnapshot {
   return { method: 'POST', path: '/collect', query: '', body: JSON.stringify(json) ?? '', json, contentType: 'application/json', headers: {}, ip: '203.0.113.7', cookies: {}, trusted: false, requestId: 'r1', receivedMs: 1718000000000, ...o }

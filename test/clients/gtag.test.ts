@@ -2,7 +2,7 @@ import { ADD_TO_CART_ITEM } from './fixtures/add-to-cart.js'
 import t from 'tap'
 import { gtag } from '../../clients/gtag.js'
 import type { RequestSnapshot } from '../../clients/types.js'
-import { TaglineError } from '../../server/errors.js'
+import { TaglineError } from '../../common/errors.js'
 
 function snap (o: Partial<RequestSnapshot>): RequestSnapshot {
   return { method: 'POST', path: '/g/collect', query: '', body: '', json: undefined, contentType: 'text/plain', headers: {}, ip: '203.0.113.7', cookies: {}, trusted: false, requestId: 'r1', receivedMs: 1718000000000, ...o }

@@ -1,9 +1,10 @@
 // Hostile input for every client: nothing may throw a plain Error, nothing may touch
 // Object.prototype, and no event may carry a prototype key.
 import t from 'tap'
-import { parseRequest } from '../../clients/index.js'
+import { parseRequest } from './fixtures/claim.js'
 import type { ParsedEvent, RequestSnapshot } from '../../clients/types.js'
-import { TaglineError } from '../../server/errors.js'
+import { TaglineError } from '../../common/errors.js'
+
 
 /** The few assertions the helpers below use. */
 type Asserts = Pick<typeof t, 'ok' | 'equal' | 'strictSame'>

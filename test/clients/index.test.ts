@@ -1,7 +1,9 @@
 import t from 'tap'
-import { clients, parseRequest } from '../../clients/index.js'
+import { clients } from '../../clients/index.js'
+import { parseRequest } from './fixtures/claim.js'
 import type { RequestSnapshot } from '../../clients/types.js'
-import { TaglineError } from '../../server/errors.js'
+import { TaglineError } from '../../common/errors.js'
+
 
 function snap (o: Partial<RequestSnapshot>): RequestSnapshot {
   return { method: 'POST', path: '/collect', query: '', body: '', json: undefined, contentType: undefined, headers: {}, ip: '203.0.113.7', cookies: {}, trusted: false, requestId: 'r1', receivedMs: 1718000000000, ...o }

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { json } from '../../clients/json.js'
 import type { RequestSnapshot } from '../../clients/types.js'
-import { TaglineError } from '../../server/errors.js'
+import { TaglineError } from '../../common/errors.js'
 
 function snap (body: unknown, o: Partial<RequestSnapshot> = {}): RequestSnapshot {
   return { method: 'POST', path: '/collect', query: '', body: JSON.stringify(body) ?? '', json: body, contentType: 'application/json', headers: {}, ip: '203.0.113.7', cookies: {}, trusted: false, requestId: 'r1', receivedMs: 1718000000000, ...o }

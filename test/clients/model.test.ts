@@ -3,8 +3,9 @@
 import t from 'tap'
 import { Ajv } from 'ajv'
 import { Event } from '../../schemas/event.js'
-import { parseRequest } from '../../clients/index.js'
+import { parseRequest } from './fixtures/claim.js'
 import type { RequestSnapshot } from '../../clients/types.js'
+
 
 const validate = new Ajv({ allErrors: true, strict: false }).compile(Event)
 

@@ -1,7 +1,8 @@
 import t from 'tap'
-import { mp, validateMp } from '../../clients/mp.js'
+import { mp } from '../../clients/mp.js'
+import { validateMp } from '../../protocol/ga4-mp-rules.js'
 import type { RequestSnapshot } from '../../clients/types.js'
-import { TaglineError } from '../../server/errors.js'
+import { TaglineError } from '../../common/errors.js'
 
 function snap (json: unknown, o: Partial<RequestSnapshot> = {}): RequestSnapshot {
   return { method: 'POST', path: '/mp/collect', query: 'measurement_id=G-ABC123XYZ9&api_secret=s3cret', body: JSON.stringify(json) ?? '', json, contentType: 'application/json', headers: {}, ip: '203.0.113.7', cookies: {}, trusted: false, requestId: 'r1', receivedMs: 1718000000000, ...o }

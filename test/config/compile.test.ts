@@ -1,4 +1,4 @@
-import { RETRY_DEFAULTS } from '../../server/delivery/retry.js'
+import { RETRY_DEFAULTS } from '../../schemas/defaults.js'
 // Defaults, env values and the compiled shape pipeline and delivery rely on.
 import t from 'tap'
 import { loadConfig } from '../../config/load.js'
@@ -17,7 +17,8 @@ t.test('an empty file loads with every default', async t => {
       corsOrigins: [],
       rateLimit: { max: 600, timeWindow: '1 minute' },
       bodyLimit: 65536,
-      shutdownTimeoutMs: 10000
+      shutdownTimeoutMs: 10000,
+      spoolFile: 'data/spool.jsonl'
     })
     t.same(c.identity, { cookieDomain: 'auto', fpid: true, metaCookies: true, stitch: { enabled: true, ttlMs: 7 * 86_400_000 } })
     t.same(c.store, {})

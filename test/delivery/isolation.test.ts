@@ -1,6 +1,6 @@
 import t from 'tap'
 import { Delivery } from '../../server/delivery/index.js'
-import { isTaglineError } from '../../server/errors.js'
+import { isTaglineError } from '../../common/errors.js'
 import { captureLogger, ev, metrics, silent, startSink, tag, until } from './fixtures/helpers.js'
 
 t.test('a full queue refuses the whole enqueue with queue_full', async t => {

@@ -1,6 +1,7 @@
 // The pure parts: retry arithmetic, Retry-After parsing, the memory queue, the dead-letter cap.
 import t from 'tap'
-import { backoffMs, nextAttempt, resolveRetryPolicy, retryAfterMs, RETRY_DEFAULTS } from '../../server/delivery/retry.js'
+import { backoffMs, nextAttempt, resolveRetryPolicy, retryAfterMs } from '../../server/delivery/retry.js'
+import { RETRY_DEFAULTS } from '../../schemas/defaults.js'
 import { MemoryQueue } from '../../server/delivery/queue.js'
 import { DeadLetters } from '../../server/delivery/dead-letter.js'
 import { newBatchId } from '../../server/delivery/batch-id.js'

@@ -2,7 +2,7 @@ import t from 'tap'
 import { ConditionError, compileCondition, compilePath, compileTagDecision } from '../../tags/triggers.js'
 import type { ConditionSpec, TriggerRefSpec } from '../../schemas/config.js'
 import type { TaglineEvent } from '../../schemas/event.js'
-import type { Predicate } from '../../config/types.js'
+import type { Predicate } from '../../tags/triggers.js'
 
 const ev = (e: Record<string, unknown>): TaglineEvent => ({ event_name: 'page_view', ...e }) as TaglineEvent
 const holds = (spec: unknown, e: Record<string, unknown>): boolean => compileCondition(spec as ConditionSpec)(ev(e))

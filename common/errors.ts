@@ -34,7 +34,7 @@ export const errors = {
   badRequest: define('bad_request', 400, 'The request could not be read.'),
   badJson: define('bad_json', 400, 'The body is not valid JSON.'),
   forbiddenKey: define('forbidden_key', 400, 'The body contains a __proto__ or constructor.prototype key.'),
-  unknownFormat: define('unknown_format', 400, 'No client recognised this request.'),
+  unknownFormat: define('unknown_format', 400, 'No client recognised this request: send a gtag hit, a dataLayer push, Measurement Protocol JSON or tagline JSON.'),
   invalidEvent: define('invalid_event', 400, 'The event is not valid.'),
   invalidMp: define('invalid_measurement_protocol', 400, 'The Measurement Protocol payload is not valid.'),
   unauthorized: define('unauthorized', 401, 'The API key is not valid.'),

@@ -1,0 +1,62 @@
+// Every default of the gateway, one block per concern. The config schema shows them to editors,
+// config/compile.ts applies them, and the runtime (delivery, retry, the HTTP edge) reads the same
+// values when it is built without a config (tests, the benchmark). Nothing else holds a default.
+
+export const SERVER_DEFAULTS = Object.freeze({
+  port: 8080,
+  host: '0.0.0.0',
+  rateLimit: Object.freeze({ max: 600, timeWindow: '1 minute' }),
+  bodyLimit: 65536,
+  /** Bounds the whole stop: closing the listener, draining delivery, writing the spool. */
+  shutdownTimeoutMs: 10_000,
+  /** Embedded mode: where undelivered events are written at shutdown and replayed at start. */
+  spoolFile: 'data/spool.jsonl'
+})
+
+export const IDENTITY_DEFAULTS = Object.freeze({
+  cookieDomain: 'auto',
+  fpid: true,
+  metaCookies: true,
+  stitch: Object.freeze({ enabled: true, ttl: '7d' }),
+  dedupWindow: '48h'
+})
+
+export const DELIVERY_DEFAULTS = Object.freeze({
+  /** Per tag: events waiting + in flight + scheduled for retry before the edge answers 503. */
+  maxQueue: 10_000,
+  /** Per tag, oldest evicted first. */
+  deadLetterMax: 1000,
+  /** Batches in flight per tag. */
+  concurrency: 4,
+  /** One deadline for a whole exchange; Standard Webhooks suggests 15–30 s. */
+  timeoutMs: 15_000
+})
+
+const MINUTE = 60_000
+
+/**
+ * The whole retry policy; a tag's `retry:` settings are merged over it. Ad platforms accept late
+ * events (Meta: 7 days), so the window is hours, not seconds; the age limit is the real bound and
+ * the attempt count a backstop.
+ */
+export const RETRY_DEFAULTS = Object.freeze({
+  maxAttempts: 20,
+  maxAgeMs: 4 * 60 * MINUTE,
+  initialDelayMs: 1000,
+  maxDelayMs: 30 * MINUTE,
+  factor: 2,
+  // Equal jitter keeps half of the backoff as a floor, so a retry never fires right away.
+  jitter: 'equal' as 'full' | 'equal',
+  // Errors raised before anything reached the wire because the tag built a broken request:
+  // retrying cannot help. Every other network error (refused, reset, DNS, timeouts) retries.
+  permanentErrorCodes: Object.freeze([
+    'UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED', 'ERR_INVALID_URL', 'ERR_INVALID_ARG_TYPE',
+    'ERR_INVALID_ARG_VALUE', 'ERR_INVALID_HTTP_TOKEN', 'ERR_INVALID_CHAR', 'ERR_UNSUPPORTED_PROTOCOL'
+  ]) as readonly string[],
+  /**
+   * Statuses that mean "this request will never succeed" for destinations whose answer is in the
+   * HTTP status alone (webhooks, PostHog). Every other failure retries, 3xx included: redirects
+   * are not followed, so a moved endpoint is a failure to retry and notice.
+   */
+  permanentStatuses: Object.freeze([400, 401, 403, 404, 405, 410, 413, 422]) as readonly number[]
+})
