@@ -3,8 +3,9 @@
 // through while still doing its store lookup, as it does for real traffic.
 
 /**
- * A real-format GA4 `view_item` hit (ga4-gtag-protocol.md §5.1/§5.2 merged): 40 parameters,
- * 715 bytes once the id is in (tooling.md §6 measured with a 703-byte, 40-parameter query).
+ * A real-format GA4 `view_item` hit (the parameters gtag.js sends for a page view and a
+ * view_item, merged): 40 parameters, 715 bytes once the id is in, close to the 703-byte,
+ * 40-parameter query the bare-Fastify baseline was measured with (bench/README.md, "Caveats").
  */
 export const GTAG_QUERY = [
   'v=2', 'tid=G-ABC123XYZ9', 'gtm=45je4ca0v9123456789za200', '_p=1718000098765',
@@ -36,7 +37,7 @@ export const BROWSER_HEADERS: Record<string, string> = {
   cookie: 'FPID=FPID2.2.q3kQ0v1nE7m6yq0rZ8m5cT2u0bq1mH3g1H0n4o6yJ9k%3D.1717000000; _ga=GA1.1.1234567890.1717000000; _fbp=fb.1.1717000000000.1234567890; _ttp=2F7h37YkS1j57AYSKTI7IHhJPYH'
 }
 
-/** A tagline-JSON purchase (schemas/event.ts), about 1 KB like tooling.md §6's 1043-byte body. */
+/** A tagline-JSON purchase (schemas/event.ts), about 1 KB like the baseline's 1043-byte body. */
 export const PURCHASE_BODY = JSON.stringify({
   event_name: 'purchase',
   event_id: 'T-[<id>]',

@@ -43,8 +43,9 @@ const DURATION = envInt('BENCH_DURATION', 10)
 const CONNECTIONS = envInt('BENCH_CONNECTIONS', 50)
 const WARMUP = envInt('BENCH_WARMUP', 3, 0)
 // Latency is only meaningful below saturation (at saturation it is queueing: connections ÷
-// throughput). The fixed-rate run offers 0.6 × the 8–11k req/s bare-Fastify baseline recorded in
-// shared/reference/tooling.md §6, i.e. the load the ≥ 0.6 target asks the gateway to carry.
+// throughput). The fixed-rate run offers 0.6 × the 8–11k req/s bare-Fastify baseline of the
+// feasibility measurement the targets were set from (bench/README.md, "Caveats"), i.e. the load the
+// ≥ 0.6 target asks the gateway to carry.
 const RATE = envInt('BENCH_RATE', 5000)
 // autocannon paces each connection in per-second bursts, so at a fixed rate over 50 connections
 // even a route answering a constant (/healthz) shows a ~10 ms p99: fewer connections keep the

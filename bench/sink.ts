@@ -1,6 +1,6 @@
 // The benchmark's destination stand-in, run as a child process (bench/run.ts forks it). One
 // node:http server plays all five platforms, one path prefix per tag, and answers each the way the
-// platform answers a success (destinations.md §F):
+// platform answers a success:
 //
 //   /sink/ga4/g/collect?<hit>      forwarded gtag hit    → 204; one event per body line, or one for a query-only hit
 //   /sink/ga4/mp/collect?…         Measurement Protocol  → 204; events[]

@@ -1,4 +1,6 @@
-// Consent Mode signals on a gtag hit (sgtm.md §4): `gcs`, `gcd` and `npa` → the event's consent.
+// Consent Mode signals on a gtag hit: `gcs`, `gcd` and `npa` → the event's consent. Google documents
+// the consent types (https://developers.google.com/tag-platform/security/concepts/consent-mode) but
+// not these parameters; their encoding: https://www.simoahava.com/analytics/consent-mode-v2-google-tags/
 import type { Consent } from '../schemas/event.js'
 
 type State = 'granted' | 'denied'

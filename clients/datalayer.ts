@@ -1,5 +1,5 @@
-// dataLayer pushes (ga4-gtag-protocol.md §6): `{ event, ecommerce: {...}, user_data, ... }`, one
-// push or an array of them, as a page forwards them verbatim.
+// dataLayer pushes: `{ event, ecommerce: {...}, user_data, ... }`, one push or an array of them, as
+// a page forwards them verbatim. The shapes: https://developers.google.com/analytics/devguides/collection/ga4/ecommerce?client_type=gtm
 import { isObject, isSafeKey, toNumber } from '../common/guards.js'
 import { consentFromObject } from './consent.js'
 import type { Item, UserData } from '../schemas/event.js'

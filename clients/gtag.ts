@@ -1,6 +1,7 @@
-// GA4 gtag hits (`/g/collect`, ga4-gtag-protocol.md §1-3): shared parameters in the query, one
-// event per body line, each line merged over the query. This is the hot path: the query is parsed
-// once and every parameter is routed by one switch.
+// GA4 gtag hits (`/g/collect`): shared parameters in the query, one event per body line, each line
+// merged over the query. Google publishes no reference for this format; a public reverse-engineered
+// one: https://thyngster.com/app-web-google-analytics-measurement-protocol-version-2
+// This is the hot path: the query is parsed once and every parameter is routed by one switch.
 import { isSafeKey, toNumber } from '../common/guards.js'
 import type { Item } from '../schemas/event.js'
 import { errors, type ErrorDetail } from '../common/errors.js'

@@ -1,5 +1,5 @@
-// GA4 items: the gtag `prN` token encoding (ga4-gtag-protocol.md §3) and the object form that
-// dataLayer pushes and Measurement Protocol bodies carry.
+// GA4 items: the gtag `prN` token encoding (undocumented by Google; see the reference in
+// clients/gtag.ts) and the object form that dataLayer pushes and Measurement Protocol bodies carry.
 import type { Item } from '../schemas/event.js'
 import { isSafeKey, toNumber } from '../common/guards.js'
 import { MAX_ITEMS, NUMERIC_ITEM_KEYS, STANDARD_ITEM_KEYS, TOKEN_KEYS } from '../protocol/ga4-items.js'

@@ -8,7 +8,9 @@ import { MAX_ITEMS, STANDARD_ITEM_KEYS } from './ga4-items.js'
 
 type Obj = Record<string, unknown>
 
-// ---- limits (§8.3) ----
+// ---- limits and reserved names: "Limitations" in
+// https://developers.google.com/analytics/devguides/collection/protocol/ga4/sending-events and
+// "Reserved names" in https://developers.google.com/analytics/devguides/collection/protocol/ga4/reference ----
 
 const MAX_EVENTS = 25
 const MAX_PARAMS = 25
@@ -29,7 +31,7 @@ const APP_ONLY_EVENTS: ReadonlySet<string> = new Set(['ad_impression', 'in_app_p
 const RESERVED_PARAM_PREFIXES = ['_', 'firebase_', 'ga_', 'google_', 'gtag.']
 const RESERVED_USER_PROPERTIES: ReadonlySet<string> = new Set(['first_open_time', 'first_visit_time', 'last_deep_link_referrer', 'user_id', 'first_open_after_install'])
 const RESERVED_USER_PROPERTY_PREFIXES = ['_', 'firebase_', 'ga_', 'google_']
-// GTM's built-in session values may exceed the 100-character rule (§8.3).
+// GTM's built-in session values may exceed the 100-character rule.
 const LENGTH_EXEMPT: ReadonlySet<string> = new Set(['session_id', 'session_number'])
 
 export interface MpProblem extends ErrorDetail {
@@ -172,7 +174,7 @@ function checkId (add: Add, body: Obj, key: string): boolean {
   return true // present, even if broken: don't also report it missing
 }
 
-/** Every problem of an MP body, in MP's own terms (§8.5). Empty when the body is valid. */
+/** Every problem of an MP body, in MP's own terms (the validation codes above). Empty when the body is valid. */
 export function validateMp (body: unknown): MpProblem[] {
   const problems: MpProblem[] = []
   const add: Add = (path, validationCode, message) => { problems.push({ path, message, validationCode }) }

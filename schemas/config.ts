@@ -1,4 +1,4 @@
-// The configuration contract (docs/architecture.md, "Configuration"), one TypeBox source for validation, the TS types
+// The configuration contract (README.md, "A minimal config"), one TypeBox source for validation, the TS types
 // and the generated `config.schema.json` that editors use for the YAML file.
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import { CONSENT_TYPES } from './event.js'

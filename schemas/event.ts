@@ -1,4 +1,5 @@
-// The common event model (architecture §3). Keys follow sGTM's common event data names so GA4
+// The common event model (README.md, "The event model"). Keys follow sGTM's common event data names
+// (https://developers.google.com/tag-platform/tag-manager/server-side/common-event-data) so GA4
 // forwarding stays lossless and people who know sGTM feel at home.
 import { Type, type Static } from '@sinclair/typebox'
 

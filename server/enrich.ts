@@ -1,4 +1,4 @@
-// Enrichment: what the request adds to the parsed events (architecture §3, "from" column).
+// Enrichment: what the request adds to the parsed events (README.md, "The event model", "from" column).
 // Pure: the clock and id minting come in through `ids`, cookies to set go out in the result.
 import type { RequestSnapshot, ParsedEvent } from '../clients/types.js'
 import type { TaglineEvent, ClickIds, Campaign } from '../schemas/event.js'

@@ -1,5 +1,7 @@
-// GA4 items / value / currency → the shape Meta `custom_data` and TikTok `properties` need
-// (destinations.md §C.4). Pure helpers; each tag renames the keys for its vendor.
+// GA4 items / value / currency → the shape Meta `custom_data`
+// (https://developers.facebook.com/docs/marketing-api/conversions-api/parameters/custom-data) and
+// TikTok `properties` (https://business-api.tiktok.com/portal/docs?id=1771101027431425) need.
+// Pure helpers; each tag renames the keys for its vendor.
 import type { TaglineEvent, Item } from '../schemas/event.js'
 
 export interface Content { id: string, quantity?: number, item_price?: number, title?: string, category?: string, brand?: string }

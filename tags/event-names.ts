@@ -1,4 +1,6 @@
-// GA4 event name → destination standard event name (destinations.md §C.3, Meta §A.6, TikTok §B.5).
+// GA4 event name → destination standard event name (Meta:
+// https://developers.facebook.com/docs/meta-pixel/reference#standard-events, TikTok:
+// https://ads.tiktok.com/help/article/supported-standard-events).
 // Pixel dedup matches on (event name, event id), so the server name must equal the one the site's
 // pixel sends: every entry here is only a default, overridable per tag (`eventNames`).
 
@@ -26,7 +28,7 @@ const shared = {
 
 const frozen = (o: Record<string, string>): Readonly<Record<string, string>> => Object.freeze(Object.assign(Object.create(null), o))
 
-/** Default GA4 → destination standard event names (reference §C.3). Absent = no standard equivalent. */
+/** Default GA4 → destination standard event names. Absent = no standard equivalent. */
 export const DEFAULT_EVENT_NAMES: Record<Destination, Readonly<Record<string, string>>> = Object.freeze({
   // Meta: page views go out as PageView (the base pixel event); give the pixel's PageView the
   // same event id or set `page_view: ''` in eventNames to skip them.

@@ -1,6 +1,6 @@
 // Input → output cases of the ga4 tag, run by test/tags/ga4.test.ts and readable as documentation.
 // Events are as the tag receives them: already through prepare(), so user data is hashed.
-// Hits are ga4-gtag-protocol.md §5 (assembled examples, fictitious ids).
+// Hits are in the format gtag.js sends, with fictitious ids.
 import type { TaglineEvent } from '../schemas/event.js'
 import type { TagExample } from './types.js'
 
@@ -18,12 +18,12 @@ const MP_URL = 'https://www.google-analytics.com/mp/collect?measurement_id=G-ABC
 const MP_HEADERS = { 'content-type': 'application/json' }
 const json = (body: unknown): string => JSON.stringify(body)
 
-// §5.1 page_view: everything in the query, empty body.
+// page_view: everything in the query, empty body.
 const Q_PAGE_VIEW = 'v=2&tid=G-ABC123XYZ9&gtm=45je4ca0v9123456789za200&_p=1718000012345&gcs=G111&gcd=13t3t3t3t5l1&npa=0&dma=0&cid=1234567890.1717000000&ul=en-us&sr=1920x1080&uaa=x86&uab=64&uafvl=Chromium%3B126.0.6478.61%7CGoogle%2520Chrome%3B126.0.6478.61%7CNot-A.Brand%3B99.0.0.0&uamb=0&uam=&uap=Windows&uapv=15.0.0&uaw=0&are=1&frm=0&pscdl=noapi&_eu=AAI&_s=1&sid=1718000000&sct=7&seg=1&dl=https%3A%2F%2Fshop.example%2Fcategory%2Fshirts%3Futm_source%3Dnewsletter&dr=https%3A%2F%2Fwww.google.com%2F&dt=Shirts%20%7C%20Shop&en=page_view&_ee=1&tfd=1422&richsstsse'
-// §5.4 purchase: shared query, the event in one body line.
+// purchase: shared query, the event in one body line.
 const Q_PURCHASE = 'v=2&tid=G-ABC123XYZ9&gtm=45je4ca0v9123456789za200&_p=1718000300000&gcs=G111&gcd=13t3t3t3t5l1&npa=0&dma=0&cid=1234567890.1717000000&uid=cust-88231&ul=en-us&sr=1920x1080&_s=1&sid=1718000000&sct=7&seg=1&dl=https%3A%2F%2Fshop.example%2Fcheckout%2Fthank-you&dr=https%3A%2F%2Fshop.example%2Fcheckout&dt=Thank%20you&tfd=902&richsstsse'
 const L_PURCHASE = 'en=purchase&_et=2100&_c=1&cu=USD&ep.transaction_id=T_12345&epn.value=72.05&epn.tax=4.90&epn.shipping=5.99&ep.coupon=SUMMER_FUN&ep.event_id=T_12345&pr1=idSKU_12345~nmStan%20and%20Friends%20Tee~brGoogle~caApparel~vagreen~pr10.01~qt3&pr2=idSKU_12346~nmFriends%20Hoodie~brGoogle~caApparel~c2Adult~vablack~cpSUMMER_FUN~ds2.22~pr42.02~qt1'
-// §5.5 two events in one hit.
+// two events in one hit.
 const Q_BATCH = 'v=2&tid=G-ABC123XYZ9&gtm=45je4ca0v9123456789za200&_p=1718000400000&gcs=G111&gcd=13t3t3t3t5l1&npa=0&cid=1234567890.1717000000&ul=en-us&sr=1920x1080&_s=4&sid=1718000000&sct=7&seg=1&dl=https%3A%2F%2Fshop.example%2Fcategory%2Fshirts&dt=Shirts%20%7C%20Shop&tfd=30211&richsstsse'
 const L_LIST = 'en=view_item_list&_et=3120&ep.item_list_id=related_products&ep.item_list_name=Related%20products&pr1=idSKU_12345~nmStan%20and%20Friends%20Tee~lp0~pr10.01&pr2=idSKU_12346~nmFriends%20Hoodie~lp1~pr42.02'
 const L_SELECT = 'en=select_item&_et=640&ep.item_list_id=related_products&ep.item_list_name=Related%20products&pr1=idSKU_12346~nmFriends%20Hoodie~lp1~pr42.02'

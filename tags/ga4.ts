@@ -1,7 +1,8 @@
 // GA4. Events that came from gtag are forwarded as the original hit to /g/collect (lossless:
 // sessions, attribution, client hints and consent strings survive, as with sGTM's GA4 tag); every
-// other event goes over Measurement Protocol. References: ga4-gtag-protocol.md §1, §4, §8 and
-// destinations.md §C.
+// other event goes over Measurement Protocol. MP reference:
+// https://developers.google.com/analytics/devguides/collection/protocol/ga4/reference; /g/collect
+// has no official one (see clients/gtag.ts).
 //
 // Endpoint rule: `endpoint` replaces Google's host. Its origin and path are kept, minus a trailing
 // `/g/collect`, `/mp/collect` or `/debug/mp/collect`, and each transport appends its own path:
@@ -29,12 +30,14 @@ type Settings = Static<typeof Ga4Settings> & { endpoint?: string }
 const GOOGLE = 'https://www.google-analytics.com'
 const GOOGLE_EU = 'https://region1.google-analytics.com'
 const MP_MAX_EVENTS = 25
-// "The total size of the post body must be less than 130kB" (MP docs); decimal kB to be safe.
+// MP: "The total size of the post body must be less than 130kB"; decimal kB to be safe.
+// https://developers.google.com/analytics/devguides/collection/protocol/ga4/sending-events
 const MP_MAX_BYTES = 130_000
 // MP accepts events backdated up to 72 h; RELAXED validation silently moves older ones to
 // "72 h ago", so they are refused here instead of being recorded at the wrong time.
 const MP_MAX_AGE_MS = 72 * 3600_000
-// GA4's collection limits exempt these from the 100-character rule (support answer 9267744).
+// GA4's collection limits exempt these from the 100-character rule
+// (https://support.google.com/analytics/answer/9267744).
 const LONG_PARAMS: Readonly<Record<string, number>> = { page_location: 1000, page_referrer: 420, page_title: 300 }
 // MP answers 2xx to almost anything; a 4xx means the HTTP request itself is wrong and will stay
 // wrong. 408 and 429 are about timing, not the request, so they retry (as do 5xx and 3xx).
@@ -141,7 +144,7 @@ function mpParams (e: TaglineEvent): Obj {
   const set = (k: string, v: unknown): void => { if (v !== undefined && v !== null) p[k] = v }
   set('session_id', e.ga_session_id)
   // MP needs a positive engagement_time_msec next to session_id, or the event misses Realtime
-  // and session attribution (MP docs, "send events").
+  // and session attribution (MP's sending-events page, linked at MP_MAX_BYTES).
   const et = e.engagement_time_msec ?? e.params?.engagement_time_msec
   if (typeof et === 'number' && et > 0) p.engagement_time_msec = et
   else if (p.session_id !== undefined) p.engagement_time_msec = 1

@@ -1,6 +1,6 @@
 // Worked examples for the Meta Conversions API tag: event in (as queued, before `prepare`),
 // request out. The tap test runs every case; they double as documentation of the wire format
-// (destinations.md §A.11). Hashes are literal: Meta's own vectors where Meta publishes one
+// (docs/destinations.md shows them). Hashes are literal: Meta's own vectors where Meta publishes one
 // (john_smith@gmail.com, (650)555-1212 → 16505551212, "United States" → us).
 import type { TaglineEvent } from '../schemas/event.js'
 import type { BuildContext, BuildResult, TagExample } from './types.js'

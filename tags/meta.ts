@@ -1,6 +1,7 @@
-// Meta Conversions API (destinations.md §A). One POST per ≤ 1,000 events to the pixel's /events
-// edge. Meta refuses a whole request for one bad event (and for one event_time past its window),
-// so every event is checked here first and the doubtful ones are dead-lettered, never sent.
+// Meta Conversions API (https://developers.facebook.com/docs/marketing-api/conversions-api/using-the-api).
+// One POST per ≤ 1,000 events to the pixel's /events edge. Meta refuses a whole request for one
+// bad event (and for one event_time past its window), so every event is checked here first and
+// the doubtful ones are dead-lettered, never sent.
 //
 // Events with no Meta name (not in the default map or `eventNames`, customEvents off, or mapped
 // to '') cannot be skipped silently: a tag must send or reject each event it gets. They are

@@ -1,7 +1,9 @@
-// User-data normalisation and hashing for Meta CAPI, TikTok Events API and GA4 MP
-// (destinations.md §A.4, §B.3; ga4-gtag-protocol.md §8.4). Each vendor normalises a little
-// differently (phones above all), so every normaliser takes the flavour. All functions are
-// total: a non-string or unusable value gives undefined, never an exception.
+// User-data normalisation and hashing for Meta CAPI, TikTok Events API and GA4 MP. Each vendor
+// normalises a little differently (phones above all), so every normaliser takes the flavour. All
+// functions are total: a non-string or unusable value gives undefined, never an exception. Rules:
+//   Meta   https://developers.facebook.com/docs/marketing-api/conversions-api/parameters/customer-information-parameters
+//   TikTok https://business-api.tiktok.com/portal/docs?id=1771101027431425
+//   Google https://developers.google.com/analytics/devguides/collection/ga4/uid-data
 import * as crypto from 'node:crypto'
 import type { TaglineEvent, UserData } from '../schemas/event.js'
 
@@ -246,8 +248,8 @@ function clear (hashed: unknown, raw: unknown, norm: (s: string) => string | und
 }
 
 /**
- * Normalise then SHA-256 every raw identity field the way `flavour` wants; see the contract in
- * the brief of this module. The address country (when given) beats `opts.defaultCountry` as the
+ * Normalise then SHA-256 every raw identity field the way `flavour` wants; values that are already
+ * digests pass through. The address country (when given) beats `opts.defaultCountry` as the
  * phone's default country: it is the customer's own, the option is the site's.
  */
 export function hashUserData (ud: UserData | undefined, flavour: PiiFlavour, opts?: PiiOptions): UserData | undefined {

@@ -1,5 +1,5 @@
 // Worked examples for the PostHog tag: event in, request out. The tap test runs every case; they
-// double as documentation of the wire format (destinations.md §E.2). The uuid values are literal
+// double as documentation of the wire format (docs/destinations.md shows them). The uuid values are literal
 // on purpose: they pin the UUID namespace (cross-checked with Python's uuid.uuid5).
 import type { TaglineEvent } from '../schemas/event.js'
 import type { BuildContext, TagExample } from './types.js'

@@ -1,4 +1,4 @@
-// PostHog capture API (`/batch/`), destinations.md §E.2. Product analytics: events flow without
+// PostHog capture API (`/batch/`, https://posthog.com/docs/api/capture). Product analytics: events flow without
 // ad consent, but person properties ($set) go only with analytics consent, and no raw user data
 // ever leaves for PostHog.
 import { eventTimeMs } from './event-time.js'
@@ -11,7 +11,7 @@ import { destinationEventName } from './event-names.js'
 
 export const POSTHOG_US_HOST = 'https://us.i.posthog.com'
 export const POSTHOG_EU_HOST = 'https://eu.i.posthog.com'
-/** PostHog treats events at least this old as a backfill (`historical_migration`). */
+/** PostHog wants events this old sent as a backfill, `historical_migration` (https://posthog.com/docs/migrate). */
 export const HISTORICAL_AGE_MS = 48 * 60 * 60 * 1000
 /** A 429 may be a billing quota, which no quick retry clears: wait at least this long. */
 export const QUOTA_BACKOFF_MS = 60_000
@@ -65,7 +65,6 @@ function nonEmpty (s: string | undefined): string | undefined {
   return s === undefined || s === '' ? undefined : s
 }
 
-/** The event time that goes to PostHog: it must be identical on every retry, so never "now". */
 function parseUrl (s: string | undefined): URL | undefined {
   if (s === undefined) return undefined
   try { return new URL(s) } catch { return undefined }

@@ -1,6 +1,6 @@
 // Worked examples for the TikTok Events API tag: events in (before prepare), request out. The tap
 // test runs every case through prepare + build; they double as documentation of the wire format
-// (destinations.md §B.10). Hashes are literal on purpose: they pin TikTok's normalisation (the
+// (docs/destinations.md shows them). Hashes are literal on purpose: they pin TikTok's normalisation (the
 // phone is hashed as E.164 *with* the '+', so it differs from Meta's hash of the same number).
 import type { TaglineEvent } from '../schemas/event.js'
 import type { BuildContext, OutgoingRequest, TagExample } from './types.js'

@@ -1,6 +1,6 @@
 // TikTok Events API 2.0 (web): POST /open_api/v1.3/event/track/ with up to 1,000 events
-// (destinations.md §B, §C.3, §C.4, §F). TikTok answers HTTP 200 to most errors, so classify reads
-// the body's `code`, not the status.
+// (https://business-api.tiktok.com/portal/docs?id=1771101027431425). TikTok answers HTTP 200 to
+// most errors, so classify reads the body's `code`, not the status.
 import { eventTimeMs, isoTime } from './event-time.js'
 import { Type, type Static } from '@sinclair/typebox'
 import type { TaglineEvent, UserData } from '../schemas/event.js'
@@ -24,7 +24,7 @@ type Settings = TiktokSettings & { endpoint?: string }
 
 export const TIKTOK_URL = 'https://business-api.tiktok.com/open_api/v1.3/event/track/'
 export const TIKTOK_MAX_EVENTS = 1000
-/** TikTok documents no web window; 7 days (as Meta) keeps late events out of closed attribution (§B.8). */
+/** TikTok documents no web window; 7 days (as Meta) keeps late events out of closed attribution. */
 export const TIKTOK_MAX_AGE_MS = 7 * 24 * 3600_000
 // Names under which TikTok counts an order: a value there without a currency is refused, never
 // sent as USD (which would silently misreport every other currency).

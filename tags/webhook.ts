@@ -1,4 +1,5 @@
-// Generic webhook: batches POSTed as { events: [...] }, signed per Standard Webhooks v1.0.0.
+// Generic webhook: batches POSTed as { events: [...] }, signed per Standard Webhooks v1.0.0
+// (https://www.standardwebhooks.com/).
 import { createHmac } from 'node:crypto'
 import { Type } from '@sinclair/typebox'
 import { defineTag } from './types.js'
