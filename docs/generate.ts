@@ -141,7 +141,7 @@ async function typeSection (type: string, def: TagDefinition<any>): Promise<stri
   ]
   if (Object.hasOwn(DEFAULT_EVENT_NAMES, type)) {
     const names = DEFAULT_EVENT_NAMES[type as keyof typeof DEFAULT_EVENT_NAMES]
-    out.push('### Default event names', '', 'GA4 names not listed keep their own name only where the tag sends custom events; `eventNames` overrides any entry (`\'\'` skips an event).', '',
+    out.push('### Default event names', '', 'GA4 names not listed keep their own name only where the tag sends custom events; `eventNames` overrides any entry (`\'\'` skips an event). An event left without a name is not routed to the tag at all (counted as `declined`), not dead-lettered.', '',
       `| GA4 event | ${type} event |`, '|---|---|', ...Object.keys(names).sort().map(k => `| ${code(k)} | ${code(names[k])} |`), '')
   }
   const examples = await loadExamples(type)

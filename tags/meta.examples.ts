@@ -183,7 +183,7 @@ export const metaExamples: MetaExample[] = [
     expected: { requests: [], rejected: [{ index: 0, reason: 'Meta requires a currency for Purchase; the event has none (no currency is assumed)' }] }
   },
   {
-    name: 'an event with no Meta name is rejected while customEvents is off',
+    name: 'an event with no Meta name (customEvents off) is not routed here; build refuses one that gets through',
     settings: S,
     events: [pageView({ event_name: 'scroll' })],
     expected: { requests: [], rejected: [{ index: 0, reason: 'no Meta event for \'scroll\': map it in eventNames or set customEvents: true' }] }

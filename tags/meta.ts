@@ -4,9 +4,8 @@
 // the doubtful ones are dead-lettered, never sent.
 //
 // Events with no Meta name (not in the default map or `eventNames`, customEvents off, or mapped
-// to '') cannot be skipped silently: a tag must send or reject each event it gets. They are
-// rejected with the reason, so keep them out of this tag with `fireOn` rather than filling the
-// dead-letter list.
+// to '') are not routed to this tag: accepts() gives the reason and the event is counted as
+// `declined`, never dead-lettered. build still refuses one that reaches it another way.
 import { eventTimeMs, isoTime } from './event-time.js'
 import { Type, type Static } from '@sinclair/typebox'
 import type { TaglineEvent, UserData } from '../schemas/event.js'
@@ -26,7 +25,7 @@ export const MetaSettings = Type.Object({
   testEventCode: Type.Optional(Type.String({ description: 'Events Manager → Test Events code (TEST…). Test events are still processed: leave empty in production.' })),
   actionSource: Type.Optional(Type.Union(ACTION_SOURCES.map(s => Type.Literal(s)), { default: 'website', description: 'Where the conversions happen. website events need a user agent and a page URL. An event may carry its own in params.action_source.' })),
   eventNames: Type.Optional(Type.Record(Type.String(), Type.String(), { description: 'GA4 event name → Meta event name, over the defaults (purchase → Purchase …). Must equal what the pixel sends, or dedup fails. \'\' skips an event.' })),
-  customEvents: Type.Optional(Type.Boolean({ default: false, description: 'Send events with no Meta standard name under their own name. When false they are rejected: keep them out with fireOn.' })),
+  customEvents: Type.Optional(Type.Boolean({ default: false, description: 'Send events with no Meta standard name under their own name. When false such events are not routed to this tag (counted as declined).' })),
   defaultCountry: Type.Optional(Type.String({ pattern: '^[A-Za-z]{2}$', description: 'ISO 3166-1 alpha-2 country whose calling code national phone numbers get before hashing.' })),
   limitedDataUse: Type.Optional(Type.Boolean({ default: false, description: 'Flag every event for Limited Data Use (US state privacy laws); Meta geolocates the visitor to apply it.' })),
   partnerAgent: Type.Optional(Type.String({ minLength: 1, description: 'partner_agent sent with each request (identifies the sending platform).' }))

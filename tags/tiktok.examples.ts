@@ -170,7 +170,7 @@ export const tiktokExamples: TiktokExample[] = [
     }
   },
   {
-    name: 'page_view is not sent by default (it would double-count the pixel\'s Pageview)',
+    name: 'page_view is not sent by default (it would double-count the pixel\'s Pageview): not routed here; build refuses a stray one',
     settings: S,
     events: [pageView],
     expected: { requests: [], rejected: [{ index: 0, reason: 'no TikTok event for page_view' }] }

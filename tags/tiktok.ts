@@ -15,7 +15,7 @@ export const TiktokSettings = Type.Object({
   accessToken: Type.String({ minLength: 1, description: 'Events API access token generated in Events Manager for this pixel (pixel → Settings → Generate Access Token).' }),
   testEventCode: Type.Optional(Type.String({ description: 'Code from Events Manager → Test Events: events then show up there only. Empty = none; remove in production.' })),
   eventNames: Type.Optional(Type.Record(Type.String(), Type.String(), { description: 'GA4 event name → TikTok event name, over the defaults (purchase → Purchase, view_item → ViewContent, …). Must equal what the site\'s ttq.track sends, or pixel dedup fails. "" skips the event. page_view is off by default; map it to Pageview to send it.' })),
-  customEvents: Type.Optional(Type.Boolean({ default: false, description: 'Send events with no TikTok mapping under their own name (default false: they are dead-lettered as "no TikTok event").' })),
+  customEvents: Type.Optional(Type.Boolean({ default: false, description: 'Send events with no TikTok mapping under their own name. When false such events are not routed to this tag (counted as declined).' })),
   defaultCountry: Type.Optional(Type.String({ pattern: '^[A-Za-z]{2}$', description: 'ISO 3166-1 alpha-2 country assumed for phone numbers without a country code when hashing.' }))
 }, { additionalProperties: false })
 
