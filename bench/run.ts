@@ -26,6 +26,7 @@ import { cpus, loadavg, platform, release, tmpdir, totalmem } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { META_API_VERSION } from '../tags/meta.js'
 import { BROWSER_HEADERS, CREDENTIALS, EXPECTED, GTAG_QUERY, PURCHASE_BODY, TAGS as ALL_TAGS, type TagName } from './inputs.js'
 
 const HERE = dirname(fileURLToPath(import.meta.url))
@@ -250,7 +251,7 @@ function gatewayConfig (sinkPort: number, secret: string): string {
     blockOn: [staging]
     pixelId: "${c.meta.pixelId}"
     accessToken: ${c.meta.accessToken}
-    endpoint: ${base}/meta/v25.0/${c.meta.pixelId}/events
+    endpoint: ${base}/meta/${META_API_VERSION}/${c.meta.pixelId}/events
     batch: ${batch('meta')}
 `,
     tiktok: `  - name: tiktok

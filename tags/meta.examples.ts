@@ -4,7 +4,7 @@
 // (john_smith@gmail.com, (650)555-1212 → 16505551212, "United States" → us).
 import type { TaglineEvent } from '../schemas/event.js'
 import type { BuildContext, BuildResult, TagExample } from './types.js'
-import type { MetaSettings } from './meta.js'
+import { META_API_VERSION, type MetaSettings } from './meta.js'
 
 export type MetaExample = TagExample<MetaSettings>
 
@@ -16,7 +16,7 @@ const NOW_S = NOW / 1000
 const DAY = 86_400_000
 const TOKEN = 'EAAB-example-token'
 const S: MetaSettings = { pixelId: '1234567890', accessToken: TOKEN, defaultCountry: 'US' }
-const URL = 'https://graph.facebook.com/v25.0/1234567890/events'
+const URL = `https://graph.facebook.com/${META_API_VERSION}/1234567890/events`
 const HEADERS = { 'content-type': 'application/json' }
 const UA = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36'
 const IP = '203.0.113.7'

@@ -15,13 +15,20 @@ import { isSha256Hex, withHashedUserData } from './pii.js'
 import { destinationEventName } from './event-names.js'
 import { contentsOf, currencyOf, numItems, valueOf } from './commerce.js'
 
+/**
+ * The Graph API version requests go to unless a tag sets `apiVersion`. Meta keeps each version
+ * available for at least two years for the Conversions API; move to a newer one from
+ * https://developers.facebook.com/docs/graph-api/changelog
+ */
+export const META_API_VERSION = 'v25.0'
+
 export const ACTION_SOURCES = ['website', 'email', 'app', 'phone_call', 'chat', 'physical_store', 'system_generated', 'business_messaging', 'other'] as const
 type ActionSource = typeof ACTION_SOURCES[number]
 
 export const MetaSettings = Type.Object({
   pixelId: Type.String({ pattern: '^[0-9]+$', description: 'The pixel (dataset) ID, digits only.' }),
   accessToken: Type.String({ minLength: 1, description: 'Conversions API access token (Events Manager → the pixel → Settings). Sent in the request body, never in the URL.' }),
-  apiVersion: Type.Optional(Type.String({ pattern: '^v\\d+\\.\\d+$', default: 'v25.0', description: 'Graph API version, e.g. v25.0.' })),
+  apiVersion: Type.Optional(Type.String({ pattern: '^v\\d+\\.\\d+$', default: META_API_VERSION, description: 'Graph API version (vNN.N) to pin instead of the default. Meta\'s versions and their end dates: https://developers.facebook.com/docs/graph-api/changelog' })),
   testEventCode: Type.Optional(Type.String({ description: 'Events Manager → Test Events code (TEST…). Test events are still processed: leave empty in production.' })),
   actionSource: Type.Optional(Type.Union(ACTION_SOURCES.map(s => Type.Literal(s)), { default: 'website', description: 'Where the conversions happen. website events need a user agent and a page URL. An event may carry its own in params.action_source.' })),
   eventNames: Type.Optional(Type.Record(Type.String(), Type.String(), { description: 'GA4 event name → Meta event name, over the defaults (purchase → Purchase …). Must equal what the pixel sends, or dedup fails. \'\' skips an event.' })),
@@ -162,7 +169,7 @@ function serverEvent (e: TaglineEvent, settings: Settings, now: number): Obj | s
 }
 
 export function metaUrl (settings: Settings): string {
-  return settings.endpoint ?? `https://graph.facebook.com/${settings.apiVersion ?? 'v25.0'}/${settings.pixelId}/events`
+  return settings.endpoint ?? `https://graph.facebook.com/${settings.apiVersion ?? META_API_VERSION}/${settings.pixelId}/events`
 }
 
 // ---- classify: Meta's answer is in the body (error.code / is_transient), not the status ----
