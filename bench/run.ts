@@ -247,7 +247,7 @@ function gatewayConfig (sinkPort: number, secret: string): string {
 `,
     meta: `  - name: meta
     type: meta
-    fireOn: [all]                     # the tag itself declines events with no Meta name (counted as not_triggered)
+    fireOn: [all]                     # the tag itself declines events with no Meta name (counted as declined)
     blockOn: [staging]
     pixelId: "${c.meta.pixelId}"
     accessToken: ${c.meta.accessToken}
