@@ -3,7 +3,10 @@ import type { RequestSnapshot, ParsedEvent } from '../clients/types.js'
 import type { CompiledConfig, CompiledTag } from '../config/types.js'
 import type { TaglineEvent } from '../schemas/event.js'
 import type { Store } from './store/types.js'
-import type { Metrics, TagOutcome } from './metrics.js'
+import type { Metrics } from './metrics.js'
+import type { TagDecision } from '../common/outcome.js'
+import type { Enqueuer } from './delivery/index.js'
+import type { RequestObserver } from './observer.js'
 import type { IdSource } from './ids.js'
 import { enrich, type CookieToSet } from './enrich.js'
 import { mintClientId } from './identity.js'
@@ -12,10 +15,6 @@ import { applyIpMode } from './ip.js'
 import { contextFields, contextKeys, contextOf, fromFields, stitch, type BrowserContext } from './stitch.js'
 import { errors, isTaglineError } from '../common/errors.js'
 
-export interface Enqueuer {
-  enqueue (items: Array<{ tag: string, event: TaglineEvent }>): void
-}
-
 export interface PipelineDeps {
   config: CompiledConfig
   store: Store
@@ -23,6 +22,8 @@ export interface PipelineDeps {
   delivery: Enqueuer
   metrics: Metrics
   ids: IdSource
+  /** Told what the pipeline decides for this request; absent, nothing is computed for it. */
+  observer?: RequestObserver
 }
 
 export interface PipelineResult {
@@ -32,12 +33,8 @@ export interface PipelineResult {
   cookies: CookieToSet[]
 }
 
-export type Routing =
-  | { tag: string, outcome: 'queued' }
-  | { tag: string, outcome: Exclude<TagOutcome, 'sent' | 'retried' | 'dropped' | 'dead_lettered'>, detail?: string }
-
-/** Which tags take the event, and why the others don't. Shared by the pipeline and `tagline try`. */
-export function route (tag: CompiledTag, event: TaglineEvent, honorGpc = true): Routing {
+/** Whether a tag takes the event, and why not. Shared by the pipeline and `tagline try`. */
+export function route (tag: CompiledTag, event: TaglineEvent, honorGpc = true): TagDecision {
   if (!tag.enabled) return { tag: tag.name, outcome: 'disabled' }
   const decision = tag.decide(event)
   if (!decision.fire) {
@@ -46,12 +43,12 @@ export function route (tag: CompiledTag, event: TaglineEvent, honorGpc = true): 
       : { tag: tag.name, outcome: 'not_triggered' }
   }
   const accepted = tag.def.accepts?.(event, tag.settings) ?? true
-  if (accepted !== true) return { tag: tag.name, outcome: 'not_triggered', detail: accepted }
+  if (accepted !== true) return { tag: tag.name, outcome: 'declined', detail: accepted }
   const refused = tag.consent.find(type => event.consent?.[type] === 'denied')
   if (refused !== undefined) return { tag: tag.name, outcome: 'blocked_by_consent', detail: refused }
   // Global Privacy Control is a legally recognised opt-out of sale/sharing in several US states.
   if (honorGpc && event.source?.gpc === true && tag.def.category === 'ads') return { tag: tag.name, outcome: 'blocked_by_consent', detail: 'gpc' }
-  return { tag: tag.name, outcome: 'queued' }
+  return { tag: tag.name, outcome: 'queued', detail: decision.trigger }
 }
 
 /** The tag's own copy of an event: transformations, IP handling, then the tag's prepare step. */
@@ -74,11 +71,18 @@ export async function runPipeline (deps: PipelineDeps, snap: RequestSnapshot, cl
   const { config, store, metrics } = deps
   metrics.eventsReceived.inc({ client }, parsed.length)
   const { events, cookies } = enrich(parsed, snap, client, config.identity, deps.ids)
+  const trace = deps.observer
+  trace?.events?.(events)
 
   const { fresh, marked, deduplicated } = config.dedup.enabled
     ? await dedup(store, events, config.dedup.windowMs)
     : { fresh: events, marked: [], deduplicated: 0 }
-  if (deduplicated > 0) metrics.eventsDeduplicated.inc(deduplicated)
+  if (deduplicated > 0) {
+    metrics.eventsDeduplicated.inc(deduplicated)
+    if (trace?.routed !== undefined) {
+      for (const e of events) if (!fresh.includes(e)) for (const tag of config.tags) trace.routed(e, { tag: tag.name, outcome: 'deduplicated' })
+    }
+  }
 
   if (config.identity.stitch.enabled) {
     await stitchBackendEvents(store, fresh)
@@ -87,29 +91,30 @@ export async function runPipeline (deps: PipelineDeps, snap: RequestSnapshot, cl
   for (const e of fresh) e.client_id ??= mintClientId(deps.ids, snap.receivedMs)
 
   const items: Array<{ tag: string, event: TaglineEvent }> = []
+  const unprepared: Array<{ tag: string, event: TaglineEvent, reason: string }> = []
   for (const tag of config.tags) {
     for (const event of fresh) {
       const r = route(tag, event, config.privacy.honorGpc)
+      trace?.routed?.(event, r)
       if (r.outcome === 'queued') {
-        let copy: TaglineEvent
         try {
-          copy = tagCopy(tag, event)
-        } catch {
-          // prepare() is meant to be total; if one ever throws, that tag loses the event rather
-          // than receiving it unprepared (it may hold raw user data).
-          metrics.tagEvents.inc({ tag: tag.name, outcome: 'dropped' })
-          continue
+          items.push({ tag: tag.name, event: tagCopy(tag, event) })
+        } catch (err) {
+          // prepare() is meant to be total; if one ever throws, the tag never gets the event
+          // unprepared (it may hold raw user data): it is dead-lettered without its user data.
+          const { user_data: _raw, ...rest } = event
+          unprepared.push({ tag: tag.name, event: rest, reason: `prepare failed: ${err instanceof Error ? err.message : String(err)} (user_data removed: it was never prepared)` })
         }
-        items.push({ tag: tag.name, event: copy })
       } else if (r.outcome !== 'disabled') {
         metrics.tagEvents.inc({ tag: tag.name, outcome: r.outcome })
       }
     }
   }
+  for (const u of unprepared) await deps.delivery.deadLetter(u.tag, u.event, u.reason).catch(() => {})
 
   if (items.length > 0) {
     try {
-      deps.delivery.enqueue(items)
+      await deps.delivery.enqueue(items)
     } catch (err) {
       // Not queued means not accepted: un-mark them so the sender's retry is not taken for a repeat.
       await store.forget(marked).catch(() => {})

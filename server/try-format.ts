@@ -19,12 +19,13 @@ export function requestText (r: RequestDescription): string[] {
 }
 
 export function routingText (r: TryRouting): string {
-  switch (r.verdict) {
-    case 'fires': return r.detail !== undefined ? `FIRES (fireOn ${r.detail})` : 'FIRES'
-    // A detail here is the tag declining the event (accepts): nothing to send for it.
-    case 'not_triggered': return r.detail !== undefined ? `not triggered: ${r.detail}` : 'not triggered (no fireOn trigger holds)'
+  switch (r.outcome) {
+    case 'queued': return r.detail !== undefined ? `queued (fireOn ${r.detail})` : 'queued'
+    case 'not_triggered': return 'not triggered (no fireOn trigger holds)'
     case 'blocked_by_trigger': return `blocked by trigger ${r.detail ?? '?'}`
+    case 'declined': return `declined: ${r.detail ?? 'the tag has nothing to send for it'}`
     case 'blocked_by_consent': return r.detail === 'gpc' ? 'blocked by consent gpc (Sec-GPC: 1 opts out of advertising tags)' : `blocked by consent ${r.detail ?? '?'} (denied)`
+    case 'deduplicated': return 'deduplicated (a repeat inside the dedup window)'
     case 'disabled': return 'disabled (enabled: false)'
   }
 }
@@ -77,7 +78,7 @@ export function formatTryReport (report: TryReport): string {
   ]
   for (const note of report.notes) lines.push(`  note: ${note}`)
   for (const t of report.tags) lines.push('', ...tagText(t, report))
-  const firing = report.tags.filter(t => t.routing.some(r => r.verdict === 'fires')).length
+  const firing = report.tags.filter(t => t.routing.some(r => r.outcome === 'queued')).length
   const requests = report.tags.reduce((s, t) => s + t.requests.length, 0)
   lines.push('', `${firing} of ${report.tags.length} tags fire; ${requests} request${requests === 1 ? '' : 's'} ${report.sent ? 'built and sent' : 'built (not sent; --send sends them)'}.`)
   return lines.join('\n')

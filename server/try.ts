@@ -6,7 +6,8 @@ import type { Dispatcher } from 'undici'
 import type { CompiledConfig, CompiledTag } from '../config/types.js'
 import type { RequestSnapshot } from '../clients/types.js'
 import type { TaglineEvent, Consent } from '../schemas/event.js'
-import type { Outcome, OutgoingRequest } from '../tags/types.js'
+import type { OutgoingRequest } from '../tags/types.js'
+import type { RoutingOutcome } from '../common/outcome.js'
 import { claim } from '../clients/index.js'
 import { enrich } from './enrich.js'
 import { route, tagCopy } from './pipeline.js'
@@ -15,8 +16,12 @@ import { couldStitch } from './stitch.js'
 import { parseJsonBody } from './snapshot.js'
 import { errors } from '../common/errors.js'
 import { systemIds, type IdSource } from './ids.js'
-import { describeRequest, scrubMessage, secretValues, type RequestDescription } from './delivery/redact.js'
-import { createAgent, send } from './delivery/send.js'
+import { describeRequest, redactText, secretValues, type RequestDescription } from './delivery/redact.js'
+import { createAgent } from './delivery/send.js'
+import { exchange } from './delivery/exchange.js'
+import { resolveRetryPolicy } from './delivery/retry.js'
+import type { RequestResult } from './delivery/request-result.js'
+import { pino } from 'pino'
 
 export type TryInput =
   | { kind: 'json', text: string, name: string }
@@ -42,8 +47,6 @@ export const TRY_USER_AGENT = 'Mozilla/5.0 (compatible; tagline-try)'
 /** How much of a response body the report keeps. */
 export const SHOWN_BODY_CHARS = 2000
 
-export type TryVerdict = 'fires' | 'not_triggered' | 'blocked_by_trigger' | 'blocked_by_consent' | 'disabled'
-
 export interface TryEventSummary {
   index: number
   event_name: string
@@ -56,7 +59,10 @@ export interface TryEventSummary {
   user_data: boolean
 }
 
-export interface TryRouting { event: number, verdict: TryVerdict, detail?: string }
+/** What the gateway would decide for one input event at this tag, in the outcome vocabulary. */
+export interface TryRouting { event: number, outcome: RoutingOutcome, detail?: string }
+
+const SILENT = pino({ level: 'silent' })
 
 export interface TryResponse {
   /** Why nothing was sent (dry run, `log:` URL). */
@@ -65,7 +71,7 @@ export interface TryResponse {
   body?: string
   truncated?: boolean
   error?: { code: string, message: string }
-  outcome?: { kind: Outcome['kind'], reason?: string, retryAfterMs?: number }
+  outcome?: { kind: RequestResult['kind'], reason?: string, retryAfterMs?: number }
   durationMs?: number
 }
 
@@ -170,30 +176,20 @@ function summary (e: TaglineEvent, index: number): TryEventSummary {
   return s
 }
 
-/** Secrets, then anything of the carried events' user data, out of a destination's answer. */
-function safeText (text: string, secrets: readonly string[], events: TaglineEvent[]): string {
-  let out = describeRequest({ method: 'GET', url: '', headers: {}, body: text, events: [] }, secrets).body ?? ''
-  for (const e of events) out = scrubMessage(out, e)
-  return out
-}
-
-async function exchange (tag: CompiledTag, req: OutgoingRequest, secrets: readonly string[], carried: TaglineEvent[], dispatcher: Dispatcher): Promise<TryResponse> {
+/** One request through the delivery core's own exchange, reported with secrets and user data redacted. */
+async function trySend (tag: CompiledTag, req: OutgoingRequest, secrets: readonly string[], carried: TaglineEvent[], dispatcher: Dispatcher, now: number): Promise<TryResponse> {
   if (tag.dryRun) return { skipped: 'dryRun: the gateway logs this request instead of sending it' }
   if (req.url.startsWith('log:')) return { skipped: 'log: URL: the gateway writes this request to its log' }
-  const result = await send(dispatcher, req, { timeoutMs: tag.timeoutMs })
-  const durationMs = Math.round(result.durationMs)
-  if (result.kind === 'error') return { error: { code: result.code, message: safeText(result.message, secrets, carried) }, durationMs }
-  const body = safeText(result.response.body, secrets, carried)
-  const out: TryResponse = { status: result.response.status, body: body.slice(0, SHOWN_BODY_CHARS), durationMs }
+  const { sent, result } = await exchange(req, { tag, secrets, policy: resolveRetryPolicy(tag.retry), dispatcher, logger: SILENT, now: () => now })
+  if (sent === undefined) return { skipped: 'not sent' }
+  const durationMs = Math.round(sent.durationMs)
+  if (sent.kind === 'error') return { error: { code: sent.code, message: redactText(sent.message, secrets, carried) }, durationMs }
+  const body = redactText(sent.response.body, secrets, carried)
+  const out: TryResponse = { status: sent.response.status, body: body.slice(0, SHOWN_BODY_CHARS), durationMs }
   if (body.length > SHOWN_BODY_CHARS) out.truncated = true
-  try {
-    const o = tag.def.classify(result.response, req)
-    out.outcome = { kind: o.kind }
-    if (o.kind !== 'ok') out.outcome.reason = safeText(o.reason, secrets, carried)
-    if (o.kind === 'retry' && o.retryAfterMs !== undefined) out.outcome.retryAfterMs = o.retryAfterMs
-  } catch (err) {
-    out.outcome = { kind: 'retry', reason: `classify failed: ${safeText(err instanceof Error ? err.message : String(err), secrets, carried)}` }
-  }
+  out.outcome = { kind: result.kind }
+  if (result.kind !== 'ok') out.outcome.reason = redactText(result.reason, secrets, carried)
+  if (result.kind === 'retry' && (result.floorMs ?? 0) > 0) out.outcome.retryAfterMs = result.floorMs
   return out
 }
 
@@ -240,17 +236,13 @@ async function tryTag (tag: CompiledTag, events: TaglineEvent[], honorGpc: boole
   const origin: number[] = [] // copy index → input event index
   events.forEach((event, i) => {
     const r = route(tag, event, honorGpc)
-    if (r.outcome !== 'queued') {
-      out.routing.push(r.detail !== undefined ? { event: i, verdict: r.outcome, detail: r.detail } : { event: i, verdict: r.outcome })
-      return
-    }
-    const d = tag.decide(event)
-    out.routing.push(d.fire ? { event: i, verdict: 'fires', detail: d.trigger } : { event: i, verdict: 'fires' })
+    out.routing.push(r.detail !== undefined ? { event: i, outcome: r.outcome, detail: r.detail } : { event: i, outcome: r.outcome })
+    if (r.outcome !== 'queued') return
     try {
       copies.push(tagCopy(tag, event))
       origin.push(i)
     } catch (err) {
-      out.rejected.push({ event: i, reason: `prepare failed (the gateway drops the event for this tag): ${safeText((err as Error).message, secrets, [event])}` })
+      out.rejected.push({ event: i, reason: `prepare failed (the gateway dead-letters the event for this tag, without its user data): ${redactText((err as Error).message, secrets, [event])}` })
     }
   })
   // Batches as delivery would cut them, so a multi-event input shows the requests really sent.
@@ -261,13 +253,13 @@ async function tryTag (tag: CompiledTag, events: TaglineEvent[], honorGpc: boole
     try {
       built = tag.def.build(chunk, tag.settings, { now, batchId: 'try', attempt: 1 })
     } catch (err) {
-      out.error = `build failed: ${safeText((err as Error).message, secrets, origin.slice(start, start + size).map(i => events[i]))}`
+      out.error = `build failed: ${redactText((err as Error).message, secrets, origin.slice(start, start + size).map(i => events[i]))}`
       return out
     }
-    for (const r of built.rejected ?? []) out.rejected.push({ event: origin[start + r.index], reason: safeText(r.reason, secrets, [events[origin[start + r.index]]]) })
+    for (const r of built.rejected ?? []) out.rejected.push({ event: origin[start + r.index], reason: redactText(r.reason, secrets, [events[origin[start + r.index]]]) })
     for (const req of built.requests) {
       const entry: TryRequest = { events: req.events.map(i => origin[start + i]), request: describeRequest(req, secrets) }
-      if (dispatcher !== undefined) entry.response = await exchange(tag, req, secrets, entry.events.map(i => events[i]), dispatcher)
+      if (dispatcher !== undefined) entry.response = await trySend(tag, req, secrets, entry.events.map(i => events[i]), dispatcher, now)
       out.requests.push(entry)
     }
   }

@@ -39,7 +39,7 @@ export interface TagResponse {
   body: string
 }
 
-export type Outcome =
+export type Classification =
   | { kind: 'ok' }
   | { kind: 'retry', reason: string, retryAfterMs?: number }
   | { kind: 'drop', reason: string }
@@ -79,7 +79,7 @@ export interface TagDefinition<S extends TSchema = TSchema> {
    */
   accepts? (event: TaglineEvent, settings: Static<S>): true | string
   build (events: TaglineEvent[], settings: Static<S>, ctx: BuildContext): BuildResult
-  classify (res: TagResponse, req: OutgoingRequest): Outcome
+  classify (res: TagResponse, req: OutgoingRequest): Classification
 }
 
 /**

@@ -1,13 +1,16 @@
-// One built request, sent (or logged) and turned into a verdict for the events it carries.
+// One built request, sent (or logged) and turned into a result for the events it carries. The one
+// place a tag's request meets the network: delivery and `tagline try --send` both come here.
 import type { Dispatcher } from 'undici'
 import type { Logger } from 'pino'
 import type { CompiledTag } from '../../config/types.js'
+import type { TaglineEvent } from '../../schemas/event.js'
 import type { OutgoingRequest } from '../../tags/types.js'
 import type { Metrics } from '../metrics.js'
-import { describeRequest } from './redact.js'
+import type { DeliveryObserver } from '../observer.js'
+import { describeRequest, redactText } from './redact.js'
 import { isPermanentError, type ResolvedRetryPolicy } from './retry.js'
-import { send } from './send.js'
-import { fromOutcome, type Verdict } from './verdict.js'
+import { send, type SendResult } from './send.js'
+import { fromClassification, type RequestResult } from './request-result.js'
 
 export interface ExchangeContext {
   tag: CompiledTag
@@ -15,34 +18,55 @@ export interface ExchangeContext {
   policy: ResolvedRetryPolicy
   dispatcher: Dispatcher
   logger: Logger
-  metrics: Metrics
+  metrics?: Metrics
   now: () => number
   /** Registry of in-flight requests, so shutdown can abort them. */
-  controllers: Set<AbortController>
+  controllers?: Set<AbortController>
+  observer?: DeliveryObserver
 }
 
-export async function exchange (req: OutgoingRequest, c: ExchangeContext): Promise<Verdict> {
+export interface Exchanged {
+  result: RequestResult
+  /** What came back; absent when nothing was sent (dry run, `log:` URL). */
+  sent?: SendResult
+}
+
+export async function exchange (req: OutgoingRequest, c: ExchangeContext, trace?: { batchId: string, attempt: number, events: readonly TaglineEvent[] }): Promise<Exchanged> {
+  const out = await run(req, c)
+  if (c.observer?.exchange !== undefined && trace !== undefined) {
+    const s = out.sent
+    const answer = s === undefined
+      ? undefined
+      : s.kind === 'response'
+        ? { status: s.response.status, body: redactText(s.response.body, c.secrets, trace.events) }
+        : { error: redactText(`${s.code}: ${s.message}`, c.secrets, trace.events) }
+    c.observer.exchange({ tag: c.tag.name, batchId: trace.batchId, attempt: trace.attempt, request: describeRequest(req, c.secrets), answer, result: out.result, durationMs: s?.durationMs })
+  }
+  return out
+}
+
+async function run (req: OutgoingRequest, c: ExchangeContext): Promise<Exchanged> {
   const { tag } = c
   if (tag.dryRun || req.url.startsWith('log:')) {
     c.logger.info({ dryRun: tag.dryRun, request: describeRequest(req, c.secrets) }, tag.dryRun ? 'dry run: request not sent' : 'log request')
-    return { kind: 'ok' }
+    return { result: { kind: 'ok' } }
   }
   const controller = new AbortController()
-  c.controllers.add(controller)
-  const result = await send(c.dispatcher, req, { timeoutMs: tag.timeoutMs, signal: controller.signal })
-  c.controllers.delete(controller)
-  c.metrics.tagRequestDuration.observe({ tag: tag.name }, result.durationMs / 1000)
-  if (result.kind === 'error') {
-    if (controller.signal.aborted) return { kind: 'retry', reason: 'ABORTED_AT_SHUTDOWN', aborted: true }
-    c.logger.debug({ code: result.code, message: result.message }, 'request failed')
-    if (isPermanentError(c.policy, result.code)) return { kind: 'drop', reason: `${result.code}: ${result.message}` }
-    return { kind: 'retry', reason: result.code }
+  c.controllers?.add(controller)
+  const sent = await send(c.dispatcher, req, { timeoutMs: tag.timeoutMs, signal: controller.signal })
+  c.controllers?.delete(controller)
+  c.metrics?.tagRequestDuration.observe({ tag: tag.name }, sent.durationMs / 1000)
+  if (sent.kind === 'error') {
+    if (controller.signal.aborted) return { sent, result: { kind: 'retry', reason: 'ABORTED_AT_SHUTDOWN', aborted: true } }
+    c.logger.debug({ code: sent.code, message: sent.message }, 'request failed')
+    if (isPermanentError(c.policy, sent.code)) return { sent, result: { kind: 'drop', reason: `${sent.code}: ${sent.message}` } }
+    return { sent, result: { kind: 'retry', reason: sent.code } }
   }
   try {
-    return fromOutcome(tag.def.classify(result.response, req), result.response, c.now())
+    return { sent, result: fromClassification(tag.def.classify(sent.response, req), sent.response, c.now()) }
   } catch (err) {
     // Unknown trouble retries; a classify bug ends in a dead letter once the budget is spent.
     const reason = `classify failed: ${err instanceof Error ? err.message : String(err)}`
-    return { kind: 'retry', reason, status: result.response.status, response: result.response.body }
+    return { sent, result: { kind: 'retry', reason, status: sent.response.status, response: sent.response.body } }
   }
 }

@@ -1,27 +1,34 @@
-// The one I/O core every tag shares (architecture §1, §6): per-tag queues, batching, HTTP,
-// retries, dead letters, bounded memory, and a graceful drain into a spool at shutdown.
+// The one I/O core every tag shares: per-tag queues, batching, HTTP, retries, dead letters,
+// bounded memory, and a graceful drain into a spool at shutdown (docs/architecture.md, "Delivery").
 import type { Dispatcher } from 'undici'
 import type { Logger } from 'pino'
 import type { CompiledTag } from '../../config/types.js'
 import { errors } from '../../common/errors.js'
 import { DELIVERY_DEFAULTS } from '../../schemas/defaults.js'
-import { DeadLetters } from './dead-letter.js'
-import { MemoryQueue } from './queue.js'
+import type { DeadLetterStore } from './dead-letters.js'
+import { memoryQueues, type QueueFactory } from './factory.js'
 import { createAgent } from './send.js'
 import { appendSpool, readSpool, removeSpool } from './spool.js'
-import type { DeadLetter, DeliveryOptions, QueuedEvent } from './types.js'
+import type { DeliveryOptions, QueuedEvent, SpooledEvent } from './types.js'
 import { TagWorker } from './worker.js'
+import { newBatchId } from './batch-id.js'
 import type { TaglineEvent } from '../../schemas/event.js'
 
-export type { DeadLetter, DeliveryOptions, QueuedEvent, Batch } from './types.js'
-export type { TagQueue } from './queue.js'
-export { MemoryQueue } from './queue.js'
-export { describeRequest, REDACTED } from './redact.js'
+export type { DeliveryOptions, SpooledEvent } from './types.js'
 
+/** What the pipeline hands its events to. */
+export interface Enqueuer {
+  /** All or nothing; resolves once every event is stored in its tag's queue. */
+  enqueue (items: Array<{ tag: string, event: TaglineEvent }>): Promise<void>
+  /** An event the pipeline could not make ready for a tag: kept with the reason, never sent. */
+  deadLetter (tag: string, event: TaglineEvent, reason: string): Promise<void>
+}
 
-export class Delivery {
+export class Delivery implements Enqueuer {
+  /** Where given-up events are kept (the factory's store). */
+  readonly deadLetters: DeadLetterStore
   private readonly workers = new Map<string, TagWorker>()
-  private readonly dead: DeadLetters
+  private readonly queues: QueueFactory
   private readonly logger: Logger
   private readonly maxQueue: number
   private readonly now: () => number
@@ -30,26 +37,29 @@ export class Delivery {
   private closing?: Promise<{ delivered: number, spooled: number }>
   private delivered = 0
   private onIdle?: () => void
+  // Queue ids: unique per process and time-ordered, cheap enough for every event.
+  private readonly idPrefix = newBatchId(Date.now())
+  private seq = 0
 
   constructor (private readonly opts: DeliveryOptions) {
     this.logger = opts.logger
     this.maxQueue = opts.maxQueue ?? DELIVERY_DEFAULTS.maxQueue
     this.now = opts.now ?? Date.now
-    this.dead = new DeadLetters(opts.deadLetterMax ?? DELIVERY_DEFAULTS.deadLetterMax, this.logger)
+    this.queues = opts.queues ?? memoryQueues({ logger: this.logger, deadLetterMax: opts.deadLetterMax })
+    this.deadLetters = this.queues.deadLetters
     this.ownsDispatcher = opts.dispatcher === undefined
     this.dispatcher = opts.dispatcher ?? createAgent()
     for (const tag of opts.tags) if (tag.enabled) this.addWorker(tag)
   }
 
-  /** All-or-nothing: if any target tag queue cannot take its share, nothing is enqueued. */
-  enqueue (items: Array<{ tag: string, event: TaglineEvent }>): void {
+  async enqueue (items: Array<{ tag: string, event: TaglineEvent }>): Promise<void> {
     if (this.closing !== undefined) throw errors.notReady('Delivery is shutting down; the events were not accepted.')
     const byTag = new Map<string, QueuedEvent[]>()
     const now = this.now()
     for (const { tag, event } of items) {
       let list = byTag.get(tag)
       if (list === undefined) byTag.set(tag, list = [])
-      list.push({ tag, event, attempts: 0, enqueuedMs: now })
+      list.push({ id: this.nextId(), tag, event, attempts: 0, enqueuedMs: now })
     }
     for (const [tag, list] of byTag) {
       const worker = this.workers.get(tag)
@@ -59,21 +69,24 @@ export class Delivery {
         this.logger.warn({ tag }, 'enqueue for a tag without a delivery queue')
         throw errors.notReady('A destination is being reconfigured; the events were not accepted.')
       }
-      if (worker.queue.size + list.length > this.maxQueue) {
-        this.logger.debug({ tag, depth: worker.queue.size, max: this.maxQueue }, 'queue full')
+      if (worker.size + list.length > this.maxQueue) {
+        this.logger.debug({ tag, depth: worker.size, max: this.maxQueue }, 'queue full')
         throw errors.queueFull()
       }
     }
-    for (const [tag, list] of byTag) (this.workers.get(tag) as TagWorker).accept(list)
+    await Promise.all([...byTag].map(async ([tag, list]) => await (this.workers.get(tag) as TagWorker).accept(list)))
   }
 
-  deadLetters (tag?: string): DeadLetter[] {
-    return this.dead.list(tag)
+  async deadLetter (tag: string, event: TaglineEvent, reason: string): Promise<void> {
+    this.opts.metrics.tagEvents.inc({ tag, outcome: 'dead_lettered' })
+    this.logger.warn({ tag, outcome: 'dead_lettered', event_name: event.event_name, event_id: event.event_id, reason }, 'event dead-lettered')
+    this.opts.observer?.outcome?.({ tag, event, outcome: 'dead_lettered', reason })
+    await this.deadLetters.add({ tag, event, reason, attempts: 0, atMs: this.now() })
   }
 
   /** Events the tag holds: waiting, in flight and scheduled for retry. */
   depth (tag: string): number {
-    return this.workers.get(tag)?.queue.size ?? 0
+    return this.workers.get(tag)?.size ?? 0
   }
 
   /**
@@ -115,11 +128,12 @@ export class Delivery {
     const contents = await readSpool(file)
     if (contents === undefined) return 0
     if (contents.bad > 0) this.logger.warn({ file, lines: contents.bad }, 'spool: skipped unreadable lines')
-    const byTag = new Map<string, QueuedEvent[]>()
+    const byTag = new Map<string, Array<QueuedEvent & { batchId?: string }>>()
     for (const entry of contents.entries) {
+      const item = { ...entry, id: entry.id ?? this.nextId() }
       const list = byTag.get(entry.tag)
-      if (list === undefined) byTag.set(entry.tag, [entry])
-      else list.push(entry)
+      if (list === undefined) byTag.set(entry.tag, [item])
+      else list.push(item)
     }
     let count = 0
     for (const [tag, entries] of byTag) {
@@ -129,10 +143,10 @@ export class Delivery {
         continue
       }
       // Already acknowledged to their senders, so they are taken even past maxQueue.
-      if (worker.queue.size + entries.length > this.maxQueue) {
+      if (worker.size + entries.length > this.maxQueue) {
         this.logger.warn({ tag, events: entries.length, maxQueue: this.maxQueue }, 'spool: replay takes the queue past maxQueue')
       }
-      worker.restore(entries)
+      await worker.restore(entries)
       count += entries.length
     }
     await removeSpool(file)
@@ -140,16 +154,21 @@ export class Delivery {
     return count
   }
 
+  private nextId (): string {
+    return `${this.idPrefix}-${(this.seq++).toString(36)}`
+  }
+
   private addWorker (tag: CompiledTag): void {
     const worker: TagWorker = new TagWorker(tag, {
-      queue: new MemoryQueue(),
+      queue: this.queues.queue(tag.name),
       metrics: this.opts.metrics,
       logger: this.logger.child({ tag: tag.name }),
-      deadLetters: this.dead,
+      deadLetters: this.deadLetters,
       dispatcher: this.dispatcher,
       concurrency: Math.max(1, this.opts.concurrency ?? DELIVERY_DEFAULTS.concurrency),
       now: this.now,
       random: this.opts.random ?? Math.random,
+      observer: this.opts.observer,
       onChange: () => {
         this.retireIfEmpty(worker)
         if (this.onIdle !== undefined && [...this.workers.values()].every(w => w.idle())) this.onIdle()
@@ -161,7 +180,7 @@ export class Delivery {
   }
 
   private retireIfEmpty (worker: TagWorker): void {
-    if (!worker.retiring || worker.queue.size > 0 || this.workers.get(worker.tag.name) !== worker) return
+    if (!worker.retiring || worker.size > 0 || this.workers.get(worker.tag.name) !== worker) return
     this.workers.delete(worker.tag.name)
     this.opts.metrics.queueDepth.remove({ tag: worker.tag.name })
     this.logger.info({ tag: worker.tag.name }, 'tag removed from delivery after draining its queue')
@@ -182,8 +201,12 @@ export class Delivery {
     this.onIdle = undefined
     await Promise.all(workers.map(async w => await w.stop()))
 
-    const leftovers = workers.flatMap(w => w.queue.drain())
-    for (const w of workers) w.updateDepth()
+    const leftovers: SpooledEvent[] = []
+    for (const w of workers) {
+      // A loop, not push(...): hundreds of thousands of events would overflow the stack.
+      for (const item of await w.queue.drain()) leftovers.push(item)
+      w.updateDepth()
+    }
     let spooled = 0
     if (leftovers.length > 0) spooled = await this.spool(leftovers)
     if (this.ownsDispatcher) await this.dispatcher.destroy().catch(() => {})
@@ -192,7 +215,7 @@ export class Delivery {
     return { delivered, spooled }
   }
 
-  private async spool (leftovers: QueuedEvent[]): Promise<number> {
+  private async spool (leftovers: SpooledEvent[]): Promise<number> {
     const file = this.opts.spoolFile
     const byTag: Record<string, number> = {}
     for (const e of leftovers) byTag[e.tag] = (byTag[e.tag] ?? 0) + 1

@@ -117,3 +117,10 @@ export function scrubMessage (text: string, event: { user_data?: unknown }): str
   for (const v of userDataValues(event)) if (out.includes(v)) out = out.split(v).join(REDACTED)
   return out.replace(EMAIL, REDACTED)
 }
+
+/** A destination's answer (or an error message), safe to show: secrets, then the carried events' user data. */
+export function redactText (text: string, secrets: readonly string[], events: ReadonlyArray<{ user_data?: unknown }>): string {
+  let out = describeRequest({ method: 'GET', url: '', headers: {}, body: text, events: [] }, secrets).body ?? ''
+  for (const e of events) out = scrubMessage(out, e)
+  return out
+}

@@ -1,11 +1,11 @@
-// The embedded-mode shutdown spool: undelivered events as JSONL QueuedEvent lines. Appending with
+// The embedded-mode shutdown spool: undelivered events as JSONL SpooledEvent lines. Appending with
 // fsync never clobbers a spool that was not replayed yet; a torn last line (crash mid-write) is
 // skipped on read rather than failing the whole file.
 import { open, mkdir, readFile, rm } from 'node:fs/promises'
 import { dirname } from 'node:path'
-import type { QueuedEvent } from './types.js'
+import type { SpooledEvent } from './types.js'
 
-export async function appendSpool (file: string, entries: QueuedEvent[]): Promise<void> {
+export async function appendSpool (file: string, entries: SpooledEvent[]): Promise<void> {
   if (entries.length === 0) return
   await mkdir(dirname(file), { recursive: true })
   const text = entries.map(e => JSON.stringify(e)).join('\n') + '\n'
@@ -19,8 +19,8 @@ export async function appendSpool (file: string, entries: QueuedEvent[]): Promis
 }
 
 export interface SpoolContents {
-  entries: QueuedEvent[]
-  /** Lines that were not a readable QueuedEvent. */
+  entries: SpooledEvent[]
+  /** Lines that were not a readable SpooledEvent. */
   bad: number
 }
 
@@ -32,12 +32,12 @@ export async function readSpool (file: string): Promise<SpoolContents | undefine
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
     throw err
   }
-  const entries: QueuedEvent[] = []
+  const entries: SpooledEvent[] = []
   let bad = 0
   for (const line of text.split('\n')) {
     if (line.trim() === '') continue
     try {
-      const e = JSON.parse(line) as QueuedEvent
+      const e = JSON.parse(line) as SpooledEvent
       if (typeof e?.tag === 'string' && typeof e.event?.event_name === 'string' && typeof e.attempts === 'number') {
         entries.push(e)
       } else bad++

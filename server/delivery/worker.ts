@@ -1,29 +1,30 @@
-// One tag's delivery loop: batching timers, concurrency, one attempt per batch, and what each
-// outcome means. Every tag has its own worker, so a slow or dead destination only ever fills
-// its own queue and holds its own connections.
+// One tag's delivery loop: batching timers, concurrency, and carrying out each attempt's plan.
+// Every tag has its own worker, so a slow or dead destination only ever fills its own queue and
+// holds its own connections.
 import type { Dispatcher } from 'undici'
 import type { Logger } from 'pino'
 import type { CompiledTag } from '../../config/types.js'
 import type { Metrics } from '../metrics.js'
-import type { DeadLetters } from './dead-letter.js'
-import type { TagQueue } from './queue.js'
+import type { DeliveryObserver } from '../observer.js'
+import type { DeadLetterStore } from './dead-letters.js'
+import { queued, type TagQueue } from './queue.js'
 import type { Batch, QueuedEvent } from './types.js'
+import { attempt, settledIds, type Letter, type Plan } from './attempt.js'
 import { newBatchId } from './batch-id.js'
-import { exchange } from './exchange.js'
 import { scrubMessage, secretValues } from './redact.js'
-import { giveUpReason, isExpired, nextAttempt, resolveRetryPolicy, type ResolvedRetryPolicy } from './retry.js'
+import { resolveRetryPolicy, type ResolvedRetryPolicy } from './retry.js'
 import { SendError } from './send.js'
-import { worst, type Verdict } from './verdict.js'
 
 export interface WorkerDeps {
   queue: TagQueue
   metrics: Metrics
   logger: Logger
-  deadLetters: DeadLetters
+  deadLetters: DeadLetterStore
   dispatcher: Dispatcher
   concurrency: number
   now: () => number
   random: () => number
+  observer?: DeliveryObserver
   /** Called whenever work settles or the queue changes shape (drain and retire checks). */
   onChange: () => void
   onDelivered: (count: number) => void
@@ -41,6 +42,8 @@ export class TagWorker {
   private timer?: NodeJS.Timeout
   private timerDue = Infinity
   private pumpQueued = false
+  private pumping = false
+  private pumpAgain = false
   private readonly active = new Set<Promise<void>>()
   private readonly controllers = new Set<AbortController>()
 
@@ -52,6 +55,9 @@ export class TagWorker {
 
   get queue (): TagQueue { return this.d.queue }
 
+  /** Events the tag holds: waiting, in flight and scheduled for retry. */
+  get size (): number { return queued(this.d.queue.counts()) }
+
   /** Config reload: new settings apply from the next attempt on; the queue stays. */
   update (tag: CompiledTag): void {
     this.tag = tag
@@ -61,13 +67,13 @@ export class TagWorker {
     this.schedulePump()
   }
 
-  accept (items: QueuedEvent[]): void {
-    this.d.queue.push(items)
+  async accept (items: QueuedEvent[]): Promise<void> {
+    await this.d.queue.push(items)
     this.schedulePump()
   }
 
   /** Spool replay: events that were mid-retry keep their batch (and so their idempotency id). */
-  restore (entries: QueuedEvent[]): void {
+  async restore (entries: Array<QueuedEvent & { batchId?: string }>): Promise<void> {
     const now = this.d.now()
     const batches = new Map<string, QueuedEvent[]>()
     const fresh: QueuedEvent[] = []
@@ -76,13 +82,14 @@ export class TagWorker {
       else if (batches.has(batchId)) batches.get(batchId)?.push(item)
       else batches.set(batchId, [item])
     }
+    const max = this.tag.batch.maxEvents
     for (const [id, items] of batches) {
-      for (let i = 0; i < items.length; i += this.tag.batch.maxEvents) {
+      for (let i = 0; i < items.length; i += max) {
         // A batch larger than today's maxEvents is split; only the first part keeps the old id.
-        this.d.queue.addRetry({ id: i === 0 ? id : newBatchId(now), items: items.slice(i, i + this.tag.batch.maxEvents) }, now)
+        await this.d.queue.schedule({ id: i === 0 ? id : newBatchId(now), items: items.slice(i, i + max) }, now)
       }
     }
-    this.d.queue.push(fresh)
+    await this.d.queue.push(fresh)
     this.schedulePump()
   }
 
@@ -96,8 +103,8 @@ export class TagWorker {
 
   /** True when nothing more can happen before the flush deadline. */
   idle (): boolean {
-    const q = this.d.queue
-    return this.active.size === 0 && q.waiting === 0 && (q.nextDueMs() ?? Infinity) > this.flushDeadline
+    const c = this.d.queue.counts()
+    return this.active.size === 0 && !this.pumping && !this.pumpQueued && c.waiting === 0 && (c.nextDueMs ?? Infinity) > this.flushDeadline
   }
 
   /** Shutdown, phase 2: start nothing, abort what is in flight, wait for it to settle. */
@@ -110,7 +117,7 @@ export class TagWorker {
   }
 
   updateDepth (): void {
-    this.d.metrics.queueDepth.set({ tag: this.tag.name }, this.d.queue.size)
+    this.d.metrics.queueDepth.set({ tag: this.tag.name }, this.size)
   }
 
   private schedulePump (): void {
@@ -119,51 +126,72 @@ export class TagWorker {
     // Deferred so that events enqueued in one synchronous burst share a batch.
     queueMicrotask(() => {
       this.pumpQueued = false
-      this.pump()
+      void this.pump()
     })
   }
 
-  private pump (): void {
+  /** One pump at a time: the queue is asynchronous, and two pumps would take the same retry twice. */
+  private async pump (): Promise<void> {
+    if (this.pumping) { this.pumpAgain = true; return }
+    this.pumping = true
+    try {
+      do {
+        this.pumpAgain = false
+        await this.fill()
+      } while (this.pumpAgain && this.mode !== 'stopped')
+    } catch (err) {
+      this.d.logger.error({ err }, 'delivery queue failed; trying again shortly')
+      this.arm(this.d.now() + 1000)
+    } finally {
+      this.pumping = false
+      this.d.onChange()
+    }
+  }
+
+  private async fill (): Promise<void> {
     if (this.mode === 'stopped') return
     const q = this.d.queue
     const { maxEvents, maxWaitMs } = this.tag.batch
     const now = this.d.now()
-    while (this.active.size < this.d.concurrency) {
+    while (this.active.size < this.d.concurrency && (this.mode as Mode) !== 'stopped') {
       // Retries first: they hold the oldest events.
-      const due = q.takeDue(now)
+      const due = await q.takeDue(now)
       if (due !== undefined) {
         this.start(due)
         continue
       }
-      const oldest = q.oldestWaitingMs()
-      if (oldest === undefined) break
-      if (q.waiting >= maxEvents || this.mode === 'flushing' || now - oldest >= maxWaitMs) {
-        this.start({ id: newBatchId(now), items: q.take(maxEvents) })
+      const c = q.counts()
+      if (c.oldestWaitingMs === undefined) break
+      if (c.waiting >= maxEvents || this.mode === 'flushing' || now - c.oldestWaitingMs >= maxWaitMs) {
+        const items = await q.take(maxEvents)
+        if (items.length === 0) break
+        this.start({ id: newBatchId(now), items })
         continue
       }
       break
     }
     this.updateDepth()
     this.armTimer(now)
-    this.d.onChange()
   }
 
   private armTimer (now: number): void {
-    const q = this.d.queue
-    let next = q.nextDueMs() ?? Infinity
-    const oldest = q.oldestWaitingMs()
-    if (oldest !== undefined) next = Math.min(next, oldest + this.tag.batch.maxWaitMs)
+    const c = this.d.queue.counts()
+    let next = c.nextDueMs ?? Infinity
+    if (c.oldestWaitingMs !== undefined) next = Math.min(next, c.oldestWaitingMs + this.tag.batch.maxWaitMs)
     // At full concurrency the next completion pumps; a timer would only spin.
     if (this.active.size >= this.d.concurrency) next = Infinity
-    if (next === this.timerDue) return
+    if (next !== this.timerDue) this.arm(next, now)
+  }
+
+  private arm (due: number, now = this.d.now()): void {
     this.clearTimer()
-    if (next === Infinity) return
-    this.timerDue = next
+    if (due === Infinity || this.mode === 'stopped') return
+    this.timerDue = due
     this.timer = setTimeout(() => {
       this.timer = undefined
       this.timerDue = Infinity
-      this.pump()
-    }, Math.max(0, next - now))
+      void this.pump()
+    }, Math.max(0, due - now))
   }
 
   private clearTimer (): void {
@@ -173,7 +201,7 @@ export class TagWorker {
   }
 
   private start (batch: Batch): void {
-    const p: Promise<void> = this.attempt(batch)
+    const p: Promise<void> = this.run(batch)
       .catch(err => this.d.logger.error({ err, batchId: batch.id }, 'delivery attempt failed unexpectedly'))
       .finally(() => {
         this.active.delete(p)
@@ -183,162 +211,76 @@ export class TagWorker {
     this.active.add(p)
   }
 
-  private async attempt (batch: Batch): Promise<void> {
-    const { tag } = this
-    const now = this.d.now()
-    // Replayed or long-delayed events can be past the retry window before this attempt.
-    const items: QueuedEvent[] = []
-    for (const item of batch.items) {
-      if (isExpired(this.policy, item.firstAttemptMs, now)) {
-        this.deadLetter(item, 'dead_lettered', { reason: giveUpReason(item.attempts, item.lastReason ?? 'retry window passed') })
-      } else items.push(item)
-    }
-    if (items.length === 0) return
-    let attempt = 0
-    for (const item of items) {
-      item.attempts++
-      item.firstAttemptMs ??= now
-      attempt = Math.max(attempt, item.attempts)
-    }
-
-    let built
-    try {
-      built = tag.def.build(items.map(i => i.event), tag.settings, { now, batchId: batch.id, attempt })
-    } catch (err) {
-      // A build bug must not loop through retries; dead-letter so a fix plus replay recovers it.
-      const reason = `build failed: ${err instanceof Error ? err.message : String(err)}`
-      for (const item of items) this.deadLetter(item, 'dead_lettered', { reason })
-      return
-    }
-
-    const verdicts: Array<Verdict | undefined> = new Array(items.length)
-    const splits: number[][] = []
-    const rejected = new Set<number>()
-    for (const r of built.rejected ?? []) {
-      if (items[r.index] === undefined || rejected.has(r.index)) continue
-      rejected.add(r.index)
-      this.deadLetter(items[r.index], 'dead_lettered', { reason: r.reason })
-    }
-    await Promise.all(built.requests.map(async req => {
-      const verdict = await exchange(req, {
-        tag,
-        secrets: this.secrets,
-        policy: this.policy,
-        controllers: this.controllers,
-        dispatcher: this.d.dispatcher,
-        logger: this.d.logger,
-        metrics: this.d.metrics,
-        now: this.d.now
-      })
-      const carried = req.events.filter(i => items[i] !== undefined && !rejected.has(i))
-      for (const i of carried) verdicts[i] = worst(verdicts[i], verdict)
-      if (verdict.kind === 'split') splits.push(carried)
-    }))
-
-    const retry: QueuedEvent[] = []
-    let floorMs = 0
-    let aborted = false
-    let reason = ''
-    let evidence: { status?: number, response?: string } = {}
-    items.forEach((item, i) => {
-      if (rejected.has(i)) return
-      const v = verdicts[i]
-      // A tag must carry or reject every event; one it forgot is a tag bug, kept visible.
-      if (v === undefined) this.deadLetter(item, 'dead_lettered', { reason: 'build produced no request for this event' })
-      else if (v.kind === 'ok') this.delivered(item)
-      else if (v.kind === 'drop') this.deadLetter(item, 'dropped', v)
-      else if (v.kind === 'split') return // below
-      else {
-        retry.push(item)
-        item.lastReason = v.reason
-        floorMs = Math.max(floorMs, v.floorMs ?? 0)
-        aborted ||= v.aborted === true
-        reason = v.reason
-        evidence = { status: v.status, response: v.response }
-      }
+  private async run (batch: Batch): Promise<void> {
+    const plan = await attempt(batch, {
+      tag: this.tag,
+      secrets: this.secrets,
+      policy: this.policy,
+      controllers: this.controllers,
+      dispatcher: this.d.dispatcher,
+      logger: this.d.logger,
+      metrics: this.d.metrics,
+      now: this.d.now,
+      random: this.d.random,
+      observer: this.d.observer
     })
-    if (retry.length > 0) this.retry({ id: batch.id, items: retry }, { floorMs, aborted, reason, evidence })
-    this.split(items, verdicts, splits, now)
+    await this.carryOut(plan)
   }
 
-  /**
-   * A request refused whole because of some event in it goes out again in halves, at once,
-   * until the bad event travels alone and is dead-lettered with the destination's reason.
-   * Halving ends after log2(n) rounds; those rounds are not failures of the innocent events,
-   * so they do not use up their retry budget.
-   */
-  private split (items: QueuedEvent[], verdicts: Array<Verdict | undefined>, groups: number[][], now: number): void {
-    const done = new Set<number>()
-    for (const group of groups) {
-      const g = group.filter(i => verdicts[i]?.kind === 'split' && !done.has(i))
-      for (const i of g) done.add(i)
-      if (g.length === 0) continue
-      if (g.length === 1) {
-        this.deadLetter(items[g[0]], 'dropped', verdicts[g[0]] as Extract<Verdict, { kind: 'split' }>)
-        continue
-      }
-      const mid = Math.ceil(g.length / 2)
-      for (const half of [g.slice(0, mid), g.slice(mid)]) {
-        for (const i of half) items[i].attempts--
-        this.d.queue.schedule({ id: newBatchId(now), items: half.map(i => items[i]) }, now)
-      }
-      this.d.logger.debug({ events: g.length, reason: (verdicts[g[0]] as { reason: string }).reason }, 'request refused whole: resending in halves')
-    }
-  }
-
-  private retry (batch: Batch, r: { floorMs: number, aborted: boolean, reason: string, evidence: { status?: number, response?: string } }): void {
+  /** The plan's effects: the queue first (so nothing is lost if a later step fails), then the rest. */
+  private async carryOut (plan: Plan): Promise<void> {
+    const q = this.d.queue
     const now = this.d.now()
-    if (r.aborted) {
-      // Cut off by shutdown: the outcome is unknown, so it goes to the spool, not the retry count.
-      this.d.queue.schedule(batch, now)
-      return
-    }
-    const jitter = this.d.random() // one draw per batch: its events travel together
-    const keep: QueuedEvent[] = []
-    let dueMs = now
-    for (const item of batch.items) {
-      const next = nextAttempt(this.policy, {
-        attempts: item.attempts, firstAttemptMs: item.firstAttemptMs ?? now, now, floorMs: r.floorMs, random: () => jitter
-      })
-      if (next.retry) {
-        keep.push(item)
-        dueMs = Math.max(dueMs, next.dueMs)
-      } else {
-        this.deadLetter(item, 'dead_lettered', { reason: giveUpReason(item.attempts, r.reason), ...r.evidence }, next.why)
+    await q.settle(settledIds(plan))
+    for (const item of plan.sent) this.delivered(item, now)
+    for (const letter of plan.letters) await this.deadLetter(letter, now)
+    if (plan.retry !== undefined) {
+      const { batch, dueMs, reason, aborted } = plan.retry
+      await q.schedule(batch, dueMs)
+      if (!aborted) {
+        this.count('retried', batch.items, reason)
+        this.d.logger.debug({ batchId: batch.id, events: batch.items.length, reason, inMs: dueMs - now }, 'retry scheduled')
       }
     }
-    if (keep.length === 0) return
-    this.d.metrics.tagEvents.inc({ tag: this.tag.name, outcome: 'retried' }, keep.length)
-    this.d.logger.debug({ batchId: batch.id, events: keep.length, reason: r.reason, inMs: dueMs - now }, 'retry scheduled')
-    this.d.queue.schedule({ id: batch.id, items: keep }, dueMs)
+    for (const half of plan.halves) await q.schedule(half, now)
+    if (plan.halves.length > 0) {
+      const items = plan.halves.flatMap(h => h.items)
+      this.count('split', items)
+      this.d.logger.debug({ events: items.length, requests: plan.halves.length }, 'request refused whole: resending in halves')
+    }
+    if (plan.sent.length > 0) this.d.onDelivered(plan.sent.length)
   }
 
-  private delivered (item: QueuedEvent): void {
+  private count (outcome: 'retried' | 'split', items: QueuedEvent[], reason?: string): void {
+    this.d.metrics.tagEvents.inc({ tag: this.tag.name, outcome }, items.length)
+    const o = this.d.observer?.outcome
+    if (o !== undefined) for (const item of items) o({ tag: this.tag.name, event: item.event, outcome, reason })
+  }
+
+  private delivered (item: QueuedEvent, now: number): void {
     const { name } = this.tag
-    this.d.queue.settle(1)
     this.d.metrics.tagEvents.inc({ tag: name, outcome: 'sent' })
     const received = item.event.source?.received_ms
-    if (typeof received === 'number') this.d.metrics.deliveryLatency.observe({ tag: name }, Math.max(0, this.d.now() - received) / 1000)
-    this.d.onDelivered(1)
+    if (typeof received === 'number') this.d.metrics.deliveryLatency.observe({ tag: name }, Math.max(0, now - received) / 1000)
+    this.d.observer?.outcome?.({ tag: name, event: item.event, outcome: 'sent' })
   }
 
-  private deadLetter (
-    item: QueuedEvent,
-    outcome: 'dropped' | 'dead_lettered',
-    v: { reason: string, status?: number, response?: string },
-    why?: string
-  ): void {
+  private async deadLetter (l: Letter, now: number): Promise<void> {
     const { name } = this.tag
-    this.d.queue.settle(1)
+    const { item, outcome } = l
     this.d.metrics.tagEvents.inc({ tag: name, outcome })
-    const reason = scrubMessage(v.reason, item.event)
-    const response = v.response === undefined ? undefined : scrubMessage(v.response, item.event)
-    const letter = { tag: name, event: item.event, reason, attempts: item.attempts, atMs: this.d.now(), status: v.status, response }
+    const reason = scrubMessage(l.reason, item.event)
+    const letter = { tag: name, event: item.event, reason, attempts: item.attempts, atMs: now, status: l.status, response: l.response === undefined ? undefined : scrubMessage(l.response, item.event) }
     if (letter.status === undefined) delete letter.status
     if (letter.response === undefined) delete letter.response
-    this.d.deadLetters.add(letter)
     this.d.logger.warn({
-      outcome, why, event_name: item.event.event_name, event_id: item.event.event_id, attempts: item.attempts, status: v.status, reason
+      outcome, why: l.why, event_name: item.event.event_name, event_id: item.event.event_id, attempts: item.attempts, status: l.status, reason
     }, outcome === 'dropped' ? 'event dropped by the destination' : 'event dead-lettered')
+    this.d.observer?.outcome?.({ tag: name, event: item.event, outcome, reason })
+    try {
+      await this.d.deadLetters.add(letter)
+    } catch (err) {
+      this.d.logger.error({ err, event_id: item.event.event_id }, 'the dead letter could not be stored')
+    }
   }
 }

@@ -1,59 +1,56 @@
 import t from 'tap'
 import { Delivery } from '../../server/delivery/index.js'
-import { count, ev, metrics, silent, startSink, tag, until } from './fixtures/helpers.js'
+import { count, ev, metrics, received, silent, tag, until } from './fixtures/helpers.js'
+import { startSink } from '../fixtures/sink.js'
 
 t.test('a batch goes out as soon as it has maxEvents events', async t => {
-  const sink = await startSink()
+  const sink = await startSink(t)
   const m = metrics()
   const d = new Delivery({ tags: [tag('a', { url: sink.url }, { batch: { maxEvents: 3, maxWaitMs: 60_000 } })], metrics: m, logger: silent() })
-  t.teardown(sink.close)
   d.enqueue(Array.from({ length: 7 }, () => ({ tag: 'a', event: ev() })))
-  await until(() => sink.received.length === 2, 2000, 'two full batches')
-  t.same(sink.received.map(r => r.events.length), [3, 3])
+  await sink.arrived(2)
+  t.same(received(sink).map(r => r.events.length), [3, 3])
   await until(() => d.depth('a') === 1, 2000, 'both batches acknowledged')
   t.pass('the seventh event waits for more company')
-  t.not(sink.received[0].batchId, sink.received[1].batchId, 'every batch has its own id')
+  t.not(received(sink)[0].batchId, received(sink)[1].batchId, 'every batch has its own id')
   const closed = await d.close(1000)
   t.same(closed, { delivered: 1, spooled: 0 }, 'close flushes the partial batch')
-  t.same(sink.received.map(r => r.events.length), [3, 3, 1])
+  t.same(received(sink).map(r => r.events.length), [3, 3, 1])
   t.equal(await count(m, 'a', 'sent'), 7)
   t.equal(d.depth('a'), 0)
 })
 
 t.test('a partial batch goes out when its oldest event waited maxWaitMs', async t => {
-  const sink = await startSink()
+  const sink = await startSink(t)
   const d = new Delivery({ tags: [tag('a', { url: sink.url }, { batch: { maxEvents: 100, maxWaitMs: 80 } })], metrics: metrics(), logger: silent() })
-  t.teardown(sink.close)
   const start = Date.now()
   d.enqueue([{ tag: 'a', event: ev() }])
   await new Promise(resolve => setTimeout(resolve, 20))
   d.enqueue([{ tag: 'a', event: ev() }])
-  await until(() => sink.received.length === 1, 2000, 'the timed batch')
-  t.ok(sink.received[0].at - start >= 75, `waited ${sink.received[0].at - start} ms`)
-  t.equal(sink.received[0].events.length, 2, 'both events in one batch')
-  t.equal(sink.received[0].attempt, 1)
+  await sink.arrived(1)
+  t.ok(received(sink)[0].at - start >= 75, `waited ${received(sink)[0].at - start} ms`)
+  t.equal(received(sink)[0].events.length, 2, 'both events in one batch')
+  t.equal(received(sink)[0].attempt, 1)
   await d.close(1000)
 })
 
 t.test('maxWaitMs 0 sends on the next tick; one synchronous burst shares a batch', async t => {
-  const sink = await startSink()
+  const sink = await startSink(t)
   const d = new Delivery({ tags: [tag('a', { url: sink.url }, { batch: { maxEvents: 10, maxWaitMs: 0 } })], metrics: metrics(), logger: silent() })
-  t.teardown(sink.close)
   d.enqueue([{ tag: 'a', event: ev() }])
   d.enqueue([{ tag: 'a', event: ev() }])
-  await until(() => sink.received.length === 1, 2000, 'the batch')
-  t.equal(sink.received[0].events.length, 2)
+  await sink.arrived(1)
+  t.equal(received(sink)[0].events.length, 2)
   await d.close(1000)
 })
 
 t.test('concurrency bounds batches in flight per tag', async t => {
-  const sink = await startSink(() => 'hang')
+  const sink = await startSink(t, () => 'hang')
   const d = new Delivery({ tags: [tag('a', { url: sink.url }, { batch: { maxEvents: 1, maxWaitMs: 0 } })], metrics: metrics(), logger: silent(), concurrency: 2 })
-  t.teardown(sink.close)
   d.enqueue(Array.from({ length: 5 }, () => ({ tag: 'a', event: ev() })))
-  await until(() => sink.received.length === 2, 2000, 'two requests')
+  await sink.arrived(2)
   await new Promise(resolve => setTimeout(resolve, 50)) // a third request would have arrived by now
-  t.equal(sink.received.length, 2, 'no third request while two hang')
+  t.equal(received(sink).length, 2, 'no third request while two hang')
   t.equal(d.depth('a'), 5, 'in flight still counts')
   t.same(await d.close(50), { delivered: 0, spooled: 0 })
 })

@@ -1,33 +1,32 @@
 import t from 'tap'
 import { Delivery } from '../../server/delivery/index.js'
 import type { CompiledTag } from '../../config/types.js'
-import { count, ev, metrics, silent, startSink, tag, testTag, until } from './fixtures/helpers.js'
+import { count, ev, metrics, received, silent, tag, testTag, until } from './fixtures/helpers.js'
+import { startSink } from '../fixtures/sink.js'
 
 t.test('build throwing dead-letters the whole batch with the error message', async t => {
-  const sink = await startSink()
+  const sink = await startSink(t)
   const m = metrics()
   const d = new Delivery({ tags: [tag('a', { url: sink.url, explode: true })], metrics: m, logger: silent() })
-  t.teardown(sink.close)
   d.enqueue([{ tag: 'a', event: ev() }, { tag: 'a', event: ev() }])
-  await until(() => d.deadLetters('a').length === 2, 2000, 'dead letters')
-  t.same(d.deadLetters('a').map(l => l.reason), ['build failed: template exploded', 'build failed: template exploded'])
+  await until(async () => (await d.deadLetters.list('a')).length === 2, 2000, 'dead letters')
+  t.same((await d.deadLetters.list('a')).map(l => l.reason), ['build failed: template exploded', 'build failed: template exploded'])
   t.equal(await count(m, 'a', 'dead_lettered'), 2)
-  t.equal(sink.received.length, 0)
+  t.equal(received(sink).length, 0)
   t.equal(d.depth('a'), 0)
   await d.close(1000)
 })
 
 t.test('rejected events are dead-lettered, the rest are sent', async t => {
-  const sink = await startSink()
+  const sink = await startSink(t)
   const m = metrics()
   const d = new Delivery({ tags: [tag('a', { url: sink.url })], metrics: m, logger: silent() })
-  t.teardown(sink.close)
   const bad = ev('poison')
   d.enqueue([{ tag: 'a', event: ev() }, { tag: 'a', event: bad }, { tag: 'a', event: ev() }])
   await until(() => d.depth('a') === 0, 2000, 'the batch')
-  t.equal(sink.received.length, 1)
-  t.equal(sink.received[0].events.length, 2)
-  const [dl] = d.deadLetters('a')
+  t.equal(received(sink).length, 1)
+  t.equal(received(sink)[0].events.length, 2)
+  const [dl] = await d.deadLetters.list('a')
   t.equal(dl.reason, 'poison event')
   t.equal(dl.event.event_id, bad.event_id)
   t.equal(await count(m, 'a', 'sent'), 2)
@@ -36,10 +35,8 @@ t.test('rejected events are dead-lettered, the rest are sent', async t => {
 })
 
 t.test('outcomes apply per request; an event no request carries is not lost silently', async t => {
-  const ok = await startSink()
-  const bad = await startSink(() => ({ status: 422, body: 'nope' }))
-  t.teardown(ok.close)
-  t.teardown(bad.close)
+  const ok = await startSink(t)
+  const bad = await startSink(t, () => ({ status: 422, body: 'nope' }))
   const split: CompiledTag = {
     ...tag('split', {}),
     def: {
@@ -57,6 +54,6 @@ t.test('outcomes apply per request; an event no request carries is not lost sile
   t.equal(await count(m, 'split', 'sent'), 1)
   t.equal(await count(m, 'split', 'dropped'), 1, 'the destination refused one')
   t.equal(await count(m, 'split', 'dead_lettered'), 1, 'the tag forgot one')
-  t.same(d.deadLetters('split').map(l => [l.event.event_name, l.status]).sort(), [['orphan', undefined], ['page_view', 422]].sort())
+  t.same((await d.deadLetters.list('split')).map(l => [l.event.event_name, l.status]).sort(), [['orphan', undefined], ['page_view', 422]].sort())
   await d.close(1000)
 })

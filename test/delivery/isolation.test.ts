@@ -1,49 +1,46 @@
 import t from 'tap'
 import { Delivery } from '../../server/delivery/index.js'
 import { isTaglineError } from '../../common/errors.js'
-import { captureLogger, ev, metrics, silent, startSink, tag, until } from './fixtures/helpers.js'
+import { captureLogger, ev, metrics, received, silent, tag, until } from './fixtures/helpers.js'
+import { startSink } from '../fixtures/sink.js'
 
 t.test('a full queue refuses the whole enqueue with queue_full', async t => {
-  const sink = await startSink()
-  t.teardown(sink.close)
+  const sink = await startSink(t)
   const tags = [
     tag('a', { url: sink.url }, { batch: { maxEvents: 100, maxWaitMs: 60_000 } }),
     tag('b', { url: sink.url }, { batch: { maxEvents: 100, maxWaitMs: 60_000 } })
   ]
   const m = metrics()
   const d = new Delivery({ tags, metrics: m, logger: silent(), maxQueue: 3 })
-  d.enqueue([{ tag: 'a', event: ev() }, { tag: 'a', event: ev() }])
+  await d.enqueue([{ tag: 'a', event: ev() }, { tag: 'a', event: ev() }])
   t.equal(d.depth('a'), 2)
-  const err = t.throws(() => d.enqueue([{ tag: 'b', event: ev() }, { tag: 'a', event: ev() }, { tag: 'a', event: ev() }]))
+  const err = await d.enqueue([{ tag: 'b', event: ev() }, { tag: 'a', event: ev() }, { tag: 'a', event: ev() }]).then(() => undefined, (e: unknown) => e)
   t.ok(isTaglineError(err))
   t.match(err, { code: 'queue_full', statusCode: 503 })
   t.equal(d.depth('a'), 2, 'nothing added to the full tag')
   t.equal(d.depth('b'), 0, 'nor to the tag that had room')
-  d.enqueue([{ tag: 'a', event: ev() }, { tag: 'b', event: ev() }])
+  await d.enqueue([{ tag: 'a', event: ev() }, { tag: 'b', event: ev() }])
   t.same([d.depth('a'), d.depth('b')], [3, 1], 'exactly up to maxQueue is fine')
   await new Promise(resolve => setImmediate(resolve))
   const depth = await m.queueDepth.get()
   t.same(depth.values.map(v => [v.labels.tag, v.value]).sort(), [['a', 3], ['b', 1]])
   await d.close(1000)
-  t.equal(sink.received.length, 2, 'close flushed both tags')
+  t.equal(received(sink).length, 2, 'close flushed both tags')
 })
 
 t.test('unknown tags and enqueue after close are refused with 503', async t => {
-  const sink = await startSink()
-  t.teardown(sink.close)
+  const sink = await startSink(t)
   const d = new Delivery({ tags: [tag('a', { url: sink.url })], metrics: metrics(), logger: silent() })
-  t.throws(() => d.enqueue([{ tag: 'nope', event: ev() }]), { code: 'not_ready', statusCode: 503 })
+  await t.rejects(d.enqueue([{ tag: 'nope', event: ev() }]), { code: 'not_ready', statusCode: 503 })
   const closing = d.close(1000)
-  t.throws(() => d.enqueue([{ tag: 'a', event: ev() }]), { code: 'not_ready', statusCode: 503 })
+  await t.rejects(d.enqueue([{ tag: 'a', event: ev() }]), { code: 'not_ready', statusCode: 503 })
   t.same(await closing, { delivered: 0, spooled: 0 })
   t.same(await d.close(1000), { delivered: 0, spooled: 0 }, 'close is idempotent')
 })
 
 t.test('a hanging sink does not slow another tag', async t => {
-  const hanging = await startSink(() => 'hang')
-  const fast = await startSink()
-  t.teardown(hanging.close)
-  t.teardown(fast.close)
+  const hanging = await startSink(t, () => 'hang')
+  const fast = await startSink(t)
   const tags = [
     tag('slow', { url: hanging.url }, { timeoutMs: 10_000, batch: { maxEvents: 1, maxWaitMs: 0 } }),
     tag('fast', { url: fast.url }, { batch: { maxEvents: 1, maxWaitMs: 0 } })
@@ -51,11 +48,11 @@ t.test('a hanging sink does not slow another tag', async t => {
   const log = captureLogger('info')
   const d = new Delivery({ tags, metrics: metrics(), logger: log.logger, concurrency: 2 })
   // Fill the slow tag's concurrency first, then keep feeding both.
-  d.enqueue(Array.from({ length: 6 }, () => ({ tag: 'slow', event: ev() })))
-  await until(() => hanging.received.length === 2, 2000, 'the slow tag saturated')
+  await d.enqueue(Array.from({ length: 6 }, () => ({ tag: 'slow', event: ev() })))
+  await hanging.arrived(2)
   const start = Date.now()
-  for (let i = 0; i < 10; i++) d.enqueue([{ tag: 'slow', event: ev() }, { tag: 'fast', event: ev() }])
-  await until(() => fast.received.length === 10 && d.depth('fast') === 0, 2000, 'the fast tag')
+  for (let i = 0; i < 10; i++) await d.enqueue([{ tag: 'slow', event: ev() }, { tag: 'fast', event: ev() }])
+  await until(() => received(fast).length === 10 && d.depth('fast') === 0, 2000, 'the fast tag')
   t.ok(Date.now() - start < 1000, `fast tag done in ${Date.now() - start} ms`)
   t.equal(d.depth('slow'), 16)
   const closed = await d.close(50)
@@ -66,18 +63,17 @@ t.test('a hanging sink does not slow another tag', async t => {
 })
 
 t.test('reload keeps queues of tags that stay, retires removed ones after they drain', async t => {
-  const sink = await startSink()
-  t.teardown(sink.close)
+  const sink = await startSink(t)
   const slow = { batch: { maxEvents: 100, maxWaitMs: 60_000 } }
   const d = new Delivery({ tags: [tag('a', { url: sink.url }, slow), tag('gone', { url: sink.url }, slow)], metrics: metrics(), logger: silent() })
-  d.enqueue([{ tag: 'a', event: ev() }, { tag: 'gone', event: ev() }])
+  await d.enqueue([{ tag: 'a', event: ev() }, { tag: 'gone', event: ev() }])
   d.reload([tag('a', { url: sink.url }, { batch: { maxEvents: 1, maxWaitMs: 0 } }), tag('new', { url: sink.url })])
   await until(() => d.depth('a') === 0, 2000, 'a sent under its new batch settings')
-  t.throws(() => d.enqueue([{ tag: 'gone', event: ev() }]), { code: 'not_ready' })
+  await t.rejects(d.enqueue([{ tag: 'gone', event: ev() }]), { code: 'not_ready' })
   t.equal(d.depth('gone'), 1, 'the removed tag still holds what it accepted')
-  d.enqueue([{ tag: 'new', event: ev() }])
+  await d.enqueue([{ tag: 'new', event: ev() }])
   await until(() => d.depth('new') === 0, 2000, 'the new tag works')
   const closed = await d.close(1000)
   t.equal(closed.delivered, 1, 'the retired tag drains at close')
-  t.equal(sink.received.length, 3)
+  t.equal(received(sink).length, 3)
 })

@@ -1,19 +1,20 @@
 import t from 'tap'
-import { Delivery, describeRequest, REDACTED } from '../../server/delivery/index.js'
+import { Delivery } from '../../server/delivery/index.js'
+import { describeRequest, REDACTED } from '../../server/delivery/redact.js'
 import type { CompiledTag } from '../../config/types.js'
-import { captureLogger, count, ev, metrics, startSink, tag, until } from './fixtures/helpers.js'
+import { captureLogger, count, ev, metrics, received, tag, until } from './fixtures/helpers.js'
+import { startSink } from '../fixtures/sink.js'
 
 const SECRET = 'sk_live_0123456789abcdef'
 
 t.test('dryRun builds and logs every request, sends nothing, redacted', async t => {
-  const sink = await startSink()
-  t.teardown(sink.close)
+  const sink = await startSink(t)
   const log = captureLogger('info')
   const m = metrics()
   const d = new Delivery({ tags: [tag('a', { url: sink.url, token: SECRET }, { dryRun: true })], metrics: m, logger: log.logger })
   d.enqueue([{ tag: 'a', event: ev('purchase', { user_data: { email_address: 'jane@example.com' } }) }])
   await until(() => d.depth('a') === 0, 2000, 'the dry run')
-  t.equal(sink.received.length, 0, 'nothing sent')
+  t.equal(received(sink).length, 0, 'nothing sent')
   t.equal(await count(m, 'a', 'sent'), 1, 'counts as ok')
   const text = log.text()
   t.notMatch(text, SECRET, 'the secret setting appears nowhere')

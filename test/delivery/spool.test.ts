@@ -1,14 +1,15 @@
 import t from 'tap'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { Delivery, type QueuedEvent } from '../../server/delivery/index.js'
-import { captureLogger, closedPort, count, ev, metrics, silent, startSink, tag, until } from './fixtures/helpers.js'
+import { Delivery, type SpooledEvent } from '../../server/delivery/index.js'
+import { captureLogger, count, ev, metrics, received, silent, tag, until } from './fixtures/helpers.js'
+import { freePort, startSink } from '../fixtures/sink.js'
 
-const readLines = (file: string): QueuedEvent[] => readFileSync(file, 'utf8').trim().split('\n').map(l => JSON.parse(l))
+const readLines = (file: string): SpooledEvent[] => readFileSync(file, 'utf8').trim().split('\n').map(l => JSON.parse(l))
 
 t.test('close spools what an unreachable sink left; the next start replays it', async t => {
   const spoolFile = join(t.testdir(), 'nested', 'dir', 'tagline.spool.jsonl')
-  const port = await closedPort()
+  const port = await freePort()
   const retryLater = { retry: { initialDelayMs: 60_000, maxDelayMs: 60_000 }, batch: { maxEvents: 2, maxWaitMs: 0 } }
   const log = captureLogger('debug')
   const first = new Delivery({ tags: [tag('a', { url: `http://127.0.0.1:${port}/` }, retryLater)], metrics: metrics(), logger: log.logger, spoolFile })
@@ -29,16 +30,15 @@ t.test('close spools what an unreachable sink left; the next start replays it', 
 
   // Next start: same tag name, now a working sink; plus a stale entry for a removed tag.
   writeFileSync(spoolFile, readFileSync(spoolFile, 'utf8') + JSON.stringify({ tag: 'removed', event: ev(), attempts: 0, enqueuedMs: 1 }) + '\n{"torn li')
-  const sink = await startSink()
-  t.teardown(sink.close)
+  const sink = await startSink(t)
   const m = metrics()
   const second = new Delivery({ tags: [tag('a', { url: sink.url }, { batch: { maxEvents: 2, maxWaitMs: 0 } })], metrics: m, logger: silent(), spoolFile })
   t.equal(await second.replaySpool(), 3)
   t.notOk(existsSync(spoolFile), 'the spool is deleted once loaded')
   await until(() => second.depth('a') === 0, 2000, 'replayed events delivered')
-  t.same(sink.received.flatMap(r => r.events.map(e => e.event_id)).sort(), events.map(e => e.event_id).sort())
-  t.same(sink.received.map(r => r.attempt), [2, 2], 'attempt counts survive the restart')
-  t.same(new Set(sink.received.map(r => r.batchId)), new Set(lines.map(l => l.batchId)), 'and so do the batch ids')
+  t.same(received(sink).flatMap(r => r.events.map(e => e.event_id)).sort(), events.map(e => e.event_id).sort())
+  t.same(received(sink).map(r => r.attempt), [2, 2], 'attempt counts survive the restart')
+  t.same(new Set(received(sink).map(r => r.batchId)), new Set(lines.map(l => l.batchId)), 'and so do the batch ids')
   t.equal(await count(m, 'a', 'sent'), 3)
   t.equal(await second.replaySpool(), 0, 'nothing left to replay')
   t.same(await second.close(1000), { delivered: 0, spooled: 0 })
@@ -47,45 +47,42 @@ t.test('close spools what an unreachable sink left; the next start replays it', 
 
 t.test('at the deadline in-flight requests are aborted and spooled with what waits', async t => {
   const spoolFile = join(t.testdir(), 'spool.jsonl')
-  const sink = await startSink(() => 'hang')
-  t.teardown(sink.close)
+  const sink = await startSink(t, () => 'hang')
   const d = new Delivery({
     tags: [tag('a', { url: sink.url }, { timeoutMs: 30_000, batch: { maxEvents: 1, maxWaitMs: 0 } })],
     metrics: metrics(), logger: silent(), spoolFile, concurrency: 1
   })
   d.enqueue([{ tag: 'a', event: ev() }, { tag: 'a', event: ev() }])
-  await until(() => sink.received.length === 1, 2000, 'the first request in flight')
+  await sink.arrived(1)
   const started = Date.now()
   t.same(await d.close(100), { delivered: 0, spooled: 2 })
   t.ok(Date.now() - started >= 95, 'close waited for the deadline')
   t.ok(Date.now() - started < 1000, 'and not much longer')
   const lines = readLines(spoolFile)
   t.same(lines.map(l => l.attempts).sort(), [0, 1], 'the aborted one and the one still waiting')
-  t.equal(lines.find(l => l.attempts === 1)?.batchId, sink.received[0].batchId)
+  t.equal(lines.find(l => l.attempts === 1)?.batchId, received(sink)[0].batchId)
 })
 
 t.test('retries that fall due before the deadline still run during close', async t => {
-  const sink = await startSink(n => n === 0 ? { status: 500 } : { status: 200 })
-  t.teardown(sink.close)
+  const sink = await startSink(t, r => r.n === 0 ? { status: 500 } : { status: 200 })
   const d = new Delivery({ tags: [tag('a', { url: sink.url }, { retry: { initialDelayMs: 30, maxDelayMs: 30 } })], metrics: metrics(), logger: silent() })
   d.enqueue([{ tag: 'a', event: ev() }])
-  await until(() => sink.received.length === 1, 2000, 'the first attempt')
+  await sink.arrived(1)
   t.same(await d.close(2000), { delivered: 1, spooled: 0 })
-  t.equal(sink.received.length, 2)
+  t.equal(received(sink).length, 2)
 })
 
 t.test('replayed events past maxAge are dead-lettered without another send', async t => {
   const spoolFile = join(t.testdir(), 'spool.jsonl')
   const now = Date.now()
-  const old: QueuedEvent = { tag: 'a', event: ev(), attempts: 3, firstAttemptMs: now - 120_000, enqueuedMs: now - 120_000, batchId: 'B1', lastReason: 'HTTP 500' }
-  const fresh: QueuedEvent = { tag: 'a', event: ev(), attempts: 0, enqueuedMs: now - 1000 }
+  const old: SpooledEvent = { tag: 'a', event: ev(), attempts: 3, firstAttemptMs: now - 120_000, enqueuedMs: now - 120_000, batchId: 'B1', lastReason: 'HTTP 500' }
+  const fresh: SpooledEvent = { tag: 'a', event: ev(), attempts: 0, enqueuedMs: now - 1000 }
   writeFileSync(spoolFile, [old, fresh].map(e => JSON.stringify(e)).join('\n') + '\n')
-  const sink = await startSink()
-  t.teardown(sink.close)
+  const sink = await startSink(t)
   const d = new Delivery({ tags: [tag('a', { url: sink.url }, { retry: { maxAgeMs: 60_000 } })], metrics: metrics(), logger: silent(), spoolFile })
   t.equal(await d.replaySpool(), 2)
   await until(() => d.depth('a') === 0, 2000, 'both handled')
-  t.same(d.deadLetters('a').map(l => [l.event.event_id, l.reason, l.attempts]), [[old.event.event_id, 'gave up after 3 attempts: HTTP 500', 3]])
-  t.same(sink.received.flatMap(r => r.events.map(e => e.event_id)), [fresh.event.event_id])
+  t.same((await d.deadLetters.list('a')).map(l => [l.event.event_id, l.reason, l.attempts]), [[old.event.event_id, 'gave up after 3 attempts: HTTP 500', 3]])
+  t.same(received(sink).flatMap(r => r.events.map(e => e.event_id)), [fresh.event.event_id])
   await d.close(1000)
 })

@@ -1,11 +1,9 @@
-// The pure parts: retry arithmetic, Retry-After parsing, the memory queue, the dead-letter cap.
+// The pure parts: retry arithmetic, Retry-After parsing, batch ids. The queue and dead-letter
+// stores have their contract suites (queue-contract.test.ts, dead-letter-contract.test.ts).
 import t from 'tap'
 import { backoffMs, nextAttempt, resolveRetryPolicy, retryAfterMs } from '../../server/delivery/retry.js'
 import { RETRY_DEFAULTS } from '../../schemas/defaults.js'
-import { MemoryQueue } from '../../server/delivery/queue.js'
-import { DeadLetters } from '../../server/delivery/dead-letter.js'
 import { newBatchId } from '../../server/delivery/batch-id.js'
-import { captureLogger, ev } from './fixtures/helpers.js'
 
 t.test('backoff: exponential, capped, jittered with the injected random', async t => {
   const p = resolveRetryPolicy({ initialDelayMs: 100, maxDelayMs: 1000 })
@@ -37,39 +35,6 @@ t.test('nextAttempt: Retry-After is a floor, the window and attempt count end it
   t.same(nextAttempt(p, { ...s, attempts: 1, floorMs: 20_000 }), { retry: false, why: 'max_age' }, 'a floor past the window gives up')
   t.same(nextAttempt(p, { ...s, now: 9950, attempts: 2 }), { retry: true, dueMs: 10_000 }, 'one last try at the edge of the window')
   t.same(nextAttempt(p, { ...s, now: 10_000, attempts: 3 }), { retry: false, why: 'max_age' })
-})
-
-t.test('memory queue counts waiting, in flight and scheduled', async t => {
-  const q = new MemoryQueue()
-  const item = (n: number) => ({ tag: 'a', event: ev(), attempts: 0, enqueuedMs: n })
-  q.push([item(1), item(2), item(3)])
-  t.equal(q.oldestWaitingMs(), 1)
-  const taken = q.take(2)
-  t.same([q.waiting, q.inFlight, q.scheduled, q.size], [1, 2, 0, 3])
-  q.schedule({ id: 'B', items: taken }, 500)
-  t.same([q.waiting, q.inFlight, q.scheduled, q.size], [1, 0, 2, 3])
-  t.equal(q.takeDue(499), undefined)
-  t.equal(q.nextDueMs(), 500)
-  q.addRetry({ id: 'A', items: [item(0)] }, 100)
-  t.equal(q.takeDue(500)?.id, 'A', 'earliest due first')
-  q.settle(1)
-  t.same(q.drain().map(i => [i.batchId, i.enqueuedMs]), [['B', 1], ['B', 2], [undefined, 3]])
-  t.equal(q.size, 0)
-  for (let i = 0; i < 3000; i++) q.push([item(i)])
-  for (let i = 0; i < 2999; i++) q.take(1)
-  t.equal(q.oldestWaitingMs(), 2999, 'compaction keeps order')
-})
-
-t.test('dead letters are capped per tag, oldest evicted, eviction logged and counted', async t => {
-  const log = captureLogger('warn')
-  const dl = new DeadLetters(2, log.logger)
-  for (let i = 0; i < 4; i++) dl.add({ tag: 'a', event: ev(), reason: `r${i}`, attempts: 1, atMs: i, response: 'x'.repeat(5000) })
-  dl.add({ tag: 'b', event: ev(), reason: 'rb', attempts: 1, atMs: 10 })
-  t.same(dl.list('a').map(l => l.reason), ['r2', 'r3'])
-  t.equal(dl.list('a')[0].response?.length, 2048, 'vendor message capped at 2 KB')
-  t.equal(dl.evicted('a'), 2)
-  t.same(dl.list().map(l => l.reason), ['r2', 'r3', 'rb'])
-  t.equal(log.lines.length, 1, 'logged on the first eviction, not on every one')
 })
 
 t.test('batch ids are unique, time-ordered and free of dots', async t => {

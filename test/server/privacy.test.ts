@@ -45,9 +45,9 @@ t.test('Sec-GPC blocks advertising tags only, unless privacy.honorGpc is false',
   const analytics = config.tags[0]
   const gpc: TaglineEvent = { event_name: 'purchase', source: { client: 'json', request_id: 'r', received_ms: 0, trusted: false, gpc: true } }
   t.same(route(ads, gpc), { tag: 'full', outcome: 'blocked_by_consent', detail: 'gpc' })
-  t.same(route(analytics, gpc), { tag: 'full', outcome: 'queued' })
-  t.same(route(ads, gpc, false), { tag: 'full', outcome: 'queued' }, 'honorGpc: false')
-  t.same(route(ads, { ...gpc, source: { ...gpc.source!, gpc: undefined } }), { tag: 'full', outcome: 'queued' })
+  t.same(route(analytics, gpc), { tag: 'full', outcome: 'queued', detail: 'all' })
+  t.same(route(ads, gpc, false), { tag: 'full', outcome: 'queued', detail: 'all' }, 'honorGpc: false')
+  t.same(route(ads, { ...gpc, source: { ...gpc.source!, gpc: undefined } }), { tag: 'full', outcome: 'queued', detail: 'all' })
   const off = loadConfig({ text: 'privacy: { honorGpc: false }\n' + YAML })
   t.equal(off.privacy.honorGpc, false)
   t.equal(config.privacy.honorGpc, true, 'on by default')
@@ -61,8 +61,8 @@ tags:
 ` })
   const [meta, tiktok] = config.tags
   const scroll: TaglineEvent = { event_name: 'scroll' }
-  t.same(route(meta, scroll), { tag: 'meta', outcome: 'not_triggered', detail: "no Meta event for 'scroll': map it in eventNames or set customEvents: true" })
-  t.same(route(meta, { event_name: 'purchase' }), { tag: 'meta', outcome: 'queued' })
-  t.same(route(tiktok, { event_name: 'page_view' }), { tag: 'tiktok', outcome: 'queued' }, 'mapped by the tag eventNames')
-  t.equal(route(tiktok, scroll).outcome, 'not_triggered')
+  t.same(route(meta, scroll), { tag: 'meta', outcome: 'declined', detail: "no Meta event for 'scroll': map it in eventNames or set customEvents: true" })
+  t.same(route(meta, { event_name: 'purchase' }), { tag: 'meta', outcome: 'queued', detail: 'all' })
+  t.same(route(tiktok, { event_name: 'page_view' }), { tag: 'tiktok', outcome: 'queued', detail: 'all' }, 'mapped by the tag eventNames')
+  t.equal(route(tiktok, scroll).outcome, 'declined')
 })

@@ -1,7 +1,6 @@
 // `tagline try`: real clients, enrichment, routing and tag builds on one input; redacted output;
 // --send against a real loopback sink; and the command's exit codes.
 import t, { type Test } from 'tap'
-import http from 'node:http'
 import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -11,6 +10,7 @@ import { tagTypes } from '../../tags/index.js'
 import { readTryInput, tryEvent, TRY_IP, type TryReport, type TryTag } from '../../server/try.js'
 import { formatTryReport } from '../../server/try-format.js'
 import { main } from '../../server/main.js'
+import { startSink } from '../fixtures/sink.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const NOW = Date.UTC(2026, 0, 15, 12)
@@ -27,18 +27,11 @@ const EMAIL = 'jane.doe@example.com'
 const ids = { now: () => NOW, eventId: () => '0194c0de-0000-7000-8000-000000000001', digits: () => '1234567890', bytes: (n: number) => Buffer.alloc(n, 7) }
 
 // A sink answering per path; it echoes the body back, so a leak through the response would show.
-const received: Array<{ url: string, headers: http.IncomingHttpHeaders, body: string }> = []
-const sink = http.createServer((req, res) => {
-  let body = ''
-  req.setEncoding('utf8').on('data', (c: string) => { body += c }).on('end', () => {
-    received.push({ url: req.url ?? '', headers: req.headers, body })
-    const status = req.url?.startsWith('/ph') === true ? 503 : req.url?.startsWith('/ga') === true ? 204 : 200
-    res.writeHead(status, { 'content-type': 'application/json' }).end(status === 204 ? undefined : JSON.stringify({ echo: body }))
-  })
+const sink = await startSink(t, r => {
+  const status = r.url.startsWith('/ph') ? 503 : r.url.startsWith('/ga') ? 204 : 200
+  return status === 204 ? 204 : { status, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ echo: r.raw }) }
 })
-await new Promise<void>(resolve => sink.listen(0, '127.0.0.1', resolve))
-t.teardown(() => { sink.close() })
-const SINK = `http://127.0.0.1:${(sink.address() as { port: number }).port}`
+const SINK = sink.origin
 
 const YAML = [
   'triggers:',
@@ -76,7 +69,7 @@ const jsonInput = (body: unknown): { kind: 'json', text: string, name: string } 
 const GTAG = 'https://metrics.shop.example/g/collect?v=2&tid=G-TRY1234567&cid=777.1768470000&sid=1768470000&en=page_view&dl=https%3A%2F%2Fshop.example%2Fshoes&dt=Shoes'
 
 const tag = (r: TryReport, name: string): TryTag => r.tags.find(x => x.name === name) as TryTag
-const verdict = (r: TryReport, name: string): string => { const x = tag(r, name).routing[0]; return x.detail !== undefined ? `${x.verdict} ${x.detail}` : x.verdict }
+const verdict = (r: TryReport, name: string): string => { const x = tag(r, name).routing[0]; return x.detail !== undefined ? `${x.outcome} ${x.detail}` : x.outcome }
 
 function noSecrets (t: Test, text: string, what: string): void {
   for (const [k, v] of Object.entries(SECRETS)) t.notOk(text.includes(v), `${what}: no ${k} secret`)
@@ -87,10 +80,10 @@ t.test('a JSON purchase: trusted backend, every tag fires, requests built and re
   const r = await tryEvent(config, jsonInput(purchase), { now: NOW, ids })
   t.match(r.input, { kind: 'json', client: 'json', trusted: true, method: 'POST', path: '/collect' })
   t.match(r.events, [{ event_name: 'purchase', event_id: 'T-900', client_id: '555.1768470000', user_data: true }])
-  t.equal(verdict(r, 'console'), 'fires all')
-  t.equal(verdict(r, 'hook'), 'fires purchase')
-  t.equal(verdict(r, 'ga4'), 'fires all')
-  t.equal(verdict(r, 'ph'), 'fires all')
+  t.equal(verdict(r, 'console'), 'queued all')
+  t.equal(verdict(r, 'hook'), 'queued purchase')
+  t.equal(verdict(r, 'ga4'), 'queued all')
+  t.equal(verdict(r, 'ph'), 'queued all')
 
   const ga = tag(r, 'ga4').requests
   t.equal(ga.length, 1)
@@ -104,16 +97,16 @@ t.test('a JSON purchase: trusted backend, every tag fires, requests built and re
   t.equal(JSON.parse(tag(r, 'ph').requests[0].request.body!).api_key, '[redacted]')
   t.equal(tag(r, 'console').requests[0].request.url, 'log:events')
   if (HAS_META) {
-    t.equal(verdict(r, 'meta'), 'fires all')
+    t.equal(verdict(r, 'meta'), 'queued all')
     const body = JSON.parse(tag(r, 'meta').requests[0].request.body!)
     t.equal(body.test_event_code, 'TEST4242', 'testEventCode is used as the tag builds it')
     t.equal(body.access_token, '[redacted]')
   }
-  if (HAS_TIKTOK) t.equal(verdict(r, 'tiktok'), 'fires all')
+  if (HAS_TIKTOK) t.equal(verdict(r, 'tiktok'), 'queued all')
 
   const text = formatTryReport(r)
   t.match(text, /^event\.json: POST \/collect, claimed by the json client, trusted/)
-  t.match(text, /hook \(webhook\)\n  #0 purchase: FIRES \(fireOn purchase\)\n  request 1 of 1 \(#0 purchase\):\n    POST http:\/\/127\.0\.0\.1:\d+\/hook\n/)
+  t.match(text, /hook \(webhook\)\n  #0 purchase: queued \(fireOn purchase\)\n  request 1 of 1 \(#0 purchase\):\n    POST http:\/\/127\.0\.0\.1:\d+\/hook\n/)
   t.match(text, /"transaction_id": "T-900"/, 'JSON bodies pretty-printed')
   t.match(text, /tags fire; \d+ requests built \(not sent; --send sends them\)\.$/)
   noSecrets(t, text, 'text')
@@ -125,7 +118,7 @@ t.test('not triggered, blocked by consent, and a rejected event', async t => {
   t.equal(verdict(pv, 'hook'), 'not_triggered')
   t.equal(verdict(pv, 'ga4'), 'blocked_by_consent analytics_storage')
   t.same(tag(pv, 'ga4').requests, [], 'nothing built for a blocked tag')
-  t.equal(verdict(pv, 'console'), 'fires all')
+  t.equal(verdict(pv, 'console'), 'queued all')
   if (HAS_META) t.equal(verdict(pv, 'meta'), 'blocked_by_consent ad_storage')
   const text = formatTryReport(pv)
   t.match(text, /#0 page_view: not triggered \(no fireOn trigger holds\)/)
@@ -146,7 +139,7 @@ t.test('a gtag hit URL: untrusted browser GET, forwarded, blocked by a trigger, 
   const r = await tryEvent(config, readTryInput(GTAG), { now: NOW, ids, headers: { 'User-Agent': 'Mozilla/5.0 (Try)' } })
   t.match(r.input, { kind: 'url', client: 'gtag', trusted: false, method: 'GET', path: '/g/collect' })
   t.equal(verdict(r, 'hook'), 'not_triggered')
-  t.equal(verdict(r, 'ga4'), 'fires all')
+  t.equal(verdict(r, 'ga4'), 'queued all')
   const fwd = tag(r, 'ga4').requests[0].request
   t.equal(fwd.url, `${SINK}/ga/g/collect?${GTAG.split('?')[1]}&_uip=${TRY_IP}`, 'the original hit, with the visitor IP')
   t.equal(fwd.headers['user-agent'], 'Mozilla/5.0 (Try)')
@@ -178,17 +171,18 @@ t.test('bad input is a 4xx TaglineError', async t => {
 })
 
 t.test('--send: each request once, status, body and classify outcome; still no secrets', async t => {
-  received.length = 0
+  const from = sink.requests.length
   const r = await tryEvent(config, jsonInput(purchase), { now: NOW, ids, send: true })
   t.equal(r.sent, true)
   t.match(tag(r, 'hook').requests[0].response, { status: 200, outcome: { kind: 'ok' } })
   t.match(tag(r, 'ga4').requests[0].response, { status: 204, outcome: { kind: 'ok' } })
   t.match(tag(r, 'ph').requests[0].response, { status: 503, outcome: { kind: 'retry', reason: /HTTP 503/ } })
   t.match(tag(r, 'console').requests[0].response, { skipped: /log: URL/ })
+  const received = sink.requests.slice(from)
   const hook = received.find(x => x.url === '/hook')
   t.ok(hook !== undefined, 'the webhook request arrived')
   t.match(hook?.headers['webhook-signature'], /^v1,/, 'the real request is signed')
-  t.ok(received.find(x => x.url === '/ph/batch/')?.body.includes(SECRETS.posthog), 'the real request carries the key (and the sink echoes it)')
+  t.ok(received.find(x => x.url === '/ph/batch/')?.raw.includes(SECRETS.posthog), 'the real request carries the key (and the sink echoes it)')
   t.equal(received.filter(x => x.url === '/hook').length, 1, 'sent once, no retry')
   const text = formatTryReport(r)
   t.match(text, /→ response: HTTP 200 in \d+ ms\n    → classify: ok/)
@@ -252,7 +246,7 @@ t.test('the command: exit codes, --json, errors', async t => {
   t.equal(json.code, 0, json.err)
   const report = JSON.parse(json.out) as TryReport
   t.match(report, { input: { client: 'gtag', trusted: false }, sent: false })
-  t.equal(tag(report, 'ga4').routing[0].verdict, 'fires')
+  t.equal(tag(report, 'ga4').routing[0].outcome, 'queued')
   noSecrets(t, json.out, 'spawned --json')
   t.equal(unknown.code, 2)
   t.match(unknown.err, /400 unknown_format: No client recognised this request/)

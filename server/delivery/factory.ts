@@ -1,0 +1,22 @@
+// What Delivery keeps its events in: a queue per tag and one dead-letter store, made by a factory
+// it receives, so a shared (Redis) implementation can replace the embedded one without touching
+// batching and retries.
+import type { Logger } from 'pino'
+import { DELIVERY_DEFAULTS } from '../../schemas/defaults.js'
+import type { DeadLetterStore } from './dead-letters.js'
+import { MemoryDeadLetters } from './memory-dead-letters.js'
+import { MemoryQueue } from './memory-queue.js'
+import type { TagQueue } from './queue.js'
+
+export interface QueueFactory {
+  /** The queue of one tag; called once per tag name for the life of a Delivery. */
+  queue (tag: string): TagQueue
+  readonly deadLetters: DeadLetterStore
+}
+
+export function memoryQueues (opts: { logger: Logger, deadLetterMax?: number }): QueueFactory {
+  return {
+    queue: () => new MemoryQueue(),
+    deadLetters: new MemoryDeadLetters(opts.deadLetterMax ?? DELIVERY_DEFAULTS.deadLetterMax, opts.logger)
+  }
+}
