@@ -1,10 +1,11 @@
 import t from 'tap'
 import { createHash } from 'node:crypto'
+import { sha256Hex, isSha256Hex, hashUserData } from '../../tags/pii.js'
 import {
-  sha256Hex, isSha256Hex, hashUserData, normalizeEmail, normalizePhone, normalizeName, normalizeCity,
+  normalizeEmail, normalizePhone, normalizeName, normalizeCity,
   normalizeRegion, normalizePostalCode, normalizeCountry, normalizeGender, normalizeDateOfBirth,
   normalizeExternalId, normalizeStreet, type PiiFlavour
-} from '../../tags/pii.js'
+} from '../../tags/pii-normalize.js'
 
 // Full hashes recomputed with Node; prefixes/suffixes match destinations.md §A.4 / §B.3 (✓ vectors).
 const V = {
