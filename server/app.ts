@@ -13,10 +13,10 @@ import { errors, isTaglineError, TaglineError } from '../common/errors.js'
 import { makeAuthenticator } from './auth.js'
 import { collectRoutes } from './routes/collect.js'
 import { opsRoutes } from './routes/ops.js'
-import type { Enqueuer } from './pipeline.js'
+import type { Enqueuer } from './delivery/index.js'
+import { ConfigHolder } from './config-holder.js'
 
-export interface AppDeps {
-  config: CompiledConfig
+interface AppCollaborators {
   store: Store
   delivery: Enqueuer
   metrics?: Metrics
@@ -25,6 +25,12 @@ export interface AppDeps {
   /** False while starting or draining: /readyz answers 503. */
   isReady?: () => boolean
 }
+
+/**
+ * The config comes as a holder (the gateway, which reloads it) or as a plain config (tests; it is
+ * wrapped in a holder of its own). Requests read it through the holder only.
+ */
+export type AppDeps = AppCollaborators & ({ holder: ConfigHolder } | { config: CompiledConfig })
 
 // Fastify's own error codes that mean "the client sent something wrong".
 const FASTIFY_CLIENT_ERRORS: Record<string, (msg?: string) => TaglineError> = {
@@ -46,8 +52,33 @@ function acceptedType (header: string | undefined): boolean {
   return t === '' || BODY_TYPES.has(t) || t.endsWith('+json')
 }
 
+// The `ms` units @fastify/rate-limit reads a string timeWindow with ("1 minute", "30s", "2 hours").
+const S = 1000
+const M = 60 * S
+const H = 60 * M
+const D = 24 * H
+const WINDOW_UNITS: Record<string, number> = {
+  '': 1, ms: 1, msec: 1, msecs: 1, millisecond: 1, milliseconds: 1,
+  s: S, sec: S, secs: S, second: S, seconds: S,
+  m: M, min: M, mins: M, minute: M, minutes: M,
+  h: H, hr: H, hrs: H, hour: H, hours: H,
+  d: D, day: D, days: D,
+  w: 7 * D, wk: 7 * D, wks: 7 * D, week: 7 * D, weeks: 7 * D,
+  y: 365.25 * D, yr: 365.25 * D, yrs: 365.25 * D, year: 365.25 * D, years: 365.25 * D
+}
+
+/** A rate-limit timeWindow in milliseconds; one minute (the plugin's default) for a string it cannot read. */
+function windowMs (w: number | string): number {
+  if (typeof w === 'number') return w
+  const m = /^(\d*\.?\d+) *([a-z]*)$/.exec(w.trim().toLowerCase())
+  const unit = m === null ? undefined : WINDOW_UNITS[m[2]]
+  return m === null || unit === undefined || Number(m[1]) <= 0 ? M : Math.round(Number(m[1]) * unit)
+}
+
 export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
-  const { config } = deps
+  const holder = 'holder' in deps ? deps.holder : new ConfigHolder(deps.config)
+  // Read once: what Fastify and the plugins are built with (the holder keeps these restart-only).
+  const config = holder.current()
   const metrics = deps.metrics ?? createMetrics()
   const ids = deps.ids ?? systemIds
 
@@ -80,28 +111,6 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
     done(null, body)
   })
 
-  await app.register(cookie)
-  if (config.server.corsOrigins.length > 0) {
-    const any = config.server.corsOrigins.includes('*')
-    const allowed = new Set(config.server.corsOrigins)
-    await app.register(cors, {
-      origin: any ? true : (origin, cb) => { cb(null, origin !== undefined && allowed.has(origin)) },
-      credentials: true,
-      methods: ['GET', 'POST', 'OPTIONS'],
-      allowedHeaders: ['content-type', 'authorization'],
-      maxAge: 86400
-    })
-  }
-  if (config.server.rateLimit !== false) {
-    await app.register(rateLimit, {
-      max: config.server.rateLimit.max,
-      timeWindow: config.server.rateLimit.timeWindow,
-      ...deps.store.rateLimit,
-      skipOnError: true,
-      errorResponseBuilder: () => errors.rateLimited()
-    })
-  }
-
   app.setErrorHandler((err: FastifyError, req, reply) => {
     let e: TaglineError | undefined
     if (isTaglineError(err)) e = err
@@ -128,8 +137,37 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
     metrics.httpRequests.inc({ route: req.routeOptions.url ?? 'unmatched', status: reply.statusCode })
   })
 
-  const authenticate = makeAuthenticator(config.apiKeys)
-  await app.register(collectRoutes, { config, store: deps.store, delivery: deps.delivery, metrics, ids, authenticate })
+  // After the error handler: a route takes the handler set when it is added, and CORS adds OPTIONS *.
+  await app.register(cookie)
+  // Always installed, as CORS may be turned on by a reload; with no origins configured the origin
+  // check answers false and no CORS header is sent (responses carry Vary: Origin either way).
+  const corsOrigins = holder.derived(c => c.server.corsOrigins.includes('*') ? true : new Set(c.server.corsOrigins))
+  await app.register(cors, {
+    origin: (origin, cb) => {
+      const allowed = corsOrigins()
+      cb(null, allowed === true || (origin !== undefined && allowed.has(origin)))
+    },
+    credentials: true,
+    methods: ['GET', 'POST', 'OPTIONS'],
+    allowedHeaders: ['content-type', 'authorization'],
+    maxAge: 86400
+  })
+  // Installed or not at startup (a reload cannot turn it on or off); max and timeWindow are read
+  // per request, so a reload changes them. A reload does not reset the counts.
+  if (config.server.rateLimit !== false) {
+    const limit = holder.derived(c => c.server.rateLimit === false ? undefined : { max: c.server.rateLimit.max, windowMs: windowMs(c.server.rateLimit.timeWindow) })
+    await app.register(rateLimit, {
+      max: () => limit()?.max ?? Number.MAX_SAFE_INTEGER,
+      timeWindow: () => limit()?.windowMs ?? M,
+      ...deps.store.rateLimit,
+      skipOnError: true,
+      errorResponseBuilder: () => errors.rateLimited()
+    })
+  }
+
+  const authenticator = holder.derived(c => makeAuthenticator(c.apiKeys))
+  const authenticate = (header: string | undefined): boolean => authenticator()(header)
+  await app.register(collectRoutes, { holder, store: deps.store, delivery: deps.delivery, metrics, ids, authenticate })
   await app.register(opsRoutes, { store: deps.store, metrics, isReady: deps.isReady ?? (() => true) })
   return app as unknown as FastifyInstance
 }

@@ -1,17 +1,18 @@
 // The collect routes: every one hands the snapshot to the same ordered client list.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import type { CompiledConfig } from '../../config/types.js'
+import type { ConfigHolder } from '../config-holder.js'
 import type { Store } from '../store/types.js'
 import type { Metrics } from '../metrics.js'
 import type { IdSource } from '../ids.js'
 import { claim } from '../../clients/index.js'
 import { snapshotOf } from '../snapshot.js'
-import { ContextWriter, runPipeline, type Enqueuer } from '../pipeline.js'
+import { ContextWriter, runPipeline } from '../pipeline.js'
+import type { Enqueuer } from '../delivery/index.js'
 import { cookieDomain } from '../identity.js'
 import { TaglineError } from '../../common/errors.js'
 
 export interface CollectOptions {
-  config: CompiledConfig
+  holder: ConfigHolder
   store: Store
   delivery: Enqueuer
   metrics: Metrics
@@ -20,12 +21,22 @@ export interface CollectOptions {
 }
 
 export async function collectRoutes (app: FastifyInstance, opts: CollectOptions): Promise<void> {
-  const { config, metrics } = opts
-  const deps = { config, store: opts.store, delivery: opts.delivery, metrics, ids: opts.ids, contexts: new ContextWriter(opts.store, config.identity.stitch.ttlMs) }
+  const { metrics } = opts
+  // One ContextWriter, not one per request: it remembers what it wrote. Only a reload that changes
+  // the stitch ttl replaces it, as its remembered writes carry the old ttl.
+  let contexts: { ttlMs: number, writer: ContextWriter } | undefined
+  // The pipeline's view of the config, rebuilt only after a reload: per request, one compare.
+  const pipelineDeps = opts.holder.derived(config => {
+    const ttlMs = config.identity.stitch.ttlMs
+    if (contexts?.ttlMs !== ttlMs) contexts = { ttlMs, writer: new ContextWriter(opts.store, ttlMs) }
+    return { config, store: opts.store, delivery: opts.delivery, metrics, ids: opts.ids, contexts: contexts.writer }
+  })
 
   async function collect (req: FastifyRequest, reply: FastifyReply): Promise<void> {
     const receivedMs = opts.ids.now()
     let clientName = 'none'
+    // One config for the whole request, even if a reload lands while it awaits the store.
+    const deps = pipelineDeps()
     try {
       const trusted = opts.authenticate(req.headers.authorization)
       const snap = snapshotOf(req, trusted, receivedMs)
@@ -35,7 +46,7 @@ export async function collectRoutes (app: FastifyInstance, opts: CollectOptions)
       const result = await runPipeline(deps, snap, claimed.client, claimed.events)
 
       if (result.cookies.length > 0) {
-        const domain = cookieDomain(snap.host, config.identity.cookieDomain)
+        const domain = cookieDomain(snap.host, deps.config.identity.cookieDomain)
         const secure = snap.protocol === 'https'
         for (const c of result.cookies) {
           reply.setCookie(c.name, c.value, { domain, path: '/', maxAge: c.maxAgeS, httpOnly: c.httpOnly, secure, sameSite: 'lax' })
