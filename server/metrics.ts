@@ -1,7 +1,7 @@
 // Prometheus metrics. One registry per app (no globals), so tests can build many apps.
 import { Registry, Counter, Histogram, Gauge, collectDefaultMetrics } from 'prom-client'
 
-export type TagOutcome = 'sent' | 'retried' | 'dropped' | 'dead_lettered' | 'blocked_by_consent' | 'blocked_by_trigger' | 'not_triggered' | 'disabled'
+import { DELIVERY_OUTCOMES, ROUTING_OUTCOMES, type TagOutcome } from '../common/outcome.js'
 
 export interface Metrics {
   registry: Registry
@@ -10,6 +10,8 @@ export interface Metrics {
   eventsRejected: Counter<'client' | 'reason'>
   eventsDeduplicated: Counter<string>
   tagEvents: Counter<'tag' | 'outcome'>
+  /** The one way to count an (event, tag) outcome: the label is always a word of the vocabulary. */
+  countOutcome (tag: string, outcome: TagOutcome, n?: number): void
   tagRequestDuration: Histogram<'tag'>
   deliveryLatency: Histogram<'tag'>
   queueDepth: Gauge<'tag'>
@@ -19,13 +21,20 @@ export function createMetrics (opts: { defaultMetrics?: boolean } = {}): Metrics
   const registry = new Registry()
   if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'tagline_' })
   const registers = [registry]
+  const tagEvents = new Counter({
+    name: 'tagline_tag_events_total',
+    help: `Events per tag by outcome: ${[...Object.keys(ROUTING_OUTCOMES), ...Object.keys(DELIVERY_OUTCOMES)].filter(o => o !== 'queued' && o !== 'deduplicated' && o !== 'disabled').join(', ')}.`,
+    labelNames: ['tag', 'outcome'],
+    registers
+  })
   return {
     registry,
     httpRequests: new Counter({ name: 'tagline_http_requests_total', help: 'HTTP requests by route and status.', labelNames: ['route', 'status'], registers }),
     eventsReceived: new Counter({ name: 'tagline_events_received_total', help: 'Events parsed from incoming requests, by client.', labelNames: ['client'], registers }),
     eventsRejected: new Counter({ name: 'tagline_events_rejected_total', help: 'Requests or events refused at the edge, by client and reason.', labelNames: ['client', 'reason'], registers }),
     eventsDeduplicated: new Counter({ name: 'tagline_events_deduplicated_total', help: 'Events dropped as repeats of (event_name, event_id) inside the dedup window.', registers }),
-    tagEvents: new Counter({ name: 'tagline_tag_events_total', help: 'Events per tag by outcome.', labelNames: ['tag', 'outcome'], registers }),
+    tagEvents,
+    countOutcome: (tag, outcome, n = 1) => { tagEvents.inc({ tag, outcome }, n) },
     tagRequestDuration: new Histogram({
       name: 'tagline_tag_request_duration_seconds',
       help: 'Duration of outgoing requests per tag.',

@@ -106,7 +106,7 @@ export async function runPipeline (deps: PipelineDeps, snap: RequestSnapshot, cl
           unprepared.push({ tag: tag.name, event: rest, reason: `prepare failed: ${err instanceof Error ? err.message : String(err)} (user_data removed: it was never prepared)` })
         }
       } else if (r.outcome !== 'disabled') {
-        metrics.tagEvents.inc({ tag: tag.name, outcome: r.outcome })
+        metrics.countOutcome(tag.name, r.outcome)
       }
     }
   }

@@ -78,7 +78,7 @@ export class Delivery implements Enqueuer {
   }
 
   async deadLetter (tag: string, event: TaglineEvent, reason: string): Promise<void> {
-    this.opts.metrics.tagEvents.inc({ tag, outcome: 'dead_lettered' })
+    this.opts.metrics.countOutcome(tag, 'dead_lettered')
     this.logger.warn({ tag, outcome: 'dead_lettered', event_name: event.event_name, event_id: event.event_id, reason }, 'event dead-lettered')
     this.opts.observer?.outcome?.({ tag, event, outcome: 'dead_lettered', reason })
     await this.deadLetters.add({ tag, event, reason, attempts: 0, atMs: this.now() })

@@ -252,14 +252,14 @@ export class TagWorker {
   }
 
   private count (outcome: 'retried' | 'split', items: QueuedEvent[], reason?: string): void {
-    this.d.metrics.tagEvents.inc({ tag: this.tag.name, outcome }, items.length)
+    this.d.metrics.countOutcome(this.tag.name, outcome, items.length)
     const o = this.d.observer?.outcome
     if (o !== undefined) for (const item of items) o({ tag: this.tag.name, event: item.event, outcome, reason })
   }
 
   private delivered (item: QueuedEvent, now: number): void {
     const { name } = this.tag
-    this.d.metrics.tagEvents.inc({ tag: name, outcome: 'sent' })
+    this.d.metrics.countOutcome(name, 'sent')
     const received = item.event.source?.received_ms
     if (typeof received === 'number') this.d.metrics.deliveryLatency.observe({ tag: name }, Math.max(0, now - received) / 1000)
     this.d.observer?.outcome?.({ tag: name, event: item.event, outcome: 'sent' })
@@ -268,7 +268,7 @@ export class TagWorker {
   private async deadLetter (l: Letter, now: number): Promise<void> {
     const { name } = this.tag
     const { item, outcome } = l
-    this.d.metrics.tagEvents.inc({ tag: name, outcome })
+    this.d.metrics.countOutcome(name, outcome)
     const reason = scrubMessage(l.reason, item.event)
     const letter = { tag: name, event: item.event, reason, attempts: item.attempts, atMs: now, status: l.status, response: l.response === undefined ? undefined : scrubMessage(l.response, item.event) }
     if (letter.status === undefined) delete letter.status
