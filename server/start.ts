@@ -8,6 +8,7 @@ import { createStore, type Store } from './store/index.js'
 import { Delivery } from './delivery/index.js'
 import { createMetrics, type Metrics } from './metrics.js'
 import { buildApp } from './app.js'
+import { ConfigHolder, type SwapReport } from './config-holder.js'
 import { createLogger } from './logger.js'
 
 export interface Gateway {
@@ -17,6 +18,11 @@ export interface Gateway {
   metrics: Metrics
   /** The address the server listens on, e.g. http://127.0.0.1:8080. */
   url: string
+  /**
+   * Apply a new config from the next request on: tags that keep their name keep their queue,
+   * and settings that need a restart keep their running value (listed in the report).
+   */
+  reload (next: CompiledConfig): SwapReport
   /** Stop taking requests, drain delivery within the shutdown timeout, spool the rest. */
   stop (): Promise<{ delivered: number, spooled: number }>
 }
@@ -42,11 +48,12 @@ export async function startGateway (opts: StartOptions): Promise<Gateway> {
     deadLetterMax: config.delivery.deadLetterMax,
     spoolFile: resolve(config.server.spoolFile)
   })
+  const holder = new ConfigHolder(config)
   let ready = false
   let app: FastifyInstance | undefined
   let address: string
   try {
-    app = await buildApp({ config, store, delivery, metrics, logger, isReady: () => ready })
+    app = await buildApp({ holder, store, delivery, metrics, logger, isReady: () => ready })
     // Listen before the spool is replayed: a start that fails (port in use, bad host) must leave
     // the previous run's spool on disk, not load it into queues that die with this process.
     address = await app.listen({ port: opts.port ?? config.server.port, host: opts.host ?? config.server.host })
@@ -67,6 +74,12 @@ export async function startGateway (opts: StartOptions): Promise<Gateway> {
   return {
     app: server, delivery, store, metrics,
     url: address.replace('[::]', '127.0.0.1').replace('0.0.0.0', '127.0.0.1'),
+    reload (next) {
+      // Queues first, then the config, in one tick: no request routes an event to a tag whose
+      // queue does not exist yet. (Tags are never restart-only, so next.tags is what will run.)
+      delivery.reload(next.tags)
+      return holder.swap(next)
+    },
     stop () {
       stopping ??= (async () => {
         ready = false
@@ -74,7 +87,7 @@ export async function startGateway (opts: StartOptions): Promise<Gateway> {
         // stalled body, a slowloris) must not hold app.close() past it: the drain and the spool
         // would never run, and the orchestrator's SIGKILL would lose every queued event. Cutting
         // such a request loses nothing: it was not acknowledged, so its sender retries.
-        const budgetMs = config.server.shutdownTimeoutMs
+        const budgetMs = holder.current().server.shutdownTimeoutMs
         const startedMs = Date.now()
         const closing = server.close()
         if (!await settlesWithin(closing, budgetMs)) {
