@@ -9,12 +9,36 @@ import type { DeadLetterStore } from './dead-letters.js'
 import { memoryQueues, type QueueFactory } from './factory.js'
 import { createAgent } from './send.js'
 import { appendSpool, readSpool, removeSpool } from './spool.js'
-import type { DeliveryOptions, QueuedEvent, SpooledEvent } from './types.js'
+import type { QueuedEvent, SpooledEvent } from './types.js'
+import type { Metrics } from '../metrics.js'
+import type { DeliveryObserver } from '../observer.js'
 import { TagWorker } from './worker.js'
 import { newBatchId } from './batch-id.js'
 import type { TaglineEvent } from '../../schemas/event.js'
 
-export type { DeliveryOptions, SpooledEvent } from './types.js'
+export type { SpooledEvent } from './types.js'
+
+export interface DeliveryOptions {
+  tags: CompiledTag[]
+  metrics: Metrics
+  logger: Logger
+  /** Per tag: events waiting + in flight + scheduled for retry. Default 10000. */
+  maxQueue?: number
+  /** Queues and dead letters; default: in memory. */
+  queues?: QueueFactory
+  /** Per tag, oldest evicted first, for the default memory dead letters. Default 1000. */
+  deadLetterMax?: number
+  /** Told of every send and every final outcome. */
+  observer?: DeliveryObserver
+  /** Batches in flight per tag. Default 4. */
+  concurrency?: number
+  /** JSONL file for what is left at shutdown. Without one, leftovers are logged as lost. */
+  spoolFile?: string
+  now?: () => number
+  random?: () => number
+  /** Default: one shared keep-alive Agent, owned (and closed) by Delivery. */
+  dispatcher?: Dispatcher
+}
 
 /** What the pipeline hands its events to. */
 export interface Enqueuer {

@@ -1,33 +1,5 @@
-// The shapes delivery shares with the pipeline, the spool file and its observers.
-import type { Dispatcher } from 'undici'
-import type { Logger } from 'pino'
-import type { CompiledTag } from '../../config/types.js'
-import type { Metrics } from '../metrics.js'
-import type { DeliveryObserver } from '../observer.js'
-import type { QueueFactory } from './factory.js'
+// The data delivery keeps: queued events, spool lines, batches and dead letters.
 import type { TaglineEvent } from '../../schemas/event.js'
-
-export interface DeliveryOptions {
-  tags: CompiledTag[]
-  metrics: Metrics
-  logger: Logger
-  /** Per tag: events waiting + in flight + scheduled for retry. Default 10000. */
-  maxQueue?: number
-  /** Queues and dead letters; default: in memory. */
-  queues?: QueueFactory
-  /** Per tag, oldest evicted first, for the default memory dead letters. Default 1000. */
-  deadLetterMax?: number
-  /** Told of every send and every final outcome. */
-  observer?: DeliveryObserver
-  /** Batches in flight per tag. Default 4. */
-  concurrency?: number
-  /** JSONL file for what is left at shutdown. Without one, leftovers are logged as lost. */
-  spoolFile?: string
-  now?: () => number
-  random?: () => number
-  /** Default: one shared keep-alive Agent, owned (and closed) by Delivery. */
-  dispatcher?: Dispatcher
-}
 
 /**
  * One event on its way to one tag, as its queue holds it. Records are never changed in place:
