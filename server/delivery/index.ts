@@ -13,6 +13,7 @@ import type { QueuedEvent, SpooledEvent } from './types.js'
 import type { Metrics } from '../metrics.js'
 import type { DeliveryObserver } from '../observer.js'
 import { TagWorker } from './worker.js'
+import { systemClock, type Clock } from './clock.js'
 import { newBatchId } from './batch-id.js'
 import type { TaglineEvent } from '../../schemas/event.js'
 
@@ -34,7 +35,8 @@ export interface DeliveryOptions {
   concurrency?: number
   /** JSONL file for what is left at shutdown. Without one, leftovers are logged as lost. */
   spoolFile?: string
-  now?: () => number
+  /** Time and timers (batching windows, retries, the shutdown deadline). Default: the system's. */
+  clock?: Clock
   random?: () => number
   /** Default: one shared keep-alive Agent, owned (and closed) by Delivery. */
   dispatcher?: Dispatcher
@@ -55,6 +57,7 @@ export class Delivery implements Enqueuer {
   private readonly queues: QueueFactory
   private readonly logger: Logger
   private readonly maxQueue: number
+  private readonly clock: Clock
   private readonly now: () => number
   private readonly dispatcher: Dispatcher
   private readonly ownsDispatcher: boolean
@@ -68,7 +71,8 @@ export class Delivery implements Enqueuer {
   constructor (private readonly opts: DeliveryOptions) {
     this.logger = opts.logger
     this.maxQueue = opts.maxQueue ?? DELIVERY_DEFAULTS.maxQueue
-    this.now = opts.now ?? Date.now
+    this.clock = opts.clock ?? systemClock
+    this.now = () => this.clock.now()
     this.queues = opts.queues ?? memoryQueues({ logger: this.logger, deadLetterMax: opts.deadLetterMax })
     this.deadLetters = this.queues.deadLetters
     this.ownsDispatcher = opts.dispatcher === undefined
@@ -190,7 +194,7 @@ export class Delivery implements Enqueuer {
       deadLetters: this.deadLetters,
       dispatcher: this.dispatcher,
       concurrency: Math.max(1, this.opts.concurrency ?? DELIVERY_DEFAULTS.concurrency),
-      now: this.now,
+      clock: this.clock,
       random: this.opts.random ?? Math.random,
       observer: this.opts.observer,
       onChange: () => {
@@ -214,14 +218,14 @@ export class Delivery implements Enqueuer {
     const deliveredBefore = this.delivered
     const workers = [...this.workers.values()]
     const deadline = this.now() + deadlineMs
-    let timer: NodeJS.Timeout | undefined
+    let timer: unknown
     await new Promise<void>(resolve => {
       this.onIdle = resolve
-      timer = setTimeout(resolve, deadlineMs)
+      timer = this.clock.setTimeout(resolve, deadlineMs)
       for (const w of workers) w.flush(deadline)
       if (workers.every(w => w.idle())) resolve()
     })
-    clearTimeout(timer)
+    this.clock.clearTimeout(timer)
     this.onIdle = undefined
     await Promise.all(workers.map(async w => await w.stop()))
 

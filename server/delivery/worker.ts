@@ -14,6 +14,7 @@ import { newBatchId } from './batch-id.js'
 import { scrubMessage, secretValues } from './redact.js'
 import { resolveRetryPolicy, type ResolvedRetryPolicy } from './retry.js'
 import { SendError } from './send.js'
+import type { Clock } from './clock.js'
 
 export interface WorkerDeps {
   queue: TagQueue
@@ -22,7 +23,7 @@ export interface WorkerDeps {
   deadLetters: DeadLetterStore
   dispatcher: Dispatcher
   concurrency: number
-  now: () => number
+  clock: Clock
   random: () => number
   observer?: DeliveryObserver
   /** Called whenever work settles or the queue changes shape (drain and retire checks). */
@@ -39,7 +40,7 @@ export class TagWorker {
   private secrets: string[]
   private mode: Mode = 'running'
   private flushDeadline = Infinity
-  private timer?: NodeJS.Timeout
+  private timer?: unknown
   private timerDue = Infinity
   private pumpQueued = false
   private pumping = false
@@ -74,7 +75,7 @@ export class TagWorker {
 
   /** Spool replay: events that were mid-retry keep their batch (and so their idempotency id). */
   async restore (entries: Array<QueuedEvent & { batchId?: string }>): Promise<void> {
-    const now = this.d.now()
+    const now = this.d.clock.now()
     const batches = new Map<string, QueuedEvent[]>()
     const fresh: QueuedEvent[] = []
     for (const { batchId, ...item } of entries) {
@@ -141,7 +142,7 @@ export class TagWorker {
       } while (this.pumpAgain && this.mode !== 'stopped')
     } catch (err) {
       this.d.logger.error({ err }, 'delivery queue failed; trying again shortly')
-      this.arm(this.d.now() + 1000)
+      this.arm(this.d.clock.now() + 1000)
     } finally {
       this.pumping = false
       this.d.onChange()
@@ -152,7 +153,7 @@ export class TagWorker {
     if (this.mode === 'stopped') return
     const q = this.d.queue
     const { maxEvents, maxWaitMs } = this.tag.batch
-    const now = this.d.now()
+    const now = this.d.clock.now()
     while (this.active.size < this.d.concurrency && (this.mode as Mode) !== 'stopped') {
       // Retries first: they hold the oldest events.
       const due = await q.takeDue(now)
@@ -183,11 +184,11 @@ export class TagWorker {
     if (next !== this.timerDue) this.arm(next, now)
   }
 
-  private arm (due: number, now = this.d.now()): void {
+  private arm (due: number, now = this.d.clock.now()): void {
     this.clearTimer()
     if (due === Infinity || this.mode === 'stopped') return
     this.timerDue = due
-    this.timer = setTimeout(() => {
+    this.timer = this.d.clock.setTimeout(() => {
       this.timer = undefined
       this.timerDue = Infinity
       void this.pump()
@@ -195,7 +196,7 @@ export class TagWorker {
   }
 
   private clearTimer (): void {
-    if (this.timer !== undefined) clearTimeout(this.timer)
+    if (this.timer !== undefined) this.d.clock.clearTimeout(this.timer)
     this.timer = undefined
     this.timerDue = Infinity
   }
@@ -220,7 +221,7 @@ export class TagWorker {
       dispatcher: this.d.dispatcher,
       logger: this.d.logger,
       metrics: this.d.metrics,
-      now: this.d.now,
+      now: () => this.d.clock.now(),
       random: this.d.random,
       observer: this.d.observer
     })
@@ -230,7 +231,7 @@ export class TagWorker {
   /** The plan's effects: the queue first (so nothing is lost if a later step fails), then the rest. */
   private async carryOut (plan: Plan): Promise<void> {
     const q = this.d.queue
-    const now = this.d.now()
+    const now = this.d.clock.now()
     await q.settle(settledIds(plan))
     for (const item of plan.sent) this.delivered(item, now)
     for (const letter of plan.letters) await this.deadLetter(letter, now)
