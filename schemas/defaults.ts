@@ -54,9 +54,10 @@ export const RETRY_DEFAULTS = Object.freeze({
     'ERR_INVALID_ARG_VALUE', 'ERR_INVALID_HTTP_TOKEN', 'ERR_INVALID_CHAR', 'ERR_UNSUPPORTED_PROTOCOL'
   ]) as readonly string[],
   /**
-   * Statuses that mean "this request will never succeed" for destinations whose answer is in the
-   * HTTP status alone (webhooks, PostHog). Every other failure retries, 3xx included: redirects
-   * are not followed, so a moved endpoint is a failure to retry and notice.
+   * Statuses that mean "this request will never succeed" when the HTTP status alone answers
+   * (tags/http-status.ts: webhooks, PostHog, Meta or TikTok answers without their JSON). Every
+   * other failure retries, 3xx included: redirects are not followed, so a moved endpoint is a
+   * failure to retry and notice.
    */
   permanentStatuses: Object.freeze([400, 401, 403, 404, 405, 410, 413, 422]) as readonly number[]
 })

@@ -14,7 +14,7 @@ import { scrubRaw } from '../protocol/ga4-raw-hit.js'
 import { validateMp, type MpProblem } from '../protocol/ga4-mp-rules.js'
 import { classifyByStatus } from './http-status.js'
 import { isSha256Hex, withHashedUserData } from './pii.js'
-import { defineTag, type OutgoingRequest, type Outcome, type Rejection, type TagResponse } from './types.js'
+import { defineTag, type OutgoingRequest, type Classification, type Rejection, type TagResponse } from './types.js'
 
 export const Ga4Settings = Type.Object({
   measurementId: Type.String({ pattern: '^G-[A-Z0-9]+$', description: 'The web stream\'s measurement ID (G-…): Measurement Protocol events go there. Forwarded gtag hits keep the tid they were sent with.' }),
@@ -39,9 +39,6 @@ const MP_MAX_AGE_MS = 72 * 3600_000
 // GA4's collection limits exempt these from the 100-character rule
 // (https://support.google.com/analytics/answer/9267744).
 const LONG_PARAMS: Readonly<Record<string, number>> = { page_location: 1000, page_referrer: 420, page_title: 300 }
-// MP answers 2xx to almost anything; a 4xx means the HTTP request itself is wrong and will stay
-// wrong. 408 and 429 are about timing, not the request, so they retry (as do 5xx and 3xx).
-const PERMANENT_4XX: ReadonlySet<number> = new Set(Array.from({ length: 100 }, (_, i) => 400 + i).filter(s => s !== 408 && s !== 429))
 
 interface RawHit { query: string, line?: string }
 
@@ -255,8 +252,9 @@ function mpRequests (events: TaglineEvent[], indices: number[], s: Settings, now
 
 interface ValidationMessage { fieldPath?: string, description?: string, validationCode?: string }
 
-function classifyGa4 (res: TagResponse, req: OutgoingRequest): Outcome {
-  const outcome = classifyByStatus(res, PERMANENT_4XX)
+function classifyGa4 (res: TagResponse, req: OutgoingRequest): Classification {
+  // Google answers 2xx to almost anything: a 4xx (but 408/429) means the request itself is wrong.
+  const outcome = classifyByStatus(res, { permanent: 'every4xx' })
   // Only the validation endpoint says what is wrong; production answers 2xx even to garbage.
   if (outcome.kind !== 'ok' || !req.url.includes('/debug/mp/collect')) return outcome
   let messages: unknown

@@ -1,14 +1,32 @@
-// Status-code classification for destinations whose answer is in the HTTP status alone
-// (webhooks, PostHog). Ad platforms that answer 200 to errors classify from the body instead.
-import type { Outcome, TagResponse } from './types.js'
+// What an HTTP status alone says about a delivery: the one place the status ranges are spelled.
+// Webhooks and PostHog answer in the status; GA4 too, with a wider permanent rule. Meta and TikTok
+// answer 200 to errors and classify from the body, calling these for what the status decides.
+import { RETRY_DEFAULTS } from '../schemas/defaults.js'
+import type { Classification, TagResponse } from './types.js'
 
-/** Unknown failures retry; only statuses known to be permanent drop (a bad payload will not fix itself). */
-export const PERMANENT_STATUSES: ReadonlySet<number> = new Set([400, 401, 403, 404, 405, 410, 413, 422])
+const LISTED: ReadonlySet<number> = new Set(RETRY_DEFAULTS.permanentStatuses)
 
-export function classifyByStatus (res: TagResponse, permanent: ReadonlySet<number> = PERMANENT_STATUSES): Outcome {
-  if (res.status >= 200 && res.status < 300) return { kind: 'ok' }
+export const isSuccessStatus = (status: number): boolean => status >= 200 && status < 300
+export const isServerErrorStatus = (status: number): boolean => status >= 500
+/** Throttled (429) or failing (5xx): worth retrying whatever the body says. */
+export const isTransientStatus = (status: number): boolean => status === 429 || isServerErrorStatus(status)
+
+interface StatusOptions {
+  /**
+   * Which failures drop instead of retrying. 'listed' (default): only
+   * RETRY_DEFAULTS.permanentStatuses, unknown failures retry. 'every4xx': every 4xx but 408 and 429
+   * (timing, not the request), for a destination that answers 2xx to almost anything (GA4), where
+   * a 4xx means the HTTP request itself is wrong and will stay wrong.
+   */
+  permanent?: 'listed' | 'every4xx'
+}
+
+export function classifyByStatus (res: TagResponse, opts: StatusOptions = {}): Classification {
+  if (isSuccessStatus(res.status)) return { kind: 'ok' }
   const reason = `HTTP ${res.status}${res.body ? ': ' + res.body.slice(0, 500) : ''}`
-  if (permanent.has(res.status)) return { kind: 'drop', reason }
+  const s = res.status
+  const permanent = opts.permanent === 'every4xx' ? s >= 400 && s < 500 && s !== 408 && s !== 429 : LISTED.has(s)
+  if (permanent) return { kind: 'drop', reason }
   // 3xx too: redirects are not followed, so a moved endpoint is a failure to retry and notice.
   return { kind: 'retry', reason }
 }

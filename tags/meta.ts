@@ -9,8 +9,8 @@
 import { eventTimeMs, isoTime } from './event-time.js'
 import { Type, type Static } from '@sinclair/typebox'
 import type { TaglineEvent, UserData } from '../schemas/event.js'
-import { defineTag, type OutgoingRequest, type Outcome, type Rejection, type TagResponse } from './types.js'
-import { classifyByStatus } from './http-status.js'
+import { defineTag, type OutgoingRequest, type Classification, type Rejection, type TagResponse } from './types.js'
+import { classifyByStatus, isServerErrorStatus } from './http-status.js'
 import { isSha256Hex, withHashedUserData } from './pii.js'
 import { destinationEventName } from './event-names.js'
 import { contentsOf, currencyOf, numItems, valueOf } from './commerce.js'
@@ -194,15 +194,13 @@ function regainAccessMs (headers: TagResponse['headers']): number | undefined {
   } catch { return undefined }
 }
 
-export function classifyMeta (res: TagResponse, req: OutgoingRequest): Outcome {
+export function classifyMeta (res: TagResponse, req: OutgoingRequest): Classification {
   let body: { error?: MetaError } | undefined
   try { body = JSON.parse(res.body) as { error?: MetaError } } catch { body = undefined }
   const err = body !== null && typeof body === 'object' && body.error !== null && typeof body.error === 'object' ? body.error : undefined
-  if (err === undefined) {
-    if (res.status >= 200 && res.status < 300) return { kind: 'ok' } // { events_received, messages, fbtrace_id }
-    // No Meta envelope: an HTML error page, a proxy, a network middlebox. 5xx and 429 retry.
-    return classifyByStatus(res)
-  }
+  // 2xx without an error is { events_received, messages, fbtrace_id }. Any other answer without
+  // Meta's envelope comes from a proxy or a middlebox (an HTML error page): the status decides.
+  if (err === undefined) return classifyByStatus(res)
   const code = typeof err.code === 'number' ? err.code : Number(err.code)
   const subcode = typeof err.error_subcode === 'number' ? err.error_subcode : undefined
   const head = `Meta error ${Number.isFinite(code) ? code : '?'}${subcode !== undefined ? '/' + String(subcode) : ''}${text(err.type) !== undefined ? ` (${String(err.type)})` : ''}`
@@ -211,7 +209,7 @@ export function classifyMeta (res: TagResponse, req: OutgoingRequest): Outcome {
   if (user.length > 0) parts.push(user.join(': '))
   if (text(err.fbtrace_id) !== undefined) parts.push(`fbtrace_id ${String(err.fbtrace_id)}`)
   const reason = `HTTP ${res.status}; ${parts.join('; ')}`.slice(0, 1000)
-  if (err.is_transient === true || RETRY_CODES.has(code) || isThrottle(code) || (res.status >= 500 && !isSetupError(code, subcode) && code !== 100)) {
+  if (err.is_transient === true || RETRY_CODES.has(code) || isThrottle(code) || (isServerErrorStatus(res.status) && !isSetupError(code, subcode) && code !== 100)) {
     // 368: blocked for a while for a policy violation; quick retries only prolong it.
     const floor = code === 368 ? 15 * 60_000 : isThrottle(code) ? regainAccessMs(res.headers) : undefined
     return floor !== undefined ? { kind: 'retry', reason, retryAfterMs: floor } : { kind: 'retry', reason }

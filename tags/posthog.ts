@@ -5,7 +5,7 @@ import { eventTimeMs } from './event-time.js'
 import { createHash } from 'node:crypto'
 import { Type, type Static } from '@sinclair/typebox'
 import type { TaglineEvent } from '../schemas/event.js'
-import { defineTag, type OutgoingRequest, type Outcome, type Rejection, type TagResponse } from './types.js'
+import { defineTag, type OutgoingRequest, type Classification, type Rejection, type TagResponse } from './types.js'
 import { classifyByStatus } from './http-status.js'
 import { destinationEventName } from './event-names.js'
 
@@ -122,7 +122,7 @@ export function posthogUrl (settings: PosthogSettings & { endpoint?: string }): 
   return settings.endpoint ?? `${(settings.host ?? POSTHOG_US_HOST).replace(/\/+$/, '')}/batch/`
 }
 
-export function classifyPosthog (res: TagResponse): Outcome {
+export function classifyPosthog (res: TagResponse): Classification {
   if (res.status === 429) {
     // PostHog answers 429 both for rate limits and for a project over its billing limit.
     const excerpt = res.body ? ': ' + res.body.slice(0, 500) : ''

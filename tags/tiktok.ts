@@ -6,9 +6,9 @@ import { Type, type Static } from '@sinclair/typebox'
 import type { TaglineEvent, UserData } from '../schemas/event.js'
 import { contentsOf, currencyOf, isMissingCurrency, valueOf } from './commerce.js'
 import { destinationEventName } from './event-names.js'
-import { classifyByStatus } from './http-status.js'
+import { classifyByStatus, isSuccessStatus, isTransientStatus } from './http-status.js'
 import { isSha256Hex, withHashedUserData } from './pii.js'
-import { defineTag, type OutgoingRequest, type Outcome, type Rejection, type TagResponse } from './types.js'
+import { defineTag, type OutgoingRequest, type Classification, type Rejection, type TagResponse } from './types.js'
 
 export const TiktokSettings = Type.Object({
   pixelCode: Type.String({ minLength: 1, description: 'The pixel code (Events Manager → the web data source): sent as event_source_id.' }),
@@ -144,13 +144,13 @@ const isTransient = (c: number): boolean => c === 40100 || c === 40132 || c === 
 const TOKEN_CODES = new Set([40102, 40104, 40105])
 const PERMISSION_CODES = new Set([40001, 40003])
 
-export function classifyTiktok (res: TagResponse, req: OutgoingRequest): Outcome {
+export function classifyTiktok (res: TagResponse, req: OutgoingRequest): Classification {
   const a = answer(res.body)
   const excerpt = res.body === '' ? '' : `: ${res.body.slice(0, 300)}`
-  if (res.status === 429 || res.status >= 500) return { kind: 'retry', reason: `HTTP ${res.status}${excerpt}` }
+  if (isTransientStatus(res.status)) return { kind: 'retry', reason: `HTTP ${res.status}${excerpt}` }
   if (a === undefined) {
     // A 2xx that is not TikTok's JSON comes from a proxy or a maintenance page: try again later.
-    if (res.status >= 200 && res.status < 300) return { kind: 'retry', reason: `HTTP ${res.status}, not a TikTok answer${excerpt}` }
+    if (isSuccessStatus(res.status)) return { kind: 'retry', reason: `HTTP ${res.status}, not a TikTok answer${excerpt}` }
     return classifyByStatus(res)
   }
   const c = a.code
