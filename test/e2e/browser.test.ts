@@ -2,15 +2,14 @@
 // gateway at http://metrics.shop.example:B (both names mapped to 127.0.0.1), a webhook sink on
 // loopback. The page sends what gtag.js with a transport_url and a dataLayer bridge would send.
 import t from 'tap'
-import http from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { existsSync } from 'node:fs'
 import { pino } from 'pino'
 import { chromium, type BrowserContext } from 'playwright-core'
 import { loadConfig } from '../../config/load.js'
 import { startGateway } from '../../server/start.js'
-import { startSink, verifyStandardWebhook } from './fixtures/sink.js'
-import { WHSEC, hookTag, serverBlock } from './fixtures/config.js'
+import { startSink } from '../fixtures/sink.js'
+import { verifyStandardWebhook, WHSEC } from '../fixtures/standard-webhooks.js'
+import { hookTag, serverBlock } from './fixtures/config.js'
 import { request, tempDir, until } from './fixtures/util.js'
 
 // TAGLINE_CHROMIUM is for trying the missing-browser path; CI uses Debian's /usr/bin/chromium.
@@ -72,17 +71,10 @@ if (!existsSync(CHROMIUM)) {
     // The shop's page server (port A). Its port must be known before the gateway's config, and
     // the gateway's port before the page is rendered: the page reads it at request time.
     let gatewayOrigin = ''
-    const shop = http.createServer((req, res) => {
-      if (req.url?.startsWith('/landing') === true) {
-        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' })
-        res.end(pageHtml(gatewayOrigin))
-      } else {
-        res.writeHead(404).end()
-      }
-    })
-    await new Promise<void>(resolve => shop.listen(0, '127.0.0.1', resolve))
-    t.teardown(() => { shop.closeAllConnections(); return new Promise<void>(resolve => shop.close(() => resolve())) })
-    const A = (shop.address() as AddressInfo).port
+    const shop = await startSink(t, r => r.url.startsWith('/landing')
+      ? { status: 200, headers: { 'content-type': 'text/html; charset=utf-8' }, body: pageHtml(gatewayOrigin) }
+      : 404)
+    const A = shop.port
     const pageOrigin = `http://www.shop.example:${A}`
 
     const dir = tempDir(t)
@@ -159,7 +151,7 @@ if (!existsSync(CHROMIUM)) {
     t.same(pageErrors, [], 'no page errors')
 
     const ids = ['pv-e2e-1', 'vi-e2e-1', 'sc-e2e-1', 'atc-e2e-b1']
-    await until(() => ids.every(id => sink.delivered().some(e => e.event_id === id)), 5000, 'all four events at the sink')
+    await sink.waitFor(() => ids.every(id => sink.delivered().some(e => e.event_id === id)), 'all four events at the sink')
     const events = sink.delivered()
     t.equal(events.length, 4, 'each event once')
     const by = new Map(events.map(e => [e.event_id as string, e]))

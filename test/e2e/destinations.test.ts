@@ -9,13 +9,14 @@ import t, { type Test } from 'tap'
 import { existsSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { exitWithin, spawnTagline } from './fixtures/tagline.js'
-import { verifyStandardWebhook } from './fixtures/sink.js'
+import type { SinkRequest } from '../fixtures/sink.js'
+import { verifyStandardWebhook, WHSEC } from '../fixtures/standard-webhooks.js'
 import { request, tempDir, until, type HttpResponse } from './fixtures/util.js'
-import { WHSEC, writeConfig } from './fixtures/config.js'
+import { writeConfig } from './fixtures/config.js'
 import { CHROME_UA, FIREFOX_UA, SAFARI_UA } from './fixtures/events.js'
 import {
   destinationsConfig, ga4Reply, metaReply, posthogReply, posthogUnavailable, sha256, startPlatform, tiktokReply, uuidV5,
-  type Platform, type PlatformRequest
+  type Platform
 } from './fixtures/platforms.js'
 
 t.setTimeout(60_000)
@@ -137,14 +138,14 @@ interface Window { from: number, to: number }
 const within = (t: Test, sec: unknown, w: Window, what: string): void => {
   t.ok(typeof sec === 'number' && Number.isInteger(sec) && sec >= Math.floor(w.from / 1000) && sec <= Math.ceil(w.to / 1000), `${what}: integer Unix seconds of the receipt (${String(sec)})`)
 }
-const ok2xx = (r: PlatformRequest): boolean => r.status >= 200 && r.status < 300
+const ok2xx = (r: SinkRequest): boolean => r.status >= 200 && r.status < 300
 /** Meta events of the requests Meta accepted. */
 const metaEvents = (p: Platform): any[] => p.requests.filter(ok2xx).flatMap(r => r.json.data as any[])
-const tiktokOk = (r: PlatformRequest): boolean => r.status === 200 && JSON.parse(r.answer).code === 0
+const tiktokOk = (r: SinkRequest): boolean => r.status === 200 && JSON.parse(r.answer).code === 0
 const tiktokEvents = (p: Platform): any[] => p.requests.filter(tiktokOk).flatMap(r => r.json.data as any[])
 const posthogEvents = (p: Platform): any[] => p.requests.filter(ok2xx).flatMap(r => r.json.batch as any[])
 const hookEvents = (p: Platform): any[] => p.requests.filter(ok2xx).flatMap(r => r.json.events as any[])
-interface Ga4Hit { kind: 'g' | 'mp', req: PlatformRequest, en: string, url: string, line?: string, mp?: any, head?: any }
+interface Ga4Hit { kind: 'g' | 'mp', req: SinkRequest, en: string, url: string, line?: string, mp?: any, head?: any }
 function ga4Hits (p: Platform): Ga4Hit[] {
   return p.requests.filter(ok2xx).flatMap((req): Ga4Hit[] => {
     if (req.path === '/g/collect') {
@@ -181,7 +182,7 @@ t.test('destinations: the real process against loopback Meta, TikTok, GA4, PostH
   const meta = await startPlatform(t, 'meta', metaReply(META_PIXEL, e => String(e?.event_id).startsWith('meta-poison')))
   const tiktok = await startPlatform(t, 'tiktok', tiktokReply(e => String(e?.event_id).startsWith('tiktok-poison')))
   // PostHog refuses the first request (transient 503): its events must come again with the same uuids.
-  const posthog = await startPlatform(t, 'posthog', (r, n) => n === 0 ? posthogUnavailable : posthogReply(r))
+  const posthog = await startPlatform(t, 'posthog', r => r.n === 0 ? posthogUnavailable : posthogReply(r))
   const hook = await startPlatform(t, 'webhook', r => r.method === 'POST' && r.path === '/hooks/tagline' ? { status: 200, body: '' } : { status: 404, body: '' })
   const platforms = [ga4, meta, tiktok, posthog, hook]
 
@@ -743,7 +744,7 @@ t.test('destinations: the real process against loopback Meta, TikTok, GA4, PostH
   const late3 = await send(base, `/g/collect?${late3Query}`, { method: 'GET', headers: browserHeaders(A, { cookie: aCookies }) })
   t.same([late1.res.status, late2.res.status, late3.res.status], [202, 202, 204], 'three more events with raw PII accepted')
   const lateIds = ['late-1', 'late-2', 'late-3']
-  await until(() => lateIds.every(id => hook.requests.slice(hookFrom).some(r => r.json?.events?.some((e: any) => e.event_id === id))), 10_000, 'the webhook refused the late events (503)')
+  await hook.waitFor(() => lateIds.every(id => hook.requests.slice(hookFrom).some(r => r.json?.events?.some((e: any) => e.event_id === id))), 'the webhook refused the late events (503)')
   const lateArrived = (): boolean => ['CompleteRegistration ' + LATE_URL(1), 'Lead ' + LATE_URL(2), 'ViewContent ' + LATE_URL(3)].every(k => metaEvents(meta).some(e => metaKey(e) === k)) &&
     ['CompleteRegistration ' + LATE_URL(1), 'Lead ' + LATE_URL(2), 'ViewContent ' + LATE_URL(3)].every(k => tiktokEvents(tiktok).some(e => ttKey(e) === k)) &&
     [1, 2, 3].every(i => posthogEvents(posthog).some(e => e.properties?.$current_url === LATE_URL(i))) &&

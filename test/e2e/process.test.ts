@@ -6,9 +6,10 @@ import { existsSync, readFileSync, statSync } from 'node:fs'
 import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import { exitWithin, runTagline, spawnTagline, type TaglineProcess } from './fixtures/tagline.js'
-import { startSink, verifyStandardWebhook, type Sink, type SinkRequest } from './fixtures/sink.js'
-import { freePort, occupiedPort, request, stalledRequest, tempDir, until, type HttpResponse } from './fixtures/util.js'
-import { WHSEC, hookTag, serverBlock, writeConfig } from './fixtures/config.js'
+import { freePort, startSink, type Sink, type SinkRequest } from '../fixtures/sink.js'
+import { verifyStandardWebhook, WHSEC } from '../fixtures/standard-webhooks.js'
+import { occupiedPort, request, stalledRequest, tempDir, until, type HttpResponse } from './fixtures/util.js'
+import { hookTag, serverBlock, writeConfig } from './fixtures/config.js'
 import { CHROME_UA, FIREFOX_UA, SAFARI_UA, PURCHASE_QUERY, VIEW_ITEM_QUERY, browserJson, purchaseLine, viewItemQuery } from './fixtures/events.js'
 
 // About 20 processes are started, each paying ~1 s of CPU to load; on a busy 2-core machine the
@@ -41,7 +42,7 @@ t.test('the test\'s own Standard Webhooks verifier agrees with the spec test vec
 t.test('a. backend JSON, a gtag hit and a dataLayer push reach a signed webhook and the log tag', async t => {
   const dir = tempDir(t)
   // The first delivery attempt is refused: the retry must carry the same webhook-id.
-  const sink = await startSink(t, (_r, n) => n === 0 ? 503 : 200)
+  const sink = await startSink(t, r => r.n === 0 ? 503 : 200)
   const spoolFile = join(dir, 'spool.jsonl')
   const file = writeConfig(dir, 'tagline.yaml', [
     serverBlock({ spoolFile }),
@@ -143,7 +144,7 @@ t.test('a. backend JSON, a gtag hit and a dataLayer push reach a signed webhook 
   t.same(spoof.setCookie, [], 'a browser that has its cookies gets no new ones')
 
   const expected = ['T_E2E_1001', 'vi-1718000104-8842', 'atc-e2e-0001', 'su-e2e-0001']
-  await until(() => expected.every(id => idsOf(sink.delivered()).includes(id)), 8000, 'all four events acknowledged by the sink')
+  await sink.waitFor(() => expected.every(id => idsOf(sink.delivered()).includes(id)), 'all four events acknowledged by the sink')
   const byId = new Map(sink.delivered().map(e => [e.event_id, e]))
   t.notOk(byId.has('T_E2E_WRONG_KEY'), 'the refused event went nowhere')
 
@@ -152,11 +153,11 @@ t.test('a. backend JSON, a gtag hit and a dataLayer push reach a signed webhook 
   const odd = sink.requests.filter(r => r.method !== 'POST' || r.url !== '/hook' || !/^application\/json/.test(String(r.headers['content-type'])) || !/^[^.\s]+$/.test(String(r.headers['webhook-id'])))
   t.same(odd.map(r => [r.method, r.url, r.headers['content-type'], r.headers['webhook-id']]), [], 'every request: POST /hook, JSON, a webhook-id without dots')
   const [refused, ...rest] = sink.requests
-  t.equal(refused.answer, 503)
+  t.equal(refused.status, 503)
   const retried = rest.find(r => r.headers['webhook-id'] === refused.headers['webhook-id'])
   t.ok(retried, 'the refused batch is retried with the same webhook-id')
   if (retried !== undefined) {
-    t.equal(retried.answer, 200)
+    t.equal(retried.status, 200)
     t.same(idsOf(retried.json.events), idsOf(refused.json.events), 'carrying the same events')
     t.ok(Number(retried.headers['webhook-timestamp']) >= Number(refused.headers['webhook-timestamp']), 'with a fresh timestamp')
   }
@@ -309,7 +310,7 @@ t.test('b. nothing accepted is lost on SIGTERM', async t => {
 
     const first = spawnTagline(t, ['start', '--config', file], { env: { PORT: '0' } })
     const sent = await sendN(t, await first.url(), 'e503', N)
-    await until(() => sent.every(id => attemptedIds(sink.requests).includes(id)), 5000, 'every event attempted at least once')
+    await sink.waitFor(() => sent.every(id => attemptedIds(sink.requests).includes(id)), 'every event attempted at least once')
     t.same(sink.delivered(), [], 'nothing was acknowledged by the sink')
     await stopAndCheck(t, first, shutdownTimeoutMs)
     await first.closed
@@ -338,7 +339,7 @@ t.test('b. nothing accepted is lost on SIGTERM', async t => {
     const second = spawnTagline(t, ['start', '--config', file], { env: { PORT: '0' } })
     await second.url()
     t.notOk(existsSync(spoolFile), 'the spool is consumed at start')
-    await until(() => sent.every(id => idsOf(sink.delivered()).includes(id)), 8000, 'all spooled events delivered')
+    await sink.waitFor(() => sent.every(id => idsOf(sink.delivered()).includes(id)), 'all spooled events delivered')
     t.same(sorted(idsOf(sink.delivered())), sorted(sent), 'all N arrive, none twice')
     const phase2 = sink.requests.slice(from)
     checkSignatures(t, sink, from)
@@ -356,7 +357,7 @@ t.test('b. nothing accepted is lost on SIGTERM', async t => {
     const first = spawnTagline(t, ['start', '--config', file], { env: { PORT: '0' } })
     const base = await first.url()
     const sent = await sendN(t, base, 'hang', N)
-    await until(() => sent.every(id => attemptedIds(sink.requests).includes(id)), 5000, 'every event in flight')
+    await sink.waitFor(() => sent.every(id => attemptedIds(sink.requests).includes(id)), 'every event in flight')
     // A client whose request body never completes: it must not hold the shutdown past the deadline.
     const stalled = await stalledRequest(t, base)
     // A second SIGTERM and a Ctrl-C (as when both npm and node get it) while draining.
@@ -373,7 +374,7 @@ t.test('b. nothing accepted is lost on SIGTERM', async t => {
     sink.respond = () => 200
     const second = spawnTagline(t, ['start', '--config', file], { env: { PORT: '0' } })
     await second.url()
-    await until(() => sent.every(id => idsOf(sink.delivered()).includes(id)), 8000, 'all spooled events delivered')
+    await sink.waitFor(() => sent.every(id => idsOf(sink.delivered()).includes(id)), 'all spooled events delivered')
     t.same(sorted(idsOf(sink.delivered())), sorted(sent), 'all N arrive, none twice')
     t.notOk(existsSync(spoolFile), 'the spool file is gone')
     await stopAndCheck(t, second, shutdownTimeoutMs)

@@ -1,7 +1,8 @@
 // Auth (a valid API key marks a backend request trusted) and trusted proxies (whose
 // X-Forwarded-For is believed).
 import t from 'tap'
-import { harness, drained, json, AUTH, API_KEY, metric, startSink, hookTag, silent } from './fixtures/harness.js'
+import { harness, drained, json, AUTH, API_KEY, metric, hookTag, silent } from './fixtures/harness.js'
+import { startSink } from '../fixtures/sink.js'
 import { loadConfig } from '../../config/load.js'
 import { buildApp } from '../../server/app.js'
 import { Delivery } from '../../server/delivery/index.js'
@@ -25,7 +26,7 @@ t.test('no Authorization: untrusted; the body cannot choose its IP or user agent
   const hit = await h.app.inject({ method: 'GET', url: '/g/collect?v=2&tid=G-1&cid=1.2&en=page_view&_uip=203.0.113.9', headers: { 'user-agent': 'Browser-UA/1.0' } })
   t.equal(hit.statusCode, 204)
   await drained(h)
-  const events = h.sink.events()
+  const events = h.sink.delivered()
   t.equal(events.length, 3)
   for (const e of events) {
     t.equal(e.ip_override, '127.0.0.1', `${e.event_name}: the request IP is used`)
@@ -52,7 +53,7 @@ t.test('valid Bearer key: trusted; body ip_override/user_agent kept, request IP 
   })
   t.equal(mp.statusCode, 204)
   await drained(h)
-  const byName = Object.fromEntries(h.sink.events().map(e => [e.event_name, e]))
+  const byName = Object.fromEntries(h.sink.delivered().map(e => [e.event_name, e]))
   t.equal(byName.sign_up.ip_override, '203.0.113.9', 'the visitor IP from the backend is kept')
   t.equal(byName.sign_up.user_agent, 'Backend-Visitor-UA/2.0', 'the visitor UA from the backend is kept')
   t.equal(byName.sign_up.source?.trusted, true)
@@ -84,14 +85,13 @@ t.test('wrong key or malformed header: 401 unauthorized', async t => {
   const hit = await h.app.inject({ method: 'GET', url: '/g/collect?v=2&tid=G-1&en=x', headers: { authorization: 'Bearer nope' } })
   t.equal(hit.statusCode, 401, 'a gtag route too')
   await drained(h)
-  t.equal(h.sink.hits.length, 0, 'nothing delivered')
+  t.equal(h.sink.requests.length, 0, 'nothing delivered')
   t.equal(await metric(h.metrics, 'tagline_events_rejected_total', { reason: 'unauthorized' }), cases.length + 1)
 })
 
 t.test('no API keys configured: any Authorization header is refused', async t => {
-  const sink = await startSink()
-  t.teardown(sink.close)
-  const config = loadConfig({ text: `server:\n  rateLimit: false\nauth:\n  apiKeys: ["\${MISSING_KEY:-}"]\ntags:\n${hookTag('hook', sink.url)}` }, {})
+  const sink = await startSink(t)
+  const config = loadConfig({ text: `server:\n  rateLimit: false\nauth:\n  apiKeys: ["\${MISSING_KEY:-}"]\ntags:\n${hookTag('hook', sink.origin)}` }, {})
   t.same(config.apiKeys, [], 'an empty key is no key')
   const metrics = createMetrics({ defaultMetrics: false })
   const delivery = new Delivery({ tags: config.tags, metrics, logger: silent() })
@@ -121,7 +121,7 @@ t.test('X-Forwarded-For is ignored by default', async t => {
     t.notMatch(c, /Secure/, 'X-Forwarded-Proto is not believed')
   }
   await drained(h)
-  t.equal(h.sink.events()[0].ip_override, '127.0.0.1', 'the socket address is the visitor IP')
+  t.equal(h.sink.delivered()[0].ip_override, '127.0.0.1', 'the socket address is the visitor IP')
 })
 
 t.test('X-Forwarded-For is honoured from a trusted proxy', async t => {
@@ -148,7 +148,7 @@ t.test('X-Forwarded-For is honoured from a trusted proxy', async t => {
   })
   t.equal(other.statusCode, 204)
   await drained(h)
-  const byName = Object.fromEntries(h.sink.events().map(e => [e.event_name, e]))
+  const byName = Object.fromEntries(h.sink.delivered().map(e => [e.event_name, e]))
   t.equal(byName.page_view.ip_override, '198.51.100.7', 'the client address the proxy saw')
   t.equal(byName.from_elsewhere.ip_override, '192.0.2.50', 'an untrusted peer cannot forward an address')
 })

@@ -1,7 +1,8 @@
 // CORS for browsers on other origins, and rate limits (in process and shared through Redis).
 import t, { type Test } from 'tap'
 import { randomInt } from 'node:crypto'
-import { harness, json, metric, redisStore, startSink } from './fixtures/harness.js'
+import { harness, json, metric, redisStore } from './fixtures/harness.js'
+import { startSink } from '../fixtures/sink.js'
 
 const CORS = 'server:\n  rateLimit: false\n  cors: { origins: ["https://shop.example", "https://www.shop.example"] }\n'
 
@@ -92,8 +93,7 @@ t.test('rate limit: the 4th request in the window is 429 rate_limited', async t 
 
 /** Two gateways on the real Redis, with the same store prefix (replicas) or different ones. */
 async function twoGateways (t: Test, samePrefix: boolean) {
-  const sink = await startSink()
-  t.teardown(sink.close)
+  const sink = await startSink(t)
   const storeA = await redisStore()
   const storeB = await redisStore(samePrefix ? storeA.prefix : undefined)
   t.teardown(() => storeA.close())

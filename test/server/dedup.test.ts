@@ -2,7 +2,8 @@
 // is not queued, and nothing remembered as seen that was not acknowledged.
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
-import { harness, drained, json, metric, redisStore, startSink, until, uniquePrefix, hookTag, AUTH, UUID_V7 } from './fixtures/harness.js'
+import { harness, drained, json, metric, redisStore, until, uniquePrefix, hookTag, AUTH, UUID_V7 } from './fixtures/harness.js'
+import { startSink } from '../fixtures/sink.js'
 import { MemoryStore, RedisStore, type Store } from '../../server/store/index.js'
 
 async function post (app: FastifyInstance, payload: unknown, headers: Record<string, string> = {}): Promise<{ status: number, body: any }> {
@@ -23,7 +24,7 @@ t.test('the same (event_name, event_id) twice: the second is deduplicated and no
   const hit = await h.app.inject({ method: 'GET', url: '/g/collect?v=2&tid=G-1&cid=1.2&en=sign_up&ep.event_id=d-1' })
   t.equal(hit.statusCode, 204)
   await drained(h)
-  t.same(h.sink.events().map(e => `${e.event_name}/${e.event_id}`).sort(), ['login/d-1', 'sign_up/d-1', 'x/d-2'])
+  t.same(h.sink.delivered().map(e => `${e.event_name}/${e.event_id}`).sort(), ['login/d-1', 'sign_up/d-1', 'x/d-2'])
   t.equal(await metric(h.metrics, 'tagline_events_deduplicated_total'), 3)
 })
 
@@ -41,7 +42,7 @@ t.test('purchase without event_id dedups on transaction_id: browser + backend', 
   const explicit = await post(h.app, { event_name: 'purchase', transaction_id: 'T-100', event_id: 'own-id' })
   t.same(explicit.body.event_ids, ['own-id'], 'an explicit event_id wins over transaction_id')
   await drained(h)
-  const purchases = h.sink.events().filter(e => e.event_name === 'purchase')
+  const purchases = h.sink.delivered().filter(e => e.event_name === 'purchase')
   t.equal(purchases.length, 2, 'T-100 reached the destination once (plus the own-id one)')
   t.equal(purchases.find(e => e.event_id === 'T-100')?.source?.client, 'gtag', 'the first copy won')
 })
@@ -59,13 +60,12 @@ t.test('minted event ids are UUID v7, returned, and never deduplicated', async t
   const ts = ids.map(id => parseInt(id.replace(/-/g, '').slice(0, 12), 16))
   for (const ms of ts) t.ok(Math.abs(ms - Date.now()) < 60_000, 'the UUID v7 carries the receipt time')
   await drained(h)
-  t.same(h.sink.events().map(e => e.event_id).sort(), [...ids].sort(), 'the delivered events carry the returned ids')
-  t.equal(h.sink.events()[0].source?.minted_event_id, true)
+  t.same(h.sink.delivered().map(e => e.event_id).sort(), [...ids].sort(), 'the delivered events carry the returned ids')
+  t.equal(h.sink.delivered()[0].source?.minted_event_id, true)
 })
 
 t.test('two apps sharing one Redis dedup across replicas', async t => {
-  const sink = await startSink()
-  t.teardown(sink.close)
+  const sink = await startSink(t)
   const prefix = uniquePrefix()
   const storeA = await redisStore(prefix)
   const storeB = await redisStore(prefix)
@@ -82,7 +82,7 @@ t.test('two apps sharing one Redis dedup across replicas', async t => {
   t.equal(copies.filter(c => c.body.deduplicated === 0).length, 1, 'one of ten concurrent copies is fresh')
   await drained(a)
   await drained(b)
-  t.same(sink.events().map(e => e.event_id).sort(), ['R-1', 'race-1'])
+  t.same(sink.delivered().map(e => e.event_id).sort(), ['R-1', 'race-1'])
   t.ok(await storeA.client.exists(`${prefix}dedup:purchase\u0000R-1`), 'the dedup key lives in Redis under the prefix')
   await storeA.client.del(`${prefix}dedup:purchase\u0000R-1`, `${prefix}dedup:sign_up\u0000race-1`)
 })
@@ -101,7 +101,7 @@ t.test('store down: 503 store_unavailable, nothing delivered', async t => {
   const minted = await h.app.inject({ method: 'POST', url: '/collect', payload: { event_name: 'page_view' } })
   t.equal(minted.statusCode, 202, 'an event with a minted id does not need the store')
   await drained(h)
-  t.same(h.sink.events().map(e => e.event_name), ['page_view'])
+  t.same(h.sink.delivered().map(e => e.event_name), ['page_view'])
   t.equal(await metric(h.metrics, 'tagline_events_rejected_total', { reason: 'store_unavailable' }), 2)
 })
 
@@ -122,7 +122,7 @@ t.test('store fails for part of a request: what it marked is forgotten, so the r
   const retry = await post(h.app, { event_name: 'sign_up', event_id: 'p-1' })
   t.same(retry, { status: 202, body: { accepted: 1, deduplicated: 0, event_ids: ['p-1'] } }, 'the retry is not taken for a repeat')
   await drained(h)
-  t.same(h.sink.events().map(e => e.event_id), ['p-1'], 'delivered once, after the retry')
+  t.same(h.sink.delivered().map(e => e.event_id), ['p-1'], 'delivered once, after the retry')
 })
 
 const stores: Array<[string, () => Promise<Store>]> = [
@@ -132,8 +132,7 @@ const stores: Array<[string, () => Promise<Store>]> = [
 
 for (const [kind, makeStore] of stores) {
   t.test(`queue full (${kind} store): 503 queue_full and the dedup keys are rolled back`, async t => {
-    const sink = await startSink('hang')
-    t.teardown(sink.close)
+    const sink = await startSink(t, 'hang')
     const store = await makeStore()
     t.teardown(() => store.close())
     const h = await harness({ store, sink, maxQueue: 2, tags: url => hookTag('hook', url, '', 300) })
@@ -155,14 +154,14 @@ for (const [kind, makeStore] of stores) {
     t.equal(mixed.status, 503)
 
     // The destination times out (300 ms), the queue empties; the sender retries.
-    sink.mode = 'ok'
+    sink.respond = 200
     await until(() => h.delivery.depth('hook') === 0, 5000, 'the hung batch to give up')
     const later = await post(h.app, { event_name: 'purchase', transaction_id: 'Q-3' })
     t.same(later, { status: 202, body: { accepted: 1, deduplicated: 0, event_ids: ['Q-3'] } }, 'the retry is accepted')
     const mixedRetry = await post(h.app, [{ event_name: 'a', event_id: 'q-1' }, { event_name: 'c', event_id: 'q-4' }])
     t.same(mixedRetry.body, { accepted: 2, deduplicated: 1, event_ids: ['q-1', 'q-4'] }, 'q-1 is still known, q-4 is new')
     await drained(h)
-    t.same(sink.events().map(e => e.event_id).sort(), ['Q-3', 'q-4'], 'both delivered once the queue had room')
+    t.same(sink.delivered().map(e => e.event_id).sort(), ['Q-3', 'q-4'], 'both delivered once the queue had room')
     t.equal(h.delivery.deadLetters().length, 2, 'the two timed-out events were dead-lettered')
   })
 }

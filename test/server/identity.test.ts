@@ -29,7 +29,7 @@ async function hit (h: Harness, query: string, headers: Record<string, string> =
 
 async function lastEvent (h: Harness): Promise<TaglineEvent> {
   await drained(h)
-  const events = h.sink.events()
+  const events = h.sink.delivered()
   return events[events.length - 1]
 }
 

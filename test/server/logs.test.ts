@@ -1,9 +1,8 @@
 // Logs never leak: API keys, cookies, webhook secrets and raw user data stay out of every line,
 // whichever path (log tag, dry run, dead letters, errors, 4xx) writes it.
 import t from 'tap'
-import http from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { harness, drained, captureLogs, hookTag, AUTH, API_KEY, until } from './fixtures/harness.js'
+import { startSink } from '../fixtures/sink.js'
 
 const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'
 const EMAIL = 'jane.doe@example.com'
@@ -14,17 +13,11 @@ const WRONG_KEY = 'tl_wrong_key_0000aaaa1111'
 t.test('a day of traffic through every logging path leaks nothing', async t => {
   // A destination that refuses every request, so drops and dead letters are logged. On /echo it
   // quotes the body it got in its error, as many webhook receivers do.
-  const failing = http.createServer((req, res) => {
-    const chunks: Buffer[] = []
-    req.on('data', (c: Buffer) => chunks.push(c))
-    req.on('end', () => {
-      res.writeHead(400, { 'content-type': 'text/plain' })
-      res.end(req.url === '/echo' ? `bad request: ${Buffer.concat(chunks).toString().slice(0, 500)}` : 'bad request')
-    })
-  })
-  await new Promise<void>(resolve => failing.listen(0, '127.0.0.1', resolve))
-  t.teardown(() => new Promise<void>(resolve => { failing.closeAllConnections(); failing.close(() => resolve()) }))
-  const failingUrl = `http://127.0.0.1:${(failing.address() as AddressInfo).port}`
+  const failing = await startSink(t, r => ({
+    status: 400,
+    headers: { 'content-type': 'text/plain' },
+    body: r.url === '/echo' ? `bad request: ${r.raw.slice(0, 500)}` : 'bad request'
+  }))
 
   const logs = captureLogs('trace')
   const h = await harness({
@@ -36,14 +29,14 @@ t.test('a day of traffic through every logging path leaks nothing', async t => {
       hookTag('dry', url, `secret: ${SECRET}\ndryRun: true`),
       `  - name: failing
     type: webhook
-    url: ${failingUrl}/hook
+    url: ${failing.origin}/hook
     secret: ${SECRET}
     batch: { maxEvents: 10, maxWaitMs: 0 }
     retry: { maxAttempts: 1 }
 `,
       `  - name: echoing
     type: webhook
-    url: ${failingUrl}/echo
+    url: ${failing.origin}/echo
     batch: { maxEvents: 10, maxWaitMs: 0 }
     retry: { maxAttempts: 1 }
 `

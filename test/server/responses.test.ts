@@ -27,8 +27,8 @@ t.test('gtag hits on /g/collect answer 204 and are delivered', async t => {
   t.equal(beacon.statusCode, 204, 'POST without a content type')
 
   await drained(h)
-  t.same(h.sink.events().map(e => e.event_name).sort(), ['add_to_cart', 'beacon_event', 'page_view', 'scroll', 'view_item'])
-  const viewItem = h.sink.events().find(e => e.event_name === 'view_item')
+  t.same(h.sink.delivered().map(e => e.event_name).sort(), ['add_to_cart', 'beacon_event', 'page_view', 'scroll', 'view_item'])
+  const viewItem = h.sink.delivered().find(e => e.event_name === 'view_item')
   t.equal(viewItem?.event_id, 'ev-1')
   t.equal(viewItem?.page_location, 'https://shop.example/b', 'shared query params apply to each line')
   t.equal(viewItem?.source?.client, 'gtag')
@@ -71,8 +71,8 @@ t.test('/mp/collect: valid MP JSON → 204; broken MP → 400 with per-field det
   t.equal(json(notJson).error, 'invalid_measurement_protocol')
 
   await drained(h)
-  t.equal(h.sink.events().length, 1, 'only the valid request was delivered')
-  t.equal(h.sink.events()[0].event_id, 'T-1', 'purchase takes its transaction_id as event_id')
+  t.equal(h.sink.delivered().length, 1, 'only the valid request was delivered')
+  t.equal(h.sink.delivered()[0].event_id, 'T-1', 'purchase takes its transaction_id as event_id')
   t.equal(await metric(h.metrics, 'tagline_events_rejected_total', { client: 'mp', reason: 'invalid_measurement_protocol' }), 2)
 })
 
@@ -130,9 +130,9 @@ t.test('/collect: every format a client claims', async t => {
   t.equal(json(bare).error, 'unknown_format')
 
   await drained(h)
-  const names = h.sink.events().map(e => e.event_name).sort()
+  const names = h.sink.delivered().map(e => e.event_name).sort()
   t.same(names, ['a', 'b', 'c', 'form_hit', 'login', 'page_view', 'purchase', 'sign_up'])
-  const purchase = h.sink.events().find(e => e.event_name === 'purchase')
+  const purchase = h.sink.delivered().find(e => e.event_name === 'purchase')
   t.equal(purchase?.value, 42.5)
   t.equal(purchase?.items?.[0].item_id, 'sku1')
   t.equal(purchase?.source?.client, 'datalayer')
@@ -148,7 +148,7 @@ t.test('invalid JSON events are 400 invalid_event with details', async t => {
   t.ok(body.details.some((d: { path: string }) => d.path === 'events[1].event_name'))
   t.ok(body.details.some((d: { path: string }) => d.path === 'events[1].value'))
   await drained(h)
-  t.equal(h.sink.hits.length, 0, 'nothing of a refused request is delivered')
+  t.equal(h.sink.requests.length, 0, 'nothing of a refused request is delivered')
 })
 
 t.test('HEAD never records an event', async t => {
@@ -163,5 +163,5 @@ t.test('HEAD never records an event', async t => {
   // a GET afterwards proves the sink works, so the emptiness above means something
   await h.app.inject({ method: 'GET', url: '/g/collect?v=2&tid=G-1&cid=1.2&en=get_hit' })
   await drained(h)
-  t.same(h.sink.events().map(e => e.event_name), ['get_hit'])
+  t.same(h.sink.delivered().map(e => e.event_name), ['get_hit'])
 })

@@ -40,7 +40,7 @@ t.test('fireOn / blockOn / consent decide which tag gets what', async t => {
   await hit({ en: 'purchase', 'ep.transaction_id': 'T-big', dl: 'https://shop.example/checkout', 'epn.value': '700' })
   await drained(h)
 
-  const ids = (tag: string): string[] => h.sink.events(tag).map(e => e.event_id as string).sort()
+  const ids = (tag: string): string[] => h.sink.delivered(`/${tag}`).map(e => e.event_id as string).sort()
   t.same(ids('ads'), ['T-big', 'granted-pv'], 'ads: only triggered, unblocked, consented events')
   t.same(ids('analytics'), ['T-big', 'T-staging', 'ad-denied-pv', 'denied-pv', 'gcd-denied-pv', 'granted-pv', 'scroll-1'], 'analytics (no consent requirement): everything')
   t.same(ids('big'), ['T-big'], 'an all: [...] trigger')
@@ -76,8 +76,8 @@ t.test('params.exclude / params.set change only that tag\'s copy', async t => {
   })
   t.equal(res.statusCode, 202)
   await drained(h)
-  const [ads] = h.sink.events('ads')
-  const [analytics] = h.sink.events('analytics')
+  const [ads] = h.sink.delivered('/ads')
+  const [analytics] = h.sink.delivered('/analytics')
   t.ok(ads && analytics, 'both tags got the purchase')
 
   t.equal(analytics.user_data, undefined, 'analytics: user_data excluded')

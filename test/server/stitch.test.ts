@@ -84,7 +84,7 @@ for (const [name, makeStore] of stores) {
     await backend({ event_name: 'purchase', event_id: 'P-none', user_id: 'stranger', value: 5, currency: 'EUR' })
     await drained(h)
 
-    const byId = new Map(h.sink.events('hook').map(e => [e.event_id, e]))
+    const byId = new Map(h.sink.delivered('/hook').map(e => [e.event_id, e]))
     for (const id of ['P-uid', 'P-tx']) {
       const e = byId.get(id)!
       t.match(e, {
@@ -112,7 +112,7 @@ t.test('stitching can be turned off', async t => {
   t.equal(await h.store.fields('ctx:uid:u9'), undefined, 'nothing remembered')
   await h.app.inject({ method: 'POST', url: '/collect', headers: { authorization: AUTH }, payload: { event_name: 'purchase', event_id: 'X', user_id: 'u9', currency: 'EUR', value: 1 } })
   await drained(h)
-  t.equal(h.sink.events('hook').find(e => e.event_id === 'X')?.user_agent, undefined, 'the backend event is not stitched')
+  t.equal(h.sink.delivered('/hook').find(e => e.event_id === 'X')?.user_agent, undefined, 'the backend event is not stitched')
 })
 
 t.test('a visitor who sent Sec-GPC leaves no context to stitch', async t => {
