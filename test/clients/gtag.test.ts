@@ -1,5 +1,6 @@
 import { ADD_TO_CART_ITEM } from './fixtures/add-to-cart.js'
 import t from 'tap'
+import { ADD_TO_CART_QUERY, BATCH_BODY, BATCH_QUERY, PAGE_VIEW_QUERY, PURCHASE_LINE, PURCHASE_QUERY, VIEW_ITEM_QUERY } from '../fixtures/ga4-hits.js'
 import { gtag } from '../../clients/gtag.js'
 import type { RequestSnapshot } from '../../clients/types.js'
 import { TaglineError } from '../../common/errors.js'
@@ -13,21 +14,12 @@ function failure (fn: () => unknown): TaglineError {
   throw new Error('expected a TaglineError')
 }
 
-// ga4-gtag-protocol.md §5, verbatim.
-const PAGE_VIEW = 'v=2&tid=G-ABC123XYZ9&gtm=45je4ca0v9123456789za200&_p=1718000012345&gcs=G111&gcd=13t3t3t3t5l1&npa=0&dma=0&cid=1234567890.1717000000&ul=en-us&sr=1920x1080&uaa=x86&uab=64&uafvl=Chromium%3B126.0.6478.61%7CGoogle%2520Chrome%3B126.0.6478.61%7CNot-A.Brand%3B99.0.0.0&uamb=0&uam=&uap=Windows&uapv=15.0.0&uaw=0&are=1&frm=0&pscdl=noapi&_eu=AAI&_s=1&sid=1718000000&sct=7&seg=1&dl=https%3A%2F%2Fshop.example%2Fcategory%2Fshirts%3Futm_source%3Dnewsletter&dr=https%3A%2F%2Fwww.google.com%2F&dt=Shirts%20%7C%20Shop&en=page_view&_ee=1&tfd=1422&richsstsse'
-const VIEW_ITEM = 'v=2&tid=G-ABC123XYZ9&gtm=45je4ca0v9123456789za200&_p=1718000098765&gcs=G111&gcd=13t3t3t3t5l1&npa=0&dma=0&cid=1234567890.1717000000&ul=en-us&sr=1920x1080&_s=2&sid=1718000000&sct=7&seg=1&dl=https%3A%2F%2Fshop.example%2Fp%2Fstan-tee&dt=Stan%20and%20Friends%20Tee&en=view_item&_et=5230&cu=USD&epn.value=10.01&ep.event_id=vi-1718000104-8842&pr1=idSKU_12345~nmStan%20and%20Friends%20Tee~brGoogle~caApparel~c2Adult~c3Shirts~vagreen~pr10.01~qt1&tfd=6011&richsstsse'
-const ADD_TO_CART = 'v=2&tid=G-ABC123XYZ9&gtm=45je4ca0v9123456789za200&_p=1718000098765&gcs=G111&gcd=13t3t3t3t5l1&npa=0&cid=1234567890.1717000000&ul=en-us&sr=1920x1080&_s=3&sid=1718000000&sct=7&seg=1&dl=https%3A%2F%2Fshop.example%2Fp%2Fstan-tee&dt=Stan%20and%20Friends%20Tee&en=add_to_cart&_et=8120&cu=USD&epn.value=30.03&ep.event_id=atc-1718000112-1207&pr1=idSKU_12345~nmStan%20and%20Friends%20Tee~afGoogle%20Merchandise%20Store~cpSUMMER_FUN~ds2.22~lp0~brGoogle~caApparel~c2Adult~c3Shirts~c4Crew~c5Short%20sleeve~lirelated_products~lnRelated%20Products~vagreen~loChIJIQBpAG2ahYAR_6128GcTUEo~pr10.01~qt3~k0stock_status~v0in_stock&tfd=14120&richsstsse'
-const PURCHASE_QUERY = 'v=2&tid=G-ABC123XYZ9&gtm=45je4ca0v9123456789za200&_p=1718000300000&gcs=G111&gcd=13t3t3t3t5l1&npa=0&dma=0&cid=1234567890.1717000000&uid=cust-88231&ul=en-us&sr=1920x1080&_s=1&sid=1718000000&sct=7&seg=1&dl=https%3A%2F%2Fshop.example%2Fcheckout%2Fthank-you&dr=https%3A%2F%2Fshop.example%2Fcheckout&dt=Thank%20you&tfd=902&richsstsse'
-const PURCHASE_LINE = 'en=purchase&_et=2100&_c=1&cu=USD&ep.transaction_id=T_12345&epn.value=72.05&epn.tax=4.90&epn.shipping=5.99&ep.coupon=SUMMER_FUN&ep.event_id=T_12345&pr1=idSKU_12345~nmStan%20and%20Friends%20Tee~brGoogle~caApparel~vagreen~pr10.01~qt3&pr2=idSKU_12346~nmFriends%20Hoodie~brGoogle~caApparel~c2Adult~vablack~cpSUMMER_FUN~ds2.22~pr42.02~qt1'
-const BATCH_QUERY = 'v=2&tid=G-ABC123XYZ9&gtm=45je4ca0v9123456789za200&_p=1718000400000&gcs=G111&gcd=13t3t3t3t5l1&npa=0&cid=1234567890.1717000000&ul=en-us&sr=1920x1080&_s=4&sid=1718000000&sct=7&seg=1&dl=https%3A%2F%2Fshop.example%2Fcategory%2Fshirts&dt=Shirts%20%7C%20Shop&tfd=30211&richsstsse'
-const BATCH_BODY = 'en=view_item_list&_et=3120&ep.item_list_id=related_products&ep.item_list_name=Related%20products&pr1=idSKU_12345~nmStan%20and%20Friends%20Tee~lp0~pr10.01&pr2=idSKU_12346~nmFriends%20Hoodie~lp1~pr42.02\nen=select_item&_et=640&ep.item_list_id=related_products&ep.item_list_name=Related%20products&pr1=idSKU_12346~nmFriends%20Hoodie~lp1~pr42.02'
-
 const ALL_GRANTED = { ad_storage: 'granted', analytics_storage: 'granted', ad_user_data: 'granted', ad_personalization: 'granted' }
 
 t.test('claims /g/collect by path, and v=2 hits on /collect by query', async t => {
   t.ok(gtag.claims(snap({ path: '/g/collect' })))
   t.ok(gtag.claims(snap({ path: '/metrics/g/collect', method: 'GET' })))
-  t.ok(gtag.claims(snap({ path: '/collect', query: PAGE_VIEW })))
+  t.ok(gtag.claims(snap({ path: '/collect', query: PAGE_VIEW_QUERY })))
   t.ok(gtag.claims(snap({ path: '/collect', query: 'en=x&v=2' })))
   t.notOk(gtag.claims(snap({ path: '/collect', query: 'v=2' })), 'v=2 alone is not enough')
   t.notOk(gtag.claims(snap({ path: '/collect', query: 'v=20&tid=G-1' })))
@@ -37,7 +29,7 @@ t.test('claims /g/collect by path, and v=2 hits on /collect by query', async t =
 })
 
 t.test('§5.1 page_view: POST with empty body maps every shared field', async t => {
-  const [ev, ...rest] = gtag.parse(snap({ query: PAGE_VIEW }))
+  const [ev, ...rest] = gtag.parse(snap({ query: PAGE_VIEW_QUERY }))
   t.equal(rest.length, 0)
   t.match(ev, {
     event_name: 'page_view',
@@ -81,7 +73,7 @@ t.test('§5.1 page_view: POST with empty body maps every shared field', async t 
     platform_version: '15.0.0',
     wow64: false
   })
-  t.strictSame(ev['x-ga-raw'], { query: PAGE_VIEW })
+  t.strictSame(ev['x-ga-raw'], { query: PAGE_VIEW_QUERY })
   t.equal(ev.params, undefined)
   t.equal(ev.items, undefined)
   t.equal(ev.engagement_time_msec, undefined)
@@ -89,17 +81,17 @@ t.test('§5.1 page_view: POST with empty body maps every shared field', async t 
 })
 
 t.test('§5.1 as a GET gives the same event', async t => {
-  t.same(gtag.parse(snap({ method: 'GET', query: PAGE_VIEW })), gtag.parse(snap({ query: PAGE_VIEW })))
+  t.same(gtag.parse(snap({ method: 'GET', query: PAGE_VIEW_QUERY })), gtag.parse(snap({ query: PAGE_VIEW_QUERY })))
 })
 
 t.test('§5.2 view_item: value, currency, event_id and one item', async t => {
-  const [ev] = gtag.parse(snap({ query: VIEW_ITEM }))
+  const [ev] = gtag.parse(snap({ query: VIEW_ITEM_QUERY }))
   t.match(ev, { event_name: 'view_item', engagement_time_msec: 5230, currency: 'USD', value: 10.01, event_id: 'vi-1718000104-8842' })
   t.strictSame(ev.items, [{ item_id: 'SKU_12345', item_name: 'Stan and Friends Tee', item_brand: 'Google', item_category: 'Apparel', item_category2: 'Adult', item_category3: 'Shirts', item_variant: 'green', price: 10.01, quantity: 1 }])
 })
 
 t.test('§5.3 add_to_cart: every item token and the k0/v0 custom pair', async t => {
-  const [ev] = gtag.parse(snap({ query: ADD_TO_CART }))
+  const [ev] = gtag.parse(snap({ query: ADD_TO_CART_QUERY }))
   t.match(ev, { event_name: 'add_to_cart', value: 30.03, currency: 'USD', event_id: 'atc-1718000112-1207' })
   t.strictSame(ev.items?.[0], ADD_TO_CART_ITEM)
 })

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url'
 import { readFileSync } from 'node:fs'
 import { loadConfigFile, validateConfigText } from '../../config/load.js'
 import type { TaglineEvent } from '../../schemas/event.js'
+import { WHSEC } from '../fixtures/standard-webhooks.js'
 
 const example = (name: string): string => fileURLToPath(new URL(`../../config/examples/${name}`, import.meta.url))
 const ev = (e: Record<string, unknown>): TaglineEvent => e as unknown as TaglineEvent
@@ -27,7 +28,7 @@ t.test('quickstart runs with no accounts and no env vars', async t => {
 t.test('full loads with its env vars, and names them when missing', async t => {
   const file = example('full.yaml')
   t.match(readFileSync(file, 'utf8'), /^# yaml-language-server: \$schema=\.\.\/\.\.\/schemas\/config\.schema\.json\n/)
-  const env = { BACKEND_API_KEY: 'key-1', WEBHOOK_SECRET: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw' }
+  const env = { BACKEND_API_KEY: 'key-1', WEBHOOK_SECRET: WHSEC }
   const c = loadConfigFile(file, env)
   t.equal(c.server.port, 8080)
   t.same(c.server.trustProxy, ['10.0.0.0/8'])

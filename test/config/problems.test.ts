@@ -1,8 +1,7 @@
 // Every kind of config mistake: its code, its sentence, its line and its key path.
 import t, { type Test } from 'tap'
 import { ConfigError, formatProblems, loadConfig, loadConfigFile, validateConfigText, type ConfigProblem } from '../../config/load.js'
-
-const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'
+import { WHSEC as SECRET } from '../fixtures/standard-webhooks.js'
 
 function problems (text: string, env: Record<string, string> = {}): ConfigProblem[] {
   const r = validateConfigText({ text, file: 'tagline.yaml' }, env)

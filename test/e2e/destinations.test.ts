@@ -14,6 +14,7 @@ import { verifyStandardWebhook, WHSEC } from '../fixtures/standard-webhooks.js'
 import { request, tempDir, until, type HttpResponse } from './fixtures/util.js'
 import { writeConfig } from './fixtures/config.js'
 import { CHROME_UA, FIREFOX_UA, SAFARI_UA } from './fixtures/events.js'
+import { purchaseLine } from '../fixtures/ga4-hits.js'
 import {
   destinationsConfig, ga4Reply, metaReply, posthogReply, posthogUnavailable, sha256, startPlatform, tiktokReply, uuidV5,
   type Platform
@@ -112,12 +113,6 @@ const shared = (o: { cid: string, uid?: string, gcs?: string, gcd?: string, ul?:
   ['ul', o.ul ?? 'en-us'], ['sr', '1920x1080'], ['_s', '1'], ['sid', '1718000000'], ['sct', '7'], ['seg', '1'],
   ['dl', o.dl], ...(o.dr !== undefined ? [['dr', o.dr] as [string, string]] : []), ['dt', o.dt], ['tfd', '902'], 'richsstsse'
 ]
-const ITEMS_LINE = 'pr1=idSKU_12345~nmStan%20and%20Friends%20Tee~brGoogle~caApparel~vagreen~pr10.01~qt3' +
-  '&pr2=idSKU_12346~nmFriends%20Hoodie~brGoogle~caApparel~c2Adult~vablack~cpSUMMER_FUN~ds2.22~pr42.02~qt1'
-/** §5.4 purchase body line, with its own ids and optional extra segments. */
-const purchaseLine = (tx: string, eventId: string, extra: string[] = []): string =>
-  [`en=purchase&_et=2100&_c=1&cu=USD&ep.transaction_id=${tx}&epn.value=72.05&epn.tax=4.90&epn.shipping=5.99&ep.coupon=SUMMER_FUN&ep.event_id=${enc(eventId)}&${ITEMS_LINE}`, ...extra].join('&')
-
 const A_QUERY = hit(shared({ cid: A.cid, uid: A.uid, dl: A_URL, dr: `${ORIGIN}/checkout`, dt: 'Thank you', p: '1718000300000' }))
 const A_UD = [`ep.user_data.email=${enc(EMAIL_A)}`, `ep.user_data.phone_number=${enc(PHONE_INTL)}`]
 const A_LINE = purchaseLine('T_E2E_A_1001', 'pur-T_E2E_A_1001', [...A_UD, 'up.customer_tier=gold'])

@@ -10,7 +10,8 @@ import { freePort, startSink, type Sink, type SinkRequest } from '../fixtures/si
 import { verifyStandardWebhook, WHSEC } from '../fixtures/standard-webhooks.js'
 import { occupiedPort, request, stalledRequest, tempDir, until, type HttpResponse } from './fixtures/util.js'
 import { hookTag, serverBlock, writeConfig } from './fixtures/config.js'
-import { CHROME_UA, FIREFOX_UA, SAFARI_UA, PURCHASE_QUERY, VIEW_ITEM_QUERY, browserJson, purchaseLine, viewItemQuery } from './fixtures/events.js'
+import { CHROME_UA, FIREFOX_UA, SAFARI_UA, browserJson } from './fixtures/events.js'
+import { PURCHASE_QUERY, VIEW_ITEM_QUERY, purchaseLine, viewItemQuery } from '../fixtures/ga4-hits.js'
 
 // About 20 processes are started, each paying ~1 s of CPU to load; on a busy 2-core machine the
 // file can pass tap's default 60 s, though every wait inside is bounded on its own.

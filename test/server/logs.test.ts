@@ -3,8 +3,8 @@
 import t from 'tap'
 import { harness, drained, captureLogs, hookTag, AUTH, API_KEY, until } from './fixtures/harness.js'
 import { startSink } from '../fixtures/sink.js'
+import { WHSEC as SECRET } from '../fixtures/standard-webhooks.js'
 
-const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'
 const EMAIL = 'jane.doe@example.com'
 const SESSION = 'sess_9f8e7d6c5b4a39281706'
 const FPID = 'FPID2.2.c2VjcmV0LWNsaWVudC1pZA.1690000000'

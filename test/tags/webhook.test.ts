@@ -2,17 +2,18 @@ import t from 'tap'
 import { createHash } from 'node:crypto'
 import { webhook, signWebhook } from '../../tags/webhook.js'
 import { log } from '../../tags/log.js'
+import { WHSEC } from '../fixtures/standard-webhooks.js'
 
 t.test('signature matches the Standard Webhooks reference vector', async t => {
   t.equal(
-    signWebhook('whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', 'msg_p5jXN8AQM9LWM0D4loKWxJek', 1614265330, '{"test": 2432232314}'),
+    signWebhook(WHSEC, 'msg_p5jXN8AQM9LWM0D4loKWxJek', 1614265330, '{"test": 2432232314}'),
     'v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE='
   )
 })
 
 t.test('build: one signed request per batch, id stable across attempts', async t => {
   const events = [{ event_name: 'purchase', event_id: 'T1', value: 10 }, { event_name: 'page_view', event_id: 'e2' }]
-  const settings = { url: 'https://crm.example/hook', secret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', headers: { 'x-team': 'growth' } }
+  const settings = { url: 'https://crm.example/hook', secret: WHSEC, headers: { 'x-team': 'growth' } }
   const a = webhook.build(events, settings, { now: 1_700_000_000_500, batchId: 'b1', attempt: 1 })
   const b = webhook.build(events, settings, { now: 1_700_000_060_000, batchId: 'b1', attempt: 2 })
   t.equal(a.requests.length, 1)
