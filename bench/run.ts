@@ -473,7 +473,8 @@ async function waitForDelivery (sink: ChildProcess, gwPort: number, before: Coun
       retried: delta('tagline_tag_events_total', { outcome: 'retried' }),
       droppedOrDeadLettered: delta('tagline_tag_events_total', { outcome: 'dropped' }) + delta('tagline_tag_events_total', { outcome: 'dead_lettered' }),
       blockedByConsent: delta('tagline_tag_events_total', { outcome: 'blocked_by_consent' }),
-      notTriggered: delta('tagline_tag_events_total', { outcome: 'not_triggered' }) + delta('tagline_tag_events_total', { outcome: 'blocked_by_trigger' })
+      notTriggered: delta('tagline_tag_events_total', { outcome: 'not_triggered' }) + delta('tagline_tag_events_total', { outcome: 'blocked_by_trigger' }) +
+        delta('tagline_tag_events_total', { outcome: 'declined' })
     }
   }
 }
