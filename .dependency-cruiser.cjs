@@ -1,5 +1,5 @@
 // The folder rules of the house (docs/architecture.md, "Folders and the rules between them").
-// `npm run lint:deps` checks them; CI runs it through `npm test`'s pretest step.
+// `npm run lint:deps` checks them; CI (.ci/run) runs it before the tests.
 //
 //   common/   the error table, input guards, the outcome vocabulary          imports nothing of ours
 //   schemas/  TypeBox event model and config contract, every default         → common

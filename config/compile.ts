@@ -5,7 +5,7 @@ import { CommonKeys } from '../schemas/config.js'
 import { tagTypes } from '../tags/index.js'
 import { ALL_TRIGGER, ConditionError, always, compileCondition, compileTagDecision } from '../tags/triggers.js'
 import { parseDuration } from './duration.js'
-import { DELIVERY_DEFAULTS, IDENTITY_DEFAULTS, RETRY_DEFAULTS, SERVER_DEFAULTS } from '../schemas/defaults.js'
+import { DELIVERY_DEFAULTS, IDENTITY_DEFAULTS, PRIVACY_DEFAULTS, RETRY_DEFAULTS, SERVER_DEFAULTS, TAG_DEFAULTS } from '../schemas/defaults.js'
 import type { CompiledConfig, CompiledTag, Predicate, RetryPolicy } from './types.js'
 
 const COMMON = new Set(CommonKeys)
@@ -42,12 +42,12 @@ function compileTag (entry: TagEntry, index: number, named: Map<string, Predicat
     name: entry.name,
     type: entry.type,
     def,
-    enabled: entry.enabled ?? true,
-    dryRun: entry.dryRun ?? false,
+    enabled: entry.enabled ?? TAG_DEFAULTS.enabled,
+    dryRun: entry.dryRun ?? TAG_DEFAULTS.dryRun,
     settings,
     decide: decider(entry, index, named),
     consent: [...(entry.consent ?? def.defaults.consent)],
-    ip: entry.ip ?? 'full',
+    ip: entry.ip ?? TAG_DEFAULTS.ip,
     batch: { ...def.defaults.batch, ...entry.batch },
     retry,
     timeoutMs: entry.timeoutMs ?? DELIVERY_DEFAULTS.timeoutMs,
@@ -85,11 +85,11 @@ export function compileConfig (raw: Config, file?: string): CompiledConfig {
     store: {},
     apiKeys: (raw.auth?.apiKeys ?? []).filter(k => typeof k === 'string' && k !== ''),
     dedup: {
-      enabled: raw.dedup?.enabled ?? true,
+      enabled: raw.dedup?.enabled ?? IDENTITY_DEFAULTS.dedupEnabled,
       windowMs: parseDuration(raw.dedup?.window ?? IDENTITY_DEFAULTS.dedupWindow)
     },
     debug: {},
-    privacy: { honorGpc: raw.privacy?.honorGpc ?? true },
+    privacy: { honorGpc: raw.privacy?.honorGpc ?? PRIVACY_DEFAULTS.honorGpc },
     delivery: { maxQueue: raw.delivery?.maxQueue ?? DELIVERY_DEFAULTS.maxQueue, deadLetterMax: raw.delivery?.deadLetterMax ?? DELIVERY_DEFAULTS.deadLetterMax },
     triggers: named,
     tags: (raw.tags ?? []).map((t, i) => compileTag(t as TagEntry, i, named))

@@ -2,7 +2,7 @@
 // and the generated `config.schema.json` that editors use for the YAML file.
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import { CONSENT_TYPES } from './event.js'
-import { DELIVERY_DEFAULTS, IDENTITY_DEFAULTS, RETRY_DEFAULTS, SERVER_DEFAULTS } from './defaults.js'
+import { DELIVERY_DEFAULTS, IDENTITY_DEFAULTS, PRIVACY_DEFAULTS, RETRY_DEFAULTS, SERVER_DEFAULTS, TAG_DEFAULTS } from './defaults.js'
 
 const Scalar = Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Null()])
 
@@ -45,8 +45,8 @@ const Duration = (defaultValue?: string | number) => Type.Union([Type.Number({ m
 export const CommonTagSettings = Type.Object({
   name: Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$', description: 'Unique tag name: metric label, queue name, dead-letter key.' }),
   type: Type.String(),
-  enabled: Type.Optional(Type.Boolean({ default: true })),
-  dryRun: Type.Optional(Type.Boolean({ description: 'Build the requests and log them instead of sending.' })),
+  enabled: Type.Optional(Type.Boolean({ default: TAG_DEFAULTS.enabled })),
+  dryRun: Type.Optional(Type.Boolean({ default: TAG_DEFAULTS.dryRun, description: 'Build the requests and log them instead of sending.' })),
   fireOn: Type.Optional(Type.Array(TriggerRef, { minItems: 1, description: 'Fire when any of these holds. Defaults to [all].' })),
   blockOn: Type.Optional(Type.Array(TriggerRef, { description: 'Never fire when any of these holds.' })),
   endpoint: Type.Optional(Type.String({ pattern: '^https?://', description: 'Full URL replacing the official endpoint.' })),
@@ -63,7 +63,8 @@ export const CommonTagSettings = Type.Object({
   }, { additionalProperties: false })),
   consent: Type.Optional(Type.Array(ConsentType, { description: 'Consent types that must not be denied for this tag to fire.' })),
   ip: Type.Optional(Type.Union([Type.Literal('full'), Type.Literal('truncate'), Type.Literal('none')], {
-    description: 'The visitor IP this tag receives: full, truncate (last IPv4 octet / last 80 IPv6 bits zeroed) or none. Default full.'
+    description: 'The visitor IP this tag receives: full, truncate (last IPv4 octet / last 80 IPv6 bits zeroed) or none.',
+    default: TAG_DEFAULTS.ip
   })),
   params: Type.Optional(Type.Object({
     exclude: Type.Optional(Type.Array(Type.String())),
@@ -116,11 +117,11 @@ export const Config = Type.Object({
   }, { additionalProperties: false })),
   dedup: Type.Optional(Type.Object({
     window: Type.Optional(Duration(IDENTITY_DEFAULTS.dedupWindow)),
-    enabled: Type.Optional(Type.Boolean())
+    enabled: Type.Optional(Type.Boolean({ default: IDENTITY_DEFAULTS.dedupEnabled }))
   }, { additionalProperties: false })),
   debug: Type.Optional(Type.Object({ token: Type.Optional(Type.String({ description: 'Reserved for the live debug view (/debug), which is not built yet: accepted and ignored today.' })) }, { additionalProperties: false })),
   privacy: Type.Optional(Type.Object({
-    honorGpc: Type.Optional(Type.Boolean({ default: true, description: 'Treat the Sec-GPC: 1 header as an opt-out of advertising tags.' }))
+    honorGpc: Type.Optional(Type.Boolean({ default: PRIVACY_DEFAULTS.honorGpc, description: 'Treat the Sec-GPC: 1 header as an opt-out of advertising tags.' }))
   }, { additionalProperties: false })),
   delivery: Type.Optional(Type.Object({
     maxQueue: Type.Optional(Type.Integer({ minimum: 1, default: DELIVERY_DEFAULTS.maxQueue, description: 'Events a tag queue may hold before /collect answers 503.' })),

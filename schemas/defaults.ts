@@ -2,6 +2,19 @@
 // config/compile.ts applies them, and the runtime (delivery, retry, the HTTP edge) reads the same
 // values when it is built without a config (tests, the benchmark). Nothing else holds a default.
 
+/** What every tag is unless its entry says otherwise. */
+export const TAG_DEFAULTS = Object.freeze({
+  enabled: true,
+  dryRun: false,
+  /** The visitor IP a tag receives: full, truncate or none. */
+  ip: 'full' as 'full' | 'truncate' | 'none'
+})
+
+export const PRIVACY_DEFAULTS = Object.freeze({
+  /** Treat Sec-GPC: 1 as an opt-out of advertising tags. */
+  honorGpc: true
+})
+
 export const SERVER_DEFAULTS = Object.freeze({
   port: 8080,
   host: '0.0.0.0',
@@ -18,6 +31,7 @@ export const IDENTITY_DEFAULTS = Object.freeze({
   fpid: true,
   metaCookies: true,
   stitch: Object.freeze({ enabled: true, ttl: '7d' }),
+  dedupEnabled: true,
   dedupWindow: '48h'
 })
 

@@ -49,6 +49,6 @@ export function createMetrics (opts: { defaultMetrics?: boolean } = {}): Metrics
       buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600, 14400],
       registers
     }),
-    queueDepth: new Gauge({ name: 'tagline_queue_depth', help: 'Events waiting in a tag queue (including scheduled retries).', labelNames: ['tag'], registers })
+    queueDepth: new Gauge({ name: 'tagline_queue_depth', help: 'Events a tag queue holds: waiting, in flight and scheduled for retry.', labelNames: ['tag'], registers })
   }
 }

@@ -1,4 +1,5 @@
-// enrich → dedup → for each tag: triggers + consent → transformations → enqueue.
+// One request's events: enrich → dedup → stitch trusted backend events → for each tag: route
+// (triggers, accepts, consent, GPC) → the tag's copy (transformations, IP mode, prepare) → enqueue.
 import type { RequestSnapshot, ParsedEvent } from '../clients/types.js'
 import type { CompiledConfig, CompiledTag } from '../config/types.js'
 import type { TaglineEvent } from '../schemas/event.js'
@@ -72,6 +73,7 @@ export async function runPipeline (deps: PipelineDeps, snap: RequestSnapshot, cl
   metrics.eventsReceived.inc({ client }, parsed.length)
   const { events, cookies } = enrich(parsed, snap, client, config.identity, deps.ids)
   const trace = deps.observer
+  trace?.claimed?.(client, snap)
   trace?.events?.(events)
 
   const { fresh, marked, deduplicated } = config.dedup.enabled
@@ -110,8 +112,6 @@ export async function runPipeline (deps: PipelineDeps, snap: RequestSnapshot, cl
       }
     }
   }
-  for (const u of unprepared) await deps.delivery.deadLetter(u.tag, u.event, u.reason).catch(() => {})
-
   if (items.length > 0) {
     try {
       await deps.delivery.enqueue(items)
@@ -121,6 +121,8 @@ export async function runPipeline (deps: PipelineDeps, snap: RequestSnapshot, cl
       throw isTaglineError(err) ? err : errors.queueFull()
     }
   }
+  // Only once the request is accepted: a refused one is sent again, and would be dead-lettered twice.
+  for (const u of unprepared) await deps.delivery.deadLetter(u.tag, u.event, u.reason).catch(() => {})
   return { accepted: events.length, deduplicated, event_ids: events.map(e => e.event_id as string), cookies }
 }
 

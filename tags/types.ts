@@ -1,5 +1,5 @@
 // A tag is data plus two pure functions: `build` turns a batch of events into HTTP request
-// descriptions, `classify` turns the destination's answer into ok / retry / drop. No I/O here:
+// descriptions, `classify` turns the destination's answer into ok / retry / drop / split. No I/O here:
 // server/delivery does every send, retry and dead letter for every tag.
 import type { TSchema, Static } from '@sinclair/typebox'
 import type { TaglineEvent, ConsentType } from '../schemas/event.js'
@@ -75,7 +75,7 @@ export interface TagDefinition<S extends TSchema = TSchema> {
   /**
    * Optional, pure: whether this destination has anything to send for the event at all (an ad
    * platform with no standard name for it). Answer true, or a short reason: the event is then
-   * not routed to the tag (counted as not_triggered), rather than dead-lettered later.
+   * not routed to the tag (the outcome `declined`), rather than dead-lettered later.
    */
   accepts? (event: TaglineEvent, settings: Static<S>): true | string
   build (events: TaglineEvent[], settings: Static<S>, ctx: BuildContext): BuildResult

@@ -1,16 +1,15 @@
 // One attempt at one batch: build it, exchange each request, and decide what becomes of every
 // event (sent, retried, split, dead-lettered, dropped). Decides only: the worker carries the plan
 // out against the queue, the dead letters and the metrics.
-import type { DeliveryOutcome } from '../../common/outcome.js'
 import { newBatchId } from './batch-id.js'
 import { exchange, type ExchangeContext } from './exchange.js'
 import { worst, type RequestResult } from './request-result.js'
 import { giveUpReason, isExpired, nextAttempt } from './retry.js'
-import type { Batch, QueuedEvent } from './types.js'
+import type { Batch, DeadLetter, QueuedEvent } from './types.js'
 
 export interface Letter {
   item: QueuedEvent
-  outcome: Extract<DeliveryOutcome, 'dropped' | 'dead_lettered'>
+  outcome: DeadLetter['outcome']
   reason: string
   status?: number
   response?: string

@@ -109,7 +109,7 @@ export class Delivery implements Enqueuer {
     this.opts.metrics.countOutcome(tag, 'dead_lettered')
     this.logger.warn({ tag, outcome: 'dead_lettered', event_name: event.event_name, event_id: event.event_id, reason }, 'event dead-lettered')
     this.opts.observer?.outcome?.({ tag, event, outcome: 'dead_lettered', reason })
-    await this.deadLetters.add({ tag, event, reason, attempts: 0, atMs: this.now() })
+    await this.deadLetters.add({ tag, event, outcome: 'dead_lettered', reason, attempts: 0, atMs: this.now() })
   }
 
   /** Events the tag holds: waiting, in flight and scheduled for retry. */

@@ -1,5 +1,6 @@
 // The data delivery keeps: queued events, spool lines, batches and dead letters.
 import type { TaglineEvent } from '../../schemas/event.js'
+import type { DeliveryOutcome } from '../../common/outcome.js'
 
 /**
  * One event on its way to one tag, as its queue holds it. Records are never changed in place:
@@ -27,6 +28,8 @@ export type SpooledEvent = Omit<QueuedEvent, 'id'> & { id?: string, batchId?: st
 export interface DeadLetter {
   tag: string
   event: TaglineEvent
+  /** Who stopped it: the destination (`dropped`) or the gateway (`dead_lettered`). */
+  outcome: Extract<DeliveryOutcome, 'dropped' | 'dead_lettered'>
   reason: string
   attempts: number
   status?: number

@@ -271,7 +271,7 @@ export class TagWorker {
     const { item, outcome } = l
     this.d.metrics.countOutcome(name, outcome)
     const reason = scrubMessage(l.reason, item.event)
-    const letter = { tag: name, event: item.event, reason, attempts: item.attempts, atMs: now, status: l.status, response: l.response === undefined ? undefined : scrubMessage(l.response, item.event) }
+    const letter = { tag: name, event: item.event, outcome, reason, attempts: item.attempts, atMs: now, status: l.status, response: l.response === undefined ? undefined : scrubMessage(l.response, item.event) }
     if (letter.status === undefined) delete letter.status
     if (letter.response === undefined) delete letter.response
     this.d.logger.warn({

@@ -10,8 +10,8 @@ t.test('memory dead letters', async t => { deadLetterContract(t, max => new Memo
 t.test('memory dead letters log the first eviction, then every 100th', async t => {
   const log = captureLogger('warn')
   const s = new MemoryDeadLetters(2, log.logger)
-  for (let i = 0; i < 4; i++) await s.add({ tag: 'a', event: ev(), reason: `r${i}`, attempts: 1, atMs: i })
+  for (let i = 0; i < 4; i++) await s.add({ tag: 'a', event: ev(), outcome: 'dead_lettered', reason: `r${i}`, attempts: 1, atMs: i })
   t.equal(log.lines.length, 1, 'logged on the first eviction, not on every one')
-  for (let i = 0; i < 98; i++) await s.add({ tag: 'a', event: ev(), reason: 'x', attempts: 1, atMs: 10 + i })
+  for (let i = 0; i < 98; i++) await s.add({ tag: 'a', event: ev(), outcome: 'dropped', reason: 'x', attempts: 1, atMs: 10 + i })
   t.equal(log.lines.length, 2, 'and again at the 100th')
 })

@@ -41,7 +41,7 @@ t.test('a prepare() that throws dead-letters the event for that tag, without its
   t.same(h.sink.delivered('/other').map(e => e.event_id), ['E-1'], 'the other tag is unaffected')
   const [letter, ...more] = await h.delivery.deadLetters.list('hook')
   t.same(more, [])
-  t.match(letter, { tag: 'hook', reason: /^prepare failed: normaliser bug/, attempts: 0 })
+  t.match(letter, { tag: 'hook', outcome: 'dead_lettered', reason: /^prepare failed: normaliser bug/, attempts: 0 })
   t.equal(letter.event.event_id, 'E-1')
   t.notOk('user_data' in letter.event, 'the unprepared user data is not kept')
   t.notMatch(JSON.stringify(letter), /Jane/i)
@@ -86,8 +86,8 @@ tags:
   const delivery = new Delivery({ tags: config.tags, metrics, logger: silent(), observer })
   t.teardown(async () => { await delivery.close(500); await store.close() })
   const routed: Array<[string | undefined, TagDecision]> = []
-  const seen: { events?: readonly TaglineEvent[] } = {}
-  const trace: RequestObserver = { events: e => { seen.events = e }, routed: (e, d) => routed.push([e.event_id, d]) }
+  const seen: { events?: readonly TaglineEvent[], client?: string } = {}
+  const trace: RequestObserver = { claimed: c => { seen.client = c }, events: e => { seen.events = e }, routed: (e, d) => routed.push([e.event_id, d]) }
   const ids = fixedIds()
   const deps = { config, store, delivery, metrics, ids, contexts: new ContextWriter(store, 60_000), observer: trace }
   const snap: RequestSnapshot = { method: 'POST', path: '/collect', query: '', body: '', headers: {}, ip: '203.0.113.1', cookies: {}, trusted: true, requestId: 'r1', receivedMs: ids.now() }
@@ -99,6 +99,7 @@ tags:
   await runPipeline(deps, snap, 'json', events)
   await runPipeline(deps, snap, 'json', [events[0]])
   t.same(seen.events?.map(e => e.event_id), ['P-1'], 'the enriched events of the second request')
+  t.equal(seen.client, 'json', 'the claiming client')
   const decision = (id: string, tag: string): string | undefined => {
     const d = routed.find(([e, r]) => e === id && r.tag === tag)?.[1]
     return d === undefined ? undefined : d.detail !== undefined ? `${d.outcome} ${d.detail}` : d.outcome
