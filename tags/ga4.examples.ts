@@ -1,5 +1,6 @@
 // Input → output cases of the ga4 tag, run by test/tags/ga4.test.ts and readable as documentation.
-// Events are as the tag receives them: already through prepare(), so user data is hashed.
+// Events are as queued, before prepare(): the test runs them through prepare() then build(), as
+// delivery does, so user data goes in raw and comes out hashed.
 // Hits are in the format gtag.js sends, with fictitious ids.
 import type { TaglineEvent } from '../schemas/event.js'
 import type { TagExample } from './types.js'
@@ -41,7 +42,8 @@ function gtagEvent (event_name: string, query: string, line?: string, extra: Par
   }
 }
 
-// sha256 of the normalised values: "jane.doe@example.com", "jane", "doe".
+// sha256 of what prepare() normalises Jane.Doe@Example.com, Jane and Doe to: "jane.doe@example.com",
+// "jane", "doe".
 const H_EMAIL = '86e0b9e56c17cc4d12387e1949b85053fbe73bc3ce5a1188713a9d300cc6133d'
 const H_FIRST = '81f8f6dde88365f3928796ec7aa53f72820b06db8664f5fe76a7eb13e24546a2'
 const H_LAST = '799ef92a11af918e3fb741df42934f3b568ed2d93ac1df74f1b8d41a27932a6f'
@@ -69,7 +71,7 @@ const backendPurchase: TaglineEvent = {
   items: ITEMS,
   consent: { ad_storage: 'granted', analytics_storage: 'granted', ad_user_data: 'granted', ad_personalization: 'denied' },
   user_properties: { customer_tier: 'premium' },
-  user_data: { sha256_email_address: H_EMAIL, address: { sha256_first_name: H_FIRST, sha256_last_name: H_LAST, city: 'oslo', country: 'no' } },
+  user_data: { email_address: 'Jane.Doe@Example.com', address: { first_name: 'Jane', last_name: 'Doe', city: 'Oslo', country: 'NO' } },
   params: { payment_type: 'card' },
   source: { client: 'mp', request_id: 'r1', received_ms: NOW - 60_000, trusted: true }
 }
@@ -136,7 +138,7 @@ export const GA4_EXAMPLES: Ga4Example[] = [
     settings: { ...SETTINGS, region: 'eu' },
     events: [
       gtagEvent('page_view', Q_PAGE_VIEW),
-      { event_name: 'refund', client_id: CID, timestamp_ms: NOW, transaction_id: '', currency: 'EUR', value: 5, user_data: { sha256_email_address: H_EMAIL } }
+      { event_name: 'refund', client_id: CID, timestamp_ms: NOW, transaction_id: '', currency: 'EUR', value: 5, user_data: { email_address: 'jane.doe@example.com' } }
     ],
     expected: {
       requests: [

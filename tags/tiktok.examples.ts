@@ -1,5 +1,6 @@
 // Worked examples for the TikTok Events API tag: events in (before prepare), request out. The tap
-// test runs every case through prepare + build; they double as documentation of the wire format
+// test runs every case through prepare + build and compares the bodies byte for byte, so the key
+// order below is the wire order; they double as documentation of the wire format
 // (docs/destinations.md shows them). Hashes are literal on purpose: they pin TikTok's normalisation (the
 // phone is hashed as E.164 *with* the '+', so it differs from Meta's hash of the same number).
 import type { TaglineEvent } from '../schemas/event.js'
@@ -41,7 +42,7 @@ const browser = {
   browser_ids: { ttp: '2F7h37YkS1j57AYSKTI7IHhJPYH' },
   consent: { ad_storage: 'granted', ad_user_data: 'granted' }
 } satisfies Partial<TaglineEvent>
-const browserUser = { ip: '203.0.113.7', user_agent: UA, locale: 'en-US', ttp: '2F7h37YkS1j57AYSKTI7IHhJPYH', ttclid: 'E.C.P.example' }
+const browserUser = { ttp: '2F7h37YkS1j57AYSKTI7IHhJPYH', ttclid: 'E.C.P.example', ip: '203.0.113.7', user_agent: UA, locale: 'en-US' }
 const browserPage = { url: 'https://shop.example/checkout/thank-you', referrer: 'https://shop.example/checkout' }
 
 const purchase: TaglineEvent = {
@@ -65,12 +66,12 @@ const purchase: TaglineEvent = {
 const purchaseProps = {
   value: 72.05,
   currency: 'USD',
-  content_type: 'product',
-  order_id: 'T_12345',
   contents: [
-    { content_id: 'SKU_12345', content_name: 'Stan and Friends Tee', content_category: 'Apparel', brand: 'Google', price: 10.01, quantity: 3 },
-    { content_id: 'SKU_12346', content_name: 'Bag', price: 42.02, quantity: 1 }
-  ]
+    { content_id: 'SKU_12345', quantity: 3, price: 10.01, content_name: 'Stan and Friends Tee', content_category: 'Apparel', brand: 'Google' },
+    { content_id: 'SKU_12346', quantity: 1, price: 42.02, content_name: 'Bag' }
+  ],
+  content_type: 'product',
+  order_id: 'T_12345'
 }
 const purchaseOut = (event: string): Record<string, unknown> => ({
   event,
@@ -130,7 +131,7 @@ export const tiktokExamples: TiktokExample[] = [
         event_time: NOW_S - 1,
         event_id: 'ORD-77',
         user: { email: H.jane, external_id: H.customer7 },
-        properties: { value: 120, currency: 'EUR', content_type: 'product', order_id: 'ORD-77', contents: [{ content_id: 'P-9', price: 60, quantity: 2 }] }
+        properties: { value: 120, currency: 'EUR', contents: [{ content_id: 'P-9', quantity: 2, price: 60 }], content_type: 'product', order_id: 'ORD-77' }
       }], [0])]
     }
   },
@@ -152,7 +153,7 @@ export const tiktokExamples: TiktokExample[] = [
         event_time: NOW_S,
         event_id: 'vi-1',
         page: { url: 'https://shop.example/p/runner' },
-        properties: { value: 25, currency: 'GBP', content_type: 'product', contents: [{ content_id: 'RUN-1', content_name: 'Runner', brand: 'Acme', price: 25 }] }
+        properties: { value: 25, currency: 'GBP', contents: [{ content_id: 'RUN-1', price: 25, content_name: 'Runner', brand: 'Acme' }], content_type: 'product' }
       }], [0])]
     }
   },
@@ -165,7 +166,7 @@ export const tiktokExamples: TiktokExample[] = [
         event: 'AddToCart',
         event_time: NOW_S,
         event_id: 'atc-1',
-        properties: { value: 39.98, currency: 'EUR', content_type: 'product', contents: [{ content_id: 'SOCK', price: 19.99, quantity: 2 }] }
+        properties: { value: 39.98, currency: 'EUR', contents: [{ content_id: 'SOCK', quantity: 2, price: 19.99 }], content_type: 'product' }
       }], [0])]
     }
   },

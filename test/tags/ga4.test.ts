@@ -4,6 +4,7 @@ import { ga4, Ga4Settings } from '../../tags/ga4.js'
 import { GA4_EXAMPLES, NOW } from '../../tags/ga4.examples.js'
 import { sha256Hex } from '../../tags/pii.js'
 import { tagTypes } from '../../tags/index.js'
+import { runExamples } from './fixtures/examples.js'
 import type { TaglineEvent } from '../../schemas/event.js'
 import type { OutgoingRequest } from '../../tags/types.js'
 
@@ -15,11 +16,7 @@ const body = (r: OutgoingRequest): any => JSON.parse(r.body!)
 const ev = (extra: Partial<TaglineEvent> = {}): TaglineEvent => ({ event_name: 'login', client_id: CID, timestamp_ms: NOW, ...extra })
 
 t.test('examples', async t => {
-  for (const ex of GA4_EXAMPLES) {
-    const { endpoint, ...typed } = ex.settings
-    t.ok(Value.Check(Ga4Settings, typed), `${ex.name}: settings are valid`)
-    t.strictSame(ga4.build(ex.events, ex.settings, ctx), ex.expected, ex.name)
-  }
+  runExamples(t, ga4, GA4_EXAMPLES, ctx)
 })
 
 t.test('registered, with its defaults and secret', async t => {

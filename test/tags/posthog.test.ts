@@ -2,17 +2,12 @@ import t from 'tap'
 import { posthog, posthogUuid, posthogSessionId, POSTHOG_US_HOST, QUOTA_BACKOFF_MS } from '../../tags/posthog.js'
 import { posthogExamples, EXAMPLE_CONTEXT } from '../../tags/posthog.examples.js'
 import { tagTypes } from '../../tags/index.js'
-import type { BuildResult, OutgoingRequest } from '../../tags/types.js'
+import { runExamples } from './fixtures/examples.js'
+import type { OutgoingRequest } from '../../tags/types.js'
 import type { TaglineEvent } from '../../schemas/event.js'
 
-// Bodies compared as JSON values: the examples are about content, not key order.
-const readable = (r: BuildResult): unknown => ({ ...r, requests: r.requests.map(q => ({ ...q, body: JSON.parse(q.body ?? 'null') })) })
-
 t.test('examples', async t => {
-  for (const ex of posthogExamples) {
-    const events = ex.events.map(e => posthog.prepare!(e, ex.settings))
-    t.same(readable(posthog.build(events, ex.settings, EXAMPLE_CONTEXT)), readable(ex.expected), ex.name)
-  }
+  runExamples(t, posthog, posthogExamples, EXAMPLE_CONTEXT)
 })
 
 t.test('registered, with its secret and defaults', async t => {

@@ -4,24 +4,18 @@ import { tiktok, TiktokSettings, TIKTOK_URL, TIKTOK_MAX_EVENTS } from '../../tag
 import { tiktokExamples, EXAMPLE_CONTEXT } from '../../tags/tiktok.examples.js'
 import { sha256Hex } from '../../tags/pii.js'
 import { tagTypes } from '../../tags/index.js'
-import type { BuildResult, OutgoingRequest, Outcome } from '../../tags/types.js'
+import { runExamples } from './fixtures/examples.js'
+import type { OutgoingRequest, Outcome } from '../../tags/types.js'
 import type { TaglineEvent } from '../../schemas/event.js'
 
 const NOW = EXAMPLE_CONTEXT.now
 const S = { pixelCode: 'C0PIXEL', accessToken: 'tok-123456' }
-// Bodies compared as JSON values: the examples are about content, not key order.
-const readable = (r: BuildResult): unknown => ({ ...r, requests: r.requests.map(q => ({ ...q, body: JSON.parse(q.body ?? 'null') })) })
 const build = (events: TaglineEvent[], settings: Record<string, unknown> = S) => tiktok.build(events.map(e => tiktok.prepare!(e, settings as any)), settings as any, EXAMPLE_CONTEXT)
 const first = (e: Partial<TaglineEvent>, settings: Record<string, unknown> = S): any =>
   JSON.parse(build([{ event_name: 'purchase', currency: 'USD', timestamp_ms: NOW, ...e }], settings).requests[0].body!).data[0]
 
 t.test('examples', async t => {
-  for (const ex of tiktokExamples) {
-    const { endpoint: _endpoint, ...typed } = ex.settings
-    t.ok(Value.Check(TiktokSettings, typed), `${ex.name}: settings are valid`)
-    const events = ex.events.map(e => tiktok.prepare!(e, ex.settings))
-    t.same(readable(tiktok.build(events, ex.settings, EXAMPLE_CONTEXT)), readable(ex.expected), ex.name)
-  }
+  runExamples(t, tiktok, tiktokExamples, EXAMPLE_CONTEXT)
 })
 
 t.test('registered, with its secret, category and defaults', async t => {

@@ -2,6 +2,8 @@ import t from 'tap'
 import { createHash } from 'node:crypto'
 import { webhook, signWebhook } from '../../tags/webhook.js'
 import { log } from '../../tags/log.js'
+import { webhookExamples, EXAMPLE_CONTEXT } from '../../tags/webhook.examples.js'
+import { runExamples } from './fixtures/examples.js'
 import { WHSEC } from '../fixtures/standard-webhooks.js'
 
 t.test('signature matches the Standard Webhooks reference vector', async t => {
@@ -79,9 +81,5 @@ t.test('prepare: user data goes hashed (or not at all), never raw', async t => {
 })
 
 t.test('examples (as docs/destinations.md shows them)', async t => {
-  const { webhookExamples, EXAMPLE_CONTEXT } = await import('../../tags/webhook.examples.js')
-  for (const ex of webhookExamples) {
-    const events = ex.events.map(e => webhook.prepare!(e, ex.settings))
-    t.same(webhook.build(events, ex.settings, EXAMPLE_CONTEXT), ex.expected, ex.name)
-  }
+  runExamples(t, webhook, webhookExamples, EXAMPLE_CONTEXT)
 })
