@@ -125,7 +125,7 @@ t.test('JSON nested deeper than any event is refused, not acknowledged and then 
   t.equal(ok.statusCode, 202)
   await drained(h)
   t.same(h.sink.delivered().map(e => e.event_name), ['nested_ok'])
-  t.same(h.delivery.deadLetters(), [], 'nothing dead-lettered')
+  t.same(await h.delivery.deadLetters.list(), [], 'nothing dead-lettered')
 })
 
 // ---------------------------------------------------------------- fuzz

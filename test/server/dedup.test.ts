@@ -162,6 +162,6 @@ for (const [kind, makeStore] of stores) {
     t.same(mixedRetry.body, { accepted: 2, deduplicated: 1, event_ids: ['q-1', 'q-4'] }, 'q-1 is still known, q-4 is new')
     await drained(h)
     t.same(sink.delivered().map(e => e.event_id).sort(), ['Q-3', 'q-4'], 'both delivered once the queue had room')
-    t.equal(h.delivery.deadLetters().length, 2, 'the two timed-out events were dead-lettered')
+    t.equal((await h.delivery.deadLetters.list()).length, 2, 'the two timed-out events were dead-lettered')
   })
 }

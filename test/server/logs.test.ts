@@ -89,7 +89,7 @@ t.test('a day of traffic through every logging path leaks nothing', async t => {
   for (const [value, what] of forbidden) {
     t.notOk(text.includes(value), `${what} is not logged`)
   }
-  t.ok(h.delivery.deadLetters('failing').length > 0, 'the failing destination dead-lettered events')
+  t.ok((await h.delivery.deadLetters.list('failing')).length > 0, 'the failing destination dead-lettered events')
 
   // A receiver that quotes the request back must not put the raw user_data into the log.
   t.ok(echoed.some(l => l.includes('event dropped')), 'the echoing destination dropped events')

@@ -5,7 +5,7 @@ import { metaExamples, EXAMPLE_CONTEXT } from '../../tags/meta.examples.js'
 import { sha256Hex } from '../../tags/pii.js'
 import { tagTypes } from '../../tags/index.js'
 import { runExamples } from './fixtures/examples.js'
-import type { BuildResult, OutgoingRequest, Outcome, TagResponse } from '../../tags/types.js'
+import type { BuildResult, OutgoingRequest, Classification, TagResponse } from '../../tags/types.js'
 import type { TaglineEvent } from '../../schemas/event.js'
 
 const NOW = EXAMPLE_CONTEXT.now
@@ -129,7 +129,7 @@ const answer = (status: number, body: unknown, headers: TagResponse['headers'] =
   ({ status, headers, body: typeof body === 'string' ? body : JSON.stringify(body) })
 const error = (code: number, extra: Record<string, unknown> = {}): Record<string, unknown> =>
   ({ error: { message: `message ${code}`, type: 'OAuthException', code, is_transient: false, fbtrace_id: 'AbC123', ...extra } })
-const kind = (status: number, body: unknown, n = 2): Outcome['kind'] => meta.classify(answer(status, body), req(n)).kind
+const kind = (status: number, body: unknown, n = 2): Classification['kind'] => meta.classify(answer(status, body), req(n)).kind
 
 t.test('classify: success', async t => {
   t.same(meta.classify(answer(200, { events_received: 2, messages: [], fbtrace_id: 'X' }), req(2)), { kind: 'ok' })

@@ -5,7 +5,7 @@ import { tiktokExamples, EXAMPLE_CONTEXT } from '../../tags/tiktok.examples.js'
 import { sha256Hex } from '../../tags/pii.js'
 import { tagTypes } from '../../tags/index.js'
 import { runExamples } from './fixtures/examples.js'
-import type { OutgoingRequest, Outcome } from '../../tags/types.js'
+import type { OutgoingRequest, Classification } from '../../tags/types.js'
 import type { TaglineEvent } from '../../schemas/event.js'
 
 const NOW = EXAMPLE_CONTEXT.now
@@ -128,7 +128,7 @@ t.test('build: locale', async t => {
 t.test('classify', async t => {
   const one: OutgoingRequest = { method: 'POST', url: TIKTOK_URL, headers: {}, events: [0] }
   const many: OutgoingRequest = { ...one, events: [0, 1, 2] }
-  const c = (code: number | undefined, req = many, status = 200, message = 'msg'): Outcome =>
+  const c = (code: number | undefined, req = many, status = 200, message = 'msg'): Classification =>
     tiktok.classify({ status, headers: {}, body: code === undefined ? '' : JSON.stringify({ code, message, request_id: 'rq-1', data: {} }) }, req)
 
   t.same(c(0), { kind: 'ok' })
