@@ -15,6 +15,7 @@ import { request, tempDir, until, type HttpResponse } from './fixtures/util.js'
 import { writeConfig } from './fixtures/config.js'
 import { CHROME_UA, FIREFOX_UA, SAFARI_UA } from './fixtures/events.js'
 import { purchaseLine } from '../fixtures/ga4-hits.js'
+import { META_API_VERSION } from '../../tags/meta.js'
 import {
   destinationsConfig, ga4Reply, metaReply, posthogReply, posthogUnavailable, sha256, startPlatform, tiktokReply, uuidV5,
   type Platform
@@ -187,7 +188,7 @@ t.test('destinations: the real process against loopback Meta, TikTok, GA4, PostH
     corsOrigin: ORIGIN,
     trustProxy: ['127.0.0.1'],
     ga4: `${ga4.origin}/`,
-    meta: `${meta.origin}/v25.0/${META_PIXEL}/events`,
+    meta: `${meta.origin}/${META_API_VERSION}/${META_PIXEL}/events`,
     tiktok: `${tiktok.origin}/open_api/v1.3/event/track/`,
     posthog: `${posthog.origin}/batch/`,
     webhook: `${hook.origin}/hooks/tagline`,
@@ -330,7 +331,7 @@ t.test('destinations: the real process against loopback Meta, TikTok, GA4, PostH
   await t.test('Meta CAPI: endpoint, auth, and every field', async t => {
     for (const r of meta.requests) {
       t.equal(r.method, 'POST', 'Meta: POST')
-      t.equal(r.path, `/v25.0/${META_PIXEL}/events`, 'POST /{version}/{pixel}/events')
+      t.equal(r.path, `/${META_API_VERSION}/${META_PIXEL}/events`, 'POST /{version}/{pixel}/events')
       t.equal(r.url, r.path, 'nothing in the query string (the token travels in the body)')
       t.match(r.headers['content-type'], /^application\/json/)
       t.equal(r.json.access_token, META_TOKEN, 'access_token in the body')

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { Value } from '@sinclair/typebox/value'
-import { meta, MetaSettings, MAX_EVENTS } from '../../tags/meta.js'
+import { meta, MetaSettings, MAX_EVENTS, META_API_VERSION } from '../../tags/meta.js'
 import { metaExamples, EXAMPLE_CONTEXT } from '../../tags/meta.examples.js'
 import { sha256Hex } from '../../tags/pii.js'
 import { tagTypes } from '../../tags/index.js'
@@ -119,12 +119,12 @@ t.test('build: access token in the body only, ≤ 1000 events a request, indices
     t.equal(JSON.parse(q.body!).access_token, 'tok')
     t.equal(JSON.parse(q.body!).data.length, q.events.length)
   }
-  t.equal(r.requests[0].url, 'https://graph.facebook.com/v25.0/1234567890/events')
+  t.equal(r.requests[0].url, `https://graph.facebook.com/${META_API_VERSION}/1234567890/events`)
 })
 
 // ---- classify ----
 
-const req = (n: number): OutgoingRequest => ({ method: 'POST', url: 'https://graph.facebook.com/v25.0/1/events', headers: {}, body: '{}', events: Array.from({ length: n }, (_, i) => i) })
+const req = (n: number): OutgoingRequest => ({ method: 'POST', url: `https://graph.facebook.com/${META_API_VERSION}/1/events`, headers: {}, body: '{}', events: Array.from({ length: n }, (_, i) => i) })
 const answer = (status: number, body: unknown, headers: TagResponse['headers'] = {}): TagResponse =>
   ({ status, headers, body: typeof body === 'string' ? body : JSON.stringify(body) })
 const error = (code: number, extra: Record<string, unknown> = {}): Record<string, unknown> =>
