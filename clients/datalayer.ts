@@ -2,13 +2,13 @@
 // a page forwards them verbatim. The shapes: https://developers.google.com/analytics/devguides/collection/ga4/ecommerce?client_type=gtm
 import { isObject, isSafeKey, toNumber } from '../common/guards.js'
 import { consentFromObject } from './consent.js'
-import type { Item, UserData } from '../schemas/event.js'
+import type { Item } from '../schemas/event.js'
 import { errors, type ErrorDetail } from '../common/errors.js'
 import { normalizeItems } from './items.js'
 import { normalizeUserData } from './user-data.js'
 import type { Client, ParsedEvent, RequestSnapshot } from './types.js'
 
-export const MAX_PUSHES = 500
+const MAX_PUSHES = 500
 
 type Obj = Record<string, unknown>
 

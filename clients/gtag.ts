@@ -11,7 +11,7 @@ import { scrubRaw } from '../protocol/ga4-raw-hit.js'
 import { decodeItem, itemIndex } from './items.js'
 import type { Client, ParsedEvent, RequestSnapshot } from './types.js'
 
-export const MAX_LINES = 100
+const MAX_LINES = 100
 
 type Params = Record<string, string | number | boolean>
 type Hit = Map<string, string>

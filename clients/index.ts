@@ -8,7 +8,7 @@ import { json } from './json.js'
 import { mp } from './mp.js'
 import type { Client, ParsedEvent, RequestSnapshot } from './types.js'
 
-export type { Client, ParsedEvent, RequestSnapshot } from './types.js'
+export type { Client, RequestSnapshot } from './types.js'
 export const clients: readonly Client[] = [gtag, mp, datalayer, json]
 
 /**

@@ -6,7 +6,7 @@ import { Event } from '../schemas/event.js'
 import { errors, type ErrorDetail } from '../common/errors.js'
 import type { Client, ParsedEvent, RequestSnapshot } from './types.js'
 
-export const MAX_EVENTS = 500
+const MAX_EVENTS = 500
 const MAX_PROBLEMS = 100
 
 // Compiled once per process: `verbose` keeps the failing schema on each error, which the

@@ -6,7 +6,8 @@ import { tagTypes } from '../tags/index.js'
 import { ALL_TRIGGER, ConditionError, always, compileCondition, compileTagDecision } from '../tags/triggers.js'
 import { parseDuration } from './duration.js'
 import { DELIVERY_DEFAULTS, IDENTITY_DEFAULTS, PRIVACY_DEFAULTS, RETRY_DEFAULTS, SERVER_DEFAULTS, TAG_DEFAULTS } from '../schemas/defaults.js'
-import type { CompiledConfig, CompiledTag, Predicate, RetryPolicy } from './types.js'
+import type { CompiledConfig, CompiledTag, RetryPolicy } from './types.js'
+import type { Predicate } from '../tags/triggers.js'
 
 const COMMON = new Set(CommonKeys)
 

@@ -12,8 +12,7 @@ import { compileConfig } from './compile.js'
 import { ConfigError, formatPath, tidyProblems, type ConfigProblem } from './errors.js'
 import type { CompiledConfig } from './types.js'
 
-export { ConfigError, formatProblems, formatPath, type ConfigProblem, type ConfigProblemCode } from './errors.js'
-export { parseDuration, DurationError } from './duration.js'
+export { ConfigError, formatProblems, type ConfigProblem } from './errors.js'
 export type { Env } from './env.js'
 
 export interface ConfigSource {

@@ -4,8 +4,6 @@ import type { ConsentType, TaglineEvent } from '../schemas/event.js'
 import type { TagDefinition } from '../tags/types.js'
 import type { FireDecision, Predicate } from '../tags/triggers.js'
 
-export type { FireDecision, Predicate }
-
 export interface RetryPolicy {
   maxAttempts: number
   maxAgeMs: number

@@ -6,7 +6,7 @@ import { DELIVERY_DEFAULTS, IDENTITY_DEFAULTS, PRIVACY_DEFAULTS, RETRY_DEFAULTS,
 
 const Scalar = Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Null()])
 
-export const Matcher = Type.Union([
+const Matcher = Type.Union([
   Scalar,
   Type.Object({
     eq: Type.Optional(Scalar),
@@ -26,14 +26,14 @@ export const Matcher = Type.Union([
 ], { description: 'A scalar (equals) or an object of operators that must all hold.' })
 
 /** A condition: field paths mapped to matchers (all must hold), combined with all / any / not. */
-export const Condition = Type.Recursive(This => Type.Object({
+const Condition = Type.Recursive(This => Type.Object({
   all: Type.Optional(Type.Array(This, { minItems: 1 })),
   any: Type.Optional(Type.Array(This, { minItems: 1 })),
   not: Type.Optional(This)
 }, { additionalProperties: Matcher, minProperties: 1 }), { $id: 'Condition' })
 
 /** In fireOn / blockOn: a trigger name (or the built-in `all`) or an inline condition. */
-export const TriggerRef = Type.Union([Type.String({ minLength: 1 }), Condition])
+const TriggerRef = Type.Union([Type.String({ minLength: 1 }), Condition])
 
 const ConsentType = Type.Union(CONSENT_TYPES.map(c => Type.Literal(c)))
 const Duration = (defaultValue?: string | number) => Type.Union([Type.Number({ minimum: 0 }), Type.String({ pattern: '^\\d+(\\.\\d+)?\\s*(ms|s|m|h|d)$' })], {
@@ -81,7 +81,7 @@ export function tagEntrySchema (type: string, settings: TSchema): TSchema {
   return Type.Object(props, { additionalProperties: false, required }) as TSchema
 }
 
-export const ServerSettings = Type.Object({
+const ServerSettings = Type.Object({
   port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535, default: SERVER_DEFAULTS.port })),
   host: Type.Optional(Type.String({ default: SERVER_DEFAULTS.host })),
   trustProxy: Type.Optional(Type.Union([Type.Boolean(), Type.Array(Type.String()), Type.Integer({ minimum: 0 })], {
@@ -133,7 +133,6 @@ export const Config = Type.Object({
 
 export type Config = Static<typeof Config>
 export type ConditionSpec = Static<typeof Condition>
-export type MatcherSpec = Static<typeof Matcher>
 export type TriggerRefSpec = Static<typeof TriggerRef>
 export type CommonTagSettings = Static<typeof CommonTagSettings>
 export { CommonKeys }

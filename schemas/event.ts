@@ -35,7 +35,7 @@ export const Item = Type.Object(
   { additionalProperties: Type.Union([Str, Num, Type.Boolean()]), description: 'A GA4 item; custom item parameters are kept as extra keys.' }
 )
 
-export const Address = Type.Object({
+const Address = Type.Object({
   first_name: Type.Optional(Str),
   last_name: Type.Optional(Str),
   street: Type.Optional(Str),
@@ -97,7 +97,7 @@ export const BrowserIds = Type.Object({
   ga: Type.Optional(Str)
 }, { additionalProperties: false })
 
-export const Source = Type.Object({
+const Source = Type.Object({
   client: Str,
   request_id: Str,
   received_ms: Num,
@@ -157,7 +157,6 @@ export type ConsentType = keyof Consent
 export type Campaign = Static<typeof Campaign>
 export type ClickIds = Static<typeof ClickIds>
 export type BrowserIds = Static<typeof BrowserIds>
-export type EventSource = Static<typeof Source>
 export type TaglineEvent = Static<typeof Event> & { [k: `x-ga-${string}` | `x-sst-${string}`]: unknown }
 
 export const CONSENT_TYPES: readonly ConsentType[] = ['ad_storage', 'analytics_storage', 'ad_user_data', 'ad_personalization']

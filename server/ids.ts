@@ -1,7 +1,7 @@
 import { randomBytes, randomInt } from 'node:crypto'
 
 /** UUID v7 (RFC 9562): 48-bit Unix ms, then random bits; sorts by time, unique without coordination. */
-export function uuidv7 (nowMs: number = Date.now()): string {
+function uuidv7 (nowMs: number = Date.now()): string {
   const b = randomBytes(16)
   b.writeUIntBE(nowMs, 0, 6)
   b[6] = 0x70 | (b[6] & 0x0f)
@@ -11,7 +11,7 @@ export function uuidv7 (nowMs: number = Date.now()): string {
 }
 
 /** Ten random digits, the shape GA and Meta use for the random half of their ids. */
-export function randomDigits (): string {
+function randomDigits (): string {
   return String(randomInt(1_000_000_000, 2_147_483_647))
 }
 

@@ -64,7 +64,7 @@ export function tagCopy (tag: CompiledTag, event: TaglineEvent): TaglineEvent {
   return tag.def.prepare !== undefined ? tag.def.prepare(copy, tag.settings) : copy
 }
 
-export function dedupKey (e: TaglineEvent): string {
+function dedupKey (e: TaglineEvent): string {
   return `${e.event_name}\u0000${e.event_id}`
 }
 

@@ -18,7 +18,7 @@ function looksJson (body: string, type: string | undefined): boolean {
 }
 
 /** Deeper than any event needs; far below what JSON.stringify (delivery, spool) can take. */
-export const MAX_JSON_DEPTH = 64
+const MAX_JSON_DEPTH = 64
 
 function deeperThan (root: unknown, max: number): boolean {
   const stack: Array<[unknown, number]> = [[root, 1]]

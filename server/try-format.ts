@@ -3,7 +3,7 @@ import type { RequestDescription } from './delivery/redact.js'
 import type { TryReport, TryRouting, TryTag, TryResponse, TryEventSummary } from './try.js'
 
 /** A JSON body pretty-printed; anything else (gtag lines, form bodies) as it is. */
-export function prettyBody (body: string): string {
+function prettyBody (body: string): string {
   const t = body.trimStart()
   if (t.startsWith('{') || t.startsWith('[')) {
     try { return JSON.stringify(JSON.parse(body), null, 2) } catch { /* not JSON after all */ }
@@ -18,7 +18,7 @@ export function requestText (r: RequestDescription): string[] {
   return lines
 }
 
-export function routingText (r: TryRouting): string {
+function routingText (r: TryRouting): string {
   switch (r.outcome) {
     case 'queued': return r.detail !== undefined ? `queued (fireOn ${r.detail})` : 'queued'
     case 'not_triggered': return 'not triggered (no fireOn trigger holds)'

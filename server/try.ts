@@ -43,9 +43,9 @@ export interface TryOptions {
 
 /** Documentation address (RFC 5737): what a browser request is taken to come from by default. */
 export const TRY_IP = '203.0.113.10'
-export const TRY_USER_AGENT = 'Mozilla/5.0 (compatible; tagline-try)'
+const TRY_USER_AGENT = 'Mozilla/5.0 (compatible; tagline-try)'
 /** How much of a response body the report keeps. */
-export const SHOWN_BODY_CHARS = 2000
+const SHOWN_BODY_CHARS = 2000
 
 export interface TryEventSummary {
   index: number
@@ -75,7 +75,7 @@ export interface TryResponse {
   durationMs?: number
 }
 
-export interface TryRequest {
+interface TryRequest {
   /** Input event indices this request carries. */
   events: number[]
   request: RequestDescription
@@ -133,7 +133,7 @@ function parseCookies (header: string | undefined): Record<string, string> {
 }
 
 /** The snapshot the HTTP edge would have built for this input. */
-export function trySnapshot (input: TryInput, opts: TryOptions, now: number): RequestSnapshot {
+function trySnapshot (input: TryInput, opts: TryOptions, now: number): RequestSnapshot {
   const trusted = opts.trusted ?? input.kind === 'json'
   const headers = lowerHeaders(opts.headers)
   if (!trusted) headers['user-agent'] ??= TRY_USER_AGENT

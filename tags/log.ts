@@ -3,7 +3,7 @@
 import { Type } from '@sinclair/typebox'
 import { defineTag } from './types.js'
 
-export const LogSettings = Type.Object({}, { additionalProperties: false })
+const LogSettings = Type.Object({}, { additionalProperties: false })
 
 export const log = defineTag({
   type: 'log',

@@ -22,7 +22,7 @@ import { contentsOf, currencyOf, numItems, valueOf } from './commerce.js'
  */
 export const META_API_VERSION = 'v25.0'
 
-export const ACTION_SOURCES = ['website', 'email', 'app', 'phone_call', 'chat', 'physical_store', 'system_generated', 'business_messaging', 'other'] as const
+const ACTION_SOURCES = ['website', 'email', 'app', 'phone_call', 'chat', 'physical_store', 'system_generated', 'business_messaging', 'other'] as const
 type ActionSource = typeof ACTION_SOURCES[number]
 
 export const MetaSettings = Type.Object({
@@ -168,7 +168,7 @@ function serverEvent (e: TaglineEvent, settings: Settings, now: number): Obj | s
   return ev
 }
 
-export function metaUrl (settings: Settings): string {
+function metaUrl (settings: Settings): string {
   return settings.endpoint ?? `https://graph.facebook.com/${settings.apiVersion ?? META_API_VERSION}/${settings.pixelId}/events`
 }
 
@@ -194,7 +194,7 @@ function regainAccessMs (headers: TagResponse['headers']): number | undefined {
   } catch { return undefined }
 }
 
-export function classifyMeta (res: TagResponse, req: OutgoingRequest): Classification {
+function classifyMeta (res: TagResponse, req: OutgoingRequest): Classification {
   let body: { error?: MetaError } | undefined
   try { body = JSON.parse(res.body) as { error?: MetaError } } catch { body = undefined }
   const err = body !== null && typeof body === 'object' && body.error !== null && typeof body.error === 'object' ? body.error : undefined

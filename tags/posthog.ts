@@ -10,9 +10,9 @@ import { classifyByStatus } from './http-status.js'
 import { destinationEventName } from './event-names.js'
 
 export const POSTHOG_US_HOST = 'https://us.i.posthog.com'
-export const POSTHOG_EU_HOST = 'https://eu.i.posthog.com'
+const POSTHOG_EU_HOST = 'https://eu.i.posthog.com'
 /** PostHog wants events this old sent as a backfill, `historical_migration` (https://posthog.com/docs/migrate). */
-export const HISTORICAL_AGE_MS = 48 * 60 * 60 * 1000
+const HISTORICAL_AGE_MS = 48 * 60 * 60 * 1000
 /** A 429 may be a billing quota, which no quick retry clears: wait at least this long. */
 export const QUOTA_BACKOFF_MS = 60_000
 
@@ -71,7 +71,7 @@ function parseUrl (s: string | undefined): URL | undefined {
 }
 
 /** Person properties go only when allowed by the setting and by analytics consent. */
-export function personPropertiesAllowed (e: TaglineEvent, settings: PosthogSettings): boolean {
+function personPropertiesAllowed (e: TaglineEvent, settings: PosthogSettings): boolean {
   return settings.personProperties !== false && e.consent?.analytics_storage !== 'denied'
 }
 
@@ -118,11 +118,11 @@ function request (url: string, apiKey: string, historical: boolean, items: Batch
   return { method: 'POST', url, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), events: items.map(i => i.index) }
 }
 
-export function posthogUrl (settings: PosthogSettings & { endpoint?: string }): string {
+function posthogUrl (settings: PosthogSettings & { endpoint?: string }): string {
   return settings.endpoint ?? `${(settings.host ?? POSTHOG_US_HOST).replace(/\/+$/, '')}/batch/`
 }
 
-export function classifyPosthog (res: TagResponse): Classification {
+function classifyPosthog (res: TagResponse): Classification {
   if (res.status === 429) {
     // PostHog answers 429 both for rate limits and for a project over its billing limit.
     const excerpt = res.body ? ': ' + res.body.slice(0, 500) : ''

@@ -25,7 +25,7 @@ type Settings = TiktokSettings & { endpoint?: string }
 export const TIKTOK_URL = 'https://business-api.tiktok.com/open_api/v1.3/event/track/'
 export const TIKTOK_MAX_EVENTS = 1000
 /** TikTok documents no web window; 7 days (as Meta) keeps late events out of closed attribution. */
-export const TIKTOK_MAX_AGE_MS = 7 * 24 * 3600_000
+const TIKTOK_MAX_AGE_MS = 7 * 24 * 3600_000
 // Names under which TikTok counts an order: a value there without a currency is refused, never
 // sent as USD (which would silently misreport every other currency).
 const PURCHASE_NAMES = new Set(['Purchase', 'CompletePayment', 'PlaceAnOrder'])
@@ -144,7 +144,7 @@ const isTransient = (c: number): boolean => c === 40100 || c === 40132 || c === 
 const TOKEN_CODES = new Set([40102, 40104, 40105])
 const PERMISSION_CODES = new Set([40001, 40003])
 
-export function classifyTiktok (res: TagResponse, req: OutgoingRequest): Classification {
+function classifyTiktok (res: TagResponse, req: OutgoingRequest): Classification {
   const a = answer(res.body)
   const excerpt = res.body === '' ? '' : `: ${res.body.slice(0, 300)}`
   if (isTransientStatus(res.status)) return { kind: 'retry', reason: `HTTP ${res.status}${excerpt}` }

@@ -31,7 +31,7 @@ export class ConditionError extends Error {
 export const ALL_TRIGGER = 'all'
 export const always: Predicate = () => true
 
-export const OPERATORS: readonly string[] = ['eq', 'ne', 'in', 'nin', 'gt', 'gte', 'lt', 'lte', 'contains', 'startsWith', 'endsWith', 'matches', 'exists']
+const OPERATORS: readonly string[] = ['eq', 'ne', 'in', 'nin', 'gt', 'gte', 'lt', 'lte', 'contains', 'startsWith', 'endsWith', 'matches', 'exists']
 // Never followed: they would reach Object.prototype or a constructor instead of event data.
 const INDEX = /^(?:0|[1-9]\d*)$/
 const NUMERIC = /^-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/
@@ -40,7 +40,7 @@ type Test = (value: unknown) => boolean
 type Getter = (root: unknown) => unknown
 
 /** A decimal numeric string as a number, anything else NaN (stricter than Number(): no '', '0x1f', ' 1'). */
-export function numericString (s: string): number {
+function numericString (s: string): number {
   return NUMERIC.test(s) ? Number(s) : Number.NaN
 }
 

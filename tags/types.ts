@@ -51,7 +51,7 @@ export type Classification =
    */
   | { kind: 'split', reason: string }
 
-export interface TagDefaults {
+interface TagDefaults {
   batch: { maxEvents: number, maxWaitMs: number }
   /** Consent types that must not be `denied` for this tag to fire. */
   consent: ConsentType[]

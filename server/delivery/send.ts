@@ -5,7 +5,7 @@ import type { OutgoingRequest, TagResponse } from '../../tags/types.js'
 import { DELIVERY_DEFAULTS } from '../../schemas/defaults.js'
 
 /** What we keep of a response body: enough for classify() and a dead letter, not a whole page. */
-export const MAX_BODY_CHARS = 64 * 1024
+const MAX_BODY_CHARS = 64 * 1024
 
 export type SendResult =
   | { kind: 'response', response: TagResponse, durationMs: number }
@@ -80,7 +80,7 @@ async function readCapped (body: AsyncIterable<Buffer | string>): Promise<string
   return text.length > MAX_BODY_CHARS ? text.slice(0, MAX_BODY_CHARS) : text
 }
 
-export function describeError (err: unknown): { code: string, message: string } {
+function describeError (err: unknown): { code: string, message: string } {
   const e = err as { code?: unknown, message?: unknown, cause?: { code?: unknown }, name?: unknown } | undefined
   const code = typeof e?.code === 'string'
     ? e.code
