@@ -1,6 +1,7 @@
 import t from 'tap'
 import { Delivery } from '../../server/delivery/index.js'
-import { count, ev, metrics, received, silent, tag, until } from './fixtures/helpers.js'
+import { count, ev, metrics, received, silent, tag } from './fixtures/helpers.js'
+import { until } from '../fixtures/wait.js'
 import { startSink } from '../fixtures/sink.js'
 
 t.test('a batch goes out as soon as it has maxEvents events', async t => {

@@ -1,7 +1,8 @@
 import t from 'tap'
 import { Delivery } from '../../server/delivery/index.js'
 import type { CompiledTag } from '../../config/types.js'
-import { count, ev, metrics, received, silent, tag, testTag, until } from './fixtures/helpers.js'
+import { count, ev, metrics, received, silent, tag, testTag } from './fixtures/helpers.js'
+import { until } from '../fixtures/wait.js'
 import { startSink } from '../fixtures/sink.js'
 
 t.test('build throwing dead-letters the whole batch with the error message', async t => {

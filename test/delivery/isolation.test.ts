@@ -1,7 +1,8 @@
 import t from 'tap'
 import { Delivery } from '../../server/delivery/index.js'
 import { isTaglineError } from '../../common/errors.js'
-import { captureLogger, ev, metrics, received, silent, tag, until } from './fixtures/helpers.js'
+import { captureLogger, ev, metrics, received, silent, tag } from './fixtures/helpers.js'
+import { until } from '../fixtures/wait.js'
 import { startSink } from '../fixtures/sink.js'
 
 t.test('a full queue refuses the whole enqueue with queue_full', async t => {

@@ -1,6 +1,7 @@
 import t from 'tap'
 import { Delivery } from '../../server/delivery/index.js'
-import { count, ev, metrics, received, silent, tag, until } from './fixtures/helpers.js'
+import { count, ev, metrics, received, silent, tag } from './fixtures/helpers.js'
+import { until } from '../fixtures/wait.js'
 import { freePort, startSink } from '../fixtures/sink.js'
 
 t.test('500 then 200: retried with the same batch id, attempt 1 then 2', async t => {

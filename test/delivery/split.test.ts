@@ -3,7 +3,8 @@
 import t from 'tap'
 import { Delivery } from '../../server/delivery/index.js'
 import type { TagDefinition } from '../../tags/types.js'
-import { batchOf, count, ev, metrics, received, silent, tag, testTag, until } from './fixtures/helpers.js'
+import { batchOf, count, ev, metrics, received, silent, tag, testTag } from './fixtures/helpers.js'
+import { until } from '../fixtures/wait.js'
 import { startSink } from '../fixtures/sink.js'
 
 const splitting: TagDefinition<any> = {

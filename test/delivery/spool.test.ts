@@ -2,7 +2,8 @@ import t from 'tap'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Delivery, type SpooledEvent } from '../../server/delivery/index.js'
-import { captureLogger, count, ev, metrics, received, silent, tag, until } from './fixtures/helpers.js'
+import { captureLogger, count, ev, metrics, received, silent, tag } from './fixtures/helpers.js'
+import { until } from '../fixtures/wait.js'
 import { freePort, startSink } from '../fixtures/sink.js'
 
 const readLines = (file: string): SpooledEvent[] => readFileSync(file, 'utf8').trim().split('\n').map(l => JSON.parse(l))

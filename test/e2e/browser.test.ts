@@ -10,7 +10,8 @@ import { startGateway } from '../../server/start.js'
 import { startSink } from '../fixtures/sink.js'
 import { verifyStandardWebhook, WHSEC } from '../fixtures/standard-webhooks.js'
 import { hookTag, serverBlock } from './fixtures/config.js'
-import { request, tempDir, until } from './fixtures/util.js'
+import { request, tempDir } from './fixtures/util.js'
+import { until } from '../fixtures/wait.js'
 
 // TAGLINE_CHROMIUM is for trying the missing-browser path; CI uses Debian's /usr/bin/chromium.
 const CHROMIUM = process.env.TAGLINE_CHROMIUM ?? '/usr/bin/chromium'

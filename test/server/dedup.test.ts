@@ -2,7 +2,8 @@
 // is not queued, and nothing remembered as seen that was not acknowledged.
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
-import { harness, drained, json, metric, redisStore, until, uniquePrefix, hookTag, AUTH, UUID_V7 } from './fixtures/harness.js'
+import { harness, drained, json, metric, redisStore, uniquePrefix, hookTag, AUTH, UUID_V7 } from './fixtures/harness.js'
+import { until } from '../fixtures/wait.js'
 import { startSink } from '../fixtures/sink.js'
 import { MemoryStore, RedisStore, type Store } from '../../server/store/index.js'
 

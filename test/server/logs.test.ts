@@ -1,7 +1,8 @@
 // Logs never leak: API keys, cookies, webhook secrets and raw user data stay out of every line,
 // whichever path (log tag, dry run, dead letters, errors, 4xx) writes it.
 import t from 'tap'
-import { harness, drained, captureLogs, hookTag, AUTH, API_KEY, until } from './fixtures/harness.js'
+import { harness, drained, captureLogs, hookTag, AUTH, API_KEY } from './fixtures/harness.js'
+import { until } from '../fixtures/wait.js'
 import { startSink } from '../fixtures/sink.js'
 import { WHSEC as SECRET } from '../fixtures/standard-webhooks.js'
 

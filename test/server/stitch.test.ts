@@ -2,7 +2,8 @@
 import t from 'tap'
 import { contextOf, contextKeys, contextFields, fromFields, stitch } from '../../server/stitch.js'
 import type { TaglineEvent } from '../../schemas/event.js'
-import { AUTH, drained, gtagQuery, harness, redisStore, until } from './fixtures/harness.js'
+import { AUTH, drained, gtagQuery, harness, redisStore } from './fixtures/harness.js'
+import { until } from '../fixtures/wait.js'
 import type { Store } from '../../server/store/types.js'
 
 const browserSource = { client: 'gtag', request_id: 'r1', received_ms: 1000, trusted: false }
