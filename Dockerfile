@@ -7,6 +7,8 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
+COPY common ./common
+COPY protocol ./protocol
 COPY server ./server
 COPY clients ./clients
 COPY tags ./tags
