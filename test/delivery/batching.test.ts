@@ -1,6 +1,6 @@
 import t from 'tap'
 import { Delivery } from '../../server/delivery/index.js'
-import { count, ev, metrics, received, silent, tag } from './fixtures/helpers.js'
+import { count, ev, fakeClock, metrics, received, silent, tag, watchedQueues } from './fixtures/helpers.js'
 import { until } from '../fixtures/wait.js'
 import { startSink } from '../fixtures/sink.js'
 
@@ -23,13 +23,18 @@ t.test('a batch goes out as soon as it has maxEvents events', async t => {
 
 t.test('a partial batch goes out when its oldest event waited maxWaitMs', async t => {
   const sink = await startSink(t)
-  const d = new Delivery({ tags: [tag('a', { url: sink.url }, { batch: { maxEvents: 100, maxWaitMs: 80 } })], metrics: metrics(), logger: silent() })
-  const start = Date.now()
+  const time = fakeClock()
+  const q = watchedQueues()
+  const d = new Delivery({ tags: [tag('a', { url: sink.url }, { batch: { maxEvents: 100, maxWaitMs: 80 } })], metrics: metrics(), logger: silent(), clock: time.clock, queues: q.queues })
   d.enqueue([{ tag: 'a', event: ev() }])
-  await new Promise(resolve => setTimeout(resolve, 20))
+  await time.tick(20)
   d.enqueue([{ tag: 'a', event: ev() }])
+  await time.tick(59)
+  t.match(q.counts('a'), { waiting: 2, inFlight: 0, oldestWaitingMs: 0 }, 'at 79 ms both events still wait: none was taken for sending')
+  t.equal(sink.requests.length, 0, 'and nothing reached the sink')
+  await time.tick(1)
   await sink.arrived(1)
-  t.ok(received(sink)[0].at - start >= 75, `waited ${received(sink)[0].at - start} ms`)
+  t.match(q.counts('a'), { waiting: 0 }, 'at 80 ms the oldest event has waited maxWaitMs: the batch went out')
   t.equal(received(sink)[0].events.length, 2, 'both events in one batch')
   t.equal(received(sink)[0].attempt, 1)
   await d.close(1000)
@@ -47,10 +52,12 @@ t.test('maxWaitMs 0 sends on the next tick; one synchronous burst shares a batch
 
 t.test('concurrency bounds batches in flight per tag', async t => {
   const sink = await startSink(t, () => 'hang')
-  const d = new Delivery({ tags: [tag('a', { url: sink.url }, { batch: { maxEvents: 1, maxWaitMs: 0 } })], metrics: metrics(), logger: silent(), concurrency: 2 })
+  const q = watchedQueues()
+  const d = new Delivery({ tags: [tag('a', { url: sink.url }, { batch: { maxEvents: 1, maxWaitMs: 0 } })], metrics: metrics(), logger: silent(), concurrency: 2, queues: q.queues })
   d.enqueue(Array.from({ length: 5 }, () => ({ tag: 'a', event: ev() })))
   await sink.arrived(2)
-  await new Promise(resolve => setTimeout(resolve, 50)) // a third request would have arrived by now
+  // The worker takes every batch it may start in one pass, long before a request reaches the sink.
+  t.match(q.counts('a'), { inFlight: 2, waiting: 3 }, 'two batches in flight, three left waiting while they hang')
   t.equal(received(sink).length, 2, 'no third request while two hang')
   t.equal(d.depth('a'), 5, 'in flight still counts')
   t.same(await d.close(50), { delivered: 0, spooled: 0 })

@@ -2,7 +2,7 @@ import t from 'tap'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Delivery, type SpooledEvent } from '../../server/delivery/index.js'
-import { captureLogger, count, ev, metrics, received, silent, tag } from './fixtures/helpers.js'
+import { captureLogger, count, ev, fakeClock, metrics, received, silent, tag } from './fixtures/helpers.js'
 import { until } from '../fixtures/wait.js'
 import { freePort, startSink } from '../fixtures/sink.js'
 
@@ -13,13 +13,18 @@ t.test('close spools what an unreachable sink left; the next start replays it', 
   const port = await freePort()
   const retryLater = { retry: { initialDelayMs: 60_000, maxDelayMs: 60_000 }, batch: { maxEvents: 2, maxWaitMs: 0 } }
   const log = captureLogger('debug')
-  const first = new Delivery({ tags: [tag('a', { url: `http://127.0.0.1:${port}/` }, retryLater)], metrics: metrics(), logger: log.logger, spoolFile })
+  // Started at the real time: the spool is replayed below by a Delivery on the real clock.
+  const startMs = Date.now()
+  const time = fakeClock(startMs)
+  const first = new Delivery({ tags: [tag('a', { url: `http://127.0.0.1:${port}/` }, retryLater)], metrics: metrics(), logger: log.logger, spoolFile, clock: time.clock })
   const events = [ev(), ev(), ev()]
   first.enqueue(events.map(event => ({ tag: 'a', event })))
-  await until(() => log.lines.filter(l => l.includes('retry scheduled')).length === 2, 2000, 'both batches failed once')
-  const started = Date.now()
+  await until(() => log.lines.filter(l => l.includes('retry scheduled')).length === 2, 5000, 'both batches failed once')
+  const dueIn = log.lines.map(l => JSON.parse(l)).filter(l => l.msg === 'retry scheduled').map(l => l.inMs as number)
+  t.ok(dueIn.length === 2 && dueIn.every(ms => ms > 5000), `both retries fall due after the 5 s deadline (in ${dueIn.join(' and ')} ms)`)
+  // The clock never moves: close can only resolve by seeing that nothing can happen before its deadline.
   const closed = await first.close(5000)
-  t.ok(Date.now() - started < 1000, 'no retry falls due before the deadline, so close does not wait for it')
+  t.equal(time.now(), startMs, 'close resolved without waiting for its deadline')
   t.same(closed, { delivered: 0, spooled: 3 })
   t.equal(first.depth('a'), 0)
   const lines = readLines(spoolFile)
@@ -46,22 +51,32 @@ t.test('close spools what an unreachable sink left; the next start replays it', 
   t.notOk(existsSync(spoolFile), 'an empty shutdown writes no spool')
 })
 
-t.test('at the deadline in-flight requests are aborted and spooled with what waits', async t => {
+t.test('close gives in-flight requests until the deadline, then aborts them and spools them with what waits', async t => {
   const spoolFile = join(t.testdir(), 'spool.jsonl')
-  const sink = await startSink(t, () => 'hang')
+  let answerFirst = (): void => {}
+  const sink = await startSink(t, r => r.n === 0 ? new Promise(resolve => { answerFirst = () => resolve(200) }) : 'hang')
+  const time = fakeClock()
   const d = new Delivery({
     tags: [tag('a', { url: sink.url }, { timeoutMs: 30_000, batch: { maxEvents: 1, maxWaitMs: 0 } })],
-    metrics: metrics(), logger: silent(), spoolFile, concurrency: 1
+    metrics: metrics(), logger: silent(), spoolFile, concurrency: 1, clock: time.clock
   })
-  d.enqueue([{ tag: 'a', event: ev() }, { tag: 'a', event: ev() }])
+  d.enqueue([{ tag: 'a', event: ev() }, { tag: 'a', event: ev() }, { tag: 'a', event: ev() }])
   await sink.arrived(1)
-  const started = Date.now()
-  t.same(await d.close(100), { delivered: 0, spooled: 2 })
-  t.ok(Date.now() - started >= 95, 'close waited for the deadline')
-  t.ok(Date.now() - started < 1000, 'and not much longer')
+  let result: { delivered: number, spooled: number } | undefined
+  const closing = d.close(100).then(r => { result = r })
+  await time.tick(99)
+  t.equal(result, undefined, 'at 99 ms close still waits')
+  answerFirst()
+  await sink.arrived(2)
+  t.pass('an answer before the deadline frees the slot and close sends the next event: nothing was aborted yet')
+  t.equal(result, undefined, 'close waits for that one too')
+  await time.tick(1)
+  await closing
+  t.same(result, { delivered: 1, spooled: 2 }, 'at 100 ms close ends: the answered event delivered, the rest spooled')
   const lines = readLines(spoolFile)
   t.same(lines.map(l => l.attempts).sort(), [0, 1], 'the aborted one and the one still waiting')
-  t.equal(lines.find(l => l.attempts === 1)?.batchId, received(sink)[0].batchId)
+  t.match(lines.find(l => l.attempts === 1), { batchId: received(sink)[1].batchId, lastReason: 'ABORTED_AT_SHUTDOWN' }, 'the in-flight request was aborted by the deadline, not by its 30 s timeout')
+  t.same(sink.delivered().map(e => e.event_id), [received(sink)[0].events[0].event_id])
 })
 
 t.test('retries that fall due before the deadline still run during close', async t => {
