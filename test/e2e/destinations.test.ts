@@ -8,7 +8,7 @@
 import t, { type Test } from 'tap'
 import { existsSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import { exitWithin, spawnTagline } from './fixtures/tagline.js'
+import { spawnTagline } from './fixtures/tagline.js'
 import type { SinkRequest } from '../fixtures/sink.js'
 import { verifyStandardWebhook, WHSEC } from '../fixtures/standard-webhooks.js'
 import { request, tempDir, type HttpResponse } from './fixtures/util.js'
@@ -324,8 +324,7 @@ t.test('destinations: the real process against loopback Meta, TikTok, GA4, PostH
     posthog: expectPosthog.filter(k => !posthogEvents(posthog).some(e => phKey(e) === k)),
     webhook: expectHook.filter(k => !hookEvents(hook).some(e => e.event_id === k))
   })
-  // Everything arrived, or nothing more is coming (a missing event then fails its own checks below).
-  await settle(platforms, () => Object.values(arrived()).every(m => m.length === 0))
+  await settle(base, platforms)
   t.same(arrived(), { meta: [], tiktok: [], ga4: [], posthog: [], webhook: [] }, 'every destination received every event it should')
 
   // ---------------------------------------------------------------- Meta
@@ -696,7 +695,7 @@ t.test('destinations: the real process against loopback Meta, TikTok, GA4, PostH
     await until(() => p.lines.some(l => l.event_id === 'meta-poison-1' && l.tag === 'meta') && p.lines.some(l => l.event_id === 'tiktok-poison-1' && l.tag === 'tiktok'), 10_000, 'both poisoned events dead-lettered')
     await until(() => ids.filter(id => id !== 'meta-poison-1').every(id => metaEvents(meta).some(e => e.event_id === id)) &&
       ids.filter(id => id !== 'tiktok-poison-1').every(id => tiktokEvents(tiktok).some(e => e.event_id === id)), 10_000, 'the others delivered')
-    await settle(platforms, () => ids.every((_id, i) => ga4Hits(ga4).some(h => h.url === BATCH_URL(i + 1)) && posthogEvents(posthog).some(e => e.properties?.$current_url === BATCH_URL(i + 1))))
+    await settle(base, platforms)
 
     const mReqs = meta.requests.slice(metaFrom)
     t.same(mReqs[0]?.json?.data?.map((e: any) => e.event_id), ids, 'Meta: the first request carried all 5 events')
@@ -746,15 +745,14 @@ t.test('destinations: the real process against loopback Meta, TikTok, GA4, PostH
     ['CompleteRegistration ' + LATE_URL(1), 'Lead ' + LATE_URL(2), 'ViewContent ' + LATE_URL(3)].every(k => tiktokEvents(tiktok).some(e => ttKey(e) === k)) &&
     [1, 2, 3].every(i => posthogEvents(posthog).some(e => e.properties?.$current_url === LATE_URL(i))) &&
     [1, 2, 3].every(i => ga4Hits(ga4).some(h => h.url === LATE_URL(i)))
-  await settle([ga4, meta, tiktok, posthog], lateArrived)
+  // The webhook keeps refusing: its events wait for a retry, the others must be done.
+  await settle(base, [ga4, meta, tiktok, posthog])
   t.ok(lateArrived(), 'the healthy destinations got the late events: only the webhook\'s are left undelivered')
 
-  const sigAt = Date.now()
+  // A stop that hangs ends in the test's timeout; what the stop did is read from its log and its spool.
   p.signal('SIGTERM')
-  const exit = await exitWithin(p, 1500 + 5000)
-  await p.closed
+  const exit = await p.closed
   t.same({ code: exit.code, signal: exit.signal }, { code: 0, signal: null }, 'SIGTERM: exit 0')
-  t.ok(exit.atMs - sigAt < 1500 + 2500, `within the shutdown timeout (${exit.atMs - sigAt} ms)`)
   t.match(p.lines.find(l => l.msg === 'tagline stopped'), { spooled: 3 }, 'the stop line says 3 events were spooled')
 
   t.ok(existsSync(spoolFile), 'the spool file is written')
@@ -766,6 +764,7 @@ t.test('destinations: the real process against loopback Meta, TikTok, GA4, PostH
   t.same(byKey(spooled, s => s.event.event_id).get('late-1')?.event?.user_data, { sha256_email_address: sha256('late.signup@example.net'), sha256_phone_number: PH_E164 }, 'spooled user data is hashed')
   t.same(byKey(spooled, s => s.event.event_id).get('late-3')?.event?.user_data, { sha256_email_address: sha256('late.viewer@example.net'), sha256_phone_number: PH_E164 }, 'spooled gtag user data is hashed')
   t.ok(spooled.every(s => s.attempts >= 1), 'with their attempt counts')
+  t.same(spooled.map(s => s.lastReason), Array(3).fill('HTTP 503: {"error":"maintenance"}'), 'each a retry of a refused attempt, still waiting at the deadline')
   const lateReqs = hook.requests.slice(hookFrom)
   t.ok(lateReqs.every(r => r.status === 503), 'every late webhook attempt was refused')
   t.same(lateReqs.map(r => verifyStandardWebhook(WHSEC, r.headers, r.raw)).filter(v => !v.ok), [], 'each attempt freshly and validly signed')
@@ -804,18 +803,16 @@ function keysOf (v: unknown): string[] {
 }
 
 /**
- * Wait until `done` holds and no platform has had a request for 250 ms, or — when `done` never
- * holds — until nothing has arrived for 1 s (batches wait 40 ms, retries at most 400 ms: nothing
- * more is coming, and what is missing fails its own assertion instead of a timeout).
+ * Wait until the gateway has nothing more for these platforms: their tags' queues (waiting, in
+ * flight, scheduled for retry) are empty by its own /metrics. Nothing more is coming then, and a
+ * missing event fails its own checks instead of a timeout.
  */
-async function settle (platforms: Platform[], done: () => boolean = () => true): Promise<void> {
-  let last = -1
-  let since = Date.now()
-  await until(() => {
-    const n = platforms.reduce((s, pl) => s + pl.requests.length, 0)
-    if (n !== last) { last = n; since = Date.now() }
-    const idle = Date.now() - since
-    return (idle >= 250 && done()) || idle >= 1000
-  }, 15_000, 'the platforms to go quiet')
+async function settle (base: string, platforms: Platform[]): Promise<void> {
+  const tags = platforms.map(pl => pl.name === 'webhook' ? 'hook' : pl.name)
+  await until(async () => {
+    const text = (await request(`${base}/metrics`)).body
+    const depth = new Map([...text.matchAll(/^tagline_queue_depth\{tag="([^"]+)"\} (\d+)$/gm)].map(m => [m[1], Number(m[2])]))
+    return tags.every(tag => depth.get(tag) === 0)
+  }, 15_000, `the ${tags.join(', ')} queues to empty`)
 }
 
