@@ -8,7 +8,7 @@ function snap (json: unknown, o: Partial<RequestSnapshot> = {}): RequestSnapshot
   return { method: 'POST', path: '/collect', query: '', body: JSON.stringify(json) ?? '', json, contentType: 'application/json', headers: {}, ip: '203.0.113.7', cookies: {}, trusted: false, requestId: 'r1', receivedMs: 1718000000000, ...o }
 }
 
-// ga4-gtag-protocol.md §6: the GTM e-commerce push shape.
+// The GTM e-commerce push shape (https://developers.google.com/analytics/devguides/collection/ga4/ecommerce?client_type=gtm).
 const PURCHASE = {
   event: 'purchase',
   event_id: 'T_12345',
@@ -44,7 +44,7 @@ t.test('claims objects and arrays with a string `event`, not our JSON', async t 
   t.notOk(datalayer.claims(snap(undefined)))
 })
 
-t.test('§6 purchase push → one event with model keys, items and user_data', async t => {
+t.test('a GTM purchase push → one event with model keys, items and user_data', async t => {
   const [ev, ...rest] = datalayer.parse(snap(PURCHASE))
   t.equal(rest.length, 0)
   t.strictSame(ev, {

@@ -28,7 +28,7 @@ t.test('claims /g/collect by path, and v=2 hits on /collect by query', async t =
   t.notOk(gtag.claims(snap({ path: '/mp/collect', query: 'measurement_id=G-1' })))
 })
 
-t.test('§5.1 page_view: POST with empty body maps every shared field', async t => {
+t.test('a page_view hit, POST with an empty body, maps every shared field', async t => {
   const [ev, ...rest] = gtag.parse(snap({ query: PAGE_VIEW_QUERY }))
   t.equal(rest.length, 0)
   t.match(ev, {
@@ -80,23 +80,23 @@ t.test('§5.1 page_view: POST with empty body maps every shared field', async t 
   t.equal(ev.campaign, undefined, 'utm_* in dl is the pipeline\'s business')
 })
 
-t.test('§5.1 as a GET gives the same event', async t => {
+t.test('the page_view hit as a GET gives the same event', async t => {
   t.same(gtag.parse(snap({ method: 'GET', query: PAGE_VIEW_QUERY })), gtag.parse(snap({ query: PAGE_VIEW_QUERY })))
 })
 
-t.test('§5.2 view_item: value, currency, event_id and one item', async t => {
+t.test('a view_item hit: value, currency, event_id and one item', async t => {
   const [ev] = gtag.parse(snap({ query: VIEW_ITEM_QUERY }))
   t.match(ev, { event_name: 'view_item', engagement_time_msec: 5230, currency: 'USD', value: 10.01, event_id: 'vi-1718000104-8842' })
   t.strictSame(ev.items, [{ item_id: 'SKU_12345', item_name: 'Stan and Friends Tee', item_brand: 'Google', item_category: 'Apparel', item_category2: 'Adult', item_category3: 'Shirts', item_variant: 'green', price: 10.01, quantity: 1 }])
 })
 
-t.test('§5.3 add_to_cart: every item token and the k0/v0 custom pair', async t => {
+t.test('an add_to_cart hit: every item token and the k0/v0 custom pair', async t => {
   const [ev] = gtag.parse(snap({ query: ADD_TO_CART_QUERY }))
   t.match(ev, { event_name: 'add_to_cart', value: 30.03, currency: 'USD', event_id: 'atc-1718000112-1207' })
   t.strictSame(ev.items?.[0], ADD_TO_CART_ITEM)
 })
 
-t.test('§5.4 purchase in one body line, merged over the query', async t => {
+t.test('a purchase in one body line, merged over the query', async t => {
   const events = gtag.parse(snap({ query: PURCHASE_QUERY, body: PURCHASE_LINE }))
   t.equal(events.length, 1)
   const [ev] = events
@@ -124,7 +124,7 @@ t.test('§5.4 purchase in one body line, merged over the query', async t => {
   t.equal(ev.params, undefined, 'every ep/epn of this hit is a model key')
 })
 
-t.test('§5.5 batched POST: one event per line, sharing the query', async t => {
+t.test('a batched POST: one event per line, sharing the query', async t => {
   const [list, select] = gtag.parse(snap({ query: BATCH_QUERY, body: BATCH_BODY }))
   t.match(list, { event_name: 'view_item_list', engagement_time_msec: 3120, client_id: '1234567890.1717000000', ga_session_id: '1718000000', params: { item_list_id: 'related_products', item_list_name: 'Related products' } })
   t.strictSame(list.items, [

@@ -3,7 +3,7 @@ import { ADD_TO_CART_ITEM } from './fixtures/add-to-cart.js'
 import { decodeItem, itemIndex, normalizeItem, normalizeItems } from '../../clients/items.js'
 import { toNumber } from '../../common/guards.js'
 
-t.test('decodes every token of the §5.3 add_to_cart item, custom k0/v0 pair included', async t => {
+t.test('decodes every token of the add_to_cart hit\'s item, custom k0/v0 pair included', async t => {
   const raw = 'idSKU_12345~nmStan and Friends Tee~afGoogle Merchandise Store~cpSUMMER_FUN~ds2.22~lp0~brGoogle~caApparel~c2Adult~c3Shirts~c4Crew~c5Short sleeve~lirelated_products~lnRelated Products~vagreen~loChIJIQBpAG2ahYAR_6128GcTUEo~pr10.01~qt3~k0stock_status~v0in_stock'
   t.strictSame(decodeItem(raw), ADD_TO_CART_ITEM)
 })

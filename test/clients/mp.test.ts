@@ -14,7 +14,9 @@ function failure (fn: () => unknown): TaglineError {
 }
 
 const HASH = 'a'.repeat(64)
-// ga4-gtag-protocol.md §8.6, with a real-looking digest for "<64 hex chars>".
+// A Measurement Protocol purchase using the fields of the GA4 MP reference
+// (https://developers.google.com/analytics/devguides/collection/protocol/ga4/reference):
+// client_id, user_id, consent, ip_override, user_agent, user_properties, user_data and events.
 const EXAMPLE = {
   client_id: '1234567890.1717000000',
   user_id: 'cust-88231',
@@ -57,7 +59,7 @@ t.test('claims /mp/collect by path, and MP-shaped JSON anywhere', async t => {
   t.notOk(mp.claims(snap({ events: [null] }, { path: '/collect' })))
 })
 
-t.test('§8.6 example from an untrusted sender: ip_override and user_agent ignored', async t => {
+t.test('an MP purchase from an untrusted sender: ip_override and user_agent ignored', async t => {
   const [ev, ...rest] = mp.parse(snap(EXAMPLE))
   t.equal(rest.length, 0)
   t.strictSame(ev, {
@@ -80,7 +82,7 @@ t.test('§8.6 example from an untrusted sender: ip_override and user_agent ignor
   t.notOk('api_secret' in ev, 'the secret never rides along')
 })
 
-t.test('§8.6 example from a trusted backend keeps ip_override and user_agent', async t => {
+t.test('an MP purchase from a trusted backend keeps ip_override and user_agent', async t => {
   const [ev] = mp.parse(snap(EXAMPLE, { trusted: true }))
   t.equal(ev.ip_override, '203.0.113.7')
   t.equal(ev.user_agent, 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) …')

@@ -2,7 +2,9 @@
 // stdout and stderr captured), a generated config with all five destinations pointed at loopback
 // platforms that answer like Meta, TikTok, GA4, PostHog and a webhook receiver, and inputs in the
 // formats real senders use (gtag hits, dataLayer pushes, a trusted backend). Every field that
-// reaches a platform is checked against the reference (destinations.md §A–§F), hashes are
+// reaches a platform is checked against the platforms' public references (Meta's customer
+// information parameters, TikTok's Events API, the GA4 Measurement Protocol, PostHog's capture
+// API, Standard Webhooks; the URLs are in test/e2e/fixtures/platforms.ts), hashes are
 // recomputed here from hand-normalised values, and at the end the logs, the spool and the dead
 // letters are searched for every raw e-mail address, phone number and secret that was sent.
 import t, { type Test } from 'tap'
@@ -221,7 +223,7 @@ t.test('destinations: the real process against loopback Meta, TikTok, GA4, PostH
   const bView = await send(base, `/g/collect?${B_QUERY}`, { headers: browserHeaders(B, { cookie: bCookies, 'content-type': 'text/plain;charset=UTF-8' }), body: '' })
   t.equal(bView.res.status, 204, 'B page_view: 204')
 
-  // (1) A: a gtag purchase (§5.4, POST with the event in a body line) with _fbp/_ttp/_ga cookies,
+  // (1) A: a gtag purchase (POST, the event in a body line) with _fbp/_ttp/_ga cookies,
   // fbclid + ttclid in the landing dl, ep.event_id, user data as a server container receives it.
   const aCookies = `_fbp=${A.fbp}; _ttp=${A.ttp}; _ga=${A.ga}`
   const aBuy = await send(base, `/g/collect?${A_QUERY}`, { headers: browserHeaders(A, { cookie: aCookies, 'content-type': 'text/plain;charset=UTF-8' }), body: A_LINE })

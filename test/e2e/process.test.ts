@@ -31,7 +31,7 @@ function checkSignatures (t: Test, sink: Sink, from = 0): void {
   t.same(bad, [], `all ${reqs.length} webhook requests carry a valid Standard Webhooks signature`)
 }
 
-t.test('the test\'s own Standard Webhooks verifier agrees with the spec test vector', async t => {
+t.test('the test\'s own Standard Webhooks verifier agrees with the reference libraries\' test vector', async t => {
   const headers = { 'webhook-id': 'msg_p5jXN8AQM9LWM0D4loKWxJek', 'webhook-timestamp': '1614265330', 'webhook-signature': 'v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=' }
   const body = '{"test": 2432232314}'
   t.same(verifyStandardWebhook(WHSEC, headers, body, 1614265330), { ok: true }, 'the test vector verifies')
@@ -99,7 +99,7 @@ t.test('a. backend JSON, a gtag hit and a dataLayer push reach a signed webhook 
   })
   t.equal(wrongKey.status, 401, 'a wrong API key is refused')
 
-  // The same purchase from the browser's gtag (§5.4, POST with the event in a body line): a
+  // The same purchase from the browser's gtag (POST, the event in a body line): a
   // dual-sent purchase must reach the destinations once.
   const dual = await request(`${base}/g/collect?${PURCHASE_QUERY}`, {
     method: 'POST',
@@ -108,7 +108,7 @@ t.test('a. backend JSON, a gtag hit and a dataLayer push reach a signed webhook 
   })
   t.equal(dual.status, 204, 'the browser copy of the purchase is answered 204 too')
 
-  // 2. A real-format gtag hit (§5.2) from a browser that has _fbp and _ga cookies.
+  // 2. A real-format gtag view_item hit from a browser that has _fbp and _ga cookies.
   const hit = await request(`${base}/g/collect?${VIEW_ITEM_QUERY}`, {
     headers: {
       cookie: '_fbp=fb.1.1717000000000.987654321; _ga=GA1.1.1234567890.1717000000',

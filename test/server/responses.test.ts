@@ -1,5 +1,5 @@
-// §5 responses: each route and each client answers with the status and body the contract names,
-// and what is accepted reaches the destination.
+// Responses: each route and each client answers with the status and body of the HTTP contract
+// (README.md, "HTTP contract"), and what is accepted reaches the destination.
 import t from 'tap'
 import { harness, drained, json, gtagQuery, UUID_V7, metric } from './fixtures/harness.js'
 

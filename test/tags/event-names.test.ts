@@ -1,7 +1,7 @@
 import t from 'tap'
 import { DEFAULT_EVENT_NAMES, destinationEventName } from '../../tags/event-names.js'
 
-t.test('meta defaults (§C.3)', async t => {
+t.test('meta defaults (docs/destinations.md, meta: Default event names)', async t => {
   const want: Record<string, string> = {
     page_view: 'PageView', view_item: 'ViewContent', search: 'Search', view_search_results: 'Search',
     add_to_cart: 'AddToCart', add_to_wishlist: 'AddToWishlist', begin_checkout: 'InitiateCheckout',
@@ -18,7 +18,7 @@ t.test('meta defaults (§C.3)', async t => {
   }
 })
 
-t.test('tiktok defaults (§C.3, §B.5)', async t => {
+t.test('tiktok defaults (docs/destinations.md, tiktok: Default event names)', async t => {
   const want: Record<string, string> = {
     view_item: 'ViewContent', search: 'Search', view_search_results: 'Search', add_to_cart: 'AddToCart',
     add_to_wishlist: 'AddToWishlist', begin_checkout: 'InitiateCheckout', add_payment_info: 'AddPaymentInfo',
