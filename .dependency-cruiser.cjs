@@ -76,8 +76,8 @@ module.exports = {
       name: 'queues-through-their-interface',
       comment: 'Only the queue factory picks a queue or dead-letter implementation; delivery talks to the interfaces.',
       severity: 'error',
-      from: { path: '^(server|clients|tags|config)/', pathNot: '^server/delivery/(factory|memory-queue|memory-dead-letters)\\.ts$' },
-      to: { path: '^server/delivery/memory-(queue|dead-letters)\\.ts$' }
+      from: { path: '^(server|clients|tags|config)/', pathNot: '^server/delivery/(factory|(memory|redis)-queue|(memory|redis)-dead-letters)\\.ts$' },
+      to: { path: '^server/delivery/(memory|redis)-(queue|dead-letters)\\.ts$' }
     },
     {
       name: 'no-test-code-in-production',

@@ -1,12 +1,15 @@
 // What Delivery keeps its events in: a queue per tag and one dead-letter store, made by a factory
 // it receives, so a shared (Redis) implementation can replace the embedded one without touching
 // batching and retries.
+import type { Redis } from 'ioredis'
 import type { Logger } from 'pino'
 import { DELIVERY_DEFAULTS } from '../../schemas/defaults.js'
 import type { DeadLetterStore } from './dead-letters.js'
 import { MemoryDeadLetters } from './memory-dead-letters.js'
 import { MemoryQueue } from './memory-queue.js'
 import type { TagQueue } from './queue.js'
+import { RedisDeadLetters } from './redis-dead-letters.js'
+import { RedisStreamQueue } from './redis-queue.js'
 
 export interface QueueFactory {
   /** The queue of one tag; called once per tag name for the life of a Delivery. */
@@ -18,5 +21,18 @@ export function memoryQueues (opts: { logger: Logger, deadLetterMax?: number }):
   return {
     queue: () => new MemoryQueue(),
     deadLetters: new MemoryDeadLetters(opts.deadLetterMax ?? DELIVERY_DEFAULTS.deadLetterMax, opts.logger)
+  }
+}
+
+/**
+ * Queues and dead letters in Redis, shared by every replica using the same prefix. `consumer`
+ * names this process in the consumer groups; `claimIdleMs` is how long another consumer's
+ * unacknowledged entries wait before this one takes them over (longer than any attempt).
+ */
+export function redisQueues (opts: { client: Redis, prefix: string, consumer: string, claimIdleMs: number, deadLetterMax?: number, logger?: Logger }): QueueFactory {
+  const { client, prefix, consumer, claimIdleMs } = opts
+  return {
+    queue: tag => new RedisStreamQueue({ client, prefix, tag, consumer, claimIdleMs }),
+    deadLetters: new RedisDeadLetters({ client, prefix, max: opts.deadLetterMax ?? DELIVERY_DEFAULTS.deadLetterMax, logger: opts.logger })
   }
 }
