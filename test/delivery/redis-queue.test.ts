@@ -1,0 +1,179 @@
+// What the Redis queue does that the memory queue cannot show: several processes on one queue. A
+// "process" here is a RedisStreamQueue on its own connection, same prefix and tag, its own
+// consumer name; it dies by dropping the queue object and closing its connection without settling.
+import net from 'node:net'
+import t from 'tap'
+import type { Redis } from 'ioredis'
+import { queued } from '../../server/delivery/queue.js'
+import { RedisStreamQueue } from '../../server/delivery/redis-queue.js'
+import type { QueuedEvent } from '../../server/delivery/types.js'
+import { ev } from './fixtures/helpers.js'
+import { redisClient, redisFixture } from './fixtures/redis.js'
+import { until } from '../fixtures/wait.js'
+
+const CLAIM_IDLE_MS = 100
+
+let n = 0
+function item (enqueuedMs: number): QueuedEvent {
+  return { id: `r${++n}`, tag: 'a', event: ev(), attempts: 0, enqueuedMs }
+}
+
+/** Another process on the same queue: its own connection and consumer name. */
+async function processOn (prefix: string, consumer: string, client?: Redis): Promise<{ q: RedisStreamQueue, die: () => Promise<void> }> {
+  const own = client ?? redisClient()
+  if (own.status === 'wait') await own.connect()
+  const q = new RedisStreamQueue({ client: own, prefix, tag: 'a', consumer, claimIdleMs: CLAIM_IDLE_MS })
+  return { q, die: async () => { await own.quit() } }
+}
+
+/** Until Redis holds every pending entry of `stream` idle for at least claimIdleMs. */
+async function stale (client: Redis, prefix: string, stream: 'q' | 'retrying', count: number): Promise<void> {
+  const key = `${prefix}{a}:${stream}`
+  await until(async () => (await client.xpending(key, 'delivery', 'IDLE', CLAIM_IDLE_MS, '-', '+', 100)).length === count,
+    5000, `${count} entries of ${stream} idle for ${CLAIM_IDLE_MS} ms`)
+}
+
+t.test('a second consumer takes over what a dead one took and never settled, after claimIdleMs', async t => {
+  const { client, prefix } = await redisFixture(t)
+  const one = await processOn(prefix, 'one')
+  const two = await processOn(prefix, 'two', client)
+  const items = [item(1), item(2), item(3)]
+  await one.q.push(items)
+  const taken = await one.q.take(2)
+  await one.die()
+
+  t.same((await two.q.take(10)).map(i => i.id), [items[2].id], 'before claimIdleMs only the waiting event is there to take')
+  await stale(client, prefix, 'q', 3)
+  const claimed = await two.q.take(10)
+  t.same(claimed, taken, 'then the dead consumer\'s events, the same records, oldest first')
+  t.same(await two.q.take(10), [], 'taken over once')
+  t.equal(two.q.counts().inFlight, 3)
+
+  await stale(client, prefix, 'q', 3)
+  t.same(await two.q.take(10), [], 'a live consumer never takes back what it holds, however long it holds it')
+  await two.q.settle(items.map(i => i.id))
+  t.equal(queued(two.q.counts()), 0, 'settled by the consumer that took them over')
+})
+
+t.test('a scheduled retry outlives the queue object and is taken by another consumer', async t => {
+  const { client, prefix } = await redisFixture(t)
+  const one = await processOn(prefix, 'one')
+  const [a, b] = [item(1), item(2)]
+  await one.q.push([a, b])
+  await one.q.take(2)
+  const retry = { id: 'B1', items: [{ ...a, attempts: 1, lastReason: 'HTTP 503' }, { ...b, attempts: 1 }] }
+  await one.q.schedule(retry, 1000)
+  await one.die()
+
+  const two = await processOn(prefix, 'two', client)
+  const counts = await two.q.refresh()
+  t.same([counts.waiting, counts.inFlight, counts.scheduled, counts.nextDueMs], [0, 0, 2, 1000], 'a new process reads it back')
+  t.equal(await two.q.takeDue(999), undefined, 'not before it is due')
+  t.same(await two.q.takeDue(1000), retry, 'then the same batch: its id and its new records')
+})
+
+t.test('a retry batch taken by a process that died is taken again, whole, by another', async t => {
+  const { client, prefix } = await redisFixture(t)
+  const one = await processOn(prefix, 'one')
+  const [a, b, c] = [item(1), item(2), item(3)]
+  await one.q.schedule({ id: 'B1', items: [a, b, c] }, 0)
+  const first = await one.q.takeDue(0)
+  t.equal(first?.id, 'B1')
+  t.equal(one.q.counts().inFlight, 3, 'in flight while the process holds it')
+  await one.die()
+
+  const two = await processOn(prefix, 'two', client)
+  t.equal(await two.q.takeDue(0), undefined, 'before claimIdleMs nobody takes it')
+  await stale(client, prefix, 'retrying', 1)
+  const again = await two.q.takeDue(0)
+  t.same(again, first, 'after it, the same batch (same id, same records) for another try')
+  t.same([two.q.counts().inFlight, two.q.counts().scheduled], [3, 0])
+
+  await two.q.settle([a.id])
+  t.equal(two.q.counts().inFlight, 2, 'a batch partly settled counts what is left')
+  await two.q.schedule({ id: 'B1', items: [{ ...b, attempts: 1 }, { ...c, attempts: 1 }] }, 50)
+  t.same([two.q.counts().inFlight, two.q.counts().scheduled], [0, 2], 'the rest is scheduled again, and the taken batch is gone')
+  t.equal((await two.q.takeDue(50))?.items[0].attempts, 1)
+})
+
+t.test('a settle and a schedule running at once release a taken batch once', async t => {
+  const { client, prefix } = await redisFixture(t)
+  const { q } = await processOn(prefix, 'one', client)
+  const [a, b, c] = [item(1), item(2), item(3)]
+  await q.schedule({ id: 'B1', items: [a, b, c] }, 0)
+  await q.takeDue(0)
+  await Promise.all([q.settle([a.id]), q.schedule({ id: 'B1', items: [{ ...b, attempts: 1 }, { ...c, attempts: 1 }] }, 10)])
+  t.same([q.counts().inFlight, q.counts().scheduled], [0, 2])
+  t.equal(await client.xlen(`${prefix}{a}:retrying`), 0, 'the taken batch was acknowledged and deleted')
+})
+
+t.test('counts are this replica\'s last reading of a shared queue', async t => {
+  const { client, prefix } = await redisFixture(t)
+  const one = await processOn(prefix, 'one', client)
+  const two = await processOn(prefix, 'two', client)
+  await one.q.push([item(7), item(8)])
+  t.equal(two.q.counts().waiting, 0, 'another replica\'s push is not seen before this one reads')
+  t.same(await two.q.refresh(), { waiting: 2, inFlight: 0, scheduled: 0, oldestWaitingMs: 7, nextDueMs: undefined })
+  await two.q.take(1)
+  t.equal(one.q.counts().waiting, 2, 'nor its take')
+})
+
+t.test('push stores all of its events or none', async t => {
+  const { client, prefix } = await redisFixture(t)
+  const { q } = await processOn(prefix, 'one', client)
+  const unwritable = { ...item(2), event: { ...ev(), value: 1n } } as unknown as QueuedEvent
+  await t.rejects(q.push([item(1), unwritable]), 'a record that cannot be written fails the push')
+  t.equal(queued(await q.refresh()), 0, 'and nothing was stored')
+
+  // A connection lost after Redis queued every XADD of the transaction, before EXEC.
+  const proxy = await cutBeforeExec()
+  t.teardown(() => proxy.close())
+  const cut = redisClient(`redis://127.0.0.1:${proxy.port}`, { retryStrategy: () => null })
+  t.teardown(() => cut.disconnect())
+  await cut.connect()
+  const viaCut = new RedisStreamQueue({ client: cut, prefix, tag: 'a', consumer: 'cut', claimIdleMs: CLAIM_IDLE_MS })
+  await t.rejects(viaCut.push([item(3), item(4), item(5)]), 'the push fails')
+  t.ok(await proxy.closedAfterQueued(3), 'Redis had queued the three XADDs when the connection closed')
+  t.equal(queued(await q.refresh()), 0, 'and stored none of them')
+  t.equal(await client.xlen(`${prefix}{a}:q`), 0)
+})
+
+/**
+ * A TCP proxy to the test Redis that forwards everything until the client sends EXEC; then it
+ * passes on what came before EXEC, closes the connection to Redis once Redis has answered, and
+ * drops the client. (The EXEC is found within one chunk: enough for a few small events.)
+ */
+async function cutBeforeExec (): Promise<{ port: number, close: () => Promise<void>, closedAfterQueued: (n: number) => Promise<boolean> }> {
+  const EXEC = Buffer.from('*1\r\n$4\r\nexec\r\n') // ioredis sends command names in lower case
+  const redisUrl = new URL(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379')
+  let answers = ''
+  let upstreamClosed: Promise<void> | undefined
+  const server = net.createServer(socket => {
+    const upstream = net.connect(Number(redisUrl.port || 6379), redisUrl.hostname)
+    upstream.on('error', () => {})
+    socket.on('error', () => {})
+    let cut = false
+    upstream.on('data', chunk => {
+      if (cut) answers += chunk.toString('latin1')
+      else socket.write(chunk)
+    })
+    socket.on('data', chunk => {
+      if (cut) return
+      const at = chunk.indexOf(EXEC)
+      if (at === -1) { upstream.write(chunk); return }
+      cut = true
+      upstreamClosed = new Promise(resolve => upstream.on('close', () => resolve()))
+      upstream.end(chunk.subarray(0, at))
+      socket.destroy()
+    })
+  })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    close: async () => await new Promise<void>(resolve => server.close(() => resolve())),
+    closedAfterQueued: async (count: number) => {
+      await upstreamClosed
+      return answers.startsWith('+OK\r\n') && answers.split('+QUEUED\r\n').length - 1 >= count
+    }
+  }
+}
