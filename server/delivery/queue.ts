@@ -1,7 +1,7 @@
-// The per-tag queue delivery talks to. The memory queue is the embedded default; a Redis Streams
-// queue (stream = waiting, pending entries = in flight, a sorted set = scheduled retries, XACK =
-// settle) fits the same contract, which test/delivery/queue-contract.test.ts holds every
-// implementation to.
+// The per-tag queue delivery talks to. The memory queue is the embedded default; the Redis Streams
+// queue (redis-queue.ts: stream = waiting, pending entries = in flight, a sorted set = scheduled
+// retries, XACK = settle) fits the same contract, which test/delivery/queue-contract.test.ts holds
+// every implementation to.
 import type { Batch, QueuedEvent } from './types.js'
 
 export interface QueueCounts {
