@@ -1,6 +1,7 @@
 // One attempt at one batch: build it, exchange each request, and decide what becomes of every
 // event (sent, retried, split, dead-lettered, dropped). Decides only: the worker carries the plan
 // out against the queue, the dead letters and the metrics.
+import type { TaglineEvent } from '../../schemas/event.js'
 import { newBatchId } from './batch-id.js'
 import { exchange, type ExchangeContext } from './exchange.js'
 import { worst, type RequestResult } from './request-result.js'
@@ -41,9 +42,15 @@ export async function attempt (batch: Batch, c: AttemptContext): Promise<Plan> {
     } else items.push(item)
   }
   if (items.length === 0) return plan
-  const tried = items.map(i => ({ ...i, attempts: i.attempts + 1, firstAttemptMs: i.firstAttemptMs ?? now }))
-  const attemptNo = Math.max(...tried.map(i => i.attempts))
-  const events = tried.map(i => i.event)
+  // The record after this attempt, made only for events that stay (retry, dead letter, halves):
+  // a sent event needs none, and most events are sent.
+  const tried = (i: number): QueuedEvent => ({ ...items[i], attempts: items[i].attempts + 1, firstAttemptMs: items[i].firstAttemptMs ?? now })
+  let attemptNo = 0
+  const events: TaglineEvent[] = new Array(items.length)
+  for (let i = 0; i < items.length; i++) {
+    attemptNo = Math.max(attemptNo, items[i].attempts + 1)
+    events[i] = items[i].event
+  }
 
   let built
   try {
@@ -51,21 +58,21 @@ export async function attempt (batch: Batch, c: AttemptContext): Promise<Plan> {
   } catch (err) {
     // A build bug must not loop through retries; dead-letter so a fix plus replay recovers it.
     const reason = `build failed: ${err instanceof Error ? err.message : String(err)}`
-    for (const item of tried) plan.letters.push({ item, outcome: 'dead_lettered', reason })
+    for (let i = 0; i < items.length; i++) plan.letters.push({ item: tried(i), outcome: 'dead_lettered', reason })
     return plan
   }
 
-  const results: Array<RequestResult | undefined> = new Array(tried.length)
+  const results: Array<RequestResult | undefined> = new Array(items.length)
   const splitGroups: number[][] = []
   const rejected = new Set<number>()
   for (const r of built.rejected ?? []) {
-    if (tried[r.index] === undefined || rejected.has(r.index)) continue
+    if (items[r.index] === undefined || rejected.has(r.index)) continue
     rejected.add(r.index)
-    plan.letters.push({ item: tried[r.index], outcome: 'dead_lettered', reason: r.reason })
+    plan.letters.push({ item: tried(r.index), outcome: 'dead_lettered', reason: r.reason })
   }
   await Promise.all(built.requests.map(async req => {
-    const carried = req.events.filter(i => tried[i] !== undefined && !rejected.has(i))
-    const { result } = await exchange(req, c, { batchId: batch.id, attempt: attemptNo, events: carried.map(i => events[i]) })
+    const carried = req.events.filter(i => items[i] !== undefined && !rejected.has(i))
+    const { result } = await exchange(req, c, { batchId: batch.id, attempt: attemptNo, events, carried })
     for (const i of carried) results[i] = worst(results[i], result)
     if (result.kind === 'split') splitGroups.push(carried)
   }))
@@ -74,20 +81,20 @@ export async function attempt (batch: Batch, c: AttemptContext): Promise<Plan> {
   let last: Extract<RequestResult, { kind: 'retry' }> | undefined
   let floorMs = 0
   let aborted = false
-  tried.forEach((item, i) => {
-    if (rejected.has(i)) return
+  for (let i = 0; i < items.length; i++) {
+    if (rejected.has(i)) continue
     const r = results[i]
     // A tag must carry or reject every event; one it forgot is a tag bug, kept visible.
-    if (r === undefined) plan.letters.push({ item, outcome: 'dead_lettered', reason: 'build produced no request for this event' })
-    else if (r.kind === 'ok') plan.sent.push(item)
-    else if (r.kind === 'drop') plan.letters.push({ item, outcome: 'dropped', reason: r.reason, status: r.status, response: r.response })
+    if (r === undefined) plan.letters.push({ item: tried(i), outcome: 'dead_lettered', reason: 'build produced no request for this event' })
+    else if (r.kind === 'ok') plan.sent.push(items[i])
+    else if (r.kind === 'drop') plan.letters.push({ item: tried(i), outcome: 'dropped', reason: r.reason, status: r.status, response: r.response })
     else if (r.kind === 'retry') {
-      retry.push({ ...item, lastReason: r.reason })
+      retry.push({ ...tried(i), lastReason: r.reason })
       floorMs = Math.max(floorMs, r.floorMs ?? 0)
       aborted ||= r.aborted === true
       last = r
     }
-  })
+  }
   // Backoff counts from the answer, not from when the attempt began.
   if (last !== undefined) planRetry(plan, { id: batch.id, items: retry }, last, floorMs, aborted, c.now(), c)
   planHalves(plan, items, tried, results, splitGroups, now)
@@ -121,7 +128,7 @@ function planRetry (plan: Plan, batch: Batch, r: Extract<RequestResult, { kind: 
  * log2(n) rounds; those rounds are not failures of the innocent events, so the halves keep the
  * attempt counts they came in with.
  */
-function planHalves (plan: Plan, before: QueuedEvent[], tried: QueuedEvent[], results: Array<RequestResult | undefined>, groups: number[][], now: number): void {
+function planHalves (plan: Plan, before: QueuedEvent[], tried: (i: number) => QueuedEvent, results: Array<RequestResult | undefined>, groups: number[][], now: number): void {
   const done = new Set<number>()
   for (const group of groups) {
     const g = group.filter(i => results[i]?.kind === 'split' && !done.has(i))
@@ -129,12 +136,12 @@ function planHalves (plan: Plan, before: QueuedEvent[], tried: QueuedEvent[], re
     if (g.length === 0) continue
     const r = results[g[0]] as Extract<RequestResult, { kind: 'split' }>
     if (g.length === 1) {
-      plan.letters.push({ item: tried[g[0]], outcome: 'dropped', reason: r.reason, status: r.status, response: r.response })
+      plan.letters.push({ item: tried(g[0]), outcome: 'dropped', reason: r.reason, status: r.status, response: r.response })
       continue
     }
     const mid = Math.ceil(g.length / 2)
     for (const half of [g.slice(0, mid), g.slice(mid)]) {
-      plan.halves.push({ id: newBatchId(now), items: half.map(i => ({ ...tried[i], attempts: before[i].attempts })) })
+      plan.halves.push({ id: newBatchId(now), items: half.map(i => ({ ...tried(i), attempts: before[i].attempts })) })
     }
   }
 }

@@ -31,15 +31,19 @@ export interface Exchanged {
   sent?: SendResult
 }
 
-export async function exchange (req: OutgoingRequest, c: ExchangeContext, trace?: { batchId: string, attempt: number, events: readonly TaglineEvent[] }): Promise<Exchanged> {
+/** Which attempt a request belongs to, for observers: `carried` indexes `events`. */
+export interface ExchangeTrace { batchId: string, attempt: number, events: readonly TaglineEvent[], carried: readonly number[] }
+
+export async function exchange (req: OutgoingRequest, c: ExchangeContext, trace?: ExchangeTrace): Promise<Exchanged> {
   const out = await run(req, c)
   if (c.observer?.exchange !== undefined && trace !== undefined) {
     const s = out.sent
+    const carried = trace.carried.map(i => trace.events[i])
     const answer = s === undefined
       ? undefined
       : s.kind === 'response'
-        ? { status: s.response.status, body: redactText(s.response.body, c.secrets, trace.events) }
-        : { error: redactText(`${s.code}: ${s.message}`, c.secrets, trace.events) }
+        ? { status: s.response.status, body: redactText(s.response.body, c.secrets, carried) }
+        : { error: redactText(`${s.code}: ${s.message}`, c.secrets, carried) }
     c.observer.exchange({ tag: c.tag.name, batchId: trace.batchId, attempt: trace.attempt, request: describeRequest(req, c.secrets), answer, result: out.result, durationMs: s?.durationMs })
   }
   return out

@@ -102,7 +102,9 @@ export class Delivery implements Enqueuer {
         throw errors.queueFull()
       }
     }
-    await Promise.all([...byTag].map(async ([tag, list]) => await (this.workers.get(tag) as TagWorker).accept(list)))
+    const stored: Array<Promise<void>> = []
+    for (const [tag, list] of byTag) stored.push((this.workers.get(tag) as TagWorker).accept(list))
+    await Promise.all(stored)
   }
 
   async deadLetter (tag: string, event: TaglineEvent, reason: string): Promise<void> {

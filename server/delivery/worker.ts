@@ -155,13 +155,16 @@ export class TagWorker {
     const { maxEvents, maxWaitMs } = this.tag.batch
     const now = this.d.clock.now()
     while (this.active.size < this.d.concurrency && (this.mode as Mode) !== 'stopped') {
-      // Retries first: they hold the oldest events.
-      const due = await q.takeDue(now)
-      if (due !== undefined) {
-        this.start(due)
-        continue
-      }
+      // Retries first: they hold the oldest events. (The counts say whether one is due, which
+      // spares the busy path a round trip per pump.)
       const c = q.counts()
+      if (c.nextDueMs !== undefined && c.nextDueMs <= now) {
+        const due = await q.takeDue(now)
+        if (due !== undefined) {
+          this.start(due)
+          continue
+        }
+      }
       if (c.oldestWaitingMs === undefined) break
       if (c.waiting >= maxEvents || this.mode === 'flushing' || now - c.oldestWaitingMs >= maxWaitMs) {
         const items = await q.take(maxEvents)
