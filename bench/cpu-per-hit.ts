@@ -1,0 +1,58 @@
+// CPU time per GA4 hit through the whole gateway, in one process: inject() → pipeline → five tags →
+// undici → a sink in a child process. CPU time varies less than req/s on a shared machine, so two
+// checkouts can be compared by running this in each, interleaved (A B B A …): see bench/README.md,
+// "Comparing two checkouts". Usage: npx tsx bench/cpu-per-hit.ts [hits, default 15000]
+import { fork } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { pino } from 'pino'
+import { loadConfig } from '../config/load.js'
+import { buildApp } from '../server/app.js'
+import { Delivery } from '../server/delivery/index.js'
+import { createMetrics } from '../server/metrics.js'
+import { MemoryStore } from '../server/store/index.js'
+import { BROWSER_HEADERS, GTAG_QUERY } from './inputs.js'
+
+const N = Number(process.argv[2] ?? 15_000)
+const CONCURRENCY = 50
+
+const sink = fork(fileURLToPath(new URL('./cpu-sink.ts', import.meta.url)), { execArgv: ['--import', 'tsx'] })
+const port: number = await new Promise(resolve => sink.once('message', m => resolve(m as number)))
+const base = `http://127.0.0.1:${port}`
+const config = loadConfig({
+  text: `server: { rateLimit: false, trustProxy: ["127.0.0.1"], cors: { origins: ["https://shop.example"] } }
+delivery: { maxQueue: 200000 }
+triggers:
+  staging: { page_location: { matches: "^https://staging\\\\." } }
+tags:
+  - { name: ga4, type: ga4, measurementId: G-ABC123XYZ9, apiSecret: s3cr3t_api, endpoint: "${base}/ga4", blockOn: [staging], batch: { maxWaitMs: 200 } }
+  - { name: meta, type: meta, pixelId: "1234567890", accessToken: tok_meta_1234, endpoint: "${base}/meta", blockOn: [staging], consent: [], batch: { maxWaitMs: 200 } }
+  - { name: tiktok, type: tiktok, pixelCode: C1ABCDEF, accessToken: tok_tt_1234, endpoint: "${base}/tt", blockOn: [staging], consent: [], batch: { maxWaitMs: 200 } }
+  - { name: posthog, type: posthog, apiKey: phc_abcdef123456, endpoint: "${base}/ph", blockOn: [staging], batch: { maxWaitMs: 200 } }
+  - { name: webhook, type: webhook, url: "${base}/hook", secret: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw, blockOn: [staging], batch: { maxWaitMs: 200 } }
+`
+}, {})
+const metrics = createMetrics({ defaultMetrics: false })
+const logger = pino({ level: 'silent' })
+const delivery = new Delivery({ tags: config.tags, metrics, logger, maxQueue: 200_000 })
+const app = await buildApp({ config, store: new MemoryStore(), delivery, metrics, logger })
+
+async function load (from: number, n: number): Promise<void> {
+  let next = from
+  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+    while (next < from + n) {
+      const i = next++
+      const res = await app.inject({ method: 'GET', url: `/g/collect?${GTAG_QUERY.replace('[<id>]', `ev-${i}`)}`, headers: BROWSER_HEADERS, remoteAddress: '127.0.0.1' })
+      if (res.statusCode !== 204) throw new Error(`status ${res.statusCode}: ${res.body}`)
+    }
+  }))
+  while (config.tags.some(t => delivery.depth(t.name) > 0)) await new Promise(resolve => setTimeout(resolve, 5))
+}
+
+await load(0, 3000) // warm-up: JIT, connections
+const before = process.cpuUsage()
+await load(10_000_000, N)
+const cpu = process.cpuUsage(before)
+console.log(JSON.stringify({ hits: N, cpuUsPerHit: Math.round((cpu.user + cpu.system) / N) }))
+await app.close()
+await delivery.close(100)
+sink.kill()
