@@ -1,4 +1,5 @@
 // Schema validation with Ajv (each schema compiled once) and its errors turned into plain sentences.
+import { TIME_WINDOW_PATTERN } from '../schemas/config.js'
 import AjvModule, { type ErrorObject, type ValidateFunction } from 'ajv'
 import addFormatsModule from 'ajv-formats'
 import type { TSchema } from '@sinclair/typebox'
@@ -148,6 +149,7 @@ function expectations (errors: ErrorObject[]): string {
 }
 
 const PATTERNS: Record<string, string> = {
+  [TIME_WINDOW_PATTERN]: 'must be a time window such as "1 minute", "30s" or "2 hours" (or a number of milliseconds)',
   '^https?://': 'must be a URL starting with http:// or https://',
   '^[A-Za-z0-9_.-]{1,64}$': "must be 1 to 64 letters, digits, '_', '.' or '-'",
   '^[A-Za-z0-9_.-]+$': "must be letters, digits, '_', '.' or '-'",

@@ -81,6 +81,9 @@ export function tagEntrySchema (type: string, settings: TSchema): TSchema {
   return Type.Object(props, { additionalProperties: false, required }) as TSchema
 }
 
+/** The units @fastify/rate-limit reads in a string timeWindow ("1 minute", "30s", "2 hours"); server/app.ts converts them. */
+export const TIME_WINDOW_PATTERN = '^\\s*\\d*\\.?\\d+\\s*(ms|msecs?|milliseconds?|s|secs?|seconds?|m|mins?|minutes?|h|hrs?|hours?|d|days?|w|wks?|weeks?|y|yrs?|years?)?\\s*$'
+
 const ServerSettings = Type.Object({
   port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535, default: SERVER_DEFAULTS.port })),
   host: Type.Optional(Type.String({ default: SERVER_DEFAULTS.host })),
@@ -90,7 +93,7 @@ const ServerSettings = Type.Object({
   cors: Type.Optional(Type.Object({ origins: Type.Array(Type.String()) }, { additionalProperties: false })),
   rateLimit: Type.Optional(Type.Union([Type.Literal(false), Type.Object({
     max: Type.Integer({ minimum: 1 }),
-    timeWindow: Type.Union([Type.Integer({ minimum: 1 }), Type.String()])
+    timeWindow: Type.Union([Type.Integer({ minimum: 1 }), Type.String({ pattern: TIME_WINDOW_PATTERN })])
   }, { additionalProperties: false })])),
   bodyLimit: Type.Optional(Type.Integer({ minimum: 1024, maximum: 10 * 1024 * 1024, default: SERVER_DEFAULTS.bodyLimit })),
   shutdownTimeoutMs: Type.Optional(Type.Integer({ minimum: 0, default: SERVER_DEFAULTS.shutdownTimeoutMs })),

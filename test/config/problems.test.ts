@@ -55,6 +55,7 @@ t.test('wrong types, in plain words', async t => {
   one(t, 'server:\n  trustProxy: sometimes\n', { code: 'type', path: 'server.trustProxy', message: 'must be a boolean, a list or an integer' })
   one(t, 'server:\n  rateLimit: true\n', { code: 'type', path: 'server.rateLimit', message: 'must be false or a mapping' })
   one(t, 'server:\n  rateLimit: { max: many, timeWindow: 1m }\n', { code: 'type', path: 'server.rateLimit.max', message: 'must be an integer' })
+  one(t, 'server:\n  rateLimit: { max: 5, timeWindow: "a fortnight" }\n', { code: 'invalid_value', path: 'server.rateLimit.timeWindow', message: /^must be a time window such as "1 minute"/ })
   one(t, 'tags: {}\n', { code: 'type', path: 'tags', message: 'must be a list' })
   one(t, '- a\n', { code: 'type', path: '', line: 1, message: 'must be a mapping' })
   one(t, 'triggers:\n  t: { value: [1, 2] }\n', { code: 'type', line: 2, path: 'triggers.t.value', message: /^must be a string, a number, a boolean, null or a mapping$/ })
