@@ -81,8 +81,22 @@ export function tagEntrySchema (type: string, settings: TSchema): TSchema {
   return Type.Object(props, { additionalProperties: false, required }) as TSchema
 }
 
-/** The units @fastify/rate-limit reads in a string timeWindow ("1 minute", "30s", "2 hours"); server/app.ts converts them. */
-export const TIME_WINDOW_PATTERN = '^\\s*\\d*\\.?\\d+\\s*(ms|msecs?|milliseconds?|s|secs?|seconds?|m|mins?|minutes?|h|hrs?|hours?|d|days?|w|wks?|weeks?|y|yrs?|years?)?\\s*$'
+const S = 1000
+const M = 60 * S
+const H = 60 * M
+const D = 24 * H
+/** The units @fastify/rate-limit reads in a string timeWindow ("1 minute", "30s", "2 hours"), in ms. */
+export const TIME_WINDOW_UNITS: Readonly<Record<string, number>> = Object.freeze({
+  ms: 1, msec: 1, msecs: 1, millisecond: 1, milliseconds: 1,
+  s: S, sec: S, secs: S, second: S, seconds: S,
+  m: M, min: M, mins: M, minute: M, minutes: M,
+  h: H, hr: H, hrs: H, hour: H, hours: H,
+  d: D, day: D, days: D,
+  w: 7 * D, wk: 7 * D, wks: 7 * D, week: 7 * D, weeks: 7 * D,
+  y: 365.25 * D, yr: 365.25 * D, yrs: 365.25 * D, year: 365.25 * D, years: 365.25 * D
+})
+/** A number (milliseconds without a unit) and one of TIME_WINDOW_UNITS; captures both. */
+export const TIME_WINDOW_PATTERN = `^\\s*(\\d*\\.?\\d+)\\s*(${Object.keys(TIME_WINDOW_UNITS).join('|')})?\\s*$`
 
 const ServerSettings = Type.Object({
   port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535, default: SERVER_DEFAULTS.port })),

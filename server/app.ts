@@ -15,6 +15,7 @@ import { collectRoutes } from './routes/collect.js'
 import { opsRoutes } from './routes/ops.js'
 import type { Enqueuer } from './delivery/index.js'
 import { ConfigHolder } from './config-holder.js'
+import { TIME_WINDOW_PATTERN, TIME_WINDOW_UNITS } from '../schemas/config.js'
 
 interface AppCollaborators {
   store: Store
@@ -52,27 +53,14 @@ function acceptedType (header: string | undefined): boolean {
   return t === '' || BODY_TYPES.has(t) || t.endsWith('+json')
 }
 
-// The `ms` units @fastify/rate-limit reads a string timeWindow with ("1 minute", "30s", "2 hours").
-const S = 1000
-const M = 60 * S
-const H = 60 * M
-const D = 24 * H
-const WINDOW_UNITS: Record<string, number> = {
-  '': 1, ms: 1, msec: 1, msecs: 1, millisecond: 1, milliseconds: 1,
-  s: S, sec: S, secs: S, second: S, seconds: S,
-  m: M, min: M, mins: M, minute: M, minutes: M,
-  h: H, hr: H, hrs: H, hour: H, hours: H,
-  d: D, day: D, days: D,
-  w: 7 * D, wk: 7 * D, wks: 7 * D, week: 7 * D, weeks: 7 * D,
-  y: 365.25 * D, yr: 365.25 * D, yrs: 365.25 * D, year: 365.25 * D, years: 365.25 * D
-}
+const MINUTE = 60_000
+const TIME_WINDOW = new RegExp(TIME_WINDOW_PATTERN)
 
-/** A rate-limit timeWindow in milliseconds; one minute (the plugin's default) for a string it cannot read. */
+/** A rate-limit timeWindow in milliseconds (the config schema only lets readable ones through). */
 function windowMs (w: number | string): number {
   if (typeof w === 'number') return w
-  const m = /^(\d*\.?\d+) *([a-z]*)$/.exec(w.trim().toLowerCase())
-  const unit = m === null ? undefined : WINDOW_UNITS[m[2]]
-  return m === null || unit === undefined || Number(m[1]) <= 0 ? M : Math.round(Number(m[1]) * unit)
+  const m = TIME_WINDOW.exec(w)
+  return m === null || Number(m[1]) <= 0 ? MINUTE : Math.round(Number(m[1]) * (TIME_WINDOW_UNITS[m[2] ?? 'ms'] ?? 1))
 }
 
 export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
@@ -158,7 +146,7 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
     const limit = holder.derived(c => c.server.rateLimit === false ? undefined : { max: c.server.rateLimit.max, windowMs: windowMs(c.server.rateLimit.timeWindow) })
     await app.register(rateLimit, {
       max: () => limit()?.max ?? Number.MAX_SAFE_INTEGER,
-      timeWindow: () => limit()?.windowMs ?? M,
+      timeWindow: () => limit()?.windowMs ?? MINUTE,
       ...deps.store.rateLimit,
       skipOnError: true,
       errorResponseBuilder: () => errors.rateLimited()
