@@ -178,10 +178,9 @@ function summary (e: TaglineEvent, index: number): TryEventSummary {
 
 /** One request through the delivery core's own exchange, reported with secrets and user data redacted. */
 async function trySend (tag: CompiledTag, req: OutgoingRequest, secrets: readonly string[], carried: TaglineEvent[], dispatcher: Dispatcher, now: number): Promise<TryResponse> {
-  if (tag.dryRun) return { skipped: 'dryRun: the gateway logs this request instead of sending it' }
-  if (req.url.startsWith('log:')) return { skipped: 'log: URL: the gateway writes this request to its log' }
   const { sent, result } = await exchange(req, { tag, secrets, policy: resolveRetryPolicy(tag.retry), dispatcher, logger: SILENT, now: () => now })
-  if (sent === undefined) return { skipped: 'not sent' }
+  // exchange() sends nothing for a dry run or a `log:` URL: say which.
+  if (sent === undefined) return { skipped: tag.dryRun ? 'dryRun: the gateway logs this request instead of sending it' : 'log: URL: the gateway writes this request to its log' }
   const durationMs = Math.round(sent.durationMs)
   if (sent.kind === 'error') return { error: { code: sent.code, message: redactText(sent.message, secrets, carried) }, durationMs }
   const body = redactText(sent.response.body, secrets, carried)
