@@ -103,9 +103,8 @@ export async function runPipeline (deps: PipelineDeps, snap: RequestSnapshot, cl
           items.push({ tag: tag.name, event: tagCopy(tag, event) })
         } catch (err) {
           // prepare() is meant to be total; if one ever throws, the tag never gets the event
-          // unprepared (it may hold raw user data): it is dead-lettered without its user data.
-          const { user_data: _raw, ...rest } = event
-          unprepared.push({ tag: tag.name, event: rest, reason: `prepare failed: ${err instanceof Error ? err.message : String(err)} (user_data removed: it was never prepared)` })
+          // unprepared (it may hold raw user data): delivery dead-letters it without its user data.
+          unprepared.push({ tag: tag.name, event, reason: `prepare failed: ${err instanceof Error ? err.message : String(err)} (user_data removed: it was never prepared)` })
         }
       } else if (r.outcome !== 'disabled') {
         metrics.countOutcome(tag.name, r.outcome)

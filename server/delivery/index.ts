@@ -13,6 +13,7 @@ import type { QueuedEvent, SpooledEvent } from './types.js'
 import type { Metrics } from '../metrics.js'
 import type { DeliveryObserver } from '../observer.js'
 import { TagWorker } from './worker.js'
+import { giveUp } from './letter.js'
 import { systemClock, type Clock } from './clock.js'
 import { newBatchId } from './batch-id.js'
 import type { TaglineEvent } from '../../schemas/event.js'
@@ -46,7 +47,10 @@ export interface DeliveryOptions {
 export interface Enqueuer {
   /** All or nothing; resolves once every event is stored in its tag's queue. */
   enqueue (items: Array<{ tag: string, event: TaglineEvent }>): Promise<void>
-  /** An event the pipeline could not make ready for a tag: kept with the reason, never sent. */
+  /**
+   * An event the pipeline could not make ready for a tag (its prepare failed): kept with the
+   * reason, without its user data, and never sent.
+   */
   deadLetter (tag: string, event: TaglineEvent, reason: string): Promise<void>
 }
 
@@ -108,10 +112,12 @@ export class Delivery implements Enqueuer {
   }
 
   async deadLetter (tag: string, event: TaglineEvent, reason: string): Promise<void> {
-    this.opts.metrics.countOutcome(tag, 'dead_lettered')
-    this.logger.warn({ tag, outcome: 'dead_lettered', event_name: event.event_name, event_id: event.event_id, reason }, 'event dead-lettered')
-    this.opts.observer?.outcome?.({ tag, event, outcome: 'dead_lettered', reason })
-    await this.deadLetters.add({ tag, event, outcome: 'dead_lettered', reason, attempts: 0, atMs: this.now() })
+    // Never prepared, so its user data may be raw: the reason is scrubbed against it, then the
+    // letter keeps the event without it.
+    const { user_data: _raw, ...kept } = event
+    const now = this.now()
+    const item = { id: this.nextId(), tag, event, attempts: 0, enqueuedMs: now }
+    await giveUp({ ...this.opts, logger: this.logger, deadLetters: this.deadLetters }, tag, { item, outcome: 'dead_lettered', reason }, now, kept)
   }
 
   /** Events the tag holds: waiting, in flight and scheduled for retry. */

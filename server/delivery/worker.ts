@@ -10,8 +10,9 @@ import type { DeadLetterStore } from './dead-letters.js'
 import { queued, type TagQueue } from './queue.js'
 import type { Batch, QueuedEvent } from './types.js'
 import { attempt, settledIds, type Letter, type Plan } from './attempt.js'
+import { giveUp } from './letter.js'
 import { newBatchId } from './batch-id.js'
-import { scrubMessage, secretValues } from './redact.js'
+import { secretValues } from './redact.js'
 import { resolveRetryPolicy, type ResolvedRetryPolicy } from './retry.js'
 import { SendError } from './send.js'
 import type { Clock } from './clock.js'
@@ -270,21 +271,7 @@ export class TagWorker {
   }
 
   private async deadLetter (l: Letter, now: number): Promise<void> {
-    const { name } = this.tag
-    const { item, outcome } = l
-    this.d.metrics.countOutcome(name, outcome)
-    const reason = scrubMessage(l.reason, item.event)
-    const letter = { tag: name, event: item.event, outcome, reason, attempts: item.attempts, atMs: now, status: l.status, response: l.response === undefined ? undefined : scrubMessage(l.response, item.event) }
-    if (letter.status === undefined) delete letter.status
-    if (letter.response === undefined) delete letter.response
-    this.d.logger.warn({
-      outcome, why: l.why, event_name: item.event.event_name, event_id: item.event.event_id, attempts: item.attempts, status: l.status, reason
-    }, outcome === 'dropped' ? 'event dropped by the destination' : 'event dead-lettered')
-    this.d.observer?.outcome?.({ tag: name, event: item.event, outcome, reason })
-    try {
-      await this.d.deadLetters.add(letter)
-    } catch (err) {
-      this.d.logger.error({ err, event_id: item.event.event_id }, 'the dead letter could not be stored')
-    }
+    await giveUp(this.d, this.tag.name, l, now)
   }
+
 }

@@ -1,0 +1,36 @@
+// What giving up on an event for a tag does, wherever it happens (an attempt, or a prepare that
+// failed in the pipeline): count it, log it, tell the observer, keep the dead letter. Reasons and
+// answers are scrubbed of the event's user data first: destinations quote requests back.
+import type { Logger } from 'pino'
+import type { TaglineEvent } from '../../schemas/event.js'
+import type { Metrics } from '../metrics.js'
+import type { DeliveryObserver } from '../observer.js'
+import type { Letter } from './attempt.js'
+import type { DeadLetterStore } from './dead-letters.js'
+import { scrubMessage } from './redact.js'
+
+export interface LetterSinks {
+  metrics: Metrics
+  logger: Logger
+  observer?: DeliveryObserver
+  deadLetters: DeadLetterStore
+}
+
+/** `kept` is the event the letter stores (default: the queued one); scrubbing always uses the queued one. */
+export async function giveUp (s: LetterSinks, tag: string, l: Letter, now: number, kept: TaglineEvent = l.item.event): Promise<void> {
+  const { item, outcome } = l
+  s.metrics.countOutcome(tag, outcome)
+  const reason = scrubMessage(l.reason, item.event)
+  const letter = { tag, event: kept, outcome, reason, attempts: item.attempts, atMs: now, status: l.status, response: l.response === undefined ? undefined : scrubMessage(l.response, item.event) }
+  if (letter.status === undefined) delete letter.status
+  if (letter.response === undefined) delete letter.response
+  s.logger.warn({
+    tag, outcome, why: l.why, event_name: item.event.event_name, event_id: item.event.event_id, attempts: item.attempts, status: l.status, reason
+  }, outcome === 'dropped' ? 'event dropped by the destination' : 'event dead-lettered')
+  s.observer?.outcome?.({ tag, event: kept, outcome, reason })
+  try {
+    await s.deadLetters.add(letter)
+  } catch (err) {
+    s.logger.error({ err, tag, event_id: item.event.event_id }, 'the dead letter could not be stored')
+  }
+}
