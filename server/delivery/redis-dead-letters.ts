@@ -1,16 +1,18 @@
 // Dead letters in Redis, shared by every replica and kept across restarts. Keys, for prefix P:
 //
 //   P{T}:dead          stream of tag T's letters (`l` = the letter as JSON), trimmed to exactly
-//                      `max` entries, oldest first out
+//                      `max` entries, oldest first out; an entry's id is the letter's id, and
+//                      remove() is XDEL
 //   P{T}:dead:evicted  how many of T's letters the trimming removed
-//   Pdead:tags         set of the tags that have letters, so list() without a tag finds them all
+//   Pdead:tags         set of the tags that have (or had) letters, so list() without a tag and
+//                      tags() find them all
 //
 // The first two share T's Redis Cluster slot and change in one script; the set lives elsewhere
 // and is written first, so a tag with letters is always in it.
 import type { Redis } from 'ioredis'
 import type { Logger } from 'pino'
-import { capped, type DeadLetterStore } from './dead-letters.js'
-import type { DeadLetter } from './types.js'
+import { capped, warnEvictions, windowed, type DeadLetterStore, type ListOptions } from './dead-letters.js'
+import type { DeadLetter, StoredLetter } from './types.js'
 
 export interface RedisDeadLettersOptions {
   client: Redis
@@ -40,6 +42,9 @@ function scripts (client: Redis): Scripts {
   return c as unknown as Scripts
 }
 
+// "ms-seq", each part within 64 bits.
+const STREAM_ID = /^\d{1,19}-\d{1,19}$/
+
 /** Stream ids ("ms-seq") in the order Redis gave them. */
 function compareIds (a: string, b: string): number {
   const [am, as] = a.split('-').map(Number)
@@ -66,22 +71,30 @@ export class RedisDeadLetters implements DeadLetterStore {
     const json = JSON.stringify(capped(letter))
     await this.client.sadd(this.tagsKey, letter.tag)
     const [over, evicted] = await this.scripts.taglineDeadLetterAdd(this.key(letter.tag), `${this.key(letter.tag)}:evicted`, json, this.opts.max)
-    if (over === 0 || this.opts.logger === undefined) return
-    const before = evicted - over
-    if (before === 0 || Math.floor(evicted / 100) > Math.floor(before / 100)) {
-      this.opts.logger.warn({ tag: letter.tag, evicted, max: this.opts.max }, 'dead-letter list full: evicting the oldest entries')
-    }
+    warnEvictions(this.opts.logger, letter.tag, evicted - over, evicted, this.opts.max)
   }
 
-  async list (tag?: string): Promise<DeadLetter[]> {
-    if (tag !== undefined) return (await this.entries(tag)).map(parse)
+  async list (tag?: string, opts?: ListOptions): Promise<StoredLetter[]> {
+    if (tag !== undefined) return windowed((await this.entries(tag)).map(parse), opts)
     const tags = await this.client.smembers(this.tagsKey)
-    const all = (await Promise.all(tags.map(async t => await this.entries(t)))).flat()
+    const all = (await Promise.all(tags.map(async t => await this.entries(t)))).flat().map(parse)
     // By time; letters of the same millisecond in the order Redis took them.
-    return all
-      .map(e => ({ id: e[0], letter: parse(e) }))
-      .sort((a, b) => a.letter.atMs - b.letter.atMs || compareIds(a.id, b.id))
-      .map(e => e.letter)
+    return windowed(all.sort((a, b) => a.atMs - b.atMs || compareIds(a.id, b.id)), opts)
+  }
+
+  async remove (tag: string, ids: readonly string[]): Promise<number> {
+    // XDEL fails the whole call on an id that is not a stream id; such an id names no letter here.
+    const valid = ids.filter(id => STREAM_ID.test(id))
+    if (valid.length === 0) return 0
+    return await this.client.xdel(this.key(tag), ...valid)
+  }
+
+  async count (tag: string): Promise<number> {
+    return await this.client.xlen(this.key(tag))
+  }
+
+  async tags (): Promise<string[]> {
+    return (await this.client.smembers(this.tagsKey)).sort()
   }
 
   async evicted (tag: string): Promise<number> {
@@ -93,6 +106,6 @@ export class RedisDeadLetters implements DeadLetterStore {
   }
 }
 
-function parse (entry: Entry): DeadLetter {
-  return JSON.parse(entry[1][1]) as DeadLetter
+function parse (entry: Entry): StoredLetter {
+  return { ...JSON.parse(entry[1][1]) as DeadLetter, id: entry[0] }
 }

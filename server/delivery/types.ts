@@ -38,6 +38,9 @@ export interface DeadLetter {
   atMs: number
 }
 
+/** A dead letter as a store lists it: `id` is unique within the store and tag, what remove() names. */
+export type StoredLetter = DeadLetter & { id: string }
+
 /** Events leaving a queue together; `id` stays the same across every retry of the batch. */
 export interface Batch {
   id: string
