@@ -1,7 +1,7 @@
 // Where delivery keeps the events it stopped trying to send, per tag, with the reason and the
 // destination's answer, until someone replays or reads them. The memory store is the embedded
-// default and holds its letters in a LetterLists. Every implementation passes
-// test/delivery/dead-letter-contract.test.ts.
+// default, the file store keeps them across restarts without Redis; both hold their letters in a
+// LetterLists. Every implementation passes test/delivery/dead-letter-contract.test.ts.
 import type { Logger } from 'pino'
 import type { DeadLetter, StoredLetter } from './types.js'
 

@@ -1,6 +1,9 @@
 // The dead-letter store contract, run against every implementation, plus what only one store
-// does: the memory store's eviction warning, the Redis store's sharing between replicas.
+// does: the memory store's eviction warning, the Redis store's sharing between replicas. What only
+// the file store does (restarts, torn lines, compaction) is in file-dead-letters.test.ts.
 import t from 'tap'
+import { join } from 'node:path'
+import { FileDeadLetters } from '../../server/delivery/file-dead-letters.js'
 import { MemoryDeadLetters } from '../../server/delivery/memory-dead-letters.js'
 import { RedisDeadLetters } from '../../server/delivery/redis-dead-letters.js'
 import { deadLetterContract } from './fixtures/dead-letter-contract.js'
@@ -15,6 +18,15 @@ t.test('redis dead letters', async t => {
   // A prefix of its own for every case: an empty store.
   const make = (max: number): RedisDeadLetters => new RedisDeadLetters({ client, prefix: `${prefix}${++n}:`, max })
   deadLetterContract(t, make)
+})
+
+t.test('file dead letters', async t => {
+  // A directory of its own for every case (tap removes it), the store closed first.
+  deadLetterContract(t, async (max, t) => {
+    const s = await FileDeadLetters.open({ file: join(t.testdir(), 'dead-letters.jsonl'), max })
+    t.teardown(async () => { await s.close() })
+    return s
+  })
 })
 
 t.test('redis dead letters are shared: every replica lists and counts every tag', async t => {
