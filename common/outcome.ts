@@ -9,12 +9,13 @@ export const ROUTING_OUTCOMES = Object.freeze({
   blocked_by_trigger: 'a blockOn trigger held (detail: its name)',
   declined: 'the tag has nothing to send for this event, e.g. no Meta or TikTok name for it (detail: why)',
   blocked_by_consent: 'a consent type the tag needs was denied, or the visitor sent Global Privacy Control to an ads tag (detail: the consent type, or gpc)',
-  deduplicated: 'a repeat of an (event_name, event_id) seen inside the dedup window: no tag gets it',
+  deduplicated: 'a repeat of an (event_name, event_id) this tag already queued inside the dedup window: it does not get it again',
   disabled: 'the tag is switched off (enabled: false)'
 })
 
-/** Decided by delivery, once per attempt or at the end. */
+/** Decided by delivery: when the event is stored (shed), once per attempt, or at the end. */
 export const DELIVERY_OUTCOMES = Object.freeze({
+  shed: 'the tag\'s queue held maxQueue events: this tag lost the event, the other tags still got it (its destination is down or too slow; see the warn log)',
   sent: 'the destination accepted it',
   retried: 'the attempt failed in a way that may pass (network, 5xx, 429, throttling): scheduled again with backoff',
   split: 'the destination refused its whole request because of one event in it: re-sent in smaller requests',

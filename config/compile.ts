@@ -5,7 +5,7 @@ import { CommonKeys } from '../schemas/config.js'
 import { tagTypes } from '../tags/index.js'
 import { ALL_TRIGGER, ConditionError, always, compileCondition, compileTagDecision } from '../tags/triggers.js'
 import { parseDuration } from './duration.js'
-import { DELIVERY_DEFAULTS, IDENTITY_DEFAULTS, PRIVACY_DEFAULTS, RETRY_DEFAULTS, SERVER_DEFAULTS, TAG_DEFAULTS } from '../schemas/defaults.js'
+import { DELIVERY_DEFAULTS, IDENTITY_DEFAULTS, PRIVACY_DEFAULTS, RETRY_DEFAULTS, SERVER_DEFAULTS, STORE_DEFAULTS, TAG_DEFAULTS } from '../schemas/defaults.js'
 import type { CompiledConfig, CompiledTag, RetryPolicy } from './types.js'
 import type { Predicate } from '../tags/triggers.js'
 
@@ -72,7 +72,8 @@ export function compileConfig (raw: Config, file?: string): CompiledConfig {
       rateLimit: s.rateLimit === false ? false : { ...(s.rateLimit ?? SERVER_DEFAULTS.rateLimit) },
       bodyLimit: s.bodyLimit ?? SERVER_DEFAULTS.bodyLimit,
       shutdownTimeoutMs: s.shutdownTimeoutMs ?? SERVER_DEFAULTS.shutdownTimeoutMs,
-      spoolFile: s.spoolFile ?? SERVER_DEFAULTS.spoolFile
+      spoolFile: s.spoolFile ?? SERVER_DEFAULTS.spoolFile,
+      deadLetterFile: s.deadLetterFile ?? SERVER_DEFAULTS.deadLetterFile
     },
     identity: {
       cookieDomain: raw.identity?.cookieDomain ?? IDENTITY_DEFAULTS.cookieDomain,
@@ -83,7 +84,7 @@ export function compileConfig (raw: Config, file?: string): CompiledConfig {
         ttlMs: parseDuration(raw.identity?.stitch?.ttl ?? IDENTITY_DEFAULTS.stitch.ttl)
       }
     },
-    store: {},
+    store: { prefix: raw.store?.prefix ?? STORE_DEFAULTS.prefix },
     apiKeys: (raw.auth?.apiKeys ?? []).filter(k => typeof k === 'string' && k !== ''),
     dedup: {
       enabled: raw.dedup?.enabled ?? IDENTITY_DEFAULTS.dedupEnabled,
@@ -91,7 +92,11 @@ export function compileConfig (raw: Config, file?: string): CompiledConfig {
     },
     debug: {},
     privacy: { honorGpc: raw.privacy?.honorGpc ?? PRIVACY_DEFAULTS.honorGpc },
-    delivery: { maxQueue: raw.delivery?.maxQueue ?? DELIVERY_DEFAULTS.maxQueue, deadLetterMax: raw.delivery?.deadLetterMax ?? DELIVERY_DEFAULTS.deadLetterMax },
+    delivery: {
+      maxQueue: raw.delivery?.maxQueue ?? DELIVERY_DEFAULTS.maxQueue,
+      deadLetterMax: raw.delivery?.deadLetterMax ?? DELIVERY_DEFAULTS.deadLetterMax,
+      claimIdleMs: parseDuration(raw.delivery?.claimIdle ?? DELIVERY_DEFAULTS.claimIdle)
+    },
     triggers: named,
     tags: (raw.tags ?? []).map((t, i) => compileTag(t as TagEntry, i, named))
   }

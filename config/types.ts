@@ -41,16 +41,17 @@ export interface CompiledConfig {
     bodyLimit: number
     shutdownTimeoutMs: number
     spoolFile: string
+    deadLetterFile: string
   }
   identity: { cookieDomain: string, fpid: boolean, metaCookies: boolean, stitch: { enabled: boolean, ttlMs: number } }
-  store: { redis?: string }
+  store: { redis?: string, prefix: string }
   /** Non-empty API keys only. */
   apiKeys: string[]
   dedup: { enabled: boolean, windowMs: number }
   /** Reserved for the live debug view, which is not built yet: read by nothing today. */
   debug: { token?: string }
   privacy: { honorGpc: boolean }
-  delivery: { maxQueue: number, deadLetterMax: number }
+  delivery: { maxQueue: number, deadLetterMax: number, claimIdleMs: number }
   triggers: Map<string, Predicate>
   tags: CompiledTag[]
 }

@@ -2,7 +2,7 @@
 // and the generated `config.schema.json` that editors use for the YAML file.
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import { CONSENT_TYPES } from './event.js'
-import { DELIVERY_DEFAULTS, IDENTITY_DEFAULTS, PRIVACY_DEFAULTS, RETRY_DEFAULTS, SERVER_DEFAULTS, TAG_DEFAULTS } from './defaults.js'
+import { DELIVERY_DEFAULTS, IDENTITY_DEFAULTS, PRIVACY_DEFAULTS, RETRY_DEFAULTS, SERVER_DEFAULTS, STORE_DEFAULTS, TAG_DEFAULTS } from './defaults.js'
 
 const Scalar = Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Null()])
 
@@ -111,7 +111,8 @@ const ServerSettings = Type.Object({
   }, { additionalProperties: false })])),
   bodyLimit: Type.Optional(Type.Integer({ minimum: 1024, maximum: 10 * 1024 * 1024, default: SERVER_DEFAULTS.bodyLimit })),
   shutdownTimeoutMs: Type.Optional(Type.Integer({ minimum: 0, default: SERVER_DEFAULTS.shutdownTimeoutMs })),
-  spoolFile: Type.Optional(Type.String({ default: SERVER_DEFAULTS.spoolFile, description: 'Where undelivered events are written on shutdown (embedded store).' }))
+  spoolFile: Type.Optional(Type.String({ default: SERVER_DEFAULTS.spoolFile, description: 'Where undelivered events are written on shutdown (embedded store).' })),
+  deadLetterFile: Type.Optional(Type.String({ default: SERVER_DEFAULTS.deadLetterFile, description: 'Where dead letters are kept across restarts (embedded store; Redis keeps its own).' }))
 }, { additionalProperties: false })
 
 export const Config = Type.Object({
@@ -127,7 +128,8 @@ export const Config = Type.Object({
     }, { additionalProperties: false }))
   }, { additionalProperties: false })),
   store: Type.Optional(Type.Object({
-    redis: Type.Optional(Type.String({ description: 'redis:// URL; empty for the embedded in-memory store.' }))
+    redis: Type.Optional(Type.String({ description: 'redis:// URL: queues, dead letters, dedup and rate limits shared by every replica. Empty for the embedded store.' })),
+    prefix: Type.Optional(Type.String({ minLength: 1, default: STORE_DEFAULTS.prefix, description: 'Prefix of every Redis key.' }))
   }, { additionalProperties: false })),
   auth: Type.Optional(Type.Object({
     apiKeys: Type.Optional(Type.Array(Type.String()))
@@ -141,8 +143,9 @@ export const Config = Type.Object({
     honorGpc: Type.Optional(Type.Boolean({ default: PRIVACY_DEFAULTS.honorGpc, description: 'Treat the Sec-GPC: 1 header as an opt-out of advertising tags.' }))
   }, { additionalProperties: false })),
   delivery: Type.Optional(Type.Object({
-    maxQueue: Type.Optional(Type.Integer({ minimum: 1, default: DELIVERY_DEFAULTS.maxQueue, description: 'Events a tag queue may hold before /collect answers 503.' })),
-    deadLetterMax: Type.Optional(Type.Integer({ minimum: 0, default: DELIVERY_DEFAULTS.deadLetterMax }))
+    maxQueue: Type.Optional(Type.Integer({ minimum: 1, default: DELIVERY_DEFAULTS.maxQueue, description: 'Events a tag queue may hold; past it the tag sheds new events (counted as `shed`), the other tags are unaffected.' })),
+    deadLetterMax: Type.Optional(Type.Integer({ minimum: 0, default: DELIVERY_DEFAULTS.deadLetterMax })),
+    claimIdle: Type.Optional(Duration(DELIVERY_DEFAULTS.claimIdle))
   }, { additionalProperties: false })),
   triggers: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z0-9_.-]+$' }), Condition)),
   tags: Type.Optional(Type.Array(Type.Object({ name: Type.String(), type: Type.String() }, { additionalProperties: true })))

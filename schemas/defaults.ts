@@ -23,7 +23,9 @@ export const SERVER_DEFAULTS = Object.freeze({
   /** Bounds the whole stop: closing the listener, draining delivery, writing the spool. */
   shutdownTimeoutMs: 10_000,
   /** Embedded mode: where undelivered events are written at shutdown and replayed at start. */
-  spoolFile: 'data/spool.jsonl'
+  spoolFile: 'data/spool.jsonl',
+  /** Embedded mode: the dead letters, kept across restarts. */
+  deadLetterFile: 'data/dead-letters.jsonl'
 })
 
 export const IDENTITY_DEFAULTS = Object.freeze({
@@ -43,7 +45,20 @@ export const DELIVERY_DEFAULTS = Object.freeze({
   /** Batches in flight per tag. */
   concurrency: 4,
   /** One deadline for a whole exchange; Standard Webhooks suggests 15–30 s. */
-  timeoutMs: 15_000
+  timeoutMs: 15_000,
+  /**
+   * Redis mode: a batch another replica took and has not settled for this long belongs to a dead
+   * (or stuck) process and is taken over. Longer than any attempt (a tag's timeoutMs), or a live
+   * replica's slow batch would be sent twice.
+   */
+  claimIdle: '2m',
+  /** Redis mode: the longest a replica waits before it looks again at retries and claims. */
+  pollMs: 1000
+})
+
+export const STORE_DEFAULTS = Object.freeze({
+  /** Of every Redis key, so several gateways (or environments) can share one Redis. */
+  prefix: 'tagline:'
 })
 
 const MINUTE = 60_000

@@ -63,6 +63,9 @@ function windowMs (w: number | string): number {
   return m === null || Number(m[1]) <= 0 ? MINUTE : Math.round(Number(m[1]) * (TIME_WINDOW_UNITS[m[2] ?? 'ms'] ?? 1))
 }
 
+/** What a 503 (store unreachable, queue full, starting or draining) asks the sender to wait. */
+const RETRY_AFTER_S = 2
+
 export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
   const holder = 'holder' in deps ? deps.holder : new ConfigHolder(deps.config)
   // Read once: what Fastify and the plugins are built with (the holder keeps these restart-only).
@@ -106,6 +109,8 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
     else if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) e = errors.badRequest(err.message)
     if (e !== undefined) {
       if (e.statusCode === 429 || e.statusCode === 413) metrics.eventsRejected.inc({ client: 'edge', reason: e.code })
+      // Nothing was accepted: a sender (sendBeacon aside) should come back soon, not hammer us.
+      if (e.statusCode === 503) void reply.header('retry-after', String(RETRY_AFTER_S))
       return reply.code(e.statusCode).type('application/json').send(e.toJSON())
     }
     req.log.error({ err }, 'unexpected error')

@@ -27,17 +27,20 @@ const RESTART_ONLY: Record<string, (c: CompiledConfig) => unknown> = {
   'server.bodyLimit': c => c.server.bodyLimit,
   'server.trustProxy': c => c.server.trustProxy,
   'server.spoolFile': c => c.server.spoolFile,
+  'server.deadLetterFile': c => c.server.deadLetterFile,
   'server.rateLimit (on/off)': rateLimitOn,
   'store.redis': c => c.store.redis,
+  'store.prefix': c => c.store.prefix,
   'delivery.maxQueue': c => c.delivery.maxQueue,
-  'delivery.deadLetterMax': c => c.delivery.deadLetterMax
+  'delivery.deadLetterMax': c => c.delivery.deadLetterMax,
+  'delivery.claimIdle': c => c.delivery.claimIdleMs
 }
 
 /** The new config with every restart-only setting put back to its running value. */
 function keepRestartOnly (next: CompiledConfig, running: CompiledConfig): CompiledConfig {
-  const { port, host, bodyLimit, trustProxy, spoolFile } = running.server
+  const { port, host, bodyLimit, trustProxy, spoolFile, deadLetterFile } = running.server
   const rateLimit = rateLimitOn(next) === rateLimitOn(running) ? next.server.rateLimit : running.server.rateLimit
-  return { ...next, server: { ...next.server, port, host, bodyLimit, trustProxy, spoolFile, rateLimit }, store: running.store, delivery: running.delivery }
+  return { ...next, server: { ...next.server, port, host, bodyLimit, trustProxy, spoolFile, deadLetterFile, rateLimit }, store: running.store, delivery: running.delivery }
 }
 
 const RELOADABLE: Record<string, (c: CompiledConfig) => unknown> = {

@@ -15,6 +15,8 @@ export interface Metrics {
   tagRequestDuration: Histogram<'tag'>
   deliveryLatency: Histogram<'tag'>
   queueDepth: Gauge<'tag'>
+  /** Redis mode: events of dead (or stuck) replicas this one took over. */
+  queueClaimed: Counter<'tag'>
 }
 
 export function createMetrics (opts: { defaultMetrics?: boolean } = {}): Metrics {
@@ -49,6 +51,7 @@ export function createMetrics (opts: { defaultMetrics?: boolean } = {}): Metrics
       buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600, 14400],
       registers
     }),
-    queueDepth: new Gauge({ name: 'tagline_queue_depth', help: 'Events a tag queue holds: waiting, in flight and scheduled for retry.', labelNames: ['tag'], registers })
+    queueDepth: new Gauge({ name: 'tagline_queue_depth', help: 'Events a tag queue holds: waiting, in flight and scheduled for retry.', labelNames: ['tag'], registers }),
+    queueClaimed: new Counter({ name: 'tagline_queue_claimed_total', help: 'Redis mode: events another replica took and never settled (it died or stalled past delivery.claimIdle), taken over by this one.', labelNames: ['tag'], registers })
   }
 }

@@ -1,12 +1,13 @@
-// One request's events: enrich → dedup → stitch trusted backend events → for each tag: route
-// (triggers, accepts, consent, GPC) → the tag's copy (transformations, IP mode, prepare) → enqueue.
+// One request's events: enrich → stitch trusted backend events → for each tag: route (triggers,
+// accepts, consent, GPC) → the tag's copy (transformations, IP mode, prepare) → enqueue, where
+// each tag's queue drops repeats of (event_name, event_id) in the step that stores the event.
 import type { RequestSnapshot, ParsedEvent } from '../clients/types.js'
 import type { CompiledConfig, CompiledTag } from '../config/types.js'
 import type { TaglineEvent } from '../schemas/event.js'
 import type { Store } from './store/types.js'
 import type { Metrics } from './metrics.js'
 import type { TagDecision } from '../common/outcome.js'
-import type { Enqueuer } from './delivery/index.js'
+import type { EnqueueItem, EnqueueOutcome, Enqueuer } from './delivery/index.js'
 import type { RequestObserver } from './observer.js'
 import type { IdSource } from './ids.js'
 import { enrich, type CookieToSet } from './enrich.js'
@@ -76,73 +77,59 @@ export async function runPipeline (deps: PipelineDeps, snap: RequestSnapshot, cl
   trace?.claimed?.(client, snap)
   trace?.events?.(events)
 
-  const { fresh, marked, deduplicated } = config.dedup.enabled
-    ? await dedup(store, events, config.dedup.windowMs)
-    : { fresh: events, marked: [], deduplicated: 0 }
-  if (deduplicated > 0) {
-    metrics.eventsDeduplicated.inc(deduplicated)
-    if (trace?.routed !== undefined) {
-      for (const e of events) if (!fresh.includes(e)) for (const tag of config.tags) trace.routed(e, { tag: tag.name, outcome: 'deduplicated' })
-    }
-  }
-
   if (config.identity.stitch.enabled) {
-    await stitchBackendEvents(store, fresh)
-    deps.contexts.remember(fresh, snap.receivedMs)
+    await stitchBackendEvents(store, events)
+    deps.contexts.remember(events, snap.receivedMs)
   }
-  for (const e of fresh) e.client_id ??= mintClientId(deps.ids, snap.receivedMs)
+  for (const e of events) e.client_id ??= mintClientId(deps.ids, snap.receivedMs)
 
-  const items: Array<{ tag: string, event: TaglineEvent }> = []
+  const items: EnqueueItem[] = []
+  /** Per item: its event's index and the routing decision. */
+  const routed: Array<{ i: number, decision: TagDecision }> = []
   const unprepared: Array<{ tag: string, event: TaglineEvent, reason: string }> = []
+  // Minted ids are new by construction; only ids that came from outside can repeat.
+  const keys = config.dedup.enabled ? events.map(e => e.source?.minted_event_id === true ? undefined : dedupKey(e)) : []
   for (const tag of config.tags) {
-    for (const event of fresh) {
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i]
       const r = route(tag, event, config.privacy.honorGpc)
-      trace?.routed?.(event, r)
       if (r.outcome === 'queued') {
         try {
-          items.push({ tag: tag.name, event: tagCopy(tag, event) })
+          items.push({ tag: tag.name, event: tagCopy(tag, event), key: keys[i] })
+          routed.push({ i, decision: r })
         } catch (err) {
           // prepare() is meant to be total; if one ever throws, the tag never gets the event
           // unprepared (it may hold raw user data): delivery dead-letters it without its user data.
+          trace?.routed?.(event, r)
           unprepared.push({ tag: tag.name, event, reason: `prepare failed: ${err instanceof Error ? err.message : String(err)} (user_data removed: it was never prepared)` })
         }
-      } else if (r.outcome !== 'disabled') {
-        metrics.countOutcome(tag.name, r.outcome)
+        continue
       }
+      trace?.routed?.(event, r)
+      if (r.outcome !== 'disabled') metrics.countOutcome(tag.name, r.outcome)
     }
   }
+  let outcomes: EnqueueOutcome[] = []
   if (items.length > 0) {
     try {
-      await deps.delivery.enqueue(items)
+      outcomes = await deps.delivery.enqueue(items, { dedupMs: config.dedup.enabled ? config.dedup.windowMs : undefined })
     } catch (err) {
-      // Not queued means not accepted: un-mark them so the sender's retry is not taken for a repeat.
-      await store.forget(marked).catch(() => {})
-      throw isTaglineError(err) ? err : errors.queueFull()
+      throw isTaglineError(err) ? err : errors.storeUnavailable(`The events could not be stored: ${(err as Error)?.message}`)
     }
   }
+  // An event is a repeat when every tag it was queued for already had it.
+  const repeat = new Array<boolean | undefined>(events.length)
+  for (let k = 0; k < routed.length; k++) {
+    const { i, decision } = routed[k]
+    const dup = outcomes[k] === 'deduplicated'
+    repeat[i] = (repeat[i] ?? true) && dup
+    trace?.routed?.(events[i], dup ? { tag: decision.tag, outcome: 'deduplicated' } : decision)
+  }
+  const deduplicated = repeat.filter(r => r === true).length
+  if (deduplicated > 0) metrics.eventsDeduplicated.inc(deduplicated)
   // Only once the request is accepted: a refused one is sent again, and would be dead-lettered twice.
   for (const u of unprepared) await deps.delivery.deadLetter(u.tag, u.event, u.reason).catch(() => {})
   return { accepted: events.length, deduplicated, event_ids: events.map(e => e.event_id as string), cookies }
-}
-
-/**
- * Drop repeats of `(event_name, event_id)` inside the window. `marked` lists the keys this call
- * recorded, so a caller that cannot queue the events can forget them again.
- */
-async function dedup (store: Store, events: TaglineEvent[], windowMs: number): Promise<{ fresh: TaglineEvent[], marked: string[], deduplicated: number }> {
-  // Minted ids are new by construction; only ids that came from outside can repeat.
-  const keys = events.map(e => e.source?.minted_event_id === true ? undefined : dedupKey(e))
-  const settled = await Promise.allSettled(keys.map(k => k === undefined ? Promise.resolve(false) : store.seen(k, windowMs)))
-  const marked = keys.filter((k, i): k is string => k !== undefined && settled[i].status === 'fulfilled' && settled[i].value === false)
-  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected')
-  if (failed !== undefined) {
-    // Some checks may have marked their key before another failed: un-mark them, or the
-    // sender's retry of this refused request would be taken for a repeat and dropped.
-    await store.forget(marked).catch(() => {})
-    throw errors.storeUnavailable(`The store could not check for duplicates: ${(failed.reason as Error)?.message}`)
-  }
-  const fresh = events.filter((_, i) => (settled[i] as PromiseFulfilledResult<boolean>).value === false)
-  return { fresh, marked, deduplicated: events.length - fresh.length }
 }
 
 /** Trusted backend events get what they lack from the visitor's last browser context. */

@@ -1,11 +1,13 @@
 // Runs a gateway: store, delivery (with the spool of the last run replayed), HTTP app, and a
 // stop() that drains. Used by the `tagline` command, the end-to-end tests and the benchmark.
 import { resolve } from 'node:path'
+import { hostname } from 'node:os'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { CompiledConfig } from '../config/types.js'
 import { createStore, type Store } from './store/index.js'
 import { Delivery } from './delivery/index.js'
+import { redisQueues, type QueueFactory } from './delivery/factory.js'
 import { createMetrics, type Metrics } from './metrics.js'
 import { buildApp } from './app.js'
 import { ConfigHolder, type SwapReport } from './config-holder.js'
@@ -40,12 +42,15 @@ export async function startGateway (opts: StartOptions): Promise<Gateway> {
   const logger = opts.logger ?? createLogger()
   const metrics = createMetrics()
   const store = await createStore(config.store)
+  const deliveryLogger = logger.child({ component: 'delivery' })
+  const queues = sharedQueues(store, config, metrics, deliveryLogger)
   const delivery = new Delivery({
     tags: config.tags,
     metrics,
-    logger: logger.child({ component: 'delivery' }),
+    logger: deliveryLogger,
     maxQueue: config.delivery.maxQueue,
     deadLetterMax: config.delivery.deadLetterMax,
+    queues,
     spoolFile: resolve(config.server.spoolFile)
   })
   const holder = new ConfigHolder(config)
@@ -103,6 +108,23 @@ export async function startGateway (opts: StartOptions): Promise<Gateway> {
       return stopping
     }
   }
+}
+
+/**
+ * Redis mode: every tag's queue and the dead letters live in the shared Redis, read by every
+ * replica through one consumer group, this process one consumer in it. Embedded: undefined
+ * (delivery's own memory queues).
+ */
+export function sharedQueues (store: Store, config: CompiledConfig, metrics: Metrics, logger: Logger): QueueFactory | undefined {
+  if (store.redis === undefined) return undefined
+  return redisQueues({
+    ...store.redis,
+    consumer: `${hostname()}:${process.pid}`,
+    claimIdleMs: config.delivery.claimIdleMs,
+    deadLetterMax: config.delivery.deadLetterMax,
+    logger,
+    onClaim: (tag, events) => metrics.queueClaimed.inc({ tag }, events)
+  })
 }
 
 /** True when `p` settles within `ms`; the timer never outlives the wait. */

@@ -7,6 +7,7 @@ import { DELIVERY_DEFAULTS } from '../../schemas/defaults.js'
 import type { DeadLetterStore } from './dead-letters.js'
 import { MemoryDeadLetters } from './memory-dead-letters.js'
 import { MemoryQueue } from './memory-queue.js'
+import { MemoryMarks } from './memory-marks.js'
 import type { TagQueue } from './queue.js'
 import { RedisDeadLetters } from './redis-dead-letters.js'
 import { RedisStreamQueue } from './redis-queue.js'
@@ -18,8 +19,10 @@ export interface QueueFactory {
 }
 
 export function memoryQueues (opts: { logger: Logger, deadLetterMax?: number }): QueueFactory {
+  // One bound on dedup marks for every tag of the process.
+  const marks = new MemoryMarks()
   return {
-    queue: () => new MemoryQueue(),
+    queue: tag => new MemoryQueue(tag, marks),
     deadLetters: new MemoryDeadLetters(opts.deadLetterMax ?? DELIVERY_DEFAULTS.deadLetterMax, opts.logger)
   }
 }
@@ -29,10 +32,10 @@ export function memoryQueues (opts: { logger: Logger, deadLetterMax?: number }):
  * names this process in the consumer groups; `claimIdleMs` is how long another consumer's
  * unacknowledged entries wait before this one takes them over (longer than any attempt).
  */
-export function redisQueues (opts: { client: Redis, prefix: string, consumer: string, claimIdleMs: number, deadLetterMax?: number, logger?: Logger }): QueueFactory {
-  const { client, prefix, consumer, claimIdleMs } = opts
+export function redisQueues (opts: { client: Redis, prefix: string, consumer: string, claimIdleMs: number, deadLetterMax?: number, logger?: Logger, onClaim?: (tag: string, events: number) => void }): QueueFactory {
+  const { client, prefix, consumer, claimIdleMs, onClaim } = opts
   return {
-    queue: tag => new RedisStreamQueue({ client, prefix, tag, consumer, claimIdleMs }),
+    queue: tag => new RedisStreamQueue({ client, prefix, tag, consumer, claimIdleMs, onClaim: onClaim === undefined ? undefined : n => onClaim(tag, n) }),
     deadLetters: new RedisDeadLetters({ client, prefix, max: opts.deadLetterMax ?? DELIVERY_DEFAULTS.deadLetterMax, logger: opts.logger })
   }
 }

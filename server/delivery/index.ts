@@ -34,6 +34,8 @@ export interface DeliveryOptions {
   observer?: DeliveryObserver
   /** Batches in flight per tag. Default 4. */
   concurrency?: number
+  /** Shared queues: the longest wait before looking again for due retries and claims. */
+  pollMs?: number
   /** JSONL file for what is left at shutdown. Without one, leftovers are logged as lost. */
   spoolFile?: string
   /** Time and timers (batching windows, retries, the shutdown deadline). Default: the system's. */
@@ -43,10 +45,27 @@ export interface DeliveryOptions {
   dispatcher?: Dispatcher
 }
 
+/** One event for one tag, as the pipeline hands it over. */
+export interface EnqueueItem {
+  tag: string
+  /** The tag's own copy of the event (prepared). */
+  event: TaglineEvent
+  /** The dedup key of the event as it arrived; absent, it is never a repeat. */
+  key?: string
+}
+
+/** Per item: stored, a repeat the tag already has (within the dedup window), or shed (its tag's queue is full). */
+export type EnqueueOutcome = 'queued' | 'deduplicated' | 'shed'
+
 /** What the pipeline hands its events to. */
 export interface Enqueuer {
-  /** All or nothing; resolves once every event is stored in its tag's queue. */
-  enqueue (items: Array<{ tag: string, event: TaglineEvent }>): Promise<void>
+  /**
+   * Per tag all or none, and each item's dedup mark is set in the same step as it is stored.
+   * Resolves once every item is stored, found a repeat or shed; rejects when a queue cannot be
+   * reached (some tags may have stored theirs: their marks make the sender's retry a repeat
+   * there, so the retry is safe). Rejects with queue_full when every item was shed.
+   */
+  enqueue (items: readonly EnqueueItem[], opts?: { dedupMs?: number }): Promise<EnqueueOutcome[]>
   /**
    * An event the pipeline could not make ready for a tag (its prepare failed): kept with the
    * reason, without its user data, and never sent.
@@ -68,6 +87,7 @@ export class Delivery implements Enqueuer {
   private closing?: Promise<{ delivered: number, spooled: number }>
   private delivered = 0
   private onIdle?: () => void
+  private readonly shedLogged = new Map<string, { at: number, events: number }>()
   // Queue ids: unique per process and time-ordered, cheap enough for every event.
   private readonly idPrefix = newBatchId(Date.now())
   private seq = 0
@@ -84,16 +104,19 @@ export class Delivery implements Enqueuer {
     for (const tag of opts.tags) if (tag.enabled) this.addWorker(tag)
   }
 
-  async enqueue (items: Array<{ tag: string, event: TaglineEvent }>): Promise<void> {
+  async enqueue (items: readonly EnqueueItem[], opts: { dedupMs?: number } = {}): Promise<EnqueueOutcome[]> {
     if (this.closing !== undefined) throw errors.notReady('Delivery is shutting down; the events were not accepted.')
-    const byTag = new Map<string, QueuedEvent[]>()
+    const byTag = new Map<string, { records: QueuedEvent[], keys: Array<string | undefined>, at: number[] }>()
     const now = this.now()
-    for (const { tag, event } of items) {
-      let list = byTag.get(tag)
-      if (list === undefined) byTag.set(tag, list = [])
-      list.push({ id: this.nextId(), tag, event, attempts: 0, enqueuedMs: now })
+    for (let i = 0; i < items.length; i++) {
+      const { tag, event, key } = items[i]
+      let group = byTag.get(tag)
+      if (group === undefined) byTag.set(tag, group = { records: [], keys: [], at: [] })
+      group.records.push({ id: this.nextId(), tag, event, attempts: 0, enqueuedMs: now })
+      group.keys.push(opts.dedupMs !== undefined ? key : undefined)
+      group.at.push(i)
     }
-    for (const [tag, list] of byTag) {
+    for (const tag of byTag.keys()) {
       const worker = this.workers.get(tag)
       // Unknown during a config reload race: 503 makes the sender try again shortly. Tag names
       // stay out of the error body: it goes to browsers; the log and the depth gauge name them.
@@ -101,14 +124,20 @@ export class Delivery implements Enqueuer {
         this.logger.warn({ tag }, 'enqueue for a tag without a delivery queue')
         throw errors.notReady('A destination is being reconfigured; the events were not accepted.')
       }
-      if (worker.size + list.length > this.maxQueue) {
-        this.logger.debug({ tag, depth: worker.size, max: this.maxQueue }, 'queue full')
-        throw errors.queueFull()
-      }
     }
-    const stored: Array<Promise<void>> = []
-    for (const [tag, list] of byTag) stored.push((this.workers.get(tag) as TagWorker).accept(list))
-    await Promise.all(stored)
+    const outcomes: EnqueueOutcome[] = new Array(items.length).fill('queued')
+    await Promise.all([...byTag].map(async ([tag, g]) => {
+      const worker = this.workers.get(tag) as TagWorker
+      const marks = opts.dedupMs !== undefined && g.keys.some(k => k !== undefined) ? { keys: g.keys, ttlMs: opts.dedupMs } : undefined
+      const r = await worker.accept(g.records, { marks, max: this.maxQueue })
+      if (r.shed) {
+        for (const i of g.at) outcomes[i] = 'shed'
+        this.shed(worker, g.records.length)
+      }
+      for (const i of r.repeats) outcomes[g.at[i]] = 'deduplicated'
+    }))
+    if (outcomes.every(o => o === 'shed')) throw errors.queueFull()
+    return outcomes
   }
 
   async deadLetter (tag: string, event: TaglineEvent, reason: string): Promise<void> {
@@ -190,6 +219,23 @@ export class Delivery implements Enqueuer {
     return count
   }
 
+  /**
+   * A full tag loses new events rather than making the edge refuse them for every tag: counted per
+   * tag, and logged at warn at most once a second per tag (a flood would drown the log).
+   */
+  private shed (worker: TagWorker, events: number): void {
+    const tag = worker.tag.name
+    this.opts.metrics.countOutcome(tag, 'shed', events)
+    const now = this.now()
+    const last = this.shedLogged.get(tag)
+    if (last !== undefined && now - last.at < 1000) {
+      last.events += events
+      return
+    }
+    this.shedLogged.set(tag, { at: now, events: 0 })
+    this.logger.warn({ tag, events: events + (last?.events ?? 0), depth: worker.size, maxQueue: this.maxQueue }, 'queue full: the tag sheds new events (maxQueue); its destination is not keeping up or is down')
+  }
+
   private nextId (): string {
     return `${this.idPrefix}-${(this.seq++).toString(36)}`
   }
@@ -202,6 +248,7 @@ export class Delivery implements Enqueuer {
       deadLetters: this.deadLetters,
       dispatcher: this.dispatcher,
       concurrency: Math.max(1, this.opts.concurrency ?? DELIVERY_DEFAULTS.concurrency),
+      pollMs: this.opts.pollMs ?? DELIVERY_DEFAULTS.pollMs,
       clock: this.clock,
       random: this.opts.random ?? Math.random,
       observer: this.opts.observer,
@@ -239,6 +286,8 @@ export class Delivery implements Enqueuer {
 
     const leftovers: SpooledEvent[] = []
     for (const w of workers) {
+      // What a shared queue holds stays there for the other replicas (and the next start).
+      if (w.queue.shared !== undefined) continue
       // A loop, not push(...): hundreds of thousands of events would overflow the stack.
       for (const item of await w.queue.drain()) leftovers.push(item)
       w.updateDepth()

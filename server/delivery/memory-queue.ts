@@ -1,7 +1,8 @@
 // The embedded per-tag queue: everything in this process's memory, exact counts, no I/O. Its
 // methods resolve at once; they are async only to share the TagQueue contract.
-import type { QueueCounts, TagQueue } from './queue.js'
+import { queued, type PushOptions, type PushResult, type QueueCounts, type TagQueue } from './queue.js'
 import type { Batch, QueuedEvent } from './types.js'
+import { MemoryMarks } from './memory-marks.js'
 
 interface Scheduled { batch: Batch, dueMs: number }
 
@@ -13,6 +14,9 @@ export class MemoryQueue implements TagQueue {
   private retryCount = 0
   private readonly flying = new Map<string, QueuedEvent>()
 
+  /** `marks` may be shared by several queues: keys are prefixed with the queue's tag. */
+  constructor (private readonly tag = '', private readonly marks = new MemoryMarks()) {}
+
   counts (): QueueCounts {
     return {
       waiting: this.items.length - this.head,
@@ -23,8 +27,23 @@ export class MemoryQueue implements TagQueue {
     }
   }
 
-  async push (items: readonly QueuedEvent[]): Promise<void> {
-    for (const item of items) this.items.push(item)
+  async push (items: readonly QueuedEvent[], opts: PushOptions = {}): Promise<PushResult> {
+    const { keys, ttlMs = 0 } = opts.marks ?? {}
+    const repeats: number[] = []
+    const fresh: number[] = []
+    const marking = new Set<string>()
+    for (let i = 0; i < items.length; i++) {
+      const key = keys?.[i] === undefined ? undefined : `${this.tag}\u0000${keys[i] as string}`
+      if (key !== undefined && (marking.has(key) || this.marks.has(key))) repeats.push(i)
+      else {
+        fresh.push(i)
+        if (key !== undefined) marking.add(key)
+      }
+    }
+    if (opts.max !== undefined && queued(this.counts()) + fresh.length > opts.max) return { shed: true, repeats: [] }
+    for (const key of marking) this.marks.add(key, ttlMs)
+    for (const i of fresh) this.items.push(items[i])
+    return { shed: false, repeats }
   }
 
   async take (max: number): Promise<QueuedEvent[]> {

@@ -12,16 +12,51 @@ export interface QueueCounts {
   oldestWaitingMs?: number
   /** When the earliest scheduled retry falls due. */
   nextDueMs?: number
+  /** Shared queues: in-flight entries a dead consumer left, to be taken over now (take() does). */
+  claimable?: number
+}
+
+export interface PushOptions {
+  /**
+   * Dedup, per item: a key (undefined: never a repeat). An item whose key is marked is a repeat
+   * and is not stored; a stored item's key is marked for `ttlMs` in the same step as it is
+   * stored, so a crash can never leave a mark without its event.
+   */
+  marks?: { keys: ReadonlyArray<string | undefined>, ttlMs: number }
+  /** Store nothing when the queue would then hold more than this many events (waiting + in flight + scheduled). */
+  max?: number
+}
+
+export interface PushResult {
+  /** Nothing was stored: the queue holds `max` events already. */
+  shed: boolean
+  /** Indexes of the items not stored because their key was marked. */
+  repeats: number[]
+}
+
+/**
+ * What a queue that other processes change too (a shared store) adds: its counts() is a reading
+ * that goes stale, so delivery reads again when another process may have added work.
+ */
+export interface SharedQueue {
+  /** Read the counts again without changing anything. */
+  refresh (): Promise<QueueCounts>
+  /** Resolves when another process may have added waiting events, or after `timeoutMs`. */
+  wait (timeoutMs: number): Promise<void>
+  /** Let go of this process's connections and consumer names; nothing stored changes. */
+  close (): Promise<void>
 }
 
 export interface TagQueue {
+  /** Set when other processes share this queue (Redis); absent for the embedded queue. */
+  readonly shared?: SharedQueue
   /**
    * The counts as this process last saw them (exact for the memory queue), read on every pump to
    * decide whether a batch is ready. waiting + inFlight + scheduled is what maxQueue bounds.
    */
   counts (): QueueCounts
-  /** Store new events, all or none. Resolves once they are stored. */
-  push (items: readonly QueuedEvent[]): Promise<void>
+  /** Store new events, all or none (less the repeats). Resolves once they are stored. */
+  push (items: readonly QueuedEvent[], opts?: PushOptions): Promise<PushResult>
   /** Up to `max` waiting events, oldest first; they are in flight until settled or scheduled. */
   take (max: number): Promise<QueuedEvent[]>
   /** The earliest retry due at or before `now`; its events are in flight again. */
@@ -33,7 +68,10 @@ export interface TagQueue {
   schedule (batch: Batch, dueMs: number): Promise<void>
   /** In-flight events that are finished (delivered or dead-lettered). Unknown ids are ignored. */
   settle (ids: readonly string[]): Promise<void>
-  /** Remove and return everything waiting or scheduled (for the spool); in flight stays. */
+  /**
+   * Remove and return everything waiting or scheduled (for the embedded spool); in flight stays.
+   * A shared queue never needs it at shutdown: what one replica leaves, another takes.
+   */
   drain (): Promise<Array<QueuedEvent & { batchId?: string }>>
 }
 

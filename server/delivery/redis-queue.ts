@@ -25,11 +25,12 @@
 // this replica's last reading, not the queue's present state; other replicas' pushes and takes
 // show up at this object's next operation (or refresh()).
 //
-// Delivery is at least once: an event whose process dies between its send and its settle is sent
-// again by whoever takes it over.
+// Dedup marks live beside the stream (P{T}:seen:<key>, same slot) and are set in the script that
+// adds the event, so a mark never outlives a failed push. Delivery is at least once: an event
+// whose process dies between its send and its settle is sent again by whoever takes it over.
 import { randomBytes } from 'node:crypto'
 import type { Redis } from 'ioredis'
-import type { QueueCounts, TagQueue } from './queue.js'
+import type { PushOptions, PushResult, QueueCounts, SharedQueue, TagQueue } from './queue.js'
 import type { Batch, QueuedEvent } from './types.js'
 
 export interface RedisQueueOptions {
@@ -41,10 +42,14 @@ export interface RedisQueueOptions {
   consumer: string
   /** Another consumer's entry unacknowledged this long is taken over. */
   claimIdleMs: number
+  /** Told how many entries of dead consumers a take took over (a metric). */
+  onClaim?: (events: number) => void
 }
 
 const GROUP = 'delivery'
 const DRAIN_CHUNK = 5000
+// Items per push script: a request is far smaller; a spool replay is pushed in several (one MULTI).
+const PUSH_CHUNK = 1000
 
 // KEYS[1] q, KEYS[2] retrying, KEYS[3] retry, KEYS[4] counts; ARGV[1] the group, in every script.
 const COMMON = `
@@ -73,6 +78,59 @@ end
 `
 
 const COUNTS = COMMON + 'return counts()'
+
+// ARGV: group, consumer, claimIdleMs, '1' to look for other consumers' stale entries (and forget
+// consumers that hold nothing and have been idle that long). Returns counts, stale entries of q and
+// of retrying (up to 100 each), and the id of q's newest entry (where a blocking wait starts).
+const LOOK = COMMON + `
+local me, idle = ARGV[2], tonumber(ARGV[3])
+local function stale (key)
+  local n = 0
+  for _, p in ipairs(redis.call('XPENDING', key, ARGV[1], 'IDLE', idle, '-', '+', 100)) do
+    if p[2] ~= me then n = n + 1 end
+  end
+  for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', key, ARGV[1])) do
+    local name = field(c, 'name')
+    if name ~= me and field(c, 'pending') == 0 and field(c, 'idle') > idle then
+      redis.call('XGROUP', 'DELCONSUMER', key, ARGV[1], name)
+    end
+  end
+  return n
+end
+local sq, sr = 0, 0
+if ARGV[4] == '1' then sq, sr = stale(KEYS[1]), stale(KEYS[2]) end
+local newest = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
+return { counts(), sq, sr, newest and newest[1] or '0-0' }
+`
+
+// KEYS 5… the dedup marks of the items that have one. ARGV: group, max (-1: none), the events
+// of the push after this chunk, mark ttl, items, then per item: the KEYS index of its mark (0:
+// none), the record, enqueuedMs. An item whose key is marked (or marked earlier in the push) is a
+// repeat; past max nothing is stored (shed), counting the items that are not repeats. Returns
+// shed, the repeats (0-based), counts.
+const PUSH = COMMON + `
+local items, fresh, marking, repeats = tonumber(ARGV[5]), {}, {}, {}
+for n = 0, items - 1 do
+  local k = tonumber(ARGV[6 + n * 3])
+  if k > 0 and (marking[k] or redis.call('EXISTS', KEYS[k]) == 1) then
+    repeats[#repeats + 1] = n
+  else
+    fresh[#fresh + 1] = n
+    if k > 0 then marking[k] = true end
+  end
+end
+local max = tonumber(ARGV[2])
+if max >= 0 then
+  local c = redis.call('HMGET', KEYS[4], 'scheduled', 'retrying')
+  local size = redis.call('XLEN', KEYS[1]) + tonumber(c[1] or '0') + tonumber(c[2] or '0')
+  if size + #fresh + tonumber(ARGV[3]) > max then return { 1, {}, counts() } end
+end
+for k in pairs(marking) do redis.call('SET', KEYS[k], '1', 'PX', ARGV[4]) end
+for _, n in ipairs(fresh) do
+  redis.call('XADD', KEYS[1], '*', 'r', ARGV[7 + n * 3], 't', ARGV[8 + n * 3])
+end
+return { 0, repeats, counts() }
+`
 
 // ARGV: group, consumer, claimIdleMs, max, entries of q this object holds.
 // Another consumer's stale entries first (they are the oldest), then new ones.
@@ -167,13 +225,17 @@ type Arg = string | number
 type Script = (...args: Arg[]) => Promise<unknown>
 interface Scripts {
   taglineQueueCounts: Script
+  taglineQueueLook: Script
+  /** Keys vary: the first argument is their number. */
+  taglineQueuePush: Script
   taglineQueueTake: Script
   taglineQueueTakeDue: Script
   taglineQueueRelease: Script
   taglineQueueDrain: Script
 }
-const SCRIPTS: Record<keyof Scripts, string> = {
+const SCRIPTS: Record<Exclude<keyof Scripts, 'taglineQueuePush'>, string> = {
   taglineQueueCounts: COUNTS,
+  taglineQueueLook: LOOK,
   taglineQueueTake: TAKE,
   taglineQueueTakeDue: TAKE_DUE,
   taglineQueueRelease: RELEASE,
@@ -186,6 +248,7 @@ function scripts (client: Redis): Scripts {
   for (const [name, lua] of Object.entries(SCRIPTS)) {
     if (typeof c[name as keyof Scripts] !== 'function') c.defineCommand(name, { lua, numberOfKeys: 4 })
   }
+  if (typeof c.taglineQueuePush !== 'function') c.defineCommand('taglineQueuePush', { lua: PUSH })
   return c as unknown as Scripts
 }
 
@@ -209,8 +272,18 @@ interface Held {
 
 const uniqueName = (base: string): string => `${base}:${randomBytes(4).toString('hex')}`
 
-export class RedisStreamQueue implements TagQueue {
+export class RedisStreamQueue implements TagQueue, SharedQueue {
+  readonly shared: SharedQueue = this
   private readonly client: Redis
+  /** Its own connection for blocking reads, made at the first wait(). */
+  private blocker?: Redis
+  private readonly markPrefix: string
+  /** Other consumers' stale entries seen at the last look (q, retrying), and when that was. */
+  private stale = { q: 0, retrying: 0 }
+  private lookedMs = 0
+  /** q's newest entry at the last look: wait() returns once a newer one is added. */
+  private newest = '0-0'
+  private readonly onClaim?: (events: number) => void
   private readonly scripts: Scripts
   private readonly keys: [string, string, string, string]
   private readonly base: string
@@ -228,6 +301,8 @@ export class RedisStreamQueue implements TagQueue {
     this.scripts = scripts(opts.client)
     const k = `${opts.prefix}{${opts.tag}}`
     this.keys = [`${k}:q`, `${k}:retrying`, `${k}:retry`, `${k}:counts`]
+    this.markPrefix = `${k}:seen:`
+    this.onClaim = opts.onClaim
     this.base = opts.consumer
     this.consumer = uniqueName(opts.consumer)
     this.claimIdleMs = Math.max(0, Math.round(opts.claimIdleMs))
@@ -239,39 +314,114 @@ export class RedisStreamQueue implements TagQueue {
    * partly released (Redis counts a batch until all of it is released).
    */
   counts (): QueueCounts {
-    return { ...this.last }
+    const c = { ...this.last }
+    // Entries a dead consumer left are ready now; their retry batches are due now.
+    if (this.stale.q > 0) c.claimable = this.stale.q
+    if (this.stale.retrying > 0) c.nextDueMs = 0
+    return c
   }
 
-  /** Read the counts again without changing anything (at start, or to see other replicas' work). */
+  /**
+   * Read the counts again without changing anything (at start, or to see other replicas' work).
+   * At most every quarter of claimIdleMs it also looks for what dead consumers left.
+   */
   async refresh (): Promise<QueueCounts> {
-    this.read(await this.run(() => this.scripts.taglineQueueCounts(...this.keys, GROUP)))
+    const now = Date.now()
+    const look = now - this.lookedMs >= Math.min(this.claimIdleMs / 4, 15_000)
+    const [counts, sq, sr, newest] = await this.run(() =>
+      this.scripts.taglineQueueLook(...this.keys, GROUP, this.consumer, this.claimIdleMs, look ? '1' : '0')) as [unknown, number, number, string]
+    if (look) {
+      this.lookedMs = now
+      this.stale = { q: Number(sq), retrying: Number(sr) }
+    }
+    this.newest = newest
+    this.read(counts)
     return this.counts()
   }
 
-  async push (items: readonly QueuedEvent[]): Promise<void> {
-    if (items.length === 0) return
+  /**
+   * Blocks (on a connection of its own) until an entry newer than the last refresh() is added to
+   * the stream, or `timeoutMs` passes. Nothing is read for the group: it only says "look again".
+   */
+  async wait (timeoutMs: number): Promise<void> {
+    if (this.blocker === undefined) {
+      this.blocker = this.client.duplicate()
+      this.blocker.on('error', () => { /* surfaced through the failed command */ })
+    }
+    if (this.blocker.status === 'wait') await this.blocker.connect()
+    await this.blocker.xread('COUNT', 1, 'BLOCK', Math.max(1, Math.round(timeoutMs)), 'STREAMS', this.keys[0], this.newest)
+  }
+
+  /** Drops the blocking connection, and this object's consumer names where they hold nothing. */
+  async close (): Promise<void> {
+    this.blocker?.disconnect()
+    this.blocker = undefined
+    if (this.held.size > 0) return
+    await Promise.all(this.keys.slice(0, 2).map(async key => {
+      const pending = await this.client.xpending(key, GROUP, '-', '+', 1, this.consumer).catch(() => [1])
+      if (pending.length === 0) await this.client.xgroup('DELCONSUMER', key, GROUP, this.consumer).catch(() => {})
+    }))
+  }
+
+  async push (items: readonly QueuedEvent[], opts: PushOptions = {}): Promise<PushResult> {
+    if (items.length === 0) return { shed: false, repeats: [] }
     // Serialised before anything is sent: a record that cannot be written stores nothing.
     const lines = items.map(item => [JSON.stringify(item), String(item.enqueuedMs)])
+    const keys = opts.marks?.keys
+    const ttl = Math.max(1, Math.round(opts.marks?.ttlMs ?? 1))
     await this.groups()
-    // MULTI: Redis runs every XADD or, if one is refused when queued, none (EXECABORT); a
-    // connection lost before EXEC discards the whole transaction. Not retried: a lost answer
-    // does not say whether it ran.
-    const multi = this.client.multi()
-    for (const [r, t] of lines) multi.xadd(this.keys[0], '*', 'r', r, 't', t)
-    ;(multi as unknown as Scripts).taglineQueueCounts(...this.keys, GROUP)
-    const res = await multi.exec()
-    if (res === null) throw new Error('push: transaction discarded')
-    const failed = res.slice(0, -1).find(([err]) => err !== null)
-    if (failed !== undefined) throw failed[0] as Error
-    const [err, counts] = res[res.length - 1]
-    if (err === null) this.read(counts)
-    else await this.refresh()
+    const calls: Arg[][] = []
+    for (let from = 0; from < lines.length; from += PUSH_CHUNK) {
+      const marks: string[] = []
+      const index = new Map<string, number>() // one KEYS entry per distinct key
+      const args: Arg[] = []
+      for (let i = from; i < Math.min(from + PUSH_CHUNK, lines.length); i++) {
+        const key = keys?.[i]
+        let k = 0
+        if (key !== undefined) {
+          k = index.get(key) ?? 0
+          if (k === 0) index.set(key, k = 4 + marks.push(this.markPrefix + key))
+        }
+        args.push(k, lines[i][0], lines[i][1])
+      }
+      // The cap counts every event of the push still to come, so that a push split in chunks is
+      // refused whole or not at all.
+      const after = Math.max(0, lines.length - from - PUSH_CHUNK)
+      calls.push([4 + marks.length, ...this.keys, ...marks, GROUP, opts.max ?? -1, after, ttl, args.length / 3, ...args])
+    }
+    let replies: unknown[]
+    if (calls.length === 1) {
+      replies = [await this.run(async () => await this.scripts.taglineQueuePush(...calls[0]))]
+    } else {
+      // MULTI: Redis runs every chunk or, if one is refused when queued, none (EXECABORT); a
+      // connection lost before EXEC discards the whole transaction. Not retried: a lost answer
+      // does not say whether it ran.
+      const multi = this.client.multi()
+      for (const c of calls) (multi as unknown as Scripts).taglineQueuePush(...c)
+      const res = await multi.exec()
+      if (res === null) throw new Error('push: transaction discarded')
+      const failed = res.find(([err]) => err !== null)
+      if (failed !== undefined) throw failed[0] as Error
+      replies = res.map(([, r]) => r)
+    }
+    const repeats: number[] = []
+    for (let c = 0; c < replies.length; c++) {
+      const [shed, rep, counts] = replies[c] as [number, number[], unknown]
+      this.read(counts)
+      if (shed === 1) return { shed: true, repeats: [] }
+      for (const i of rep) repeats.push(c * PUSH_CHUNK + Number(i))
+    }
+    return { shed: false, repeats }
   }
 
   async take (max: number): Promise<QueuedEvent[]> {
     if (max <= 0) return []
     const [claimed, read, counts] = await this.uncertain(() =>
       this.scripts.taglineQueueTake(...this.keys, GROUP, this.consumer, this.claimIdleMs, max, this.entries.q.size)) as [Entry[], Entry[], unknown]
+    if (claimed.length > 0) {
+      this.stale.q = Math.max(0, this.stale.q - claimed.length)
+      this.onClaim?.(claimed.length)
+    } else this.stale.q = 0
     const out: QueuedEvent[] = []
     for (const entry of [...claimed, ...read]) {
       // Already ours (held under an earlier name of this object, see uncertain()): not a second copy.
@@ -299,7 +449,12 @@ export class RedisStreamQueue implements TagQueue {
       const { id, items } = JSON.parse(fieldOf(entry, 'b')) as { n: number } & Batch
       batch = { id, items }
       this.hold({ stream: 'retrying', entry: entry[0], n: items.length, records: new Set(items.map(i => i.id)) })
-    }
+      // Stale batches are claimed before anything due is moved: this one was a dead consumer's.
+      if (this.stale.retrying > 0) {
+        this.stale.retrying--
+        this.onClaim?.(items.length)
+      }
+    } else this.stale.retrying = 0
     this.read(counts)
     return batch
   }

@@ -7,7 +7,7 @@ import type { CompiledTag } from '../../config/types.js'
 import type { Metrics } from '../metrics.js'
 import type { DeliveryObserver } from '../observer.js'
 import type { DeadLetterStore } from './dead-letters.js'
-import { queued, type TagQueue } from './queue.js'
+import { queued, type PushOptions, type PushResult, type TagQueue } from './queue.js'
 import type { Batch, QueuedEvent } from './types.js'
 import { attempt, settledIds, type Letter, type Plan } from './attempt.js'
 import { giveUp } from './letter.js'
@@ -27,12 +27,16 @@ export interface WorkerDeps {
   clock: Clock
   random: () => number
   observer?: DeliveryObserver
+  /** Shared queues: the longest wait before looking again for retries and claims. */
+  pollMs: number
   /** Called whenever work settles or the queue changes shape (drain and retire checks). */
   onChange: () => void
   onDelivered: (count: number) => void
 }
 
-type Mode = 'running' | 'flushing' | 'stopped'
+// flushing: the embedded shutdown, partial batches go now. quiescing: the shared shutdown, nothing
+// new is taken (another replica will), what is in flight finishes.
+type Mode = 'running' | 'flushing' | 'quiescing' | 'stopped'
 
 export class TagWorker {
   tag: CompiledTag
@@ -49,10 +53,13 @@ export class TagWorker {
   private readonly active = new Set<Promise<void>>()
   private readonly controllers = new Set<AbortController>()
 
+  private watching?: Promise<void>
+
   constructor (tag: CompiledTag, private readonly d: WorkerDeps) {
     this.tag = tag
     this.policy = resolveRetryPolicy(tag.retry)
     this.secrets = secretValues(tag.settings, tag.def.secrets)
+    if (d.queue.shared !== undefined) this.watching = this.watch()
   }
 
   get queue (): TagQueue { return this.d.queue }
@@ -69,9 +76,10 @@ export class TagWorker {
     this.schedulePump()
   }
 
-  async accept (items: QueuedEvent[]): Promise<void> {
-    await this.d.queue.push(items)
-    this.schedulePump()
+  async accept (items: QueuedEvent[], opts?: PushOptions): Promise<PushResult> {
+    const result = await this.d.queue.push(items, opts)
+    if (!result.shed && result.repeats.length < items.length) this.schedulePump()
+    return result
   }
 
   /** Spool replay: events that were mid-retry keep their batch (and so their idempotency id). */
@@ -91,20 +99,26 @@ export class TagWorker {
         await this.d.queue.schedule({ id: i === 0 ? id : newBatchId(now), items: items.slice(i, i + max) }, now)
       }
     }
+    // Already acknowledged to their senders: taken past maxQueue, and not checked for repeats.
     await this.d.queue.push(fresh)
     this.schedulePump()
   }
 
-  /** Shutdown, phase 1: send partial batches now; retries due after the deadline are left. */
+  /**
+   * Shutdown, phase 1. Embedded: send partial batches now; retries due after the deadline are
+   * left for the spool. Shared: take nothing more (what waits is another replica's to take) and
+   * let what is in flight finish.
+   */
   flush (deadlineMs: number): void {
     if (this.mode !== 'running') return
-    this.mode = 'flushing'
+    this.mode = this.d.queue.shared !== undefined ? 'quiescing' : 'flushing'
     this.flushDeadline = deadlineMs
     this.schedulePump()
   }
 
   /** True when nothing more can happen before the flush deadline. */
   idle (): boolean {
+    if (this.mode === 'quiescing') return this.active.size === 0 && !this.pumping
     const c = this.d.queue.counts()
     return this.active.size === 0 && !this.pumping && !this.pumpQueued && c.waiting === 0 && (c.nextDueMs ?? Infinity) > this.flushDeadline
   }
@@ -115,7 +129,36 @@ export class TagWorker {
     this.clearTimer()
     for (const c of this.controllers) c.abort(new SendError('ABORTED_AT_SHUTDOWN', 'aborted at shutdown'))
     await Promise.allSettled([...this.active])
+    const shared = this.d.queue.shared
+    if (shared !== undefined) {
+      await shared.close().catch(err => this.d.logger.warn({ err }, 'delivery queue: could not release its consumer'))
+      await this.watching
+    }
     this.updateDepth()
+  }
+
+  /**
+   * Shared queues only: other replicas add work this process is not told of. A blocking wait on
+   * the stream wakes the pump when an event is added; between events it times out every pollMs
+   * to see retries falling due and what dead replicas left. Idle, that is one cheap command per
+   * tag per pollMs, never a busy loop.
+   */
+  private async watch (): Promise<void> {
+    const shared = this.d.queue.shared as NonNullable<TagQueue['shared']>
+    let failures = 0
+    while (this.mode === 'running') {
+      try {
+        await shared.refresh()
+        failures = 0
+        this.schedulePump()
+        await shared.wait(this.d.pollMs)
+      } catch (err) {
+        if (this.mode !== 'running') break
+        // Logged once per outage, not once per attempt; the edge's 503s say the rest.
+        if (failures++ === 0) this.d.logger.warn({ err }, 'delivery queue unreachable; trying again every second')
+        await new Promise<void>(resolve => this.d.clock.setTimeout(resolve, 1000))
+      }
+    }
   }
 
   updateDepth (): void {
@@ -151,11 +194,11 @@ export class TagWorker {
   }
 
   private async fill (): Promise<void> {
-    if (this.mode === 'stopped') return
+    if (this.mode === 'stopped' || this.mode === 'quiescing') return
     const q = this.d.queue
     const { maxEvents, maxWaitMs } = this.tag.batch
     const now = this.d.clock.now()
-    while (this.active.size < this.d.concurrency && (this.mode as Mode) !== 'stopped') {
+    while (this.active.size < this.d.concurrency && (this.mode as Mode) !== 'stopped' && (this.mode as Mode) !== 'quiescing') {
       // Retries first: they hold the oldest events. (The counts say whether one is due, which
       // spares the busy path a round trip per pump.)
       const c = q.counts()
@@ -163,6 +206,14 @@ export class TagWorker {
         const due = await q.takeDue(now)
         if (due !== undefined) {
           this.start(due)
+          continue
+        }
+      }
+      if ((c.claimable ?? 0) > 0) {
+        // A dead replica's batches: overdue by claimIdleMs already.
+        const items = await q.take(maxEvents)
+        if (items.length > 0) {
+          this.start({ id: newBatchId(now), items })
           continue
         }
       }

@@ -13,13 +13,13 @@ export interface OpsOptions {
 export async function opsRoutes (app: FastifyInstance, opts: OpsOptions): Promise<void> {
   const noLimit = { rateLimit: false }
   app.get('/healthz', { config: noLimit }, async () => ({ status: 'ok' }))
+  // Ready means "this process takes traffic": not while it starts or drains. A shared Redis that
+  // cannot be reached does not make it unready: every replica shares that Redis, so all of them
+  // would leave the load balancer at once and senders would get connection errors instead of
+  // our 503 with Retry-After. The outage shows in the body, in the 503s and in the logs.
   app.get('/readyz', { config: noLimit }, async (req, reply) => {
-    const storeOk = await opts.store.ping()
-    if (!storeOk || !opts.isReady()) {
-      const e = errors.notReady(storeOk ? 'The gateway is starting or draining.' : `The ${opts.store.kind} store is not reachable.`)
-      return reply.code(503).send(e.toJSON())
-    }
-    return { status: 'ready', store: opts.store.kind }
+    if (!opts.isReady()) return await reply.code(503).send(errors.notReady('The gateway is starting or draining.').toJSON())
+    return { status: 'ready', store: opts.store.kind, storeReachable: await opts.store.ping() }
   })
   app.get('/metrics', { config: noLimit }, async (req, reply) => {
     reply.type(opts.metrics.registry.contentType)

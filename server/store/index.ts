@@ -6,9 +6,9 @@ export type { Store }
 export { MemoryStore, RedisStore }
 
 /** The store the config asks for: Redis when `store.redis` is a URL, else the embedded one. */
-export async function createStore (cfg: { redis?: string }, opts: { prefix?: string } = {}): Promise<Store> {
+export async function createStore (cfg: { redis?: string, prefix?: string }): Promise<Store> {
   if (cfg.redis === undefined || cfg.redis === '') return new MemoryStore()
-  const store = new RedisStore({ url: cfg.redis, prefix: opts.prefix })
+  const store = new RedisStore({ url: cfg.redis, prefix: cfg.prefix })
   await store.connect()
   return store
 }

@@ -12,7 +12,6 @@ export class MemoryStore implements Store {
   readonly rateLimit = { nameSpace: 'tagline:ratelimit:' }
   // Map keeps insertion order, so the first entries are the oldest: eviction and sweeping
   // stop at the first live entry instead of scanning everything.
-  #keys = new Map<string, number>()
   #records = new Map<string, { fields: Record<string, string>, expires: number }>()
   #maxKeys: number
   #now: () => number
@@ -20,16 +19,6 @@ export class MemoryStore implements Store {
   constructor (opts: MemoryStoreOptions = {}) {
     this.#maxKeys = opts.maxKeys ?? 1_000_000
     this.#now = opts.now ?? Date.now
-  }
-
-  async seen (key: string, ttlMs: number): Promise<boolean> {
-    const now = this.#now()
-    const expires = this.#keys.get(key)
-    if (expires !== undefined && expires > now) return true
-    if (expires !== undefined) this.#keys.delete(key)
-    this.#keys.set(key, now + ttlMs)
-    this.#sweep(now)
-    return false
   }
 
   async merge (key: string, fields: Record<string, string>, ttlMs: number): Promise<void> {
@@ -53,19 +42,8 @@ export class MemoryStore implements Store {
     return undefined
   }
 
-  #sweep (now: number): void {
-    for (const [key, expires] of this.#keys) {
-      if (expires > now && this.#keys.size <= this.#maxKeys) break
-      this.#keys.delete(key)
-    }
-  }
-
-  async forget (keys: string[]): Promise<void> {
-    for (const k of keys) this.#keys.delete(k)
-  }
-
-  get size (): number { return this.#keys.size }
+  get size (): number { return this.#records.size }
 
   async ping (): Promise<boolean> { return true }
-  async close (): Promise<void> { this.#keys.clear(); this.#records.clear() }
+  async close (): Promise<void> { this.#records.clear() }
 }

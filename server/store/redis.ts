@@ -11,7 +11,7 @@ export interface RedisStoreOptions {
 export class RedisStore implements Store {
   readonly kind = 'redis' as const
   readonly client: Redis
-  /** Prefix of every key this gateway writes (dedup, rate limits). */
+  /** Prefix of every key this gateway writes (queues, dedup marks, contexts, rate limits). */
   readonly prefix: string
 
   constructor (opts: RedisStoreOptions) {
@@ -22,17 +22,16 @@ export class RedisStore implements Store {
     this.prefix = opts.prefix ?? 'tagline:'
   }
 
+  get redis (): { client: Redis, prefix: string } {
+    return { client: this.client, prefix: this.prefix }
+  }
+
   get rateLimit (): { redis: Redis, nameSpace: string } {
     return { redis: this.client, nameSpace: `${this.prefix}ratelimit:` }
   }
 
   async connect (): Promise<void> {
     if (this.client.status === 'wait') await this.client.connect()
-  }
-
-  async seen (key: string, ttlMs: number): Promise<boolean> {
-    const res = await this.client.set(this.prefix + 'dedup:' + key, '1', 'PX', Math.max(1, Math.round(ttlMs)), 'NX')
-    return res === null
   }
 
   async merge (key: string, fields: Record<string, string>, ttlMs: number): Promise<void> {
@@ -45,10 +44,6 @@ export class RedisStore implements Store {
   async fields (key: string): Promise<Record<string, string> | undefined> {
     const rec = await this.client.hgetall(this.prefix + 'rec:' + key)
     return Object.keys(rec).length === 0 ? undefined : rec
-  }
-
-  async forget (keys: string[]): Promise<void> {
-    if (keys.length > 0) await this.client.del(...keys.map(k => this.prefix + 'dedup:' + k))
   }
 
   async ping (): Promise<boolean> {

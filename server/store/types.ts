@@ -1,13 +1,12 @@
-// One store interface, two implementations (memory, Redis), one shared contract test.
+// One store interface, two implementations (memory, Redis), one shared contract test. It holds the
+// visitors' browser context for stitching and the rate-limit counters; dedup marks live with the
+// queues (server/delivery), in the step that stores an event.
 import type { Redis } from 'ioredis'
 
 export interface Store {
   readonly kind: 'memory' | 'redis'
-  /**
-   * Remember `key` for `ttlMs`. Resolves true when the key was already there (a repeat),
-   * false when this call is the first to see it. Atomic across replicas for Redis.
-   */
-  seen (key: string, ttlMs: number): Promise<boolean>
+  /** The shared Redis (its client and key prefix), where delivery keeps its queues too. */
+  readonly redis?: { client: Redis, prefix: string }
   /**
    * Merge `fields` into the record under `key` (fields not given are kept) and keep it `ttlMs`
    * from now. Field-level, so concurrent writers never lose each other's fields.
@@ -15,8 +14,6 @@ export interface Store {
   merge (key: string, fields: Record<string, string>, ttlMs: number): Promise<void>
   /** The record under `key`, or undefined when there is none or it expired. */
   fields (key: string): Promise<Record<string, string> | undefined>
-  /** Forget keys marked by `seen`: used when the events they guard could not be queued. */
-  forget (keys: string[]): Promise<void>
   /**
    * Where @fastify/rate-limit keeps its counters: the shared Redis (so replicas limit as one) or,
    * without `redis`, the plugin's own in-process store.

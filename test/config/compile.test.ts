@@ -18,14 +18,15 @@ t.test('an empty file loads with every default', async t => {
       rateLimit: { max: 600, timeWindow: '1 minute' },
       bodyLimit: 65536,
       shutdownTimeoutMs: 10000,
-      spoolFile: 'data/spool.jsonl'
+      spoolFile: 'data/spool.jsonl',
+      deadLetterFile: 'data/dead-letters.jsonl'
     })
     t.same(c.identity, { cookieDomain: 'auto', fpid: true, metaCookies: true, stitch: { enabled: true, ttlMs: 7 * 86_400_000 } })
-    t.same(c.store, {})
+    t.same(c.store, { prefix: 'tagline:' })
     t.same(c.apiKeys, [])
     t.same(c.dedup, { enabled: true, windowMs: 48 * 3_600_000 })
     t.same(c.debug, {})
-    t.same(c.delivery, { maxQueue: 10000, deadLetterMax: 1000 })
+    t.same(c.delivery, { maxQueue: 10000, deadLetterMax: 1000, claimIdleMs: 120_000 })
     t.same(c.tags, [])
     t.same([...c.triggers.keys()], ['all'], 'the built-in trigger')
     t.equal(c.file, 'tagline.yaml')
@@ -44,22 +45,23 @@ t.test('server, identity, auth, dedup, debug, delivery from the file', async t =
     '  shutdownTimeoutMs: 500',
     '  spoolFile: /var/spool/tagline.jsonl',
     'identity: { cookieDomain: .shop.example, metaCookies: false, stitch: { ttl: 2d } }',
-    'store: { redis: "redis://r:6379" }',
+    'store: { redis: "redis://r:6379", prefix: "shop-prod:" }',
     'auth: { apiKeys: ["k1", "", "k2"] }',
     'dedup: { window: 10m, enabled: false }',
     'debug: { token: t0k }',
-    'delivery: { maxQueue: 5, deadLetterMax: 0 }'
+    'delivery: { maxQueue: 5, deadLetterMax: 0, claimIdle: 45s }'
   ].join('\n'))
   t.same(c.server, {
     port: 9000, host: '127.0.0.1', trustProxy: ['10.0.0.0/8'], corsOrigins: ['https://shop.example'],
-    rateLimit: false, bodyLimit: 131072, shutdownTimeoutMs: 500, spoolFile: '/var/spool/tagline.jsonl'
+    rateLimit: false, bodyLimit: 131072, shutdownTimeoutMs: 500, spoolFile: '/var/spool/tagline.jsonl',
+    deadLetterFile: 'data/dead-letters.jsonl'
   })
   t.same(c.identity, { cookieDomain: '.shop.example', fpid: true, metaCookies: false, stitch: { enabled: true, ttlMs: 2 * 86_400_000 } })
-  t.same(c.store, { redis: 'redis://r:6379' })
+  t.same(c.store, { redis: 'redis://r:6379', prefix: 'shop-prod:' })
   t.same(c.apiKeys, ['k1', 'k2'], 'empty keys are dropped')
   t.same(c.dedup, { enabled: false, windowMs: 600_000 })
   t.same(c.debug, { token: 't0k' })
-  t.same(c.delivery, { maxQueue: 5, deadLetterMax: 0 })
+  t.same(c.delivery, { maxQueue: 5, deadLetterMax: 0, claimIdleMs: 45_000 })
   t.same(load('dedup: { window: 1500 }').dedup.windowMs, 1500, 'a number is milliseconds')
   t.same(load('server: { rateLimit: { max: 10, timeWindow: 1000 } }').server.rateLimit, { max: 10, timeWindow: 1000 })
 })
@@ -79,14 +81,14 @@ t.test('env defaults, empty values and number coercion', async t => {
   t.equal(c.server.port, 8080, 'a default that reads as an integer becomes a number')
   t.equal(c.server.bodyLimit, 65536)
   t.equal(c.server.trustProxy, false, 'true/false become booleans')
-  t.same(c.store, {}, 'an empty redis URL means the embedded store')
+  t.same(c.store, { prefix: 'tagline:' }, 'an empty redis URL means the embedded store')
   t.same(c.debug, {}, 'an empty token disables /debug')
   t.same(c.apiKeys, ['literal ${NOT_A_VAR} and $5'], '$${ is a literal ${; empty keys dropped')
 
   const d = load(text, { BODY_LIMIT: '2048', TRUST: 'true', REDIS_URL: 'redis://x', DEBUG_TOKEN: 'abc', API_KEY: 'k' })
   t.equal(d.server.bodyLimit, 2048)
   t.equal(d.server.trustProxy, true)
-  t.same(d.store, { redis: 'redis://x' })
+  t.same(d.store, { redis: 'redis://x', prefix: 'tagline:' })
   t.same(d.debug, { token: 'abc' })
   t.same(d.apiKeys, ['k', 'literal ${NOT_A_VAR} and $5'])
   t.equal(load(text, { BODY_LIMIT: '' }).server.bodyLimit, 65536, 'an empty variable takes the default')

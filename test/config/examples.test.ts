@@ -33,7 +33,7 @@ t.test('full loads with its env vars, and names them when missing', async t => {
   t.equal(c.server.port, 8080)
   t.same(c.server.trustProxy, ['10.0.0.0/8'])
   t.same(c.apiKeys, ['key-1'])
-  t.same(c.store, {})
+  t.same(c.store, { prefix: 'tagline:' })
   t.same(c.debug, {})
   t.same(c.tags.map(x => [x.name, x.type, x.enabled]), [['crm', 'webhook', true], ['big-orders', 'webhook', true], ['audit', 'log', false]])
   t.equal(c.tags[0]?.settings.secret, env.WEBHOOK_SECRET)
@@ -43,7 +43,7 @@ t.test('full loads with its env vars, and names them when missing', async t => {
 
   const more = loadConfigFile(file, { ...env, PORT: '9090', REDIS_URL: 'redis://redis:6379', DEBUG_TOKEN: 'dbg', AUDIT_LOG: 'true' })
   t.equal(more.server.port, 9090)
-  t.same(more.store, { redis: 'redis://redis:6379' })
+  t.same(more.store, { redis: 'redis://redis:6379', prefix: 'tagline:' })
   t.same(more.debug, { token: 'dbg' })
   t.equal(more.tags[2]?.enabled, true)
 

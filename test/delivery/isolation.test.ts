@@ -5,28 +5,32 @@ import { captureLogger, count, ev, metrics, received, silent, tag } from './fixt
 import { until } from '../fixtures/wait.js'
 import { startSink } from '../fixtures/sink.js'
 
-t.test('a full queue refuses the whole enqueue with queue_full', async t => {
+t.test('a full tag sheds its events; the other tags still take theirs; all shed is queue_full', async t => {
   const sink = await startSink(t)
   const tags = [
     tag('a', { url: sink.url }, { batch: { maxEvents: 100, maxWaitMs: 60_000 } }),
     tag('b', { url: sink.url }, { batch: { maxEvents: 100, maxWaitMs: 60_000 } })
   ]
   const m = metrics()
-  const d = new Delivery({ tags, metrics: m, logger: silent(), maxQueue: 3 })
-  await d.enqueue([{ tag: 'a', event: ev() }, { tag: 'a', event: ev() }])
-  t.equal(d.depth('a'), 2)
-  const err = await d.enqueue([{ tag: 'b', event: ev() }, { tag: 'a', event: ev() }, { tag: 'a', event: ev() }]).then(() => undefined, (e: unknown) => e)
-  t.ok(isTaglineError(err))
+  const log = captureLogger('warn')
+  const d = new Delivery({ tags, metrics: m, logger: log.logger, maxQueue: 3 })
+  t.same(await d.enqueue([{ tag: 'a', event: ev() }, { tag: 'a', event: ev() }]), ['queued', 'queued'])
+  t.same(await d.enqueue([{ tag: 'b', event: ev() }, { tag: 'a', event: ev() }, { tag: 'a', event: ev() }]), ['queued', 'shed', 'shed'],
+    'the tag that would pass maxQueue sheds the push whole; the tag with room takes its event')
+  t.same([d.depth('a'), d.depth('b')], [2, 1])
+  t.equal(await count(m, 'a', 'shed'), 2, 'counted per tag as shed')
+  t.match(log.lines.map(l => JSON.parse(l)), [{ tag: 'a', events: 2, maxQueue: 3, msg: /queue full: the tag sheds/ }], 'and logged, naming the tag')
+  const err = await d.enqueue([{ tag: 'a', event: ev() }, { tag: 'a', event: ev() }]).then(() => undefined, (e: unknown) => e)
+  t.ok(isTaglineError(err), 'nothing of the request was kept anywhere: refused, so the sender retries')
   t.match(err, { code: 'queue_full', statusCode: 503 })
-  t.equal(d.depth('a'), 2, 'nothing added to the full tag')
-  t.equal(d.depth('b'), 0, 'nor to the tag that had room')
-  await d.enqueue([{ tag: 'a', event: ev() }, { tag: 'b', event: ev() }])
-  t.same([d.depth('a'), d.depth('b')], [3, 1], 'exactly up to maxQueue is fine')
+  t.equal(log.lines.length, 1, 'a second shed within the second is counted, not logged again')
+  t.same(await d.enqueue([{ tag: 'a', event: ev() }, { tag: 'b', event: ev() }]), ['queued', 'queued'])
+  t.same([d.depth('a'), d.depth('b')], [3, 2], 'exactly up to maxQueue is fine')
   await new Promise(resolve => setImmediate(resolve))
   const depth = await m.queueDepth.get()
-  t.same(depth.values.map(v => [v.labels.tag, v.value]).sort(), [['a', 3], ['b', 1]])
+  t.same(depth.values.map(v => [v.labels.tag, v.value]).sort(), [['a', 3], ['b', 2]])
   await d.close(1000)
-  t.equal(received(sink).length, 2, 'close flushed both tags')
+  t.equal(received(sink).length, 2, 'close flushed both tags, a batch each')
 })
 
 t.test('unknown tags and enqueue after close are refused with 503', async t => {

@@ -125,15 +125,18 @@ t.test('push stores all of its events or none', async t => {
   await t.rejects(q.push([item(1), unwritable]), 'a record that cannot be written fails the push')
   t.equal(queued(await q.refresh()), 0, 'and nothing was stored')
 
-  // A connection lost after Redis queued every XADD of the transaction, before EXEC.
+  // A push of one request is one script, which Redis runs whole. A larger push (a spool replay)
+  // is several scripts in one MULTI: a connection lost after Redis queued every one of them,
+  // before EXEC, must store nothing.
   const proxy = await cutBeforeExec()
   t.teardown(() => proxy.close())
   const cut = redisClient(`redis://127.0.0.1:${proxy.port}`, { retryStrategy: () => null })
   t.teardown(() => cut.disconnect())
   await cut.connect()
   const viaCut = new RedisStreamQueue({ client: cut, prefix, tag: 'a', consumer: 'cut', claimIdleMs: CLAIM_IDLE_MS })
-  await t.rejects(viaCut.push([item(3), item(4), item(5)]), 'the push fails')
-  t.ok(await proxy.closedAfterQueued(3), 'Redis had queued the three XADDs when the connection closed')
+  const large = Array.from({ length: 2001 }, (_, i) => item(3 + i))
+  await t.rejects(viaCut.push(large), 'the push fails')
+  t.ok(await proxy.closedAfterQueued(3), 'Redis had queued the three scripts (1000 + 1000 + 1 events) when the connection closed')
   t.equal(queued(await q.refresh()), 0, 'and stored none of them')
   t.equal(await client.xlen(`${prefix}{a}:q`), 0)
 })
@@ -141,7 +144,7 @@ t.test('push stores all of its events or none', async t => {
 /**
  * A TCP proxy to the test Redis that forwards everything until the client sends EXEC; then it
  * passes on what came before EXEC, closes the connection to Redis once Redis has answered, and
- * drops the client. (The EXEC is found within one chunk: enough for a few small events.)
+ * drops the client. (EXEC is looked for across chunk boundaries: a large MULTI spans several.)
  */
 async function cutBeforeExec (): Promise<{ port: number, close: () => Promise<void>, closedAfterQueued: (n: number) => Promise<boolean> }> {
   const EXEC = Buffer.from('*1\r\n$4\r\nexec\r\n') // ioredis sends command names in lower case
@@ -153,17 +156,23 @@ async function cutBeforeExec (): Promise<{ port: number, close: () => Promise<vo
     upstream.on('error', () => {})
     socket.on('error', () => {})
     let cut = false
+    let tail = Buffer.alloc(0) // the end of what was forwarded, where an EXEC may have begun
     upstream.on('data', chunk => {
       if (cut) answers += chunk.toString('latin1')
       else socket.write(chunk)
     })
     socket.on('data', chunk => {
       if (cut) return
-      const at = chunk.indexOf(EXEC)
-      if (at === -1) { upstream.write(chunk); return }
+      const seen = Buffer.concat([tail, chunk])
+      const at = seen.indexOf(EXEC)
+      if (at === -1) {
+        upstream.write(chunk)
+        tail = seen.subarray(Math.max(0, seen.length - EXEC.length))
+        return
+      }
       cut = true
       upstreamClosed = new Promise(resolve => upstream.on('close', () => resolve()))
-      upstream.end(chunk.subarray(0, at))
+      upstream.end(seen.subarray(tail.length, Math.max(tail.length, at)))
       socket.destroy()
     })
   })

@@ -13,12 +13,12 @@ t.test('/healthz is 200 whatever the store says', async t => {
   t.same(json(res), { status: 'ok' })
 })
 
-t.test('/readyz: 200 with a reachable store, 503 not_ready otherwise', async t => {
+t.test('/readyz: 503 while starting or draining; a shared store out of reach is reported, not a reason to leave the load balancer', async t => {
   const mem = await harness()
   t.teardown(mem.close)
   const ok = await mem.app.inject({ method: 'GET', url: '/readyz' })
   t.equal(ok.statusCode, 200)
-  t.same(json(ok), { status: 'ready', store: 'memory' })
+  t.same(json(ok), { status: 'ready', store: 'memory', storeReachable: true })
 
   const redis = await redisStore()
   t.teardown(() => redis.close())
@@ -26,17 +26,19 @@ t.test('/readyz: 200 with a reachable store, 503 not_ready otherwise', async t =
   t.teardown(withRedis.close)
   const r = await withRedis.app.inject({ method: 'GET', url: '/readyz' })
   t.equal(r.statusCode, 200)
-  t.same(json(r), { status: 'ready', store: 'redis' })
+  t.same(json(r), { status: 'ready', store: 'redis', storeReachable: true })
 
   const down = new RedisStore({ url: 'redis://127.0.0.1:1' })
   t.teardown(() => down.close())
   const unreachable = await harness({ store: down })
   t.teardown(unreachable.close)
   const u = await unreachable.app.inject({ method: 'GET', url: '/readyz' })
-  t.equal(u.statusCode, 503)
-  t.equal(json(u).error, 'not_ready')
-  t.match(json(u).message, /redis/)
-  t.same(json(u).details, [])
+  t.equal(u.statusCode, 200, 'every replica shares that Redis: all of them leaving at once helps nobody')
+  t.same(json(u), { status: 'ready', store: 'redis', storeReachable: false })
+  const refused = await unreachable.app.inject({ method: 'POST', url: '/collect', payload: { event_name: 'sign_up' } })
+  t.equal(refused.statusCode, 503, 'while events are refused with 503')
+  t.equal(json(refused).error, 'store_unavailable')
+  t.equal(refused.headers['retry-after'], '2')
 
   let ready = false
   const starting = await harness({ isReady: () => ready })

@@ -110,7 +110,8 @@ tags:
   t.equal(decision('V-1', 'guarded'), 'blocked_by_trigger staging')
   t.equal(decision('V-2', 'guarded'), 'blocked_by_consent ad_storage')
   t.equal(decision('V-2', 'off'), 'disabled')
-  t.equal(routed.filter(([e, r]) => e === 'P-1' && r.outcome === 'deduplicated').length, 4, 'the repeat is reported deduplicated at every tag')
+  t.same(routed.slice(-4).map(([e, r]) => [e, r.tag, r.outcome]), [['P-1', 'off', 'disabled'], ['P-1', 'good', 'deduplicated'], ['P-1', 'bad', 'deduplicated'], ['P-1', 'guarded', 'deduplicated']],
+    'the repeat is reported deduplicated at every tag that had it; a switched-off tag stays disabled')
 
   await delivery.close(2000)
   t.same(finals.filter(f => f.tag === 'bad'), [{ tag: 'bad', outcome: 'dropped', id: 'P-1' }])

@@ -7,7 +7,7 @@ const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
 
 const makers: Array<[string, () => Promise<Store>]> = [
   ['memory', async () => new MemoryStore()],
-  ['redis', async () => createStore({ redis: REDIS_URL }, { prefix: `tagline-test:${randomUUID()}:` })]
+  ['redis', async () => createStore({ redis: REDIS_URL, prefix: `tagline-test:${randomUUID()}:` })]
 ]
 
 for (const [name, make] of makers) {
@@ -16,17 +16,6 @@ for (const [name, make] of makers) {
     t.teardown(() => store.close())
     t.equal(store.kind, name)
     t.equal(await store.ping(), true, 'ping')
-
-    t.equal(await store.seen('purchase\u0000T1', 60_000), false, 'first sight is not a repeat')
-    t.equal(await store.seen('purchase\u0000T1', 60_000), true, 'second sight is a repeat')
-    t.equal(await store.seen('purchase\u0000T2', 60_000), false, 'another key is independent')
-
-    await store.forget(['purchase\u0000T1'])
-    t.equal(await store.seen('purchase\u0000T1', 60_000), false, 'a forgotten key is new again')
-
-    t.equal(await store.seen('short', 30), false)
-    await new Promise(resolve => setTimeout(resolve, 80))
-    t.equal(await store.seen('short', 30), false, 'forgotten after its ttl')
 
     t.equal(await store.fields('ctx:cid:1.2'), undefined, 'nothing kept yet')
     await store.merge('ctx:cid:1.2', { ip_override: '203.0.113.7', 'click_ids.fbclid': 'F1' }, 60_000)
@@ -39,26 +28,23 @@ for (const [name, make] of makers) {
     t.equal(await store.fields('ctx:short'), undefined, 'a record expires with its ttl')
     await store.merge('ctx:short', { b: 'y' }, 60_000)
     t.same(await store.fields('ctx:short'), { b: 'y' }, 'an expired record does not come back')
-
-    const results = await Promise.all(Array.from({ length: 20 }, () => store.seen('race', 60_000)))
-    t.equal(results.filter(r => !r).length, 1, 'exactly one concurrent caller sees it first')
   })
 }
 
 t.test('memory store stays bounded', async t => {
   let now = 0
   const store = new MemoryStore({ maxKeys: 100, now: () => now })
-  for (let i = 0; i < 1000; i++) await store.seen('k' + i, 1000)
+  for (let i = 0; i < 1000; i++) await store.merge('k' + i, { a: 'x' }, 1000)
   t.ok(store.size <= 101, `size ${store.size} stays near the bound`)
-  t.equal(await store.seen('k999', 1000), true, 'the newest key is remembered')
+  t.same(await store.fields('k999'), { a: 'x' }, 'the newest record is kept')
   now = 5000
-  await store.seen('fresh', 1000)
-  t.equal(store.size, 1, 'expired keys are swept')
+  await store.merge('fresh', { a: 'y' }, 1000)
+  t.equal(store.size, 1, 'expired records are swept')
 })
 
 t.test('redis store reports an unreachable server', async t => {
   const store = new RedisStore({ url: 'redis://127.0.0.1:1' })
   t.teardown(() => store.close())
   t.equal(await store.ping(), false)
-  await t.rejects(store.seen('x', 1000))
+  await t.rejects(store.fields('x'))
 })

@@ -1,0 +1,25 @@
+// The embedded queue's dedup marks: keys with an expiry, in this process's memory, bounded.
+// Map keeps insertion order, and a rewritten key moves to the end, so the first entries are the
+// oldest: expiry and eviction stop at the first live entry instead of scanning everything.
+
+export class MemoryMarks {
+  private readonly keys = new Map<string, number>()
+
+  constructor (private readonly maxKeys = 1_000_000, private readonly now: () => number = Date.now) {}
+
+  has (key: string): boolean {
+    return (this.keys.get(key) ?? 0) > this.now()
+  }
+
+  add (key: string, ttlMs: number): void {
+    const now = this.now()
+    this.keys.delete(key)
+    this.keys.set(key, now + ttlMs)
+    for (const [k, e] of this.keys) {
+      if (e > now && this.keys.size <= this.maxKeys) break
+      this.keys.delete(k)
+    }
+  }
+
+  get size (): number { return this.keys.size }
+}
