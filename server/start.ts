@@ -7,7 +7,7 @@ import type { Logger } from 'pino'
 import type { CompiledConfig } from '../config/types.js'
 import { createStore, type Store } from './store/index.js'
 import { Delivery } from './delivery/index.js'
-import { redisQueues, type QueueFactory } from './delivery/factory.js'
+import { embeddedQueues, redisQueues, type QueueFactory } from './delivery/factory.js'
 import { createMetrics, type Metrics } from './metrics.js'
 import { buildApp } from './app.js'
 import { ConfigHolder, type SwapReport } from './config-holder.js'
@@ -43,7 +43,9 @@ export async function startGateway (opts: StartOptions): Promise<Gateway> {
   const metrics = createMetrics()
   const store = await createStore(config.store)
   const deliveryLogger = logger.child({ component: 'delivery' })
-  const queues = sharedQueues(store, config, metrics, deliveryLogger)
+  const queues = sharedQueues(store, config, metrics, deliveryLogger) ??
+    await embeddedQueues({ logger: deliveryLogger, deadLetterFile: resolve(config.server.deadLetterFile), deadLetterMax: config.delivery.deadLetterMax })
+      .catch(async err => { await store.close().catch(() => {}); throw err })
   const delivery = new Delivery({
     tags: config.tags,
     metrics,

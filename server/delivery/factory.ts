@@ -6,6 +6,7 @@ import type { Logger } from 'pino'
 import { DELIVERY_DEFAULTS } from '../../schemas/defaults.js'
 import type { DeadLetterStore } from './dead-letters.js'
 import { MemoryDeadLetters } from './memory-dead-letters.js'
+import { FileDeadLetters } from './file-dead-letters.js'
 import { MemoryQueue } from './memory-queue.js'
 import { MemoryMarks } from './memory-marks.js'
 import type { TagQueue } from './queue.js'
@@ -16,6 +17,8 @@ export interface QueueFactory {
   /** The queue of one tag; called once per tag name for the life of a Delivery. */
   queue (tag: string): TagQueue
   readonly deadLetters: DeadLetterStore
+  /** Let go of what the factory opened (Delivery calls it last at close). */
+  close?: () => Promise<void>
 }
 
 export function memoryQueues (opts: { logger: Logger, deadLetterMax?: number }): QueueFactory {
@@ -25,6 +28,16 @@ export function memoryQueues (opts: { logger: Logger, deadLetterMax?: number }):
     queue: tag => new MemoryQueue(tag, marks),
     deadLetters: new MemoryDeadLetters(opts.deadLetterMax ?? DELIVERY_DEFAULTS.deadLetterMax, opts.logger)
   }
+}
+
+/**
+ * The embedded mode of a gateway: queues in memory (the spool carries them across a restart),
+ * dead letters in a journal file so they survive one too.
+ */
+export async function embeddedQueues (opts: { logger: Logger, deadLetterFile: string, deadLetterMax?: number }): Promise<QueueFactory> {
+  const deadLetters = await FileDeadLetters.open({ file: opts.deadLetterFile, max: opts.deadLetterMax ?? DELIVERY_DEFAULTS.deadLetterMax, logger: opts.logger })
+  const marks = new MemoryMarks()
+  return { queue: tag => new MemoryQueue(tag, marks), deadLetters, close: async () => await deadLetters.close() }
 }
 
 /**

@@ -17,6 +17,7 @@ import { giveUp } from './letter.js'
 import { systemClock, type Clock } from './clock.js'
 import { newBatchId } from './batch-id.js'
 import type { TaglineEvent } from '../../schemas/event.js'
+import { queueStats, replay, type ReplayResult, type TagStats } from './admin.js'
 
 export type { SpooledEvent } from './types.js'
 
@@ -73,7 +74,18 @@ export interface Enqueuer {
   deadLetter (tag: string, event: TaglineEvent, reason: string): Promise<void>
 }
 
-export class Delivery implements Enqueuer {
+/** What an operator asks of a running gateway (the /admin routes). */
+export interface QueueAdmin {
+  /** Per tag delivering here, by name: waiting, in flight, scheduled, dead letters, oldest wait. */
+  stats (): Promise<TagStats[]>
+  /**
+   * The tag's dead letters (those of the last `withinMs`, the oldest `limit`) back into its queue;
+   * a dry run only counts them. An unknown tag is 404 not_found.
+   */
+  replay (opts: { tag: string, withinMs?: number, limit?: number, dryRun?: boolean }): Promise<ReplayResult>
+}
+
+export class Delivery implements Enqueuer, QueueAdmin {
   /** Where given-up events are kept (the factory's store). */
   readonly deadLetters: DeadLetterStore
   private readonly workers = new Map<string, TagWorker>()
@@ -147,6 +159,32 @@ export class Delivery implements Enqueuer {
     const now = this.now()
     const item = { id: this.nextId(), tag, event, attempts: 0, enqueuedMs: now }
     await giveUp({ ...this.opts, logger: this.logger, deadLetters: this.deadLetters }, tag, { item, outcome: 'dead_lettered', reason }, now, kept)
+  }
+
+  async stats (): Promise<TagStats[]> {
+    const workers = new Map(this.workers)
+    return await queueStats([...workers.keys()].sort(), tag => (workers.get(tag) as TagWorker).queue, this.deadLetters, this.now())
+  }
+
+  async replay (opts: { tag: string, withinMs?: number, limit?: number, dryRun?: boolean }): Promise<ReplayResult> {
+    const worker = this.workers.get(opts.tag)
+    if (worker === undefined || worker.retiring) {
+      throw errors.notFound(`No tag "${opts.tag}" delivers here; tags: ${[...this.workers].filter(([, w]) => !w.retiring).map(([name]) => name).sort().join(', ') || 'none'}.`)
+    }
+    const dryRun = opts.dryRun === true
+    if (!dryRun && this.closing !== undefined) throw errors.notReady('Delivery is shutting down; nothing was replayed.')
+    const now = this.now()
+    return await replay({
+      tag: opts.tag,
+      // accept() pushes and wakes the worker: the replayed events go out at once.
+      queue: { push: async items => await worker.accept([...items]) },
+      deadLetters: this.deadLetters,
+      sinceMs: opts.withinMs === undefined ? undefined : now - opts.withinMs,
+      limit: opts.limit,
+      dryRun,
+      now,
+      newId: () => this.nextId()
+    })
   }
 
   /** Events the tag holds: waiting, in flight and scheduled for retry. */
@@ -295,6 +333,7 @@ export class Delivery implements Enqueuer {
     let spooled = 0
     if (leftovers.length > 0) spooled = await this.spool(leftovers)
     if (this.ownsDispatcher) await this.dispatcher.destroy().catch(() => {})
+    await this.queues.close?.().catch(err => this.logger.error({ err }, 'delivery: closing the queues failed'))
     const delivered = this.delivered - deliveredBefore
     this.logger.info({ delivered, spooled }, 'delivery closed')
     return { delivered, spooled }

@@ -34,6 +34,7 @@ function yaml (spoolFile: string, p: Parts): string {
   return [
     'server:',
     ...(given('spoolFile') ? [] : [`  spoolFile: ${JSON.stringify(spoolFile)}`]),
+    ...(given('deadLetterFile') ? [] : [`  deadLetterFile: ${JSON.stringify(spoolFile.replace(/spool\.jsonl$/, 'dead-letters.jsonl'))}`]),
     ...(given('rateLimit') ? [] : ['  rateLimit: false']),
     ...server.map(l => '  ' + l),
     'auth:',
