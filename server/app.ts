@@ -13,13 +13,15 @@ import { errors, isTaglineError, TaglineError } from '../common/errors.js'
 import { makeAuthenticator } from './auth.js'
 import { collectRoutes } from './routes/collect.js'
 import { opsRoutes } from './routes/ops.js'
-import type { Enqueuer } from './delivery/index.js'
+import { adminRoutes } from './routes/admin.js'
+import type { Enqueuer, QueueAdmin } from './delivery/index.js'
 import { ConfigHolder } from './config-holder.js'
 import { TIME_WINDOW_PATTERN, TIME_WINDOW_UNITS } from '../schemas/config.js'
 
 interface AppCollaborators {
   store: Store
-  delivery: Enqueuer
+  /** Takes the events; also answers the operator routes (/admin/*). */
+  delivery: Enqueuer & QueueAdmin
   metrics?: Metrics
   logger?: Logger
   ids?: IdSource
@@ -162,5 +164,6 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
   const authenticate = (header: string | undefined): boolean => authenticator()(header)
   await app.register(collectRoutes, { holder, store: deps.store, delivery: deps.delivery, metrics, ids, authenticate })
   await app.register(opsRoutes, { store: deps.store, metrics, isReady: deps.isReady ?? (() => true) })
+  await app.register(adminRoutes, { holder, admin: deps.delivery, authenticate })
   return app as unknown as FastifyInstance
 }

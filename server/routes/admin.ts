@@ -1,0 +1,82 @@
+// The operator routes, what `tagline queues` and `tagline replay` call in embedded mode (where the
+// queues live in this process): GET /admin/queues and POST /admin/replay. They need an API key of
+// auth.apiKeys (with none configured they are off: 404), and are never rate limited.
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { Ajv } from 'ajv'
+import type { ConfigHolder } from '../config-holder.js'
+import type { QueueAdmin } from '../delivery/index.js'
+import { errors, type ErrorDetail } from '../../common/errors.js'
+import { ReplayRequest } from '../../schemas/admin.js'
+import { parseDuration } from '../../config/duration.js'
+import { parseJsonBody } from '../snapshot.js'
+
+export interface AdminOptions {
+  holder: ConfigHolder
+  admin: QueueAdmin
+  /** The edge's API-key check: false without a header, throws 401 for a wrong one. */
+  authenticate: (header: string | undefined) => boolean
+}
+
+const validateReplay = new Ajv({ allErrors: true, strict: false }).compile<ReplayRequest>(ReplayRequest)
+
+const REPLAY_SHAPE = '{ "tag": "<name>", "since": "2h", "limit": 100, "dryRun": true } (only tag is required)'
+
+/** One sentence per key in trouble, whatever Ajv said about it (a union fails once per branch). */
+const SENTENCES: Readonly<Record<string, string>> = {
+  tag: 'tag must be the name of a tag (a non-empty string).',
+  since: 'since must be a duration: milliseconds, or a string like "30m", "2h", "2d".',
+  limit: 'limit must be a whole number, 1 or more.',
+  dryRun: 'dryRun must be true or false.'
+}
+
+function replayProblems (): ErrorDetail[] {
+  const out = new Map<string, ErrorDetail>()
+  for (const e of validateReplay.errors ?? []) {
+    const params = e.params as Record<string, unknown>
+    if (e.keyword === 'required') {
+      const key = String(params.missingProperty)
+      out.set(key, { path: key, message: `${key} is required.` })
+    } else if (e.keyword === 'additionalProperties') {
+      const key = String(params.additionalProperty)
+      out.set(key, { path: key, message: `Unknown key "${key}": the body takes tag, since, limit and dryRun.` })
+    } else {
+      const key = e.instancePath.split('/')[1] ?? ''
+      out.set(key, { path: key, message: SENTENCES[key] ?? `The body must be a JSON object: ${REPLAY_SHAPE}.` })
+    }
+  }
+  return [...out.values()]
+}
+
+export async function adminRoutes (app: FastifyInstance, opts: AdminOptions): Promise<void> {
+  const noLimit = { rateLimit: false }
+
+  function authorize (req: FastifyRequest): void {
+    if (opts.holder.current().apiKeys.length === 0) {
+      throw errors.notFound('The admin routes are off: they need an API key, and auth.apiKeys is empty. Add one to the config, then reload (SIGHUP) or restart the gateway.')
+    }
+    if (!opts.authenticate(req.headers.authorization)) {
+      throw errors.unauthorized('The admin routes need an API key: send Authorization: Bearer <one of auth.apiKeys>.')
+    }
+  }
+
+  app.get('/admin/queues', { config: noLimit }, async req => {
+    authorize(req)
+    return { queues: await opts.admin.stats() }
+  })
+
+  app.post('/admin/replay', { config: noLimit }, async req => {
+    authorize(req)
+    const text = typeof req.body === 'string' ? req.body : ''
+    const body = parseJsonBody(text, req.headers['content-type']?.split(';')[0].trim().toLowerCase())
+    if (body === undefined) throw errors.badRequest(`The body must be a JSON object: ${REPLAY_SHAPE}.`)
+    if (!validateReplay(body)) throw errors.badRequest('The replay request is not valid.', replayProblems())
+    let withinMs: number | undefined
+    if (body.since !== undefined) {
+      try { withinMs = parseDuration(body.since) } catch { throw errors.badRequest('The replay request is not valid.', [{ path: 'since', message: SENTENCES.since }]) }
+    }
+    const dryRun = body.dryRun === true
+    const result = await opts.admin.replay({ tag: body.tag, withinMs, limit: body.limit, dryRun })
+    req.log.info({ tag: result.tag, matched: result.matched, replayed: result.replayed, dryRun }, dryRun ? 'dead letters counted for a replay (dry run)' : 'dead letters replayed')
+    return { ...result, dryRun }
+  })
+}
