@@ -1,4 +1,4 @@
-// The `tagline` command: start, validate, try, help.
+// The `tagline` command: start, validate, try, queues, replay, help.
 import { parseArgs } from 'node:util'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
@@ -11,6 +11,7 @@ import { readTryInput, tryEvent, type TryInput } from './try.js'
 import { formatTryReport } from './try-format.js'
 import { isTaglineError } from '../common/errors.js'
 import { scrubMessage } from './delivery/redact.js'
+import { queuesCommand, replayCommand } from './admin-cli.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
 // Works from the sources (server/) and from the build (dist/server/).
@@ -23,6 +24,10 @@ const USAGE = `Usage:
   tagline try [--config FILE] INPUT [options]
                                              show what each tag does with one input, and the
                                              exact (redacted) requests it would send
+  tagline queues [--config FILE] [--json]    per tag: events waiting, in flight, scheduled for
+                                             retry, dead letters, and how long the oldest waits
+  tagline replay --tag NAME [--since 2h] [--limit N] [--dry-run] [--config FILE] [--json]
+                                             put one tag's dead letters back into its queue
   tagline help                               this text
 
 tagline try: INPUT is a JSON file (tagline JSON, a dataLayer push or Measurement Protocol JSON),
@@ -37,6 +42,23 @@ taken as a trusted backend POST /collect, or a hit URL (https://host/g/collect?v
   --json                print the report as one JSON document
   Exit 0 when it ran (even if no tag fires), 1 for a config error, 2 for bad input.
   Secrets and user data are redacted; stitching and dedup (which need the store) are not simulated.
+
+tagline queues, tagline replay: they read the config the gateway runs. With store.redis set they
+work on the queues and dead letters in Redis directly, with every gateway up or down. Without it
+(embedded mode) those live in the gateway's memory: the command asks the running gateway
+(GET /admin/queues, POST /admin/replay at server.host:server.port) with the first of auth.apiKeys.
+  --config, -c FILE     the config (default: the quickstart config)
+  --url URL             embedded mode: the gateway's address (default http://127.0.0.1:<server.port>)
+  --tag, -t NAME        replay: the tag; no other tag is touched, so no other destination gets a
+                        second copy
+  --since DURATION      replay: only letters of the last 30m, 2h, 2d…
+  --limit N             replay: only the oldest N of them
+  --dry-run             replay: count the letters by reason and change nothing
+  --json                print JSON
+  Replayed events are new events of the tag (attempts from 0, no dedup check, past maxQueue), and
+  each letter is removed only once its event is queued again: a crash in between sends it twice,
+  never loses it. Exit 0 done, 1 for a config error or an unreachable Redis or gateway, 2 for bad
+  arguments or a tag the config does not deliver to.
 
 Environment: PORT overrides server.port; LOG_LEVEL sets the log level (info).
 Signals: SIGTERM or SIGINT drains and stops; SIGHUP re-reads the config file and applies it (an
@@ -60,6 +82,8 @@ export async function main (argv: string[], out: (s: string) => void = s => proc
     return 1
   }
   if (command === 'try') return await tryCommand(rest, out, err)
+  if (command === 'queues') return await queuesCommand(rest, { out, err, usage: USAGE, defaultConfig: QUICKSTART })
+  if (command === 'replay') return await replayCommand(rest, { out, err, usage: USAGE, defaultConfig: QUICKSTART })
   if (command === 'start') {
     let values: { config?: string, port?: string }
     try {

@@ -1,0 +1,265 @@
+// `tagline queues` and `tagline replay`: the operator's view of delivery, from the config file the
+// gateway runs. Redis mode (store.redis set): the queues and dead letters are in Redis, read and
+// changed there directly, with every gateway up or down. Embedded mode: they live in the running
+// gateway's memory, so the command asks it (GET /admin/queues, POST /admin/replay) with the first
+// of auth.apiKeys. Both modes share server/delivery/admin.ts.
+import { parseArgs } from 'node:util'
+import { readFileSync } from 'node:fs'
+import { hostname } from 'node:os'
+import { Agent, request } from 'undici'
+import { formatProblems, validateConfigText, type ConfigProblem } from '../config/load.js'
+import type { CompiledConfig } from '../config/types.js'
+import { parseDuration } from '../config/duration.js'
+import { RedisStore } from './store/index.js'
+import { redisQueues, type QueueFactory } from './delivery/factory.js'
+import type { TagQueue } from './delivery/queue.js'
+import { queueStats, replay, type ReplayResult, type TagStats } from './delivery/admin.js'
+import { newBatchId } from './delivery/batch-id.js'
+
+export interface CliIo {
+  out: (s: string) => void
+  err: (s: string) => void
+  /** The command's usage text, printed after a usage error. */
+  usage: string
+  /** The config used without --config. */
+  defaultConfig: string
+}
+
+/** A failure with its exit code: 1 (config, Redis or the gateway), 2 (the arguments). */
+class CliFailure extends Error {
+  /** usage: print the usage text after it; bare: print it as is (the config's problems). */
+  constructor (readonly exitCode: 1 | 2, message: string, readonly how: { usage?: boolean, bare?: boolean } = {}) { super(message) }
+}
+
+const usageError = (message: string, usage = false): CliFailure => new CliFailure(2, message, { usage })
+
+// ---------------------------------------------------------------- commands
+
+export async function queuesCommand (argv: string[], io: CliIo): Promise<number> {
+  return await run('queues', io, async () => {
+    let values: { config?: string, json?: boolean, url?: string }
+    try {
+      values = parseArgs({ args: argv, options: { config: { type: 'string', short: 'c' }, json: { type: 'boolean' }, url: { type: 'string' } } }).values
+    } catch (e) { throw usageError((e as Error).message, true) }
+    checkUrl(values.url)
+    const { config, file } = readConfig(values.config ?? io.defaultConfig)
+    let queues: TagStats[]
+    if (config.store.redis !== undefined) {
+      queues = await onRedis(config, async (queueOf, factory) => await queueStats(enabledTags(config), queueOf, factory.deadLetters, Date.now()))
+    } else {
+      queues = (await askGateway(config, file, values.url, 'GET', '/admin/queues') as { queues: TagStats[] }).queues
+    }
+    io.out(values.json === true ? JSON.stringify({ queues }, null, 2) : formatQueues(queues))
+  })
+}
+
+export async function replayCommand (argv: string[], io: CliIo): Promise<number> {
+  return await run('replay', io, async () => {
+    let values: { config?: string, json?: boolean, url?: string, tag?: string, since?: string, limit?: string, 'dry-run'?: boolean }
+    try {
+      values = parseArgs({
+        args: argv,
+        options: { config: { type: 'string', short: 'c' }, json: { type: 'boolean' }, url: { type: 'string' }, tag: { type: 'string', short: 't' }, since: { type: 'string' }, limit: { type: 'string' }, 'dry-run': { type: 'boolean' } }
+      }).values
+    } catch (e) { throw usageError((e as Error).message, true) }
+    if (values.tag === undefined || values.tag === '') throw usageError('give the tag whose dead letters to replay: --tag NAME.', true)
+    checkUrl(values.url)
+    let withinMs: number | undefined
+    if (values.since !== undefined) {
+      try { withinMs = parseDuration(values.since) } catch { throw usageError(`--since takes a duration like 30m, 2h or 2d, not "${values.since}".`) }
+    }
+    const limit = values.limit === undefined ? undefined : /^\d{1,9}$/.test(values.limit) ? Number(values.limit) : Number.NaN
+    if (limit !== undefined && !(limit >= 1)) throw usageError(`--limit takes a whole number, 1 or more, not "${values.limit}".`)
+    const dryRun = values['dry-run'] === true
+    const { config, file } = readConfig(values.config ?? io.defaultConfig)
+    const tag = values.tag
+    const tags = enabledTags(config)
+    if (!tags.includes(tag)) {
+      throw usageError(`no tag "${tag}" delivers in ${file}${config.tags.some(t => t.name === tag) ? ' (it is disabled)' : ''}; its tags: ${tags.join(', ') || 'none'}.`)
+    }
+    let result: ReplayResult
+    if (config.store.redis !== undefined) {
+      const idPrefix = newBatchId(Date.now())
+      let seq = 0
+      result = await onRedis(config, async (queueOf, factory) => {
+        const now = Date.now()
+        return await replay({
+          tag,
+          queue: queueOf(tag),
+          deadLetters: factory.deadLetters,
+          sinceMs: withinMs === undefined ? undefined : now - withinMs,
+          limit,
+          dryRun,
+          now,
+          newId: () => `${idPrefix}-${(seq++).toString(36)}`
+        })
+      })
+    } else {
+      result = await askGateway(config, file, values.url, 'POST', '/admin/replay', { tag, since: withinMs, limit, dryRun }) as ReplayResult
+    }
+    io.out(values.json === true ? JSON.stringify({ ...result, dryRun }, null, 2) : formatReplay(result, dryRun))
+  })
+}
+
+/** Runs a command body: a CliFailure is printed and becomes its exit code. */
+async function run (name: string, io: CliIo, body: () => Promise<void>): Promise<number> {
+  try {
+    await body()
+    return 0
+  } catch (e) {
+    if (!(e instanceof CliFailure)) throw e
+    io.err(e.how.bare === true ? e.message : `tagline ${name}: ${e.message}${e.how.usage === true ? `\n\n${io.usage}` : ''}`)
+    return e.exitCode
+  }
+}
+
+// ---------------------------------------------------------------- the config
+
+function readConfig (file: string): { config: CompiledConfig, file: string } {
+  let text: string
+  try { text = readFileSync(file, 'utf8') } catch (e) {
+    const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message
+    const problems: ConfigProblem[] = [{ path: '', code: 'unreadable', message: `cannot read the config file: ${why}` }]
+    throw new CliFailure(1, formatProblems(file, problems), { bare: true })
+  }
+  const result = validateConfigText({ text, file }, process.env)
+  if (!result.ok) throw new CliFailure(1, formatProblems(file, result.problems), { bare: true })
+  return { config: result.config, file }
+}
+
+/** The tags that have a queue: what a gateway on this config delivers to, by name. */
+function enabledTags (config: CompiledConfig): string[] {
+  return config.tags.filter(t => t.enabled).map(t => t.name).sort()
+}
+
+// ---------------------------------------------------------------- Redis mode
+
+/**
+ * Talks to the shared queues as one more consumer (named cli:<host>:<pid>, which never takes an
+ * event), then lets go of everything it opened.
+ */
+async function onRedis<T> (config: CompiledConfig, fn: (queueOf: (tag: string) => TagQueue, factory: QueueFactory) => Promise<T>): Promise<T> {
+  const store = new RedisStore({ url: config.store.redis as string, prefix: config.store.prefix })
+  const made = new Map<string, TagQueue>()
+  // The store's client swallows its error events (they surface through commands); the first says why a connect failed.
+  let why: Error | undefined
+  store.client.once('error', (e: Error) => { why = e })
+  try {
+    try {
+      await store.connect()
+    } catch (e) {
+      throw new CliFailure(1, `cannot reach Redis at ${redisHost(config.store.redis as string)} (store.redis): ${(why ?? e as Error).message}`)
+    }
+    const factory = redisQueues({
+      ...store.redis,
+      consumer: `cli:${hostname()}:${process.pid}`,
+      claimIdleMs: config.delivery.claimIdleMs,
+      deadLetterMax: config.delivery.deadLetterMax
+    })
+    const queueOf = (tag: string): TagQueue => {
+      let q = made.get(tag)
+      if (q === undefined) made.set(tag, q = factory.queue(tag))
+      return q
+    }
+    try {
+      return await fn(queueOf, factory)
+    } catch (e) {
+      if (e instanceof CliFailure) throw e
+      throw new CliFailure(1, `Redis (store.redis): ${(e as Error).message}`)
+    }
+  } finally {
+    await Promise.all([...made.values()].map(async q => await q.shared?.close().catch(() => {})))
+    await store.close()
+  }
+}
+
+/** host:port of a Redis URL, never its password. */
+function redisHost (url: string): string {
+  try { return new URL(url).host } catch { return 'store.redis' }
+}
+
+// ---------------------------------------------------------------- embedded mode
+
+/** --url: the gateway's address (embedded mode; Redis mode needs none). */
+function checkUrl (url: string | undefined): void {
+  if (url !== undefined && !/^https?:\/\/[^/]+/.test(url)) throw usageError(`--url takes the gateway's address, like http://127.0.0.1:8080, not "${url}".`)
+}
+
+/** Where a gateway on this config listens, seen from this host. */
+function localUrl (server: CompiledConfig['server']): string {
+  const h = server.host
+  const host = h === '' || h === '0.0.0.0' || h === '::' ? '127.0.0.1' : h.includes(':') ? `[${h}]` : h
+  return `http://${host}:${server.port}`
+}
+
+async function askGateway (config: CompiledConfig, file: string, url: string | undefined, method: 'GET' | 'POST', path: string, body?: object): Promise<unknown> {
+  const key = config.apiKeys[0]
+  if (key === undefined) {
+    throw new CliFailure(1, `embedded mode (no store.redis in ${file}): the queues live in the running gateway, whose /admin routes need an API key, and auth.apiKeys is empty. Add a key to the config (and reload the gateway), or set store.redis.`)
+  }
+  const base = (url ?? localUrl(config.server)).replace(/\/+$/, '')
+  const agent = new Agent({ connect: { timeout: 5000 } })
+  try {
+    let res
+    try {
+      res = await request(base + path, {
+        method,
+        dispatcher: agent,
+        headers: { authorization: `Bearer ${key}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        headersTimeout: 30_000,
+        bodyTimeout: 30_000
+      })
+    } catch (e) {
+      const why = (e as NodeJS.ErrnoException).code ?? (e as Error).message
+      throw new CliFailure(1, `cannot reach the gateway at ${base} (${why}). Without store.redis (embedded mode) the queues and dead letters live in the gateway's memory, so it must be running: start it (tagline start --config ${file}), or give its address with --url.`)
+    }
+    const text = await res.body.text()
+    let doc: any
+    try { doc = JSON.parse(text) } catch { doc = undefined }
+    if (res.statusCode >= 200 && res.statusCode < 300 && doc !== null && typeof doc === 'object') return doc
+    const what = typeof doc?.error === 'string' ? ` ${String(doc.error)}` : ''
+    const message = typeof doc?.message === 'string' ? String(doc.message) : text.slice(0, 300)
+    throw new CliFailure(1, `the gateway at ${base} answered ${res.statusCode}${what}: ${message}`)
+  } finally {
+    await agent.close()
+  }
+}
+
+// ---------------------------------------------------------------- output
+
+/** 850ms, 42s, 4m 12s, 2h 5m, 3d 4h. */
+function formatAge (ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)}ms`
+  const s = Math.floor(ms / 1000)
+  if (s < 60) return `${s}s`
+  const units: Array<[string, number]> = [['d', 86_400], ['h', 3600], ['m', 60], ['s', 1]]
+  const i = units.findIndex(([, n]) => s >= n)
+  const [big, bn] = units[i]
+  const [small, sn] = units[i + 1]
+  const rest = Math.floor((s % bn) / sn)
+  return rest > 0 ? `${Math.floor(s / bn)}${big} ${rest}${small}` : `${Math.floor(s / bn)}${big}`
+}
+
+function formatQueues (queues: TagStats[]): string {
+  if (queues.length === 0) return 'No tag delivers in this config.'
+  const head = ['tag', 'waiting', 'in flight', 'scheduled', 'dead', 'oldest waiting']
+  const rows = queues.map(q => [q.tag, String(q.waiting), String(q.inFlight), String(q.scheduled), String(q.dead), q.oldestWaitingAgeMs === undefined ? '-' : formatAge(q.oldestWaitingAgeMs)])
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map(r => r[i].length)))
+  // The tag left-aligned, the numbers right-aligned, the age left-aligned.
+  const line = (cells: string[]): string => cells.map((c, i) => i === 0 || i === cells.length - 1 ? c.padEnd(widths[i]) : c.padStart(widths[i])).join('  ').trimEnd()
+  return [line(head), ...rows.map(line)].join('\n')
+}
+
+function formatReplay (r: ReplayResult, dryRun: boolean): string {
+  const letters = (n: number): string => `${n} dead letter${n === 1 ? '' : 's'}`
+  const head = r.matched === 0
+    ? `${r.tag}: no dead letters match; nothing to replay.`
+    : dryRun
+      ? `${r.tag}: dry run: ${letters(r.matched)} would be replayed; nothing was changed.`
+      : `${r.tag}: replayed ${letters(r.replayed)} into its queue; the tag delivers them again now.`
+  const reasons = Object.entries(r.byReason).sort((a, b) => b[1] - a[1])
+  const width = Math.max(0, ...reasons.map(([, n]) => String(n).length))
+  const oneLine = (s: string): string => { const t = s.replace(/\s+/g, ' ').trim(); return t.length > 160 ? t.slice(0, 159) + '…' : t }
+  return [head, ...reasons.map(([reason, n]) => `  ${String(n).padStart(width)}  ${oneLine(reason)}`)].join('\n')
+}
