@@ -53,7 +53,12 @@ export const DELIVERY_DEFAULTS = Object.freeze({
    */
   claimIdle: '2m',
   /** Redis mode: the longest a replica waits before it looks again at retries and claims. */
-  pollMs: 1000
+  pollMs: 1000,
+  /**
+   * Per tag: this many failed attempts in a row pause it for the cooldown, doubled after each
+   * failed probe up to the max; refused credentials pause it at once (server/delivery/breaker.ts).
+   */
+  breaker: Object.freeze({ failures: 5, cooldownMs: 5_000, maxCooldownMs: 5 * 60_000 })
 })
 
 export const STORE_DEFAULTS = Object.freeze({

@@ -17,6 +17,8 @@ export interface Metrics {
   queueDepth: Gauge<'tag'>
   /** Redis mode: events of dead (or stuck) replicas this one took over. */
   queueClaimed: Counter<'tag'>
+  /** 1 while a tag's breaker holds it paused, by reason (credentials, failing). */
+  tagPaused: Gauge<'tag' | 'reason'>
 }
 
 export function createMetrics (opts: { defaultMetrics?: boolean } = {}): Metrics {
@@ -52,6 +54,7 @@ export function createMetrics (opts: { defaultMetrics?: boolean } = {}): Metrics
       registers
     }),
     queueDepth: new Gauge({ name: 'tagline_queue_depth', help: 'Events a tag queue holds: waiting, in flight and scheduled for retry.', labelNames: ['tag'], registers }),
+    tagPaused: new Gauge({ name: 'tagline_tag_paused', help: 'Tags paused by their breaker: reason credentials (the destination refused the token or permissions: fix the config) or failing (attempts kept failing: probed with backoff).', labelNames: ['tag', 'reason'], registers }),
     queueClaimed: new Counter({ name: 'tagline_queue_claimed_total', help: 'Redis mode: events another replica took and never settled (it died or stalled past delivery.claimIdle), taken over by this one.', labelNames: ['tag'], registers })
   }
 }

@@ -25,6 +25,8 @@ export function classifyByStatus (res: TagResponse, opts: StatusOptions = {}): C
   if (isSuccessStatus(res.status)) return { kind: 'ok' }
   const reason = `HTTP ${res.status}${res.body ? ': ' + res.body.slice(0, 500) : ''}`
   const s = res.status
+  // Unauthorized, Forbidden: the credentials, not the events (https://www.rfc-editor.org/rfc/rfc9110#section-15.5.2).
+  if (s === 401 || s === 403) return { kind: 'credentials', reason }
   const permanent = opts.permanent === 'every4xx' ? s >= 400 && s < 500 && s !== 408 && s !== 429 : LISTED.has(s)
   if (permanent) return { kind: 'drop', reason }
   // 3xx too: redirects are not followed, so a moved endpoint is a failure to retry and notice.

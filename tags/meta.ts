@@ -214,7 +214,7 @@ function classifyMeta (res: TagResponse, req: OutgoingRequest): Classification {
     const floor = code === 368 ? 15 * 60_000 : isThrottle(code) ? regainAccessMs(res.headers) : undefined
     return floor !== undefined ? { kind: 'retry', reason, retryAfterMs: floor } : { kind: 'retry', reason }
   }
-  if (isSetupError(code, subcode)) return { kind: 'drop', reason: `${reason} (check the access token, its permissions and the pixel id)` }
+  if (isSetupError(code, subcode)) return { kind: 'credentials', reason: `${reason} (check the access token, its permissions and the pixel id)` }
   // Invalid parameter (100) or another permanent refusal: one bad event rejects the whole batch.
   return req.events.length > 1 ? { kind: 'split', reason } : { kind: 'drop', reason }
 }

@@ -159,8 +159,8 @@ function classifyTiktok (res: TagResponse, req: OutgoingRequest): Classification
   const msg = typeof a.message === 'string' && a.message !== '' ? `: ${a.message.slice(0, 300)}` : ''
   const reason = `TikTok code ${c}${msg}${id}`
   if (isTransient(c)) return { kind: 'retry', reason }
-  if (TOKEN_CODES.has(c)) return { kind: 'drop', reason: `${reason}; the accessToken is missing, expired or invalid: generate a new one in Events Manager (it goes raw in the Access-Token header, no "Bearer")` }
-  if (PERMISSION_CODES.has(c)) return { kind: 'drop', reason: `${reason}; the token has no permission for this pixel: check pixelCode and the token's scope` }
+  if (TOKEN_CODES.has(c)) return { kind: 'credentials', reason: `${reason}; the accessToken is missing, expired or invalid: generate a new one in Events Manager (it goes raw in the Access-Token header, no "Bearer")` }
+  if (PERMISSION_CODES.has(c)) return { kind: 'credentials', reason: `${reason}; the token has no permission for this pixel: check pixelCode and the token's scope` }
   // Data errors refuse the whole batch for one event (40061: batch size): halve until it is alone.
   if (c >= 40000 && c <= 40099) return req.events.length > 1 ? { kind: 'split', reason } : { kind: 'drop', reason }
   return { kind: 'retry', reason: `${reason} (unknown code)` }

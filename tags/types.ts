@@ -44,6 +44,12 @@ export type Classification =
   | { kind: 'retry', reason: string, retryAfterMs?: number }
   | { kind: 'drop', reason: string }
   /**
+   * The destination refused our credentials (a token, its permissions, the account or pixel id):
+   * no event is at fault, and every request will fail the same way until the config is fixed.
+   * Delivery pauses the tag and keeps its events, spending none of their attempts.
+   */
+  | { kind: 'credentials', reason: string }
+  /**
    * The destination refused the whole request because of some event in it (Meta and TikTok
    * reject a batch for one bad event). Delivery resends the events in halves until the bad one
    * is alone, then dead-letters it with this reason; the others are delivered. For a request

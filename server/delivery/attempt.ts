@@ -25,6 +25,11 @@ export interface Plan {
   retry?: { batch: Batch, dueMs: number, reason: string, aborted: boolean }
   /** A request refused whole for one event: its events go out again at once, in halves. */
   halves: Batch[]
+  /**
+   * The destination refused our credentials: these events go back as they came (no attempt
+   * spent), to wait for a fixed config while the tag is paused.
+   */
+  held?: { batch: Batch, reason: string, status?: number, response?: string }
 }
 
 export interface AttemptContext extends ExchangeContext {
@@ -78,6 +83,8 @@ export async function attempt (batch: Batch, c: AttemptContext): Promise<Plan> {
   }))
 
   const retry: QueuedEvent[] = []
+  const held: QueuedEvent[] = []
+  let refused: Extract<RequestResult, { kind: 'credentials' }> | undefined
   let last: Extract<RequestResult, { kind: 'retry' }> | undefined
   let floorMs = 0
   let aborted = false
@@ -87,6 +94,10 @@ export async function attempt (batch: Batch, c: AttemptContext): Promise<Plan> {
     // A tag must carry or reject every event; one it forgot is a tag bug, kept visible.
     if (r === undefined) plan.letters.push({ item: tried(i), outcome: 'dead_lettered', reason: 'build produced no request for this event' })
     else if (r.kind === 'ok') plan.sent.push(items[i])
+    else if (r.kind === 'credentials') {
+      held.push(items[i])
+      refused = r
+    }
     else if (r.kind === 'drop') plan.letters.push({ item: tried(i), outcome: 'dropped', reason: r.reason, status: r.status, response: r.response })
     else if (r.kind === 'retry') {
       retry.push({ ...tried(i), lastReason: r.reason })
@@ -95,6 +106,7 @@ export async function attempt (batch: Batch, c: AttemptContext): Promise<Plan> {
       last = r
     }
   }
+  if (refused !== undefined) plan.held = { batch: { id: batch.id, items: held }, reason: refused.reason, status: refused.status, response: refused.response }
   // Backoff counts from the answer, not from when the attempt began.
   if (last !== undefined) planRetry(plan, { id: batch.id, items: retry }, last, floorMs, aborted, c.now(), c)
   planHalves(plan, items, tried, results, splitGroups, now)

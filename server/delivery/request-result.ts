@@ -12,8 +12,10 @@ export type RequestResult =
   | { kind: 'retry', reason: string, floorMs?: number, aborted?: boolean } & Evidence
   | { kind: 'split', reason: string } & Evidence
   | { kind: 'drop', reason: string } & Evidence
+  | { kind: 'credentials', reason: string } & Evidence
 
-const rank = { ok: 0, retry: 1, split: 2, drop: 3 } as const
+// Refused credentials rank highest: such an event is kept for after the fix, whatever else it met.
+const rank = { ok: 0, retry: 1, split: 2, drop: 3, credentials: 4 } as const
 
 export function worst (a: RequestResult | undefined, b: RequestResult): RequestResult {
   if (a === undefined || rank[b.kind] > rank[a.kind]) return b
@@ -32,6 +34,7 @@ export function fromClassification (c: Classification, res: TagResponse, now: nu
   const evidence = { status: res.status, response: res.body }
   if (c.kind === 'drop') return { kind: 'drop', reason: c.reason, ...evidence }
   if (c.kind === 'split') return { kind: 'split', reason: c.reason, ...evidence }
+  if (c.kind === 'credentials') return { kind: 'credentials', reason: c.reason, ...evidence }
   const floorMs = Math.max(c.retryAfterMs ?? 0, retryAfterMs(res.headers, now) ?? 0)
   return { kind: 'retry', reason: c.reason, floorMs, ...evidence }
 }

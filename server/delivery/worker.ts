@@ -16,6 +16,7 @@ import { secretValues } from './redact.js'
 import { resolveRetryPolicy, type ResolvedRetryPolicy } from './retry.js'
 import { SendError } from './send.js'
 import type { Clock } from './clock.js'
+import { Breaker, type BreakerPolicy, type Verdict } from './breaker.js'
 
 export interface WorkerDeps {
   queue: TagQueue
@@ -29,6 +30,7 @@ export interface WorkerDeps {
   observer?: DeliveryObserver
   /** Shared queues: the longest wait before looking again for retries and claims. */
   pollMs: number
+  breaker: BreakerPolicy
   /** Called whenever work settles or the queue changes shape (drain and retire checks). */
   onChange: () => void
   onDelivered: (count: number) => void
@@ -54,11 +56,13 @@ export class TagWorker {
   private readonly controllers = new Set<AbortController>()
 
   private watching?: Promise<void>
+  private readonly breaker: Breaker
 
   constructor (tag: CompiledTag, private readonly d: WorkerDeps) {
     this.tag = tag
     this.policy = resolveRetryPolicy(tag.retry)
     this.secrets = secretValues(tag.settings, tag.def.secrets)
+    this.breaker = new Breaker(d.breaker)
     if (d.queue.shared !== undefined) this.watching = this.watch()
   }
 
@@ -73,6 +77,11 @@ export class TagWorker {
     this.policy = resolveRetryPolicy(tag.retry)
     this.secrets = secretValues(tag.settings, tag.def.secrets)
     this.retiring = false
+    // New settings may carry the fixed credentials: try again now rather than at the next probe.
+    if (this.breaker.reason === 'credentials') {
+      this.breaker.close()
+      this.transition('closed', 'config changed')
+    }
     this.schedulePump()
   }
 
@@ -198,7 +207,9 @@ export class TagWorker {
     const q = this.d.queue
     const { maxEvents, maxWaitMs } = this.tag.batch
     const now = this.d.clock.now()
-    while (this.active.size < this.d.concurrency && (this.mode as Mode) !== 'stopped' && (this.mode as Mode) !== 'quiescing') {
+    while (this.active.size < this.breaker.limit(this.d.concurrency) && (this.mode as Mode) !== 'stopped' && (this.mode as Mode) !== 'quiescing') {
+      // Paused: nothing starts before the probe, then one batch.
+      if (!this.breaker.allows(now, this.active.size)) break
       // Retries first: they hold the oldest events. (The counts say whether one is due, which
       // spares the busy path a round trip per pump.)
       const c = q.counts()
@@ -234,8 +245,10 @@ export class TagWorker {
     const c = this.d.queue.counts()
     let next = c.nextDueMs ?? Infinity
     if (c.oldestWaitingMs !== undefined) next = Math.min(next, c.oldestWaitingMs + this.tag.batch.maxWaitMs)
+    // Paused: the probe is the next thing that can happen (when there is anything to send).
+    if (this.breaker.state === 'open' && next !== Infinity) next = Math.max(next, this.breaker.untilMs)
     // At full concurrency the next completion pumps; a timer would only spin.
-    if (this.active.size >= this.d.concurrency) next = Infinity
+    if (this.active.size >= this.breaker.limit(this.d.concurrency)) next = Infinity
     if (next !== this.timerDue) this.arm(next, now)
   }
 
@@ -298,6 +311,10 @@ export class TagWorker {
         this.d.logger.debug({ batchId: batch.id, events: batch.items.length, reason, inMs: dueMs - now }, 'retry scheduled')
       }
     }
+    if (plan.held !== undefined) {
+      // Kept as they came, due now: the breaker, not the retry schedule, decides when they go.
+      await q.schedule(plan.held.batch, now)
+    }
     for (const half of plan.halves) await q.schedule(half, now)
     if (plan.halves.length > 0) {
       const items = plan.halves.flatMap(h => h.items)
@@ -305,6 +322,27 @@ export class TagWorker {
       this.d.logger.debug({ events: items.length, requests: plan.halves.length }, 'request refused whole: resending in halves')
     }
     if (plan.sent.length > 0) this.d.onDelivered(plan.sent.length)
+    const change = this.breaker.record(verdict(plan), now)
+    this.transition(change, plan.held?.reason ?? plan.retry?.reason)
+  }
+
+  /** Logs and gauges a breaker change: an open breaker is an operator's business. */
+  private transition (change: 'opened' | 'closed' | undefined, why?: string): void {
+    if (change === undefined) return
+    const name = this.tag.name
+    const g = this.d.metrics.tagPaused
+    g.set({ tag: name, reason: 'credentials' }, this.breaker.reason === 'credentials' ? 1 : 0)
+    g.set({ tag: name, reason: 'failing' }, this.breaker.reason === 'failing' ? 1 : 0)
+    if (change === 'closed') {
+      this.d.logger.info({ why }, 'tag resumed')
+      return
+    }
+    const probeInMs = Math.max(0, this.breaker.untilMs - this.d.clock.now())
+    if (this.breaker.reason === 'credentials') {
+      this.d.logger.error({ reason: why, probeInMs }, 'the destination refused the credentials: tag paused, its events kept (no attempt spent); fix the token or permissions and reload the config')
+    } else {
+      this.d.logger.warn({ reason: why, probeInMs }, 'attempts keep failing: tag paused, then probed with one batch')
+    }
   }
 
   private count (outcome: 'retried' | 'split', items: QueuedEvent[], reason?: string): void {
@@ -325,4 +363,13 @@ export class TagWorker {
     await giveUp(this.d, this.tag.name, l, now)
   }
 
+}
+
+/** What an attempt says about the destination, for the breaker. */
+function verdict (plan: Plan): Verdict {
+  if (plan.held !== undefined) return 'credentials'
+  // Sent, refused or split: the destination answered, so it is up.
+  if (plan.sent.length > 0 || plan.halves.length > 0 || plan.letters.some(l => l.outcome === 'dropped')) return 'answered'
+  if (plan.retry !== undefined && !plan.retry.aborted) return 'failed'
+  return 'none'
 }

@@ -164,14 +164,14 @@ t.test('classify: invalid parameters split a batch, drop a single event', async 
   t.equal(kind(400, error(999), 1), 'drop')
 })
 
-t.test('classify: setup errors drop the whole request', async t => {
+t.test('classify: setup errors refuse the credentials, not the events: the tag pauses', async t => {
   for (const code of [190, 102, 10, 200, 270, 299, 3]) {
     const o = meta.classify(answer(400, error(code, { error_subcode: code === 190 ? 463 : undefined })), req(5))
-    t.equal(o.kind, 'drop', `code ${code}`)
-    t.match(o.kind === 'drop' && o.reason, /check the access token/)
+    t.equal(o.kind, 'credentials', `code ${code}`)
+    t.match(o.kind === 'credentials' && o.reason, /check the access token/)
   }
-  t.equal(kind(400, error(100, { error_subcode: 33 }), 5), 'drop', '100/33: the pixel does not exist or the token cannot see it')
-  t.equal(kind(500, error(190)), 'drop', 'a setup error is a setup error whatever the status')
+  t.equal(kind(400, error(100, { error_subcode: 33 }), 5), 'credentials', '100/33: the pixel does not exist or the token cannot see it')
+  t.equal(kind(500, error(190)), 'credentials', 'a setup error is a setup error whatever the status')
 })
 
 t.test('classify: no Meta envelope falls back to the HTTP status', async t => {

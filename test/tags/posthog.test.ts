@@ -119,7 +119,7 @@ t.test('classify', async t => {
   t.same(c(200, '{"status":1}'), { kind: 'ok' })
   t.same(c(204), { kind: 'ok' })
   t.match(c(400, 'missing distinct_id'), { kind: 'drop', reason: /400.*distinct_id/ })
-  t.match(c(401, 'invalid api key'), { kind: 'drop', reason: /401/ })
+  t.match(c(401, 'invalid api key'), { kind: 'credentials', reason: /401/ })
   t.match(c(429, '{"quota_limited":["events"]}'), { kind: 'retry', reason: /billing quota.*quota_limited/, retryAfterMs: QUOTA_BACKOFF_MS })
   for (const s of [500, 502, 503, 504]) t.equal(c(s).kind, 'retry', `${s} retries`)
 })

@@ -141,9 +141,9 @@ t.test('classify', async t => {
     t.same(c(code, one), { kind: 'drop', reason: `TikTok code ${code}: msg (request_id rq-1)` }, `${code} with 1 event: drop`)
   }
   for (const code of [40102, 40104, 40105]) {
-    for (const req of [one, many]) t.match(c(code, req), { kind: 'drop', reason: new RegExp(`^TikTok code ${code}: msg \\(request_id rq-1\\); the accessToken .* Events Manager`) }, `${code}: fix the token`)
+    for (const req of [one, many]) t.match(c(code, req), { kind: 'credentials', reason: new RegExp(`^TikTok code ${code}: msg \\(request_id rq-1\\); the accessToken .* Events Manager`) }, `${code}: fix the token`)
   }
-  for (const code of [40001, 40003]) t.match(c(code), { kind: 'drop', reason: /no permission/ }, `${code}: permission, no split`)
+  for (const code of [40001, 40003]) t.match(c(code), { kind: 'credentials', reason: /no permission/ }, `${code}: permission, no split`)
   t.match(c(41234), { kind: 'retry', reason: /unknown code/ })
   t.same(tiktok.classify({ status: 200, headers: {}, body: '{"code":40002}' }, one), { kind: 'drop', reason: 'TikTok code 40002' }, 'no message or request id')
 
