@@ -19,6 +19,21 @@ export interface Metrics {
   queueClaimed: Counter<'tag'>
   /** 1 while a tag's breaker holds it paused, by reason (credentials, failing). */
   tagPaused: Gauge<'tag' | 'reason'>
+  /**
+   * Where the per-tag queue gauges read at scrape time: in Redis mode straight from the store, so
+   * every replica reports the same numbers. Set once by the gateway.
+   */
+  readQueues (read: () => Promise<readonly QueueReading[]>): void
+}
+
+/** One tag's queue as a scrape reads it (server/delivery/admin.ts makes them). */
+export interface QueueReading {
+  tag: string
+  waiting: number
+  inFlight: number
+  scheduled: number
+  dead: number
+  oldestWaitingAgeMs?: number
 }
 
 export function createMetrics (opts: { defaultMetrics?: boolean } = {}): Metrics {
@@ -31,8 +46,42 @@ export function createMetrics (opts: { defaultMetrics?: boolean } = {}): Metrics
     labelNames: ['tag', 'outcome'],
     registers
   })
+  let read: (() => Promise<readonly QueueReading[]>) | undefined
+  let reading: Promise<readonly QueueReading[]> | undefined
+  // Both gauges come from one reading per scrape.
+  const once = async (): Promise<readonly QueueReading[]> => {
+    if (read === undefined) return []
+    reading ??= read().finally(() => { setImmediate(() => { reading = undefined }) })
+    return await reading
+  }
+  new Gauge({
+    name: 'tagline_queue_events',
+    help: 'Events per tag and state, read from the queue store at scrape time (Redis mode: the same on every replica): waiting, in_flight, scheduled (retries), dead (dead letters kept).',
+    labelNames: ['tag', 'state'],
+    registers,
+    async collect () {
+      this.reset()
+      for (const q of await once().catch(() => [])) {
+        this.set({ tag: q.tag, state: 'waiting' }, q.waiting)
+        this.set({ tag: q.tag, state: 'in_flight' }, q.inFlight)
+        this.set({ tag: q.tag, state: 'scheduled' }, q.scheduled)
+        this.set({ tag: q.tag, state: 'dead' }, q.dead)
+      }
+    }
+  })
+  new Gauge({
+    name: 'tagline_queue_oldest_waiting_seconds',
+    help: 'Per tag, how long the oldest waiting event has waited (0 when none waits): the alert for a tag that is not keeping up.',
+    labelNames: ['tag'],
+    registers,
+    async collect () {
+      this.reset()
+      for (const q of await once().catch(() => [])) this.set({ tag: q.tag }, (q.oldestWaitingAgeMs ?? 0) / 1000)
+    }
+  })
   return {
     registry,
+    readQueues: fn => { read = fn },
     httpRequests: new Counter({ name: 'tagline_http_requests_total', help: 'HTTP requests by route and status.', labelNames: ['route', 'status'], registers }),
     eventsReceived: new Counter({ name: 'tagline_events_received_total', help: 'Events parsed from incoming requests, by client.', labelNames: ['client'], registers }),
     eventsRejected: new Counter({ name: 'tagline_events_rejected_total', help: 'Requests or events refused at the edge, by client and reason.', labelNames: ['client', 'reason'], registers }),

@@ -117,6 +117,7 @@ export class Delivery implements Enqueuer, QueueAdmin {
     this.ownsDispatcher = opts.dispatcher === undefined
     this.dispatcher = opts.dispatcher ?? createAgent()
     for (const tag of opts.tags) if (tag.enabled) this.addWorker(tag)
+    opts.metrics.readQueues(async () => await this.stats())
   }
 
   async enqueue (items: readonly EnqueueItem[], opts: { dedupMs?: number } = {}): Promise<EnqueueOutcome[]> {

@@ -1,6 +1,8 @@
 // /healthz, /readyz and /metrics.
 import t from 'tap'
-import { harness, drained, json, redisStore } from './fixtures/harness.js'
+import { harness, drained, json, redisStore, uniquePrefix } from './fixtures/harness.js'
+import { startSink } from '../fixtures/sink.js'
+import { until } from '../fixtures/wait.js'
 import { RedisStore } from '../../server/store/index.js'
 
 t.test('/healthz is 200 whatever the store says', async t => {
@@ -85,4 +87,27 @@ t.test('/metrics exposes the gateway\'s metrics in Prometheus text format', asyn
 
   const again = await h.app.inject({ method: 'GET', url: '/metrics' })
   t.match(again.body, /^tagline_http_requests_total\{route="\/metrics",status="200"\} 1$/m, '/metrics counts itself')
+})
+
+t.test('/metrics reads the queues at scrape time: per tag and state, the oldest wait; in Redis mode every replica reports the same', async t => {
+  for (const kind of ['memory', 'redis'] as const) {
+    const sink = await startSink(t, 'hang')
+    const prefix = uniquePrefix()
+    const stores = kind === 'redis' ? [await redisStore(prefix), await redisStore(prefix)] : [undefined]
+    for (const s of stores) if (s !== undefined) t.teardown(() => s.close())
+    const tag = (url: string): string => `  - { name: hook, type: webhook, url: "${url}/hook", batch: { maxEvents: 2, maxWaitMs: 0 }, timeoutMs: 60000 }`
+    const replicas = await Promise.all(stores.map(async store => await harness({ store, sink, tags: tag })))
+    for (const r of replicas) t.teardown(r.close)
+    const res = await replicas[0].app.inject({ method: 'POST', url: '/collect', payload: Array.from({ length: 20 }, (_, i) => ({ event_name: 'sign_up', event_id: `qm-${i}` })) })
+    t.equal(res.statusCode, 202)
+    // The sink never answers: each replica has 4 batches of 2 in flight (its concurrency), the rest wait.
+    const inFlight = 8 * replicas.length
+    await until(() => sink.requests.length === 4 * replicas.length, 5000, 'every replica\'s batches in flight')
+    for (const r of replicas) {
+      const text = (await r.app.inject({ method: 'GET', url: '/metrics' })).body
+      const value = (state: string): number => Number(text.match(new RegExp(`^tagline_queue_events\\{tag="hook",state="${state}"\\} (\\d+)$`, 'm'))?.[1])
+      t.same([value('waiting'), value('in_flight'), value('scheduled'), value('dead')], [20 - inFlight, inFlight, 0, 0], `${kind}: read from the queue store`)
+      t.match(text, /^tagline_queue_oldest_waiting_seconds\{tag="hook"\} \d/m, `${kind}: the oldest waiting event's age`)
+    }
+  }
 })
