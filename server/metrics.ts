@@ -27,7 +27,7 @@ export interface Metrics {
 }
 
 /** One tag's queue as a scrape reads it (server/delivery/admin.ts makes them). */
-export interface QueueReading {
+interface QueueReading {
   tag: string
   waiting: number
   inFlight: number
