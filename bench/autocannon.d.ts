@@ -24,6 +24,10 @@ declare module 'autocannon' {
     idReplacement?: boolean
     timeout?: number
     pipelining?: number
+    /** Stop after this many requests (duration is then ignored). */
+    amount?: number
+    /** Requests per second over all connections. */
+    overallRate?: number
   }
 
   export interface Result {

@@ -1,18 +1,26 @@
 // CPU time per GA4 hit through the whole gateway, in one process: inject() → pipeline → five tags →
 // undici → a sink in a child process. CPU time varies less than req/s on a shared machine, so two
 // checkouts can be compared by running this in each, interleaved (A B B A …): see bench/README.md,
-// "Comparing two checkouts". Usage: npx tsx bench/cpu-per-hit.ts [hits, default 15000]
+// "Comparing two checkouts". With --redis the queues and dedup marks are in Redis (as `tagline
+// start` does with store.redis, under a throwaway key prefix deleted at the end), and the Redis
+// server's own CPU per hit is reported beside the gateway's when it runs on this machine.
+// Usage: npx tsx bench/cpu-per-hit.ts [hits, default 15000] [--redis]   (BENCH_REDIS_URL, default redis://127.0.0.1:6379)
 import { fork } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { pino } from 'pino'
 import { loadConfig } from '../config/load.js'
 import { buildApp } from '../server/app.js'
 import { Delivery } from '../server/delivery/index.js'
 import { createMetrics } from '../server/metrics.js'
-import { MemoryStore } from '../server/store/index.js'
+import { sharedQueues } from '../server/start.js'
+import { createStore } from '../server/store/index.js'
 import { BROWSER_HEADERS, GTAG_QUERY } from './inputs.js'
 
-const N = Number(process.argv[2] ?? 15_000)
+const N = Number(process.argv.slice(2).find(a => /^\d+$/.test(a)) ?? 15_000)
+const REDIS = process.argv.includes('--redis') ? (process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379') : undefined
+const PREFIX = `tagline-bench-cpu:${process.pid}-${randomBytes(3).toString('hex')}:`
 const CONCURRENCY = 50
 
 const sink = fork(fileURLToPath(new URL('./cpu-sink.ts', import.meta.url)), { execArgv: ['--import', 'tsx'] })
@@ -21,6 +29,7 @@ const base = `http://127.0.0.1:${port}`
 const config = loadConfig({
   text: `server: { rateLimit: false, trustProxy: ["127.0.0.1"], cors: { origins: ["https://shop.example"] } }
 delivery: { maxQueue: 200000 }
+${REDIS !== undefined ? `store: { redis: "${REDIS}", prefix: "${PREFIX}" }` : ''}
 triggers:
   staging: { page_location: { matches: "^https://staging\\\\." } }
 tags:
@@ -33,8 +42,20 @@ tags:
 }, {})
 const metrics = createMetrics({ defaultMetrics: false })
 const logger = pino({ level: 'silent' })
-const delivery = new Delivery({ tags: config.tags, metrics, logger, maxQueue: 200_000 })
-const app = await buildApp({ config, store: new MemoryStore(), delivery, metrics, logger })
+const store = await createStore(config.store)
+const delivery = new Delivery({ tags: config.tags, metrics, logger, maxQueue: 200_000, queues: sharedQueues(store, config, metrics, logger) })
+const app = await buildApp({ config, store, delivery, metrics, logger })
+
+/** The Redis server's CPU seconds so far, when it runs here (/proc). */
+async function redisCpu (): Promise<number | undefined> {
+  if (store.redis === undefined) return undefined
+  try {
+    const pid = /process_id:(\d+)/.exec(await store.redis.client.info('server'))?.[1]
+    const stat = readFileSync(`/proc/${String(pid)}/stat`, 'utf8')
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(f[11]) + Number(f[12])) / 100 // utime + stime, in clock ticks of 1/100 s
+  } catch { return undefined }
+}
 
 async function load (from: number, n: number): Promise<void> {
   let next = from
@@ -48,11 +69,27 @@ async function load (from: number, n: number): Promise<void> {
   while (config.tags.some(t => delivery.depth(t.name) > 0)) await new Promise(resolve => setTimeout(resolve, 5))
 }
 
-await load(0, 3000) // warm-up: JIT, connections
-const before = process.cpuUsage()
-await load(10_000_000, N)
-const cpu = process.cpuUsage(before)
-console.log(JSON.stringify({ hits: N, cpuUsPerHit: Math.round((cpu.user + cpu.system) / N) }))
-await app.close()
-await delivery.close(100)
-sink.kill()
+try {
+  await load(0, 3000) // warm-up: JIT, connections
+  const before = process.cpuUsage()
+  const redisBefore = await redisCpu()
+  await load(10_000_000, N)
+  const cpu = process.cpuUsage(before)
+  const redisAfter = await redisCpu()
+  const redis = redisBefore !== undefined && redisAfter !== undefined ? { redisCpuUsPerHit: Math.round((redisAfter - redisBefore) * 1e6 / N) } : {}
+  console.log(JSON.stringify({ hits: N, mode: REDIS !== undefined ? 'redis' : 'embedded', cpuUsPerHit: Math.round((cpu.user + cpu.system) / N), ...redis }))
+} finally {
+  await app.close()
+  await delivery.close(100)
+  if (store.redis !== undefined) {
+    const { client } = store.redis
+    let cursor = '0'
+    do {
+      const [next, keys] = await client.scan(cursor, 'MATCH', `${PREFIX}*`, 'COUNT', 2000)
+      cursor = next
+      if (keys.length > 0) await client.unlink(...keys)
+    } while (cursor !== '0')
+  }
+  await store.close()
+  sink.kill()
+}

@@ -1,7 +1,7 @@
-// What bench/run.ts (`npm run bench`) needs besides its own main: the settings read from the
-// environment, child processes and their cleanup, the gateway's generated config and start, the
-// load generator, CPU from /proc, the gateway's counters, delivery accounting against the sink,
-// and the tables. See bench/README.md.
+// What bench/run.ts (`npm run bench`) and bench/redis.ts (`npm run bench -- --redis`) share: the
+// settings read from the environment, child processes and their cleanup, the gateway's generated
+// config and start, the load generator, CPU from /proc, the gateway's counters, delivery
+// accounting against the sink, and the tables. See bench/README.md.
 import autocannon, { type Result } from 'autocannon'
 import { fork, spawn, execFileSync, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
@@ -16,7 +16,7 @@ import { CREDENTIALS, EXPECTED, TAGS as ALL_TAGS, type TagName } from './inputs.
 export const HERE = dirname(fileURLToPath(import.meta.url))
 const ROOT = join(HERE, '..')
 
-function envInt (name: string, fallback: number, min = 1): number {
+export function envInt (name: string, fallback: number, min = 1): number {
   const raw = process.env[name]
   if (raw === undefined || raw === '') return fallback
   const n = Number(raw)
@@ -63,14 +63,14 @@ export const BATCH: Record<TagName, { maxEvents: number, maxWaitMs: number }> = 
 // ---------------------------------------------------------------------------------------------
 // Child processes, and cleaning them up whatever happens (error, Ctrl-C, SIGTERM).
 
-interface Child { name: string, proc: ChildProcess, output: string[] }
+export interface Child { name: string, proc: ChildProcess, output: string[] }
 const children = new Set<Child>()
 let currentLoad: { stop: () => void } | undefined
 export const workDir = mkdtempSync(join(tmpdir(), 'tagline-bench-'))
 // Outside workDir (which is removed at the end) and outside the repository.
 export const profDir = join(tmpdir(), `tagline-bench-profiles-${Date.now()}`)
 
-function track (name: string, proc: ChildProcess): Child {
+export function track (name: string, proc: ChildProcess): Child {
   const child: Child = { name, proc, output: [] }
   const keep = (chunk: Buffer): void => {
     child.output.push(chunk.toString('utf8'))
@@ -100,7 +100,7 @@ export async function stopChild (child: Child, graceMs = 8000): Promise<void> {
 
 const cleanups: Array<() => Promise<void>> = []
 /** Something to undo once the children are stopped, whatever happens (e.g. the bench's Redis keys). */
-function onCleanup (fn: () => Promise<void>): void { cleanups.push(fn) }
+export function onCleanup (fn: () => Promise<void>): void { cleanups.push(fn) }
 
 async function cleanup (): Promise<void> {
   currentLoad?.stop()
@@ -168,7 +168,7 @@ function ticksPerSecond (): number {
 }
 
 /** CPU seconds (user + system, all threads) a process has used so far, when /proc tells. */
-function cpuSeconds (pid: number | undefined): number | undefined {
+export function cpuSeconds (pid: number | undefined): number | undefined {
   if (pid === undefined) return undefined
   if (pid === process.pid) { const u = process.cpuUsage(); return (u.user + u.system) / 1e6 }
   try {
@@ -178,7 +178,7 @@ function cpuSeconds (pid: number | undefined): number | undefined {
   } catch { return undefined }
 }
 
-type CpuShare = Record<string, number | null>
+export type CpuShare = Record<string, number | null>
 
 /** Start measuring; the returned function gives each process's CPU as % of one core. */
 export function cpuMeter (procs: Record<string, number | undefined>): () => CpuShare {
@@ -219,7 +219,7 @@ export function ask<T> (proc: ChildProcess, type: string): Promise<T> {
 // ---------------------------------------------------------------------------------------------
 // The gateway.
 
-interface GatewayOptions {
+export interface GatewayOptions {
   /** Where every tag sends: `http://127.0.0.1:<port>/sink`; each tag adds its platform's path. */
   sinkBase: string
   /** The webhook tag's `whsec_` secret (the checking sink verifies signatures with it). */
@@ -329,7 +329,7 @@ export async function startGatewayProcess (configFile: string, port: number, nam
   throw new Error(`the gateway was not ready within 30 s:\n${tail(child)}`)
 }
 
-type Counters = Map<string, number>
+export type Counters = Map<string, number>
 
 /** The gateway's Prometheus counters, keyed by `name{labels}` as printed. */
 export async function scrape (port: number): Promise<Counters> {
@@ -544,7 +544,7 @@ export async function settleAndReset (sink: ChildProcess, gwPort: number): Promi
 // ---------------------------------------------------------------------------------------------
 // Output.
 
-function pad (s: string | number, n: number, right = false): string {
+export function pad (s: string | number, n: number, right = false): string {
   const t = String(s)
   return right ? t.padEnd(n) : t.padStart(n)
 }

@@ -21,6 +21,18 @@ export const GTAG_QUERY = [
   'tfd=6011', 'richsstsse'
 ].join('&')
 
+/**
+ * A GA4 `page_view` hit, the commonest event: the same hit without the product and value
+ * parameters (`pr1`, `cu`, `epn.value`, `_et`), 582 bytes once the id is in. It keeps
+ * `ep.event_id` so that, with dedup on, every tag sets its dedup mark (a gtag page_view without an
+ * event id gets a minted one and no mark). TikTok does not map page_view by default, so four of
+ * the five tags take it.
+ */
+export const PAGE_VIEW_QUERY = GTAG_QUERY.split('&')
+  .filter(p => !/^(pr1|cu|epn\.value|_et)=/.test(p))
+  .map(p => p === 'en=view_item' ? 'en=page_view' : p)
+  .join('&')
+
 /** The visitor's public IP. The gateway sits behind a proxy on 127.0.0.1 (`trustProxy`), which
  * passes it in X-Forwarded-For, so every tag gets a real-looking IP (GA4 `_uip`, Meta
  * `client_ip_address`, TikTok `user.ip`, PostHog `$ip`), not the loopback address. */

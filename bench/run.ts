@@ -16,6 +16,7 @@
 // BENCH_JSON_DURATION (s, half of BENCH_DURATION), BENCH_RATE (5000), BENCH_RATE_CONNECTIONS (10),
 // BENCH_TAGS (a subset of ga4,meta,tiktok,posthog,webhook), BENCH_CPU_PROF=1 (profile the gateway),
 // BENCH_STRICT=1 (also exit 1 when a target is missed).
+// `npm run bench -- --redis` (or BENCH_MODE=redis) runs bench/redis.ts instead: embedded vs Redis mode.
 // See bench/README.md.
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, writeFileSync } from 'node:fs'
@@ -217,4 +218,7 @@ async function main (): Promise<number> {
   return 0
 }
 
-runMain(main)
+if (process.argv.includes('--redis') || process.env.BENCH_MODE === 'redis') {
+  const { main: redisMain } = await import('./redis.js')
+  runMain(redisMain)
+} else runMain(main)
