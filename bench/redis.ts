@@ -15,8 +15,9 @@
 //      against the fast sink (bench/cpu-sink.ts), which holds their first requests until every
 //      replica is up, then lets go: delivered events/s = copies ÷ (last request − release).
 //      Runs in the order BENCH_REDIS_DRAINS (1,2,2,1).
-//   D. Memory. Two gateways whose destination refuses connections (retries an hour away, so every
-//      event sits in its tag's retry set), one with dedup off and one with dedup on. Each takes
+//   D. Memory. Two gateways whose destination refuses connections (retries an hour away; after five
+//      failures in a row each tag's breaker pauses it, so what it took sits in its retry set and
+//      the rest waits in its stream), one with dedup off and one with dedup on. Each takes
 //      BENCH_REDIS_EVENTS page views, then as many purchases (in arrays of 50), in turn;
 //      INFO used_memory before and after each, ÷ events. The difference between the two gateways
 //      on the same input is what the dedup marks cost.
@@ -113,22 +114,22 @@ async function deleteUnder (prefix: string): Promise<number> {
 const qKey = (prefix: string, tag: string, part: 'q' | 'retrying' | 'retry' | 'counts'): string => `${prefix}{${tag}}:${part}`
 
 interface QueueState { q: number, retrying: number, scheduled: number }
-/** Per tag: stream length (waiting + in flight), retry batches being taken, events in the retry set. */
+/** Per tag, in events: in the stream (waiting + in flight), in retry batches being taken, in the retry set. */
 async function queueState (prefix: string): Promise<Record<string, QueueState>> {
   const p = admin.pipeline()
   for (const t of TAGS) {
     p.xlen(qKey(prefix, t, 'q'))
-    p.xlen(qKey(prefix, t, 'retrying'))
-    p.hget(qKey(prefix, t, 'counts'), 'scheduled')
+    p.hmget(qKey(prefix, t, 'counts'), 'retrying', 'scheduled')
   }
   const res = (await p.exec()) ?? []
   const out: Record<string, QueueState> = {}
   TAGS.forEach((t, i) => {
-    const v = (k: number): number => Number(res[i * 3 + k]?.[1] ?? 0)
-    out[t] = { q: v(0), retrying: v(1), scheduled: v(2) }
+    const [retrying, scheduled] = (res[i * 2 + 1]?.[1] ?? []) as Array<string | null>
+    out[t] = { q: Number(res[i * 2]?.[1] ?? 0), retrying: Number(retrying ?? 0), scheduled: Number(scheduled ?? 0) }
   })
   return out
 }
+const stored = (s: QueueState): number => s.q + s.retrying + s.scheduled
 const total = (s: Record<string, QueueState>, f: keyof QueueState): number => Object.values(s).reduce((n, x) => n + x[f], 0)
 
 /** MEMORY USAGE (every element counted) of each tag's queue keys, and of a sample of its dedup marks × their number. */
@@ -409,7 +410,7 @@ export async function main (): Promise<number> {
   // D. Memory per queued event, destination down.
   const closedPort = await freePort() // nothing listens there: every send is refused at once
   const downBase = `http://127.0.0.1:${closedPort}/sink`
-  const later = '    retry: { initialDelayMs: 3600000 }   # a failed batch waits an hour: it stays in the retry set\n'
+  const later = '    retry: { initialDelayMs: 3600000 }   # a failed batch waits an hour in the retry set\n'
   const memNo = `${PREFIX}mem-nomarks:`
   const memYes = `${PREFIX}mem-marks:`
   console.log(`\nD. memory: ${fmt(MEMORY_EVENTS)} page views, then ${fmt(MEMORY_EVENTS)} purchases, to two gateways whose destination refuses connections (dedup off / on)…`)
@@ -418,13 +419,13 @@ export async function main (): Promise<number> {
     startGw('memory-marks', { sinkBase: downBase, secret, redis: { url: REDIS_URL, prefix: memYes }, dedup: true, maxQueue: 1_000_000, tagExtra: later })
   ])
   const purchases = `[${Array.from({ length: PURCHASES_PER_REQUEST }, (_, k) => PURCHASE_BODY.replaceAll('[<id>]', `[<id>]-${k}`)).join(',')}]`
-  interface MemoryPhase { input: 'page_view' | 'purchase', dedup: boolean, events: number, copies: number, copiesPerTag: Record<string, number>, usedMemoryDelta: number, bytesPerEvent: number, bytesPerCopy: number, keyBytesDelta: number, keyBytesPerTagCopy: Record<string, number>, marks: number, bytesPerMark: number, markTtlH?: number, seconds: number }
+  interface MemoryPhase { input: 'page_view' | 'purchase', dedup: boolean, events: number, copies: number, copiesPerTag: Record<string, number>, heldInStreams: number, heldInRetrySets: number, usedMemoryDelta: number, bytesPerEvent: number, bytesPerCopy: number, keyBytesDelta: number, keyBytesPerTagCopy: Record<string, number>, marks: number, bytesPerMark: number, markTtlH?: number, seconds: number }
   const phases: MemoryPhase[] = []
   let lastKeys: Record<string, { perTag: Record<string, number>, marks: number }> = {
     [memNo]: await keyBytes(memNo, false),
     [memYes]: await keyBytes(memYes, true)
   }
-  const lastScheduled: Record<string, Record<string, number>> = { [memNo]: {}, [memYes]: {} }
+  const lastStored: Record<string, Record<string, number>> = { [memNo]: {}, [memYes]: {} }
   for (const [input, gw, dedup] of [['page_view', gwNo, false], ['page_view', gwYes, true], ['purchase', gwNo, false], ['purchase', gwYes, true]] as const) {
     const prefix = gw.prefix as string
     process.stdout.write(`  ${input} → dedup ${dedup ? 'on ' : 'off'}: `)
@@ -435,22 +436,30 @@ export async function main (): Promise<number> {
       : { url: `${gw.url}/collect`, method: 'POST', headers: jsonHeaders, body: purchases, duration: 0, amount: Math.ceil(MEMORY_EVENTS / PURCHASES_PER_REQUEST), connections: 4 }
     const events = input === 'page_view' ? MEMORY_EVENTS : Math.ceil(MEMORY_EVENTS / PURCHASES_PER_REQUEST) * PURCHASES_PER_REQUEST
     failures.push(...loadFailures(`memory ${input} dedup ${dedup ? 'on' : 'off'}`, figures(await load(spec))))
-    // Settled: nothing waiting or being taken, and the retry sets stopped growing.
-    let previous = -1
-    await until(`the ${input} events to settle in the retry sets`, 60_000, async () => {
-      const s = await queueState(prefix)
-      const scheduled = total(s, 'scheduled')
-      const done = total(s, 'q') === 0 && total(s, 'retrying') === 0 && scheduled === previous
-      previous = scheduled
-      return done
-    }, 300)
+    // Stored: every tag copy is in its stream (the tag paused by its breaker, or not taken yet) or
+    // in its retry set (failed, due in an hour), and the counts hold still.
+    const expectedCopies = events * TAGS.filter(t => input === 'purchase' || t !== 'tiktok').length
+    const want = Object.values(lastStored[prefix]).reduce((a, b) => a + b, 0) + expectedCopies
+    let previous = ''
+    let state: Record<string, QueueState> = {}
+    try {
+      await until(`the ${input} events in Redis`, 60_000, async () => {
+        state = await queueState(prefix)
+        const reading = JSON.stringify(state)
+        const done = TAGS.reduce((n, t) => n + stored(state[t]), 0) >= want && reading === previous
+        previous = reading
+        return done
+      }, 300)
+    } catch (err) {
+      failures.push(`memory ${input} dedup ${dedup ? 'on' : 'off'}: ${(err as Error).message} (${JSON.stringify(state)})`)
+    }
     const seconds = (Date.now() - t0) / 1000
     const m1 = await usedMemory()
-    const state = await queueState(prefix)
     const copiesPerTag: Record<string, number> = {}
-    for (const t of TAGS) copiesPerTag[t] = state[t].scheduled - (lastScheduled[prefix][t] ?? 0)
-    lastScheduled[prefix] = Object.fromEntries(TAGS.map(t => [t, state[t].scheduled]))
+    for (const t of TAGS) copiesPerTag[t] = stored(state[t]) - (lastStored[prefix][t] ?? 0)
+    lastStored[prefix] = Object.fromEntries(TAGS.map(t => [t, stored(state[t])]))
     const copies = Object.values(copiesPerTag).reduce((a, b) => a + b, 0)
+    const inStreams = total(state, 'q')
     const kb = await keyBytes(prefix, dedup)
     const prev = lastKeys[prefix]
     const keyBytesPerTagCopy: Record<string, number> = {}
@@ -463,6 +472,8 @@ export async function main (): Promise<number> {
     const delta = m1 - m0
     phases.push({
       input, dedup, events, copies, copiesPerTag,
+      heldInStreams: inStreams,
+      heldInRetrySets: total(state, 'scheduled') + total(state, 'retrying'),
       usedMemoryDelta: delta,
       bytesPerEvent: Math.round(delta / events),
       bytesPerCopy: Math.round(delta / Math.max(1, copies)),
@@ -473,9 +484,8 @@ export async function main (): Promise<number> {
       ...(kb.markTtlH !== undefined ? { markTtlH: kb.markTtlH } : {}),
       seconds: round2(seconds)
     })
-    const expectedCopies = events * TAGS.filter(t => input === 'purchase' || t !== 'tiktok').length
-    if (copies !== expectedCopies) failures.push(`memory ${input} dedup ${dedup ? 'on' : 'off'}: ${copies} tag copies in the retry sets, expected ${expectedCopies}`)
-    console.log(`${fmt(copies)} tag copies in ${seconds.toFixed(1)} s; used_memory +${fmt(delta)} B = ${fmt(Math.round(delta / events))} B per event`)
+    if (copies !== expectedCopies) failures.push(`memory ${input} dedup ${dedup ? 'on' : 'off'}: ${copies} tag copies stored, expected ${expectedCopies}`)
+    console.log(`${fmt(copies)} tag copies in ${seconds.toFixed(1)} s (of all the gateway holds: ${fmt(inStreams)} in the streams, ${fmt(total(state, 'scheduled') + total(state, 'retrying'))} in retry sets); used_memory +${fmt(delta)} B = ${fmt(Math.round(delta / events))} B per event`)
   }
   await Promise.all([stopChild(gwNo.child, 15_000), stopChild(gwYes.child, 15_000)])
   await deleteUnder(memNo)
@@ -521,7 +531,7 @@ export async function main (): Promise<number> {
   const streamPerCopy = Math.round((streamMem1 - streamMem0) / preloadCopies)
   console.log(`  waiting in the streams (view_item, no marks): used_memory +${fmt(streamMem1 - streamMem0)} B = ${fmt(Math.round((streamMem1 - streamMem0) / PRELOAD))} B per hit, ${fmt(streamPerCopy)} B per tag copy (MEMORY USAGE per copy: ${TAGS.map(t => `${t} ${fmt(Math.round(streamBytes.perTag[t] / PRELOAD))}`).join(', ')})`)
 
-  console.log(`\nD. memory with the destination down (events in the retry sets; INFO used_memory delta ÷ events)`)
+  console.log(`\nD. memory with the destination down (events held in streams and retry sets; INFO used_memory delta ÷ events)`)
   for (const p of phases) {
     console.log(`  ${pad(p.input, 10, true)} dedup ${p.dedup ? 'on ' : 'off'}: ${pad(fmt(p.bytesPerEvent), 6)} B per event (${fmt(p.copies)} tag copies: ${fmt(p.bytesPerCopy)} B per copy; our keys' MEMORY USAGE +${fmt(p.keyBytesDelta)} B; per copy ${Object.entries(p.keyBytesPerTagCopy).map(([t, b]) => `${t} ${fmt(b)}`).join(', ')})${p.dedup ? `; ${fmt(p.marks)} marks so far, ${p.bytesPerMark} B each by MEMORY USAGE, time to live ${p.markTtlH ?? '?'} h` : ''}`)
   }
