@@ -186,6 +186,19 @@ async function until (what: string, timeoutMs: number, check: () => Promise<bool
 
 const pidOf = (c: Child): number | undefined => c.proc.pid
 
+/** Redis's CPU (ms per second, when local) and commands per second (all clients) over `seconds`. */
+async function redisLoad (seconds: number, pid?: number): Promise<{ cpuMsPerS: number | null, commandsPerS: number }> {
+  pid ??= await localRedisPid()
+  const cmds0 = Number((await info('stats')).total_commands_processed)
+  const cpu0 = cpuSeconds(pid)
+  const t0 = performance.now()
+  await sleep(seconds * 1000)
+  const wall = (performance.now() - t0) / 1000
+  const cpu1 = cpuSeconds(pid)
+  const cmds1 = Number((await info('stats')).total_commands_processed)
+  return { cpuMsPerS: cpu0 === undefined || cpu1 === undefined ? null : round2((cpu1 - cpu0) * 1000 / wall), commandsPerS: Math.round((cmds1 - cmds0 - 1) / wall) }
+}
+
 // ---------------------------------------------------------------------------------------------
 // A. Ingest.
 
@@ -268,6 +281,8 @@ export async function main (): Promise<number> {
   console.log(`key prefix ${PREFIX} (deleted at the end); gateway code: ${gatewayCode()}`)
   if (loadBefore[0] > cpus().length * 0.5) console.log(`warning: the machine is busy (1-min load ${loadBefore[0]}): expect noisy figures`)
   const failures: string[] = []
+  // Redis on its own (before any gateway of this run), for the idle figures: other clients use it too.
+  const redisQuiet = await redisLoad(5)
   const secret = `whsec_${randomBytes(32).toString('base64')}`
 
   // A. Ingest, embedded vs Redis, interleaved.
@@ -516,7 +531,7 @@ export async function main (): Promise<number> {
   const fixedRuns = runs.filter(r => r.load === fixed.label)
   console.log(`at ${FIXED_RATE} req/s: ${fixedRuns.map(r => `${r.mode} p50 ${r.figures.latencyMs.p50} / p99 ${r.figures.latencyMs.p99} ms (${fmt(r.figures.reqPerSec)} req/s carried)`).join('; ')}`)
 
-  console.log(`\nC. idle, ${IDLE_S} s, queues empty (ms of CPU per second): embedded gateway ${idleMsPerS.embedded ?? '-'}, Redis-mode gateway ${idleMsPerS.redis ?? '-'}, redis-server ${idleMsPerS['redis-server'] ?? '-'} (${idleRedisCommandsPerS} commands/s from all its clients)`)
+  console.log(`\nC. idle, ${IDLE_S} s, queues empty (ms of CPU per second): embedded gateway ${idleMsPerS.embedded ?? '-'}, Redis-mode gateway ${idleMsPerS.redis ?? '-'}, redis-server ${idleMsPerS['redis-server'] ?? '-'} (${idleRedisCommandsPerS} commands/s from all its clients; before any gateway of this run: ${redisQuiet.cpuMsPerS ?? '-'} ms/s, ${redisQuiet.commandsPerS} commands/s)`)
 
   console.log(`\nB. drain of ${fmt(preloadCopies)} tag copies (${fmt(PRELOAD)} GA4 hits) into the fast sink (CPU %: replicas / sink / Redis; µs per event: replicas' CPU, Redis CPU)`)
   for (const d of drains) {
@@ -569,7 +584,7 @@ export async function main (): Promise<number> {
       gatewayCpuPerGtagHitRatio: cpuRatio,
       target: { ratioAtLeast: TARGET_RATIO, met: gtagRatio >= TARGET_RATIO }
     },
-    idle: { seconds: IDLE_S, cpuMsPerSecond: idleMsPerS, redisCommandsPerSecondAllClients: idleRedisCommandsPerS },
+    idle: { seconds: IDLE_S, cpuMsPerSecond: idleMsPerS, redisCommandsPerSecondAllClients: idleRedisCommandsPerS, redisBeforeAnyGateway: redisQuiet },
     drain: { preloadHits: PRELOAD, copies: preloadCopies, preloadHitsPerSec: Math.round(PRELOAD / preloadS), runs: drains, twoOverOne: drainRatio },
     memory: {
       waitingInStream: { input: 'view_item', dedup: false, usedMemoryDelta: streamMem1 - streamMem0, bytesPerHit: Math.round((streamMem1 - streamMem0) / PRELOAD), bytesPerCopy: streamPerCopy, memoryUsagePerTagPerHit: Object.fromEntries(TAGS.map(t => [t, Math.round(streamBytes.perTag[t] / PRELOAD)])) },
