@@ -95,7 +95,8 @@ export function compileConfig (raw: Config, file?: string): CompiledConfig {
     delivery: {
       maxQueue: raw.delivery?.maxQueue ?? DELIVERY_DEFAULTS.maxQueue,
       deadLetterMax: raw.delivery?.deadLetterMax ?? DELIVERY_DEFAULTS.deadLetterMax,
-      claimIdleMs: parseDuration(raw.delivery?.claimIdle ?? DELIVERY_DEFAULTS.claimIdle)
+      claimIdleMs: parseDuration(raw.delivery?.claimIdle ?? DELIVERY_DEFAULTS.claimIdle),
+      localBuffer: raw.delivery?.localBuffer ?? DELIVERY_DEFAULTS.localBuffer
     },
     triggers: named,
     tags: (raw.tags ?? []).map((t, i) => compileTag(t as TagEntry, i, named))

@@ -51,7 +51,7 @@ export interface CompiledConfig {
   /** Reserved for the live debug view, which is not built yet: read by nothing today. */
   debug: { token?: string }
   privacy: { honorGpc: boolean }
-  delivery: { maxQueue: number, deadLetterMax: number, claimIdleMs: number }
+  delivery: { maxQueue: number, deadLetterMax: number, claimIdleMs: number, localBuffer: number }
   triggers: Map<string, Predicate>
   tags: CompiledTag[]
 }

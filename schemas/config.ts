@@ -145,7 +145,8 @@ export const Config = Type.Object({
   delivery: Type.Optional(Type.Object({
     maxQueue: Type.Optional(Type.Integer({ minimum: 1, default: DELIVERY_DEFAULTS.maxQueue, description: 'Events a tag queue may hold; past it the tag sheds new events (counted as `shed`), the other tags are unaffected.' })),
     deadLetterMax: Type.Optional(Type.Integer({ minimum: 0, default: DELIVERY_DEFAULTS.deadLetterMax })),
-    claimIdle: Type.Optional(Duration(DELIVERY_DEFAULTS.claimIdle))
+    claimIdle: Type.Optional(Duration(DELIVERY_DEFAULTS.claimIdle)),
+    localBuffer: Type.Optional(Type.Integer({ minimum: 0, default: DELIVERY_DEFAULTS.localBuffer, description: 'Redis mode, per tag: events kept in this process while Redis cannot be reached, flushed when it answers (spooled at shutdown). 0: answer 503 at once.' }))
   }, { additionalProperties: false })),
   triggers: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z0-9_.-]+$' }), Condition)),
   tags: Type.Optional(Type.Array(Type.Object({ name: Type.String(), type: Type.String() }, { additionalProperties: true })))

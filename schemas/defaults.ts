@@ -52,6 +52,8 @@ export const DELIVERY_DEFAULTS = Object.freeze({
    * replica's slow batch would be sent twice.
    */
   claimIdle: '2m',
+  /** Redis mode, per tag: events a replica keeps in its memory while Redis cannot be reached (0: none; refuse with 503). */
+  localBuffer: 10_000,
   /** Redis mode: the longest a replica waits before it looks again at retries and claims. */
   pollMs: 1000,
   /**

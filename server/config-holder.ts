@@ -33,7 +33,8 @@ const RESTART_ONLY: Record<string, (c: CompiledConfig) => unknown> = {
   'store.prefix': c => c.store.prefix,
   'delivery.maxQueue': c => c.delivery.maxQueue,
   'delivery.deadLetterMax': c => c.delivery.deadLetterMax,
-  'delivery.claimIdle': c => c.delivery.claimIdleMs
+  'delivery.claimIdle': c => c.delivery.claimIdleMs,
+  'delivery.localBuffer': c => c.delivery.localBuffer
 }
 
 /** The new config with every restart-only setting put back to its running value. */

@@ -34,6 +34,7 @@ interface QueueReading {
   scheduled: number
   dead: number
   oldestWaitingAgeMs?: number
+  buffered?: number
 }
 
 export function createMetrics (opts: { defaultMetrics?: boolean } = {}): Metrics {
@@ -56,7 +57,7 @@ export function createMetrics (opts: { defaultMetrics?: boolean } = {}): Metrics
   }
   new Gauge({
     name: 'tagline_queue_events',
-    help: 'Events per tag and state, read from the queue store at scrape time (Redis mode: the same on every replica): waiting, in_flight, scheduled (retries), dead (dead letters kept).',
+    help: 'Events per tag and state, read from the queue store at scrape time (Redis mode: the same on every replica): waiting, in_flight, scheduled (retries), dead (dead letters kept), buffered (Redis mode: accepted by this replica while Redis was away, not stored there yet).',
     labelNames: ['tag', 'state'],
     registers,
     async collect () {
@@ -66,6 +67,7 @@ export function createMetrics (opts: { defaultMetrics?: boolean } = {}): Metrics
         this.set({ tag: q.tag, state: 'in_flight' }, q.inFlight)
         this.set({ tag: q.tag, state: 'scheduled' }, q.scheduled)
         this.set({ tag: q.tag, state: 'dead' }, q.dead)
+        this.set({ tag: q.tag, state: 'buffered' }, q.buffered ?? 0)
       }
     }
   })

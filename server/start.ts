@@ -123,6 +123,7 @@ export function sharedQueues (store: Store, config: CompiledConfig, metrics: Met
     ...store.redis,
     consumer: `${hostname()}:${process.pid}`,
     claimIdleMs: config.delivery.claimIdleMs,
+    localBuffer: config.delivery.localBuffer,
     deadLetterMax: config.delivery.deadLetterMax,
     logger,
     onClaim: (tag, events) => metrics.queueClaimed.inc({ tag }, events)

@@ -15,6 +15,8 @@ export interface TagStats {
   dead: number
   /** How long the oldest waiting event has waited; absent when none waits. */
   oldestWaitingAgeMs?: number
+  /** Redis mode: events this process accepted while Redis was away, not stored there yet. */
+  buffered?: number
 }
 
 /**
@@ -27,6 +29,7 @@ export async function queueStats (tags: readonly string[], queueOf: (tag: string
     const [c, dead] = await Promise.all([queue.shared !== undefined ? queue.shared.refresh() : queue.counts(), deadLetters.count(tag)])
     const stats: TagStats = { tag, waiting: c.waiting, inFlight: c.inFlight, scheduled: c.scheduled, dead }
     if (c.oldestWaitingMs !== undefined) stats.oldestWaitingAgeMs = Math.max(0, now - c.oldestWaitingMs)
+    if (c.buffered !== undefined) stats.buffered = c.buffered
     return stats
   }))
 }

@@ -12,6 +12,7 @@ import { MemoryMarks } from './memory-marks.js'
 import type { TagQueue } from './queue.js'
 import { RedisDeadLetters } from './redis-dead-letters.js'
 import { RedisStreamQueue } from './redis-queue.js'
+import { BufferedQueue } from './buffered-queue.js'
 
 export interface QueueFactory {
   /** The queue of one tag; called once per tag name for the life of a Delivery. */
@@ -45,10 +46,14 @@ export async function embeddedQueues (opts: { logger: Logger, deadLetterFile: st
  * names this process in the consumer groups; `claimIdleMs` is how long another consumer's
  * unacknowledged entries wait before this one takes them over (longer than any attempt).
  */
-export function redisQueues (opts: { client: Redis, prefix: string, consumer: string, claimIdleMs: number, deadLetterMax?: number, logger?: Logger, onClaim?: (tag: string, events: number) => void }): QueueFactory {
+export function redisQueues (opts: { client: Redis, prefix: string, consumer: string, claimIdleMs: number, deadLetterMax?: number, logger?: Logger, onClaim?: (tag: string, events: number) => void, localBuffer?: number }): QueueFactory {
   const { client, prefix, consumer, claimIdleMs, onClaim } = opts
+  const max = opts.localBuffer ?? DELIVERY_DEFAULTS.localBuffer
   return {
-    queue: tag => new RedisStreamQueue({ client, prefix, tag, consumer, claimIdleMs, onClaim: onClaim === undefined ? undefined : n => onClaim(tag, n) }),
+    queue: tag => {
+      const q = new RedisStreamQueue({ client, prefix, tag, consumer, claimIdleMs, onClaim: onClaim === undefined ? undefined : n => onClaim(tag, n) })
+      return max > 0 ? new BufferedQueue(q, { max, logger: opts.logger?.child({ tag }) }) : q
+    },
     deadLetters: new RedisDeadLetters({ client, prefix, max: opts.deadLetterMax ?? DELIVERY_DEFAULTS.deadLetterMax, logger: opts.logger })
   }
 }

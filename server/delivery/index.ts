@@ -329,8 +329,12 @@ export class Delivery implements Enqueuer, QueueAdmin {
 
     const leftovers: SpooledEvent[] = []
     for (const w of workers) {
-      // What a shared queue holds stays there for the other replicas (and the next start).
-      if (w.queue.shared !== undefined) continue
+      // What a shared queue holds stays there for the other replicas (and the next start); what
+      // this process accepted while the store was away goes to the spool.
+      if (w.queue.shared !== undefined) {
+        for (const item of w.queue.shared.unsent?.() ?? []) leftovers.push(item)
+        continue
+      }
       // A loop, not push(...): hundreds of thousands of events would overflow the stack.
       for (const item of await w.queue.drain()) leftovers.push(item)
       w.updateDepth()

@@ -14,6 +14,8 @@ export interface QueueCounts {
   nextDueMs?: number
   /** Shared queues: in-flight entries a dead consumer left, to be taken over now (take() does). */
   claimable?: number
+  /** Shared queues: events this process accepted while the store was away, not stored there yet. */
+  buffered?: number
 }
 
 export interface PushOptions {
@@ -45,6 +47,8 @@ export interface SharedQueue {
   wait (timeoutMs: number): Promise<void>
   /** Let go of this process's connections and consumer names; nothing stored changes. */
   close (): Promise<void>
+  /** Events accepted here but not stored in the shared queue yet (a local buffer): the spool's. */
+  unsent?: () => QueuedEvent[]
 }
 
 export interface TagQueue {

@@ -26,7 +26,7 @@ t.test('an empty file loads with every default', async t => {
     t.same(c.apiKeys, [])
     t.same(c.dedup, { enabled: true, windowMs: 48 * 3_600_000 })
     t.same(c.debug, {})
-    t.same(c.delivery, { maxQueue: 10000, deadLetterMax: 1000, claimIdleMs: 120_000 })
+    t.same(c.delivery, { maxQueue: 10000, deadLetterMax: 1000, claimIdleMs: 120_000, localBuffer: 10_000 })
     t.same(c.tags, [])
     t.same([...c.triggers.keys()], ['all'], 'the built-in trigger')
     t.equal(c.file, 'tagline.yaml')
@@ -49,7 +49,7 @@ t.test('server, identity, auth, dedup, debug, delivery from the file', async t =
     'auth: { apiKeys: ["k1", "", "k2"] }',
     'dedup: { window: 10m, enabled: false }',
     'debug: { token: t0k }',
-    'delivery: { maxQueue: 5, deadLetterMax: 0, claimIdle: 45s }'
+    'delivery: { maxQueue: 5, deadLetterMax: 0, claimIdle: 45s, localBuffer: 0 }'
   ].join('\n'))
   t.same(c.server, {
     port: 9000, host: '127.0.0.1', trustProxy: ['10.0.0.0/8'], corsOrigins: ['https://shop.example'],
@@ -61,7 +61,7 @@ t.test('server, identity, auth, dedup, debug, delivery from the file', async t =
   t.same(c.apiKeys, ['k1', 'k2'], 'empty keys are dropped')
   t.same(c.dedup, { enabled: false, windowMs: 600_000 })
   t.same(c.debug, { token: 't0k' })
-  t.same(c.delivery, { maxQueue: 5, deadLetterMax: 0, claimIdleMs: 45_000 })
+  t.same(c.delivery, { maxQueue: 5, deadLetterMax: 0, claimIdleMs: 45_000, localBuffer: 0 })
   t.same(load('dedup: { window: 1500 }').dedup.windowMs, 1500, 'a number is milliseconds')
   t.same(load('server: { rateLimit: { max: 10, timeWindow: 1000 } }').server.rateLimit, { max: 10, timeWindow: 1000 })
 })

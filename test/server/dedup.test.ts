@@ -87,9 +87,10 @@ t.test('two apps sharing one Redis dedup across replicas', async t => {
   t.ok(await storeA.client.exists(`${prefix}{hook}:seen:purchase\u0000R-1`), 'the mark lives in Redis beside the tag\'s queue, under the prefix')
 })
 
-t.test('store down: 503 store_unavailable, nothing delivered', async t => {
+t.test('store down and no local buffer: 503 store_unavailable, nothing delivered', async t => {
   const store = new RedisStore({ url: 'redis://127.0.0.1:1' })
-  const h = await harness({ store })
+  // localBuffer 0: refuse at once (test/delivery/buffered-queue.test.ts covers the buffer).
+  const h = await harness({ store, yaml: 'delivery: { localBuffer: 0 }' })
   t.teardown(h.close)
   t.teardown(() => store.close())
   const res = await h.app.inject({ method: 'POST', url: '/collect', payload: { event_name: 'purchase', transaction_id: 'S-1' } })

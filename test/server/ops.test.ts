@@ -32,7 +32,7 @@ t.test('/readyz: 503 while starting or draining; a shared store out of reach is 
 
   const down = new RedisStore({ url: 'redis://127.0.0.1:1' })
   t.teardown(() => down.close())
-  const unreachable = await harness({ store: down })
+  const unreachable = await harness({ store: down, yaml: 'delivery: { localBuffer: 0 }' })
   t.teardown(unreachable.close)
   const u = await unreachable.app.inject({ method: 'GET', url: '/readyz' })
   t.equal(u.statusCode, 200, 'every replica shares that Redis: all of them leaving at once helps nobody')
