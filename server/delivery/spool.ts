@@ -1,17 +1,22 @@
 // The embedded-mode shutdown spool: undelivered events as JSONL SpooledEvent lines. Appending with
 // fsync never clobbers a spool that was not replayed yet; a torn last line (crash mid-write) is
 // skipped on read rather than failing the whole file.
-import { open, mkdir, readFile, rm } from 'node:fs/promises'
+import { open, mkdir, rm } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import type { SpooledEvent } from './types.js'
+
+const WRITE_SLICE = 10_000
 
 export async function appendSpool (file: string, entries: SpooledEvent[]): Promise<void> {
   if (entries.length === 0) return
   await mkdir(dirname(file), { recursive: true })
-  const text = entries.map(e => JSON.stringify(e)).join('\n') + '\n'
   const handle = await open(file, 'a', 0o600)
   try {
-    await handle.writeFile(text, 'utf8')
+    // In slices: one string of every line passes Node's string limit (~512 MiB) near 1.5 million
+    // events, and the whole spool would be lost instead of written.
+    for (let i = 0; i < entries.length; i += WRITE_SLICE) {
+      await handle.write(entries.slice(i, i + WRITE_SLICE).map(e => JSON.stringify(e) + '\n').join(''), null, 'utf8')
+    }
     await handle.sync()
   } finally {
     await handle.close()
@@ -25,16 +30,17 @@ export interface SpoolContents {
 }
 
 export async function readSpool (file: string): Promise<SpoolContents | undefined> {
-  let text: string
+  let handle
   try {
-    text = await readFile(file, 'utf8')
+    handle = await open(file, 'r')
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
     throw err
   }
   const entries: SpooledEvent[] = []
   let bad = 0
-  for (const line of text.split('\n')) {
+  // Line by line, for the same string limit as appendSpool.
+  for await (const line of handle.readLines({ encoding: 'utf8' })) {
     if (line.trim() === '') continue
     try {
       const e = JSON.parse(line) as SpooledEvent

@@ -57,6 +57,8 @@ export class TagWorker {
 
   private watching?: Promise<void>
   private readonly breaker: Breaker
+  /** Bumped by every update(): an attempt built with older settings does not speak for the new ones. */
+  private generation = 0
 
   constructor (tag: CompiledTag, private readonly d: WorkerDeps) {
     this.tag = tag
@@ -77,6 +79,7 @@ export class TagWorker {
     this.policy = resolveRetryPolicy(tag.retry)
     this.secrets = secretValues(tag.settings, tag.def.secrets)
     this.retiring = false
+    this.generation++
     // New settings may carry the fixed credentials: try again now rather than at the next probe.
     if (this.breaker.reason === 'credentials') {
       this.breaker.close()
@@ -281,6 +284,7 @@ export class TagWorker {
   }
 
   private async run (batch: Batch): Promise<void> {
+    const generation = this.generation
     const plan = await attempt(batch, {
       tag: this.tag,
       secrets: this.secrets,
@@ -293,11 +297,11 @@ export class TagWorker {
       random: this.d.random,
       observer: this.d.observer
     })
-    await this.carryOut(plan)
+    await this.carryOut(plan, generation)
   }
 
   /** The plan's effects: the queue first (so nothing is lost if a later step fails), then the rest. */
-  private async carryOut (plan: Plan): Promise<void> {
+  private async carryOut (plan: Plan, generation: number): Promise<void> {
     const q = this.d.queue
     const now = this.d.clock.now()
     await q.settle(settledIds(plan))
@@ -322,7 +326,9 @@ export class TagWorker {
       this.d.logger.debug({ events: items.length, requests: plan.halves.length }, 'request refused whole: resending in halves')
     }
     if (plan.sent.length > 0) this.d.onDelivered(plan.sent.length)
-    const change = this.breaker.record(verdict(plan), now)
+    // A refusal of the credentials a reload has since replaced says nothing of the new ones.
+    const v = verdict(plan)
+    const change = v === 'credentials' && generation !== this.generation ? undefined : this.breaker.record(v, now)
     this.transition(change, plan.held?.reason ?? plan.retry?.reason)
   }
 

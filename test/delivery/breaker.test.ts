@@ -112,3 +112,23 @@ t.test('attempts that keep failing pause the tag, then one probe goes out; an an
   t.equal(await count(m, 'a', 'sent'), 5)
   t.same(await paused(m, 'a'), { credentials: 0, failing: 0 })
 })
+
+t.test('a refusal of the old credentials that lands after a reload does not pause the tag again', async t => {
+  let release: () => void = () => {}
+  const held = new Promise<void>(resolve => { release = resolve })
+  const sink = await startSink(t, async r => {
+    if (r.headers.authorization === 'Bearer good') return { status: 200 }
+    await held // the refusal of the old token arrives after the reload
+    return { status: 401, body: 'invalid token' }
+  })
+  const m = metrics()
+  const d = new Delivery({ tags: [tag('a', { url: sink.url, token: 'bad' })], metrics: m, logger: captureLogger('warn').logger })
+  t.teardown(async () => { await d.close(0) })
+  await d.enqueue([{ tag: 'a', event: ev() }, { tag: 'a', event: ev() }])
+  await sink.arrived(1)
+  d.reload([tag('a', { url: sink.url, token: 'good' })])
+  release()
+  await until(() => d.depth('a') === 0, 5000, 'the events to go with the new token')
+  t.same(await paused(m, 'a'), {}, 'never paused: the refusal spoke for credentials already replaced')
+  t.same(received(sink).filter((_, i) => sink.requests[i].headers.authorization === 'Bearer good').flatMap(r => r.events).length, 2, 'sent at once with the new token')
+})
