@@ -2,6 +2,7 @@
 import { Registry, Counter, Histogram, Gauge, collectDefaultMetrics } from 'prom-client'
 
 import { DELIVERY_OUTCOMES, ROUTING_OUTCOMES, type TagOutcome } from '../common/outcome.js'
+import type { TagStats } from './delivery/admin.js'
 
 export interface Metrics {
   registry: Registry
@@ -23,19 +24,9 @@ export interface Metrics {
    * Where the per-tag queue gauges read at scrape time: in Redis mode straight from the store, so
    * every replica reports the same numbers. Set once by the gateway.
    */
-  readQueues (read: () => Promise<readonly QueueReading[]>): void
+  readQueues (read: () => Promise<readonly TagStats[]>): void
 }
 
-/** One tag's queue as a scrape reads it (server/delivery/admin.ts makes them). */
-interface QueueReading {
-  tag: string
-  waiting: number
-  inFlight: number
-  scheduled: number
-  dead: number
-  oldestWaitingAgeMs?: number
-  buffered?: number
-}
 
 export function createMetrics (opts: { defaultMetrics?: boolean } = {}): Metrics {
   const registry = new Registry()
@@ -47,10 +38,10 @@ export function createMetrics (opts: { defaultMetrics?: boolean } = {}): Metrics
     labelNames: ['tag', 'outcome'],
     registers
   })
-  let read: (() => Promise<readonly QueueReading[]>) | undefined
-  let reading: Promise<readonly QueueReading[]> | undefined
+  let read: (() => Promise<readonly TagStats[]>) | undefined
+  let reading: Promise<readonly TagStats[]> | undefined
   // Both gauges come from one reading per scrape.
-  const once = async (): Promise<readonly QueueReading[]> => {
+  const once = async (): Promise<readonly TagStats[]> => {
     if (read === undefined) return []
     reading ??= read().finally(() => { setImmediate(() => { reading = undefined }) })
     return await reading
