@@ -22,11 +22,10 @@ export interface Metrics {
   tagPaused: Gauge<'tag' | 'reason'>
   /**
    * Where the per-tag queue gauges read at scrape time: in Redis mode straight from the store, so
-   * every replica reports the same numbers. Set once by the gateway.
+   * every replica reports the same numbers. Set once, by Delivery.
    */
   readQueues (read: () => Promise<readonly TagStats[]>): void
 }
-
 
 export function createMetrics (opts: { defaultMetrics?: boolean } = {}): Metrics {
   const registry = new Registry()
