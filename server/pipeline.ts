@@ -114,7 +114,8 @@ export async function runPipeline (deps: PipelineDeps, snap: RequestSnapshot, cl
     try {
       outcomes = await deps.delivery.enqueue(items, { dedupMs: config.dedup.enabled ? config.dedup.windowMs : undefined })
     } catch (err) {
-      throw isTaglineError(err) ? err : errors.storeUnavailable(`The events could not be stored: ${(err as Error)?.message}`)
+      // The store's own message (hosts, ports) is for the operator's log, not for browsers.
+      throw isTaglineError(err) ? err : errors.storeUnavailable('The events could not be stored; nothing was accepted. Try again shortly.')
     }
   }
   // An event is a repeat when every tag it was queued for already had it.

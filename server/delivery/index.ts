@@ -145,7 +145,11 @@ export class Delivery implements Enqueuer, QueueAdmin {
     await Promise.all([...byTag].map(async ([tag, g]) => {
       const worker = this.workers.get(tag) as TagWorker
       const marks = opts.dedupMs !== undefined && g.keys.some(k => k !== undefined) ? { keys: g.keys, ttlMs: opts.dedupMs } : undefined
-      const r = await worker.accept(g.records, { marks, max: this.maxQueue })
+      const r = await worker.accept(g.records, { marks, max: this.maxQueue }).catch((err: unknown) => {
+        // Per request, so debug: the worker's watch loop warns once per outage.
+        this.logger.debug({ err, tag, events: g.records.length }, 'enqueue failed: the queue could not store the events')
+        throw err
+      })
       if (r.shed) {
         for (const i of g.at) outcomes[i] = 'shed'
         this.shed(worker, g.records.length)

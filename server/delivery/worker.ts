@@ -12,7 +12,7 @@ import type { Batch, QueuedEvent } from './types.js'
 import { attempt, settledIds, type Letter, type Plan } from './attempt.js'
 import { giveUp } from './letter.js'
 import { newBatchId } from './batch-id.js'
-import { secretValues } from './redact.js'
+import { redactText, secretValues } from './redact.js'
 import { resolveRetryPolicy, type ResolvedRetryPolicy } from './retry.js'
 import { SendError } from './send.js'
 import type { Clock } from './clock.js'
@@ -329,7 +329,10 @@ export class TagWorker {
     // A refusal of the credentials a reload has since replaced says nothing of the new ones.
     const v = verdict(plan)
     const change = v === 'credentials' && generation !== this.generation ? undefined : this.breaker.record(v, now)
-    this.transition(change, plan.held?.reason ?? plan.retry?.reason)
+    // The reason quotes the destination, which may quote the request back: no token, no user data.
+    const why = plan.held?.reason ?? plan.retry?.reason
+    const items = plan.held?.batch.items ?? plan.retry?.batch.items ?? []
+    this.transition(change, why === undefined || change === undefined ? why : redactText(why, this.secrets, items.map(i => i.event)))
   }
 
   /** Logs and gauges a breaker change: an open breaker is an operator's business. */
