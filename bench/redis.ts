@@ -132,22 +132,33 @@ async function queueState (prefix: string): Promise<Record<string, QueueState>> 
 const stored = (s: QueueState): number => s.q + s.retrying + s.scheduled
 const total = (s: Record<string, QueueState>, f: keyof QueueState): number => Object.values(s).reduce((n, x) => n + x[f], 0)
 
-/** MEMORY USAGE (every element counted) of each tag's queue keys, and of a sample of its dedup marks × their number. */
-async function keyBytes (prefix: string, marks: boolean): Promise<{ perTag: Record<string, number>, marks: number, markCount: number, bytesPerMark: number, markTtlH?: number }> {
+interface KeyBytes { perTag: Record<string, number>, marks: number, markCount: number, bytesPerMark: number, markTtlH?: number, records: number, bytesPerRecord: number }
+/**
+ * MEMORY USAGE (every element counted) of each tag's queue keys; of a sample of the dedup marks ×
+ * their number; and the stitching contexts the gateway keeps beside them (`rec:ctx:…`, counted
+ * and sampled the same way).
+ */
+async function keyBytes (prefix: string, marks: boolean): Promise<KeyBytes> {
   const perTag: Record<string, number> = {}
   for (const t of TAGS) {
     let n = 0
     for (const part of ['q', 'retrying', 'retry', 'counts'] as const) n += Number(await admin.call('MEMORY', 'USAGE', qKey(prefix, t, part), 'SAMPLES', '0') ?? 0)
     perTag[t] = n
   }
-  if (!marks) return { perTag, marks: 0, markCount: 0, bytesPerMark: 0 }
+  const sampled = async (keys: string[]): Promise<number> => {
+    const sample = keys.slice(0, 1000)
+    let n = 0
+    for (const k of sample) n += Number(await admin.call('MEMORY', 'USAGE', k) ?? 0)
+    return sample.length > 0 ? n / sample.length : 0
+  }
+  const recs = await keysUnder(prefix, 'rec:*')
+  const bytesPerRecord = await sampled(recs)
+  const out: KeyBytes = { perTag, marks: 0, markCount: 0, bytesPerMark: 0, records: recs.length, bytesPerRecord: Math.round(bytesPerRecord) }
+  if (!marks) return out
   const keys = await keysUnder(prefix, '{*}:seen:*')
-  const sample = keys.slice(0, 1000)
-  let sampled = 0
-  for (const k of sample) sampled += Number(await admin.call('MEMORY', 'USAGE', k) ?? 0)
-  const bytesPerMark = sample.length > 0 ? sampled / sample.length : 0
-  const ttl = sample.length > 0 ? Number(await admin.pttl(sample[0])) : -1
-  return { perTag, marks: Math.round(bytesPerMark * keys.length), markCount: keys.length, bytesPerMark: Math.round(bytesPerMark), ...(ttl > 0 ? { markTtlH: round2(ttl / 3_600_000) } : {}) }
+  const bytesPerMark = await sampled(keys)
+  const ttl = keys.length > 0 ? Number(await admin.pttl(keys[0])) : -1
+  return { ...out, marks: Math.round(bytesPerMark * keys.length), markCount: keys.length, bytesPerMark: Math.round(bytesPerMark), ...(ttl > 0 ? { markTtlH: round2(ttl / 3_600_000) } : {}) }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -373,10 +384,14 @@ export async function main (): Promise<number> {
     await ask(fast.proc, 'reset')
     await ask(fast.proc, 'hold')
     process.stdout.write(`  ${replicas} replica${replicas > 1 ? 's' : ''}: starting… `)
-    const reps = await Promise.all(Array.from({ length: replicas }, async (_, j) => await startGw(`drain${i}-replica${j + 1}`, { sinkBase: fastBase, secret, redis: { url: REDIS_URL, prefix }, dedup: false })))
+    // timeoutMs: a held request must not time out while the other replica starts.
+    const reps = await Promise.all(Array.from({ length: replicas }, async (_, j) => await startGw(`drain${i}-replica${j + 1}`, { sinkBase: fastBase, secret, redis: { url: REDIS_URL, prefix }, dedup: false, tagExtra: '    timeoutMs: 120000\n' })))
     // Every replica is up: wait until each has its first batches out (concurrency × one request
     // per batch, GA4: one per hit), all held by the sink, so that all start at the release.
-    const wanted = replicas * TAGS.reduce((n, t) => n + DELIVERY_DEFAULTS.concurrency * (t === 'ga4' ? BATCH.ga4.maxEvents : 1), 0)
+    const wanted = TAGS.reduce((n, t) => {
+      const batches = Math.min(replicas * DELIVERY_DEFAULTS.concurrency, Math.ceil(PRELOAD / BATCH[t].maxEvents))
+      return n + (t === 'ga4' ? Math.min(PRELOAD, batches * BATCH.ga4.maxEvents) : batches)
+    }, 0)
     let lastHeld = 0
     await until(`${wanted} held requests`, 60_000, async () => {
       lastHeld = (await ask<FastSinkStats>(fast.proc, 'stats')).held
@@ -434,9 +449,9 @@ export async function main (): Promise<number> {
     startGw('memory-marks', { sinkBase: downBase, secret, redis: { url: REDIS_URL, prefix: memYes }, dedup: true, maxQueue: 1_000_000, tagExtra: later })
   ])
   const purchases = `[${Array.from({ length: PURCHASES_PER_REQUEST }, (_, k) => PURCHASE_BODY.replaceAll('[<id>]', `[<id>]-${k}`)).join(',')}]`
-  interface MemoryPhase { input: 'page_view' | 'purchase', dedup: boolean, events: number, copies: number, copiesPerTag: Record<string, number>, heldInStreams: number, heldInRetrySets: number, usedMemoryDelta: number, bytesPerEvent: number, bytesPerCopy: number, keyBytesDelta: number, keyBytesPerTagCopy: Record<string, number>, marks: number, bytesPerMark: number, markTtlH?: number, seconds: number }
+  interface MemoryPhase { input: 'page_view' | 'purchase', dedup: boolean, events: number, copies: number, copiesPerTag: Record<string, number>, heldInStreams: number, heldInRetrySets: number, usedMemoryDelta: number, bytesPerEvent: number, bytesPerCopy: number, keyBytesDelta: number, keyBytesPerTagCopy: Record<string, number>, marks: number, bytesPerMark: number, markTtlH?: number, stitchingRecords: number, bytesPerStitchingRecord: number, seconds: number }
   const phases: MemoryPhase[] = []
-  let lastKeys: Record<string, { perTag: Record<string, number>, marks: number }> = {
+  let lastKeys: Record<string, KeyBytes> = {
     [memNo]: await keyBytes(memNo, false),
     [memYes]: await keyBytes(memYes, true)
   }
@@ -478,12 +493,12 @@ export async function main (): Promise<number> {
     const kb = await keyBytes(prefix, dedup)
     const prev = lastKeys[prefix]
     const keyBytesPerTagCopy: Record<string, number> = {}
-    let keyDelta = kb.marks - prev.marks
+    let keyDelta = kb.marks - prev.marks + kb.records * kb.bytesPerRecord - prev.records * prev.bytesPerRecord
     for (const t of TAGS) {
       keyDelta += kb.perTag[t] - prev.perTag[t]
       if (copiesPerTag[t] > 0) keyBytesPerTagCopy[t] = Math.round((kb.perTag[t] - prev.perTag[t]) / copiesPerTag[t])
     }
-    lastKeys = { ...lastKeys, [prefix]: { perTag: kb.perTag, marks: kb.marks } }
+    lastKeys = { ...lastKeys, [prefix]: kb }
     const delta = m1 - m0
     phases.push({
       input, dedup, events, copies, copiesPerTag,
@@ -497,6 +512,8 @@ export async function main (): Promise<number> {
       marks: kb.markCount,
       bytesPerMark: kb.bytesPerMark,
       ...(kb.markTtlH !== undefined ? { markTtlH: kb.markTtlH } : {}),
+      stitchingRecords: kb.records - prev.records,
+      bytesPerStitchingRecord: kb.bytesPerRecord,
       seconds: round2(seconds)
     })
     if (copies !== expectedCopies) failures.push(`memory ${input} dedup ${dedup ? 'on' : 'off'}: ${copies} tag copies stored, expected ${expectedCopies}`)
@@ -548,7 +565,7 @@ export async function main (): Promise<number> {
 
   console.log(`\nD. memory with the destination down (events held in streams and retry sets; INFO used_memory delta ÷ events)`)
   for (const p of phases) {
-    console.log(`  ${pad(p.input, 10, true)} dedup ${p.dedup ? 'on ' : 'off'}: ${pad(fmt(p.bytesPerEvent), 6)} B per event (${fmt(p.copies)} tag copies: ${fmt(p.bytesPerCopy)} B per copy; our keys' MEMORY USAGE +${fmt(p.keyBytesDelta)} B; per copy ${Object.entries(p.keyBytesPerTagCopy).map(([t, b]) => `${t} ${fmt(b)}`).join(', ')})${p.dedup ? `; ${fmt(p.marks)} marks so far, ${p.bytesPerMark} B each by MEMORY USAGE, time to live ${p.markTtlH ?? '?'} h` : ''}`)
+    console.log(`  ${pad(p.input, 10, true)} dedup ${p.dedup ? 'on ' : 'off'}: ${pad(fmt(p.bytesPerEvent), 6)} B per event (${fmt(p.copies)} tag copies: ${fmt(p.bytesPerCopy)} B per copy; our keys' MEMORY USAGE +${fmt(p.keyBytesDelta)} B, per copy ${Object.entries(p.keyBytesPerTagCopy).map(([t, b]) => `${t} ${fmt(b)}`).join(', ')}; ${fmt(p.stitchingRecords)} new stitching contexts of ${p.bytesPerStitchingRecord} B)${p.dedup ? `; ${fmt(p.marks)} marks so far, ${p.bytesPerMark} B each by MEMORY USAGE, time to live ${p.markTtlH ?? '?'} h` : ''}`)
   }
   const markCost: Record<string, { perEvent: number, perMark: number }> = {}
   for (const input of ['page_view', 'purchase'] as const) {
