@@ -6,7 +6,7 @@ import { tagTypes } from '../tags/index.js'
 import { ALL_TRIGGER, ConditionError, always, compileCondition, compileTagDecision } from '../tags/triggers.js'
 import { parseDuration } from './duration.js'
 import { DELIVERY_DEFAULTS, IDENTITY_DEFAULTS, PRIVACY_DEFAULTS, RETRY_DEFAULTS, SERVER_DEFAULTS, STORE_DEFAULTS, TAG_DEFAULTS } from '../schemas/defaults.js'
-import type { CompiledConfig, CompiledTag, RetryPolicy } from './types.js'
+import type { BreakerPolicy, CompiledConfig, CompiledTag, RetryPolicy } from './types.js'
 import type { Predicate } from '../tags/triggers.js'
 
 const COMMON = new Set(CommonKeys)
@@ -39,6 +39,13 @@ function compileTag (entry: TagEntry, index: number, named: Map<string, Predicat
     initialDelayMs: r.initialDelayMs ?? RETRY_DEFAULTS.initialDelayMs,
     maxDelayMs: r.maxDelayMs ?? RETRY_DEFAULTS.maxDelayMs
   }
+  const b = entry.breaker ?? {}
+  const breaker: BreakerPolicy = {
+    failures: b.failures ?? DELIVERY_DEFAULTS.breaker.failures,
+    cooldownMs: b.cooldown !== undefined ? parseDuration(b.cooldown) : DELIVERY_DEFAULTS.breaker.cooldownMs,
+    maxCooldownMs: b.maxCooldown !== undefined ? parseDuration(b.maxCooldown) : DELIVERY_DEFAULTS.breaker.maxCooldownMs
+  }
+  breaker.maxCooldownMs = Math.max(breaker.maxCooldownMs, breaker.cooldownMs)
   return {
     name: entry.name,
     type: entry.type,
@@ -51,6 +58,7 @@ function compileTag (entry: TagEntry, index: number, named: Map<string, Predicat
     ip: entry.ip ?? TAG_DEFAULTS.ip,
     batch: { ...def.defaults.batch, ...entry.batch },
     retry,
+    breaker,
     timeoutMs: entry.timeoutMs ?? DELIVERY_DEFAULTS.timeoutMs,
     params: { exclude: [...(entry.params?.exclude ?? [])], set: { ...entry.params?.set } }
   }

@@ -11,6 +11,14 @@ export interface RetryPolicy {
   maxDelayMs: number
 }
 
+/** When a tag's failures pause it, and for how long (server/delivery/breaker.ts). */
+export interface BreakerPolicy {
+  /** Failed attempts in a row that pause the tag. */
+  failures: number
+  cooldownMs: number
+  maxCooldownMs: number
+}
+
 export interface CompiledTag {
   name: string
   type: string
@@ -25,6 +33,7 @@ export interface CompiledTag {
   ip: 'full' | 'truncate' | 'none'
   batch: { maxEvents: number, maxWaitMs: number }
   retry: RetryPolicy
+  breaker: BreakerPolicy
   timeoutMs: number
   params: { exclude: string[], set: Record<string, unknown> }
 }

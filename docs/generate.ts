@@ -170,7 +170,10 @@ function intro (): string[] {
     'retry.maxAttempts': code(String(r.maxAttempts)),
     'retry.maxAge': code(`${r.maxAgeMs / 3_600_000}h`),
     'retry.initialDelayMs': code(String(r.initialDelayMs)),
-    'retry.maxDelayMs': code(String(r.maxDelayMs))
+    'retry.maxDelayMs': code(String(r.maxDelayMs)),
+    'breaker.failures': code(String(DELIVERY_DEFAULTS.breaker.failures)),
+    'breaker.cooldown': code(`${DELIVERY_DEFAULTS.breaker.cooldownMs / 1000}s`),
+    'breaker.maxCooldown': code(`${DELIVERY_DEFAULTS.breaker.maxCooldownMs / 1000}s`)
   }
   // The common schema leaves these undescribed; the table should not.
   const notes: Record<string, string> = {
@@ -182,6 +185,9 @@ function intro (): string[] {
     'retry.maxAge': 'How long after its first attempt an event may still be retried: milliseconds or "30s", "10m", "4h", "2d".',
     'retry.initialDelayMs': 'First backoff; it doubles per attempt, with jitter, never sooner than Retry-After.',
     'retry.maxDelayMs': 'Longest backoff between two attempts.',
+    'breaker.failures': 'Failed attempts in a row that pause the tag (refused credentials pause it at once, whatever this says).',
+    'breaker.cooldown': 'How long a paused tag waits before one probe batch; doubled after each failed probe.',
+    'breaker.maxCooldown': 'The longest wait between two probes.',
     'params.exclude': 'Event fields (dot paths: params.plan, user_properties.tier) removed from this tag\'s copy of the event.',
     'params.set': 'Event fields (dot paths) written on this tag\'s copy of the event; other tags see the event as it arrived.'
   }
@@ -196,7 +202,7 @@ function intro (): string[] {
     'Meta and TikTok deduplicate a server event against their browser pixel when both carry **the same event name and the same `event_id`**:',
     '', '1. give the browser event an id and send it to both (`fbq(\'track\', \'Purchase\', {...}, { eventID: \'T_1001\' })` and the gtag / dataLayer / backend `event_id`); tagline forwards it verbatim;',
     '2. make the server event name equal the pixel\'s (`eventNames`, e.g. when the pixel sends `CompletePayment`);',
-    `3. a \`purchase\` (or \`refund\`) without an \`event_id\` uses its \`transaction_id\`, so the browser and backend copies of one order share an id; the gateway itself drops a repeated (event name, event id) within \`dedup.window\` (default ${humanDuration(IDENTITY_DEFAULTS.dedupWindow)}), so every destination, GA4 included, gets it once.`, '',
+    `3. a \`purchase\` (or \`refund\`) without an \`event_id\` uses its \`transaction_id\`, so the browser and backend copies of one order share an id; the gateway itself drops a repeated (event name, event id) within \`dedup.window\` (default ${humanDuration(IDENTITY_DEFAULTS.dedupWindow)}), so every destination, GA4 included, gets it once (the window is kept per tag).`, '',
     '## Stitching backend events to the visitor', '',
     'A **trusted** backend event (sent with an API key) gets what it lacks (IP, user agent, language, page URL, `fbp` / `fbc` / `ttp`, click ids, campaign) from the visitor\'s last browser context, found by its `transaction_id`, then `user_id`, then `client_id`. ' +
       `\`source.stitched\` lists the fields filled. Contexts are kept for \`identity.stitch.ttl\` (default ${humanDuration(IDENTITY_DEFAULTS.stitch.ttl)}; \`identity.stitch.enabled: false\` turns stitching off), and nothing is remembered from a visitor who denied \`ad_storage\` or \`ad_user_data\`.`, '',

@@ -61,6 +61,11 @@ export const CommonTagSettings = Type.Object({
     initialDelayMs: Type.Optional(Type.Integer({ minimum: 1, default: RETRY_DEFAULTS.initialDelayMs })),
     maxDelayMs: Type.Optional(Type.Integer({ minimum: 1, default: RETRY_DEFAULTS.maxDelayMs }))
   }, { additionalProperties: false })),
+  breaker: Type.Optional(Type.Object({
+    failures: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: DELIVERY_DEFAULTS.breaker.failures, description: 'Failed attempts in a row that pause the tag.' })),
+    cooldown: Type.Optional(Duration(DELIVERY_DEFAULTS.breaker.cooldownMs)),
+    maxCooldown: Type.Optional(Duration(DELIVERY_DEFAULTS.breaker.maxCooldownMs))
+  }, { additionalProperties: false, description: 'A paused tag sends one probe batch after the cooldown, doubled after each failed probe up to maxCooldown.' })),
   consent: Type.Optional(Type.Array(ConsentType, { description: 'Consent types that must not be denied for this tag to fire.' })),
   ip: Type.Optional(Type.Union([Type.Literal('full'), Type.Literal('truncate'), Type.Literal('none')], {
     description: 'The visitor IP this tag receives: full, truncate (last IPv4 octet / last 80 IPv6 bits zeroed) or none.',

@@ -60,7 +60,7 @@ export const DELIVERY_DEFAULTS = Object.freeze({
    * Per tag: this many failed attempts in a row pause it for the cooldown, doubled after each
    * failed probe up to the max; refused credentials pause it at once (server/delivery/breaker.ts).
    */
-  breaker: Object.freeze({ failures: 5, cooldownMs: 5_000, maxCooldownMs: 5 * 60_000 })
+  breaker: Object.freeze({ failures: 5, cooldownMs: 5_000, maxCooldownMs: 60_000 })
 })
 
 export const STORE_DEFAULTS = Object.freeze({

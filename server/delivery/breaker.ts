@@ -4,14 +4,9 @@
 // as long, up to maxCooldownMs. Each tag has its own, so a dead destination costs the others
 // nothing; in Redis mode each replica's tag has its own too.
 
-export type PauseReason = 'credentials' | 'failing'
+import type { BreakerPolicy } from '../../config/types.js'
 
-export interface BreakerPolicy {
-  /** Failed attempts in a row that open the breaker. */
-  failures: number
-  cooldownMs: number
-  maxCooldownMs: number
-}
+export type PauseReason = 'credentials' | 'failing'
 
 /** What an attempt said about the destination. */
 export type Verdict = 'answered' | 'failed' | 'credentials' | 'none'
@@ -24,7 +19,8 @@ export class Breaker {
   private failed = 0
   private cooldownMs = 0
 
-  constructor (private readonly policy: BreakerPolicy) {}
+  /** The tag's policy; a config reload replaces it, the state stays. */
+  constructor (public policy: BreakerPolicy) {}
 
   /** Whether a batch may start now, `active` batches being in flight; an open breaker past its cooldown lets one through. */
   allows (now: number, active: number): boolean {
@@ -54,9 +50,12 @@ export class Breaker {
     if (this.state === 'closed') {
       if (verdict === 'failed' && ++this.failed < this.policy.failures) return undefined
       this.cooldownMs = this.policy.cooldownMs
-    } else {
-      // A failed probe (or a batch that was already in flight): wait longer.
+    } else if (this.state === 'probing') {
+      // The probe failed: wait longer.
       this.cooldownMs = Math.min(this.policy.maxCooldownMs, this.cooldownMs * 2)
+    } else if (reason === this.reason) {
+      // A batch sent before the breaker opened, failing the same way: it says nothing new.
+      return undefined
     }
     const opened = this.state === 'closed' || this.reason !== reason
     this.state = 'open'

@@ -13,7 +13,6 @@ import type { QueuedEvent, SpooledEvent } from './types.js'
 import type { Metrics } from '../metrics.js'
 import type { DeliveryObserver } from '../observer.js'
 import { TagWorker } from './worker.js'
-import type { BreakerPolicy } from './breaker.js'
 import { giveUp } from './letter.js'
 import { systemClock, type Clock } from './clock.js'
 import { newBatchId } from './batch-id.js'
@@ -38,8 +37,6 @@ export interface DeliveryOptions {
   concurrency?: number
   /** Shared queues: the longest wait before looking again for due retries and claims. */
   pollMs?: number
-  /** Per tag: when failures pause it, and for how long. */
-  breaker?: Partial<BreakerPolicy>
   /** JSONL file for what is left at shutdown. Without one, leftovers are logged as lost. */
   spoolFile?: string
   /** Time and timers (batching windows, retries, the shutdown deadline). Default: the system's. */
@@ -295,7 +292,6 @@ export class Delivery implements Enqueuer, QueueAdmin {
       dispatcher: this.dispatcher,
       concurrency: Math.max(1, this.opts.concurrency ?? DELIVERY_DEFAULTS.concurrency),
       pollMs: this.opts.pollMs ?? DELIVERY_DEFAULTS.pollMs,
-      breaker: { ...DELIVERY_DEFAULTS.breaker, ...this.opts.breaker },
       clock: this.clock,
       random: this.opts.random ?? Math.random,
       observer: this.opts.observer,

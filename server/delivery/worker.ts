@@ -16,7 +16,7 @@ import { redactText, secretValues } from './redact.js'
 import { resolveRetryPolicy, type ResolvedRetryPolicy } from './retry.js'
 import { SendError } from './send.js'
 import type { Clock } from './clock.js'
-import { Breaker, type BreakerPolicy, type Verdict } from './breaker.js'
+import { Breaker, type Verdict } from './breaker.js'
 
 export interface WorkerDeps {
   queue: TagQueue
@@ -30,7 +30,6 @@ export interface WorkerDeps {
   observer?: DeliveryObserver
   /** Shared queues: the longest wait before looking again for retries and claims. */
   pollMs: number
-  breaker: BreakerPolicy
   /** Called whenever work settles or the queue changes shape (drain and retire checks). */
   onChange: () => void
   onDelivered: (count: number) => void
@@ -64,7 +63,7 @@ export class TagWorker {
     this.tag = tag
     this.policy = resolveRetryPolicy(tag.retry)
     this.secrets = secretValues(tag.settings, tag.def.secrets)
-    this.breaker = new Breaker(d.breaker)
+    this.breaker = new Breaker(tag.breaker)
     if (d.queue.shared !== undefined) this.watching = this.watch()
   }
 
@@ -79,6 +78,7 @@ export class TagWorker {
     this.policy = resolveRetryPolicy(tag.retry)
     this.secrets = secretValues(tag.settings, tag.def.secrets)
     this.retiring = false
+    this.breaker.policy = tag.breaker
     this.generation++
     // New settings may carry the fixed credentials: try again now rather than at the next probe.
     if (this.breaker.reason === 'credentials') {

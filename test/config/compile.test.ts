@@ -1,4 +1,4 @@
-import { RETRY_DEFAULTS } from '../../schemas/defaults.js'
+import { DELIVERY_DEFAULTS, RETRY_DEFAULTS } from '../../schemas/defaults.js'
 // Defaults, env values and the compiled shape pipeline and delivery rely on.
 import t from 'tap'
 import { loadConfig } from '../../config/load.js'
@@ -119,6 +119,7 @@ t.test('tags get their defaults and their own settings', async t => {
     '    timeoutMs: 2000',
     '    batch: { maxEvents: 7 }',
     '    retry: { maxAttempts: 3, maxAge: 30m, maxDelayMs: 60000 }',
+    '    breaker: { failures: 2, cooldown: 20s, maxCooldown: 10s }',
     '    params: { exclude: [user_data], set: { env: prod, n: 1 } }'
   ].join('\n'))
   const [hook, tuned] = c.tags
@@ -133,6 +134,7 @@ t.test('tags get their defaults and their own settings', async t => {
   t.same(hook.consent, tagTypes.webhook?.defaults.consent)
   t.same(hook.batch, tagTypes.webhook?.defaults.batch)
   t.same(hook.retry, { maxAttempts: RETRY_DEFAULTS.maxAttempts, maxAgeMs: RETRY_DEFAULTS.maxAgeMs, initialDelayMs: RETRY_DEFAULTS.initialDelayMs, maxDelayMs: RETRY_DEFAULTS.maxDelayMs }, 'retry defaults come from delivery')
+  t.same(hook.breaker, DELIVERY_DEFAULTS.breaker, 'breaker defaults come from delivery')
   t.equal(hook.timeoutMs, 15000)
   t.same(hook.params, { exclude: [], set: {} })
   t.same(hook.decide({ event_name: 'x' } as TaglineEvent), { fire: true, trigger: 'all' })
@@ -143,6 +145,7 @@ t.test('tags get their defaults and their own settings', async t => {
   t.same(tuned.consent, ['analytics_storage'])
   t.same(tuned.batch, { maxEvents: 7, maxWaitMs: tagTypes.log?.defaults.batch.maxWaitMs })
   t.same(tuned.retry, { maxAttempts: 3, maxAgeMs: 1_800_000, initialDelayMs: 1000, maxDelayMs: 60000 })
+  t.same(tuned.breaker, { failures: 2, cooldownMs: 20_000, maxCooldownMs: 20_000 }, 'a maxCooldown below the cooldown is raised to it')
   t.equal(tuned.timeoutMs, 2000)
   t.same(tuned.params, { exclude: ['user_data'], set: { env: 'prod', n: 1 } })
 

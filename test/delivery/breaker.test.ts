@@ -26,12 +26,16 @@ t.test('the breaker: opens after N failures or at once on credentials, probes on
   t.equal(b.allows(110, 0), true, 'then one probe')
   t.equal(b.limit(4), 1, 'alone')
   t.equal(b.allows(110, 1), false, 'and no second batch beside it')
-  t.equal(b.record('failed', 200), undefined, 'a failed probe keeps it open')
-  t.match(b, { state: 'open', untilMs: 400 }, 'for twice as long')
-  b.allows(400, 0)
-  b.record('failed', 400)
-  t.equal(b.untilMs, 750, 'capped at maxCooldownMs')
-  t.equal(b.record('credentials', 750), 'opened', 'refused credentials: another reason')
+  t.equal(b.record('failed', 150), undefined, 'a failed probe keeps it open')
+  t.match(b, { state: 'open', untilMs: 350 }, 'for twice as long')
+  t.equal(b.record('failed', 200), undefined, 'a batch already in flight when it opened, failing too, changes nothing')
+  b.allows(350, 0)
+  t.equal(b.record('failed', 200), undefined, 'the next failed probe')
+  t.match(b, { state: 'open', untilMs: 550 }, 'doubles again, up to the cap')
+  b.allows(550, 0)
+  b.record('failed', 550)
+  t.equal(b.untilMs, 900, 'capped at maxCooldownMs')
+  t.equal(b.record('credentials', 900), 'opened', 'refused credentials: another reason')
   t.equal(b.reason, 'credentials')
   b.allows(2000, 0)
   t.equal(b.record('answered', 2000), 'closed')
@@ -86,12 +90,11 @@ t.test('attempts that keep failing pause the tag, then one probe goes out; an an
   const m = metrics()
   const log = captureLogger('warn')
   const d = new Delivery({
-    tags: [tag('a', { url: sink.url }, { batch: { maxEvents: 1 }, retry: { maxAttempts: 50, maxAgeMs: 3_600_000, initialDelayMs: 10, maxDelayMs: 10 } })],
+    tags: [tag('a', { url: sink.url }, { batch: { maxEvents: 1 }, retry: { maxAttempts: 50, maxAgeMs: 3_600_000, initialDelayMs: 10, maxDelayMs: 10 }, breaker: { failures: 3, cooldownMs: 1000, maxCooldownMs: 4000 } })],
     metrics: m,
     logger: log.logger,
     clock: time.clock,
-    concurrency: 1,
-    breaker: { failures: 3, cooldownMs: 1000, maxCooldownMs: 4000 }
+    concurrency: 1
   })
   t.teardown(async () => { await d.close(0) })
   await d.enqueue([1, 2, 3, 4, 5].map(() => ({ tag: 'a', event: ev() })))

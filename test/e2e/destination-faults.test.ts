@@ -86,7 +86,9 @@ for (const mode of MODES) {
       return 200
     })
     // Retry delays of 150 ms to 1 s: a dozen attempts over the three phases, well under the 20 allowed.
-    const gw = await gateway(t, mode, [hookTag('hook', { url: sink.url, maxEvents: 10, maxWaitMs: 20, initialDelayMs: 300, timeoutMs: 500 })], '2s')
+    // The breaker pauses the tag after 5 failures; its probes come at most 2 s apart here (the
+    // default 60 s would stretch every phase, each waiting for two attempts, to minutes).
+    const gw = await gateway(t, mode, [hookTag('hook', { url: sink.url, maxEvents: 10, maxWaitMs: 20, initialDelayMs: 300, timeoutMs: 500, breaker: '{ cooldown: 500ms, maxCooldown: 2s }' })], '2s')
 
     const acked = new Set<string>()
     let refused = 0
