@@ -59,6 +59,7 @@ function compileTag (entry: TagEntry, index: number, named: Map<string, Predicat
     batch: { ...def.defaults.batch, ...entry.batch },
     retry,
     breaker,
+    concurrency: entry.concurrency ?? DELIVERY_DEFAULTS.concurrency,
     timeoutMs: entry.timeoutMs ?? DELIVERY_DEFAULTS.timeoutMs,
     params: { exclude: [...(entry.params?.exclude ?? [])], set: { ...entry.params?.set } }
   }

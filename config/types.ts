@@ -34,6 +34,8 @@ export interface CompiledTag {
   batch: { maxEvents: number, maxWaitMs: number }
   retry: RetryPolicy
   breaker: BreakerPolicy
+  /** Batches in flight at once. */
+  concurrency: number
   timeoutMs: number
   params: { exclude: string[], set: Record<string, unknown> }
 }

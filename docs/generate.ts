@@ -164,6 +164,7 @@ function intro (): string[] {
     fireOn: code('[all]'),
     ip: code('full'),
     timeoutMs: code(String(DELIVERY_DEFAULTS.timeoutMs)),
+    concurrency: code(String(DELIVERY_DEFAULTS.concurrency)),
     consent: 'per type (below)',
     'batch.maxEvents': 'per type (below)',
     'batch.maxWaitMs': 'per type (below)',

@@ -51,6 +51,7 @@ export const CommonTagSettings = Type.Object({
   blockOn: Type.Optional(Type.Array(TriggerRef, { description: 'Never fire when any of these holds.' })),
   endpoint: Type.Optional(Type.String({ pattern: '^https?://', description: 'Full URL replacing the official endpoint.' })),
   timeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 120000, default: DELIVERY_DEFAULTS.timeoutMs })),
+  concurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 64, default: DELIVERY_DEFAULTS.concurrency, description: 'Batches of this tag in flight at once (per replica).' })),
   batch: Type.Optional(Type.Object({
     maxEvents: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
     maxWaitMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 60000 }))

@@ -33,7 +33,7 @@ export interface DeliveryOptions {
   deadLetterMax?: number
   /** Told of every send and every final outcome. */
   observer?: DeliveryObserver
-  /** Batches in flight per tag. Default 4. */
+  /** Batches in flight per tag, for every tag, over each tag's own `concurrency` (tests, the benchmark). */
   concurrency?: number
   /** Shared queues: the longest wait before looking again for due retries and claims. */
   pollMs?: number
@@ -290,7 +290,7 @@ export class Delivery implements Enqueuer, QueueAdmin {
       logger: this.logger.child({ tag: tag.name }),
       deadLetters: this.deadLetters,
       dispatcher: this.dispatcher,
-      concurrency: Math.max(1, this.opts.concurrency ?? DELIVERY_DEFAULTS.concurrency),
+      concurrency: this.opts.concurrency === undefined ? undefined : Math.max(1, this.opts.concurrency),
       pollMs: this.opts.pollMs ?? DELIVERY_DEFAULTS.pollMs,
       clock: this.clock,
       random: this.opts.random ?? Math.random,

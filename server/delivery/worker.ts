@@ -24,7 +24,8 @@ export interface WorkerDeps {
   logger: Logger
   deadLetters: DeadLetterStore
   dispatcher: Dispatcher
-  concurrency: number
+  /** Overrides every tag's own `concurrency` (tests, the benchmark). */
+  concurrency?: number
   clock: Clock
   random: () => number
   observer?: DeliveryObserver
@@ -210,7 +211,7 @@ export class TagWorker {
     const q = this.d.queue
     const { maxEvents, maxWaitMs } = this.tag.batch
     const now = this.d.clock.now()
-    while (this.active.size < this.breaker.limit(this.d.concurrency) && (this.mode as Mode) !== 'stopped' && (this.mode as Mode) !== 'quiescing') {
+    while (this.active.size < this.breaker.limit(this.concurrency) && (this.mode as Mode) !== 'stopped' && (this.mode as Mode) !== 'quiescing') {
       // Paused: nothing starts before the probe, then one batch.
       if (!this.breaker.allows(now, this.active.size)) break
       // Retries first: they hold the oldest events. (The counts say whether one is due, which
@@ -251,7 +252,7 @@ export class TagWorker {
     // Paused: the probe is the next thing that can happen (when there is anything to send).
     if (this.breaker.state === 'open' && next !== Infinity) next = Math.max(next, this.breaker.untilMs)
     // At full concurrency the next completion pumps; a timer would only spin.
-    if (this.active.size >= this.breaker.limit(this.d.concurrency)) next = Infinity
+    if (this.active.size >= this.breaker.limit(this.concurrency)) next = Infinity
     if (next !== this.timerDue) this.arm(next, now)
   }
 
@@ -352,6 +353,10 @@ export class TagWorker {
     } else {
       this.d.logger.warn({ reason: why, probeInMs }, 'attempts keep failing: tag paused, then probed with one batch')
     }
+  }
+
+  private get concurrency (): number {
+    return this.d.concurrency ?? this.tag.concurrency
   }
 
   private count (outcome: 'retried' | 'split', items: QueuedEvent[], reason?: string): void {

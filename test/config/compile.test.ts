@@ -120,6 +120,7 @@ t.test('tags get their defaults and their own settings', async t => {
     '    batch: { maxEvents: 7 }',
     '    retry: { maxAttempts: 3, maxAge: 30m, maxDelayMs: 60000 }',
     '    breaker: { failures: 2, cooldown: 20s, maxCooldown: 10s }',
+    '    concurrency: 1',
     '    params: { exclude: [user_data], set: { env: prod, n: 1 } }'
   ].join('\n'))
   const [hook, tuned] = c.tags
@@ -135,6 +136,7 @@ t.test('tags get their defaults and their own settings', async t => {
   t.same(hook.batch, tagTypes.webhook?.defaults.batch)
   t.same(hook.retry, { maxAttempts: RETRY_DEFAULTS.maxAttempts, maxAgeMs: RETRY_DEFAULTS.maxAgeMs, initialDelayMs: RETRY_DEFAULTS.initialDelayMs, maxDelayMs: RETRY_DEFAULTS.maxDelayMs }, 'retry defaults come from delivery')
   t.same(hook.breaker, DELIVERY_DEFAULTS.breaker, 'breaker defaults come from delivery')
+  t.equal(hook.concurrency, DELIVERY_DEFAULTS.concurrency)
   t.equal(hook.timeoutMs, 15000)
   t.same(hook.params, { exclude: [], set: {} })
   t.same(hook.decide({ event_name: 'x' } as TaglineEvent), { fire: true, trigger: 'all' })
@@ -146,6 +148,7 @@ t.test('tags get their defaults and their own settings', async t => {
   t.same(tuned.batch, { maxEvents: 7, maxWaitMs: tagTypes.log?.defaults.batch.maxWaitMs })
   t.same(tuned.retry, { maxAttempts: 3, maxAgeMs: 1_800_000, initialDelayMs: 1000, maxDelayMs: 60000 })
   t.same(tuned.breaker, { failures: 2, cooldownMs: 20_000, maxCooldownMs: 20_000 }, 'a maxCooldown below the cooldown is raised to it')
+  t.equal(tuned.concurrency, 1)
   t.equal(tuned.timeoutMs, 2000)
   t.same(tuned.params, { exclude: ['user_data'], set: { env: 'prod', n: 1 } })
 

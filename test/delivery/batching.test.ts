@@ -62,3 +62,16 @@ t.test('concurrency bounds batches in flight per tag', async t => {
   t.equal(d.depth('a'), 5, 'in flight still counts')
   t.same(await d.close(50), { delivered: 0, spooled: 0 })
 })
+
+t.test('each tag has its own concurrency', async t => {
+  const sink = await startSink(t, () => 'hang')
+  const q = watchedQueues()
+  const one = { batch: { maxEvents: 1, maxWaitMs: 0 } }
+  const d = new Delivery({ tags: [tag('a', { url: `${sink.origin}/a` }, { ...one, concurrency: 1 }), tag('b', { url: `${sink.origin}/b` }, { ...one, concurrency: 3 })], metrics: metrics(), logger: silent(), queues: q.queues })
+  await d.enqueue(Array.from({ length: 10 }, (_, i) => ({ tag: i % 2 === 0 ? 'a' : 'b', event: ev() })))
+  await sink.arrived(4)
+  t.match(q.counts('a'), { inFlight: 1, waiting: 4 }, 'a: one batch at a time')
+  t.match(q.counts('b'), { inFlight: 3, waiting: 2 }, 'b: three')
+  t.same(sink.requests.map(r => r.path).sort(), ['/a', '/b', '/b', '/b'])
+  t.same(await d.close(50), { delivered: 0, spooled: 0 })
+})
