@@ -153,7 +153,7 @@ export class Delivery implements Enqueuer, QueueAdmin {
       }
       for (const i of r.repeats) outcomes[g.at[i]] = 'deduplicated'
     }))
-    if (outcomes.every(o => o === 'shed')) throw errors.queueFull()
+    if (items.length > 0 && outcomes.every(o => o === 'shed')) throw errors.queueFull()
     return outcomes
   }
 

@@ -25,6 +25,7 @@ t.test('a full tag sheds its events; the other tags still take theirs; all shed 
   t.match(err, { code: 'queue_full', statusCode: 503 })
   t.equal(log.lines.length, 1, 'a second shed within the second is counted, not logged again')
   t.same(await d.enqueue([{ tag: 'a', event: ev() }, { tag: 'b', event: ev() }]), ['queued', 'queued'])
+  t.same(await d.enqueue([]), [], 'nothing to store is not a full queue')
   t.same([d.depth('a'), d.depth('b')], [3, 2], 'exactly up to maxQueue is fine')
   await new Promise(resolve => setImmediate(resolve))
   const depth = await m.queueDepth.get()
