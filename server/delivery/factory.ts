@@ -23,10 +23,8 @@ export interface QueueFactory {
 }
 
 export function memoryQueues (opts: { logger: Logger, deadLetterMax?: number }): QueueFactory {
-  // One bound on dedup marks for every tag of the process.
-  const marks = new MemoryMarks()
   return {
-    queue: tag => new MemoryQueue(tag, marks),
+    queue: memoryQueueOf(),
     deadLetters: new MemoryDeadLetters(opts.deadLetterMax ?? DELIVERY_DEFAULTS.deadLetterMax, opts.logger)
   }
 }
@@ -37,8 +35,13 @@ export function memoryQueues (opts: { logger: Logger, deadLetterMax?: number }):
  */
 export async function embeddedQueues (opts: { logger: Logger, deadLetterFile: string, deadLetterMax?: number }): Promise<QueueFactory> {
   const deadLetters = await FileDeadLetters.open({ file: opts.deadLetterFile, max: opts.deadLetterMax ?? DELIVERY_DEFAULTS.deadLetterMax, logger: opts.logger })
+  return { queue: memoryQueueOf(), deadLetters, close: async () => await deadLetters.close() }
+}
+
+/** Memory queues by tag, with one bound on dedup marks for every tag of the process. */
+function memoryQueueOf (): (tag: string) => TagQueue {
   const marks = new MemoryMarks()
-  return { queue: tag => new MemoryQueue(tag, marks), deadLetters, close: async () => await deadLetters.close() }
+  return tag => new MemoryQueue(tag, marks)
 }
 
 /**
