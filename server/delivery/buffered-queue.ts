@@ -62,13 +62,9 @@ export class BufferedQueue implements TagQueue {
     }
     if (!this.room(items.length)) throw new Error(`Redis unreachable and the local buffer holds ${this.kept.length} events (its max is ${this.opts.max})`)
     const ttlMs = opts.marks?.ttlMs ?? 0
-    const repeats: number[] = []
-    for (let i = 0; i < items.length; i++) {
-      const key = opts.marks?.keys[i]
-      if (key !== undefined && this.marks.has(key)) { repeats.push(i); continue }
-      if (key !== undefined) this.marks.add(key, ttlMs)
-      this.kept.push({ item: items[i], key, ttlMs })
-    }
+    const { fresh, repeats, marking } = this.marks.sift(opts.marks?.keys, items.length)
+    for (const key of marking) this.marks.add(key, ttlMs)
+    for (const i of fresh) this.kept.push({ item: items[i], key: opts.marks?.keys[i], ttlMs })
     this.later(0)
     return { shed: false, repeats }
   }

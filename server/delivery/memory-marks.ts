@@ -21,5 +21,25 @@ export class MemoryMarks {
     }
   }
 
+  /**
+   * A push's items sorted by their keys (prefixed with `prefix`): repeats (marked already, or
+   * earlier in the same push) and the rest, with the keys those would mark. Marks nothing: the
+   * caller marks once it has stored them.
+   */
+  sift (keys: ReadonlyArray<string | undefined> | undefined, count: number, prefix = ''): { fresh: number[], repeats: number[], marking: Set<string> } {
+    const fresh: number[] = []
+    const repeats: number[] = []
+    const marking = new Set<string>()
+    for (let i = 0; i < count; i++) {
+      const key = keys?.[i] === undefined ? undefined : prefix + (keys[i] as string)
+      if (key !== undefined && (marking.has(key) || this.has(key))) repeats.push(i)
+      else {
+        fresh.push(i)
+        if (key !== undefined) marking.add(key)
+      }
+    }
+    return { fresh, repeats, marking }
+  }
+
   get size (): number { return this.keys.size }
 }

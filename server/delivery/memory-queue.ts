@@ -29,17 +29,7 @@ export class MemoryQueue implements TagQueue {
 
   async push (items: readonly QueuedEvent[], opts: PushOptions = {}): Promise<PushResult> {
     const { keys, ttlMs = 0 } = opts.marks ?? {}
-    const repeats: number[] = []
-    const fresh: number[] = []
-    const marking = new Set<string>()
-    for (let i = 0; i < items.length; i++) {
-      const key = keys?.[i] === undefined ? undefined : `${this.tag}\u0000${keys[i] as string}`
-      if (key !== undefined && (marking.has(key) || this.marks.has(key))) repeats.push(i)
-      else {
-        fresh.push(i)
-        if (key !== undefined) marking.add(key)
-      }
-    }
+    const { fresh, repeats, marking } = this.marks.sift(keys, items.length, `${this.tag}\u0000`)
     if (opts.max !== undefined && queued(this.counts()) + fresh.length > opts.max) return { shed: true, repeats: [] }
     for (const key of marking) this.marks.add(key, ttlMs)
     for (const i of fresh) this.items.push(items[i])
