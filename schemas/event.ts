@@ -159,4 +159,20 @@ export type ClickIds = Static<typeof ClickIds>
 export type BrowserIds = Static<typeof BrowserIds>
 export type TaglineEvent = Static<typeof Event> & { [k: `x-ga-${string}` | `x-sst-${string}`]: unknown }
 
+/** A raw GA4 protocol value (`x-ga-*`, `x-sst-*`): only GA4 forwarding reads them. */
+export function isProtocolField (key: string): boolean {
+  return key.startsWith('x-ga-') || key.startsWith('x-sst-')
+}
+
+/** The event without its protocol values (the same object when it has none). */
+export function withoutProtocolFields (event: TaglineEvent): TaglineEvent {
+  let copy: Record<string, unknown> | undefined
+  for (const k in event) {
+    if (!isProtocolField(k)) continue
+    copy ??= { ...event }
+    delete copy[k]
+  }
+  return (copy ?? event) as TaglineEvent
+}
+
 export const CONSENT_TYPES: readonly ConsentType[] = ['ad_storage', 'analytics_storage', 'ad_user_data', 'ad_personalization']

@@ -3,7 +3,7 @@
 // each tag's queue drops repeats of (event_name, event_id) in the step that stores the event.
 import type { RequestSnapshot, ParsedEvent } from '../clients/types.js'
 import type { CompiledConfig, CompiledTag } from '../config/types.js'
-import type { TaglineEvent } from '../schemas/event.js'
+import { withoutProtocolFields, type TaglineEvent } from '../schemas/event.js'
 import type { Store } from './store/types.js'
 import type { Metrics } from './metrics.js'
 import type { TagDecision } from '../common/outcome.js'
@@ -53,9 +53,23 @@ export function route (tag: CompiledTag, event: TaglineEvent, honorGpc = true): 
   return { tag: tag.name, outcome: 'queued', detail: decision.trigger }
 }
 
-/** The tag's own copy of an event: transformations, IP handling, then the tag's prepare step. */
+// One copy without protocol values per event, shared by the tags that leave them out, so that
+// what they queue is one object (serialised once in Redis mode).
+const leanCopies = new WeakMap<TaglineEvent, TaglineEvent>()
+
+function lean (event: TaglineEvent): TaglineEvent {
+  let copy = leanCopies.get(event)
+  if (copy === undefined) leanCopies.set(event, copy = withoutProtocolFields(event))
+  return copy
+}
+
+/**
+ * The tag's own copy of an event: transformations, the raw GA4 protocol values left out unless
+ * the tag reads them, IP handling, then the tag's prepare step.
+ */
 export function tagCopy (tag: CompiledTag, event: TaglineEvent): TaglineEvent {
   let copy = hasTransform(tag.params) ? applyTransform(event, tag.params) : event
+  if (tag.def.protocolFields?.(tag.settings) !== true) copy = lean(copy)
   if (tag.ip !== 'full' && copy.ip_override !== undefined) {
     copy = { ...copy }
     const ip = applyIpMode(copy.ip_override, tag.ip)

@@ -276,6 +276,8 @@ export const ga4 = defineTag({
   // No consent gate by default: GA4 receives the consent state (gcs/gcd, MP `consent`) and
   // applies Consent Mode itself.
   defaults: { batch: { maxEvents: 25, maxWaitMs: 1000 }, consent: [] },
+  // The raw hit and its x-ga-* values are what gtag forwarding sends on.
+  protocolFields: () => true,
   prepare: (event, settings) => withHashedUserData(event, 'google', { defaultCountry: settings.defaultCountry }),
   build (events, settings: Settings, ctx) {
     const base = baseUrl(settings)

@@ -79,6 +79,12 @@ export interface TagDefinition<S extends TSchema = TSchema> {
    */
   prepare? (event: TaglineEvent, settings: Static<S>): TaglineEvent
   /**
+   * Optional: whether build reads the raw GA4 protocol values (`x-ga-*`, `x-sst-*`). When it does
+   * not, the tag's queued copy leaves them out: they are half of a gtag hit's bytes, and every
+   * byte of every copy is serialised, stored and read back in Redis mode.
+   */
+  protocolFields? (settings: Static<S>): boolean
+  /**
    * Optional, pure: whether this destination has anything to send for the event at all (an ad
    * platform with no standard name for it). Answer true, or a short reason: the event is then
    * not routed to the tag (the outcome `declined`), rather than dead-lettered later.

@@ -5,6 +5,7 @@ import { Type } from '@sinclair/typebox'
 import { defineTag } from './types.js'
 import { classifyByStatus } from './http-status.js'
 import { withHashedUserData } from './pii.js'
+import { withoutProtocolFields, type TaglineEvent } from '../schemas/event.js'
 
 export const WebhookSettings = Type.Object({
   url: Type.String({ pattern: '^https?://', description: 'Where batches are POSTed as { events: [...] }.' }),
@@ -23,23 +24,13 @@ export const WebhookSettings = Type.Object({
 const plainJson = new WeakMap<object, string>()
 const fullJson = new WeakMap<object, string>()
 
-function isProtocolField (key: string): boolean {
-  return key.startsWith('x-ga-') || key.startsWith('x-sst-')
-}
-
-function eventJson (event: object, full: boolean): string {
+function eventJson (event: TaglineEvent, full: boolean): string {
   const cache = full ? fullJson : plainJson
   let json = cache.get(event)
   if (json === undefined) {
-    // A shallow copy without the event's own x-* keys, then a plain stringify: a replacer
-    // callback would run for every nested key and cost more than the copy.
-    let shape: object = event
-    if (!full) {
-      const copy: Record<string, unknown> = {}
-      for (const [k, v] of Object.entries(event)) if (!isProtocolField(k)) copy[k] = v
-      shape = copy
-    }
-    json = JSON.stringify(shape)
+    // Queued copies have no protocol values unless the tag keeps them (protocolFields below);
+    // events queued by an older version may still carry them.
+    json = JSON.stringify(full ? event : withoutProtocolFields(event))
     cache.set(event, json)
   }
   return json
@@ -60,6 +51,7 @@ export const webhook = defineTag({
   settings: WebhookSettings,
   secrets: ['secret'],
   defaults: { batch: { maxEvents: 50, maxWaitMs: 1000 }, consent: [] },
+  protocolFields: settings => settings.includeProtocolFields === true,
   prepare (event, settings) {
     // Raw user data never leaves the gateway, nor waits in its queue, spool or dead letters.
     if (event.user_data === undefined) return event

@@ -253,6 +253,17 @@ function scripts (client: Redis): Scripts {
   return c as unknown as Scripts
 }
 
+// Tags that change nothing in an event queue the same object (pipeline.ts, tagCopy): its JSON is
+// made once, however many tags store it.
+const eventJson = new WeakMap<object, string>()
+
+function recordJson (item: QueuedEvent): string {
+  const { event, ...rest } = item
+  let json = eventJson.get(event)
+  if (json === undefined) eventJson.set(event, json = JSON.stringify(event))
+  return `${JSON.stringify(rest).slice(0, -1)},"event":${json}}`
+}
+
 /** A stream entry as ioredis gives it: [id, [field, value, …]]. */
 type Entry = [string, string[]]
 
@@ -367,7 +378,7 @@ export class RedisStreamQueue implements TagQueue, SharedQueue {
   async push (items: readonly QueuedEvent[], opts: PushOptions = {}): Promise<PushResult> {
     if (items.length === 0) return { shed: false, repeats: [] }
     // Serialised before anything is sent: a record that cannot be written stores nothing.
-    const lines = items.map(item => [JSON.stringify(item), String(item.enqueuedMs)])
+    const lines = items.map(item => [recordJson(item), String(item.enqueuedMs)])
     const keys = opts.marks?.keys
     const ttl = Math.max(1, Math.round(opts.marks?.ttlMs ?? 1))
     await this.groups()
