@@ -122,7 +122,7 @@ export const GA4_EXAMPLES: Ga4Example[] = [
           user_agent: UA,
           consent: { ad_user_data: 'GRANTED', ad_personalization: 'DENIED' },
           user_properties: { customer_tier: { value: 'premium' } },
-          user_data: { sha256_email_address: [H_EMAIL], address: [{ sha256_first_name: H_FIRST, sha256_last_name: H_LAST, city: 'oslo', country: 'no' }] },
+          user_data: { sha256_email_address: [H_EMAIL], address: [{ sha256_first_name: H_FIRST, sha256_last_name: H_LAST, city: 'oslo', country: 'NO' }] },
           events: [{
             name: 'purchase',
             timestamp_micros: (NOW - 60_000) * 1000,

@@ -22,7 +22,7 @@ export const Ga4Settings = Type.Object({
   region: Type.Optional(Type.Union([Type.Literal('global'), Type.Literal('eu')], { description: 'global (www.google-analytics.com, the default) or eu (region1.google-analytics.com: collection in the EU).' })),
   forwardGtag: Type.Optional(Type.Boolean({ description: 'Forward gtag hits as they came to /g/collect (default true). When false they go over Measurement Protocol like every other event, losing session and attribution detail.' })),
   debug: Type.Optional(Type.Boolean({ description: 'Send Measurement Protocol events to /debug/mp/collect: Google validates them and records nothing; problems dead-letter the events. Forwarded gtag hits are unaffected.' })),
-  defaultCountry: Type.Optional(Type.String({ pattern: '^[A-Za-z]{2}$', description: 'ISO 3166-1 alpha-2 country assumed for phone numbers without a country code when hashing.' }))
+  defaultCountry: Type.Optional(Type.String({ pattern: '^[A-Za-z]{2}$', description: 'Country (ISO 3166-1 alpha-2) a phone number written without + or 00 is read in when the address gives none: 07700 900123 with GB is +447700900123. Overrides identity.defaultCountry. With neither, such a number is not sent (tagline_user_data_dropped_total, reason no_country).' }))
 }, { additionalProperties: false })
 
 type Settings = Static<typeof Ga4Settings> & { endpoint?: string }
@@ -278,7 +278,7 @@ export const ga4 = defineTag({
   defaults: { batch: { maxEvents: 25, maxWaitMs: 1000 }, consent: [] },
   // The raw hit and its x-ga-* values are what gtag forwarding sends on.
   protocolFields: () => true,
-  prepare: (event, settings) => withHashedUserData(event, 'google', { defaultCountry: settings.defaultCountry }),
+  prepare: (event, settings, ctx) => withHashedUserData(event, 'google', { defaultCountry: settings.defaultCountry, onDrop: ctx?.dropped }),
   build (events, settings: Settings, ctx) {
     const base = baseUrl(settings)
     const gtag: number[] = []

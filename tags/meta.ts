@@ -33,7 +33,7 @@ export const MetaSettings = Type.Object({
   actionSource: Type.Optional(Type.Union(ACTION_SOURCES.map(s => Type.Literal(s)), { default: 'website', description: 'Where the conversions happen. website events need a user agent and a page URL. An event may carry its own in params.action_source.' })),
   eventNames: Type.Optional(Type.Record(Type.String(), Type.String(), { description: 'GA4 event name → Meta event name, over the defaults (purchase → Purchase …). Must equal what the pixel sends, or dedup fails. \'\' skips an event.' })),
   customEvents: Type.Optional(Type.Boolean({ default: false, description: 'Send events with no Meta standard name under their own name. When false such events are not routed to this tag (counted as declined).' })),
-  defaultCountry: Type.Optional(Type.String({ pattern: '^[A-Za-z]{2}$', description: 'ISO 3166-1 alpha-2 country whose calling code national phone numbers get before hashing.' })),
+  defaultCountry: Type.Optional(Type.String({ pattern: '^[A-Za-z]{2}$', description: 'Country (ISO 3166-1 alpha-2) a phone number written without + or 00 is read in when the address gives none: 07700 900123 with GB is +447700900123. Overrides identity.defaultCountry. With neither, such a number is not sent (tagline_user_data_dropped_total, reason no_country).' })),
   limitedDataUse: Type.Optional(Type.Boolean({ default: false, description: 'Flag every event for Limited Data Use (US state privacy laws); Meta geolocates the visitor to apply it.' })),
   partnerAgent: Type.Optional(Type.String({ minLength: 1, description: 'partner_agent sent with each request (identifies the sending platform).' }))
 }, { additionalProperties: false })
@@ -227,10 +227,10 @@ export const meta = defineTag({
   defaults: { batch: { maxEvents: MAX_EVENTS, maxWaitMs: 1000 }, consent: ['ad_storage', 'ad_user_data'] },
   // Unmapped events are not routed here at all; build still refuses one that gets through.
   accepts: (event, settings) => unmapped(event, settings) ?? true,
-  prepare (event, settings) {
+  prepare (event, settings, ctx) {
     // The queued copy holds Meta's hashes only: no raw email, phone, name or user_id.
     if (event.user_data === undefined && event.user_id === undefined) return event
-    const { user_id: _uid, ...copy } = withHashedUserData(event, 'meta', { defaultCountry: settings.defaultCountry, userIdAsExternalId: true })
+    const { user_id: _uid, ...copy } = withHashedUserData(event, 'meta', { defaultCountry: settings.defaultCountry, userIdAsExternalId: true, onDrop: ctx?.dropped })
     return copy
   },
   build (events, settings: Settings, ctx) {

@@ -1,129 +1,156 @@
-// Per-field normalisation of user data before it is hashed, in each destination's flavour (Meta,
-// TikTok and Google differ, phones above all). All functions are total: a non-string or unusable
-// value gives undefined, never an exception. The vendors' rules:
+// Per-field normalisation of user data before it is hashed, one rule per destination where the
+// destinations' own rules differ: a hash only matches when it is byte for byte what the platform's
+// pixel or SDK hashed. Every function is total: a non-string or unusable value gives undefined.
+// Text is NFC before anything else (NFKC for digit fields: full-width digits become ASCII).
+//
 //   Meta   https://developers.facebook.com/docs/marketing-api/conversions-api/parameters/customer-information-parameters
-//   TikTok https://business-api.tiktok.com/portal/docs?id=1771101027431425
-//   Google https://developers.google.com/analytics/devguides/collection/ga4/uid-data
-import { COUNTRY_NAMES, PHONE_PLANS, US_CA_REGIONS, lookupKey } from './pii-tables.js'
+//          (silent on external_id: Meta's own normaliser, https://github.com/facebook/capi-param-builder)
+//   TikTok https://business-api.tiktok.com/portal/docs?id=1771101027431425 and its server template
+//          https://github.com/tiktok/gtm-template-eapi (template.tpl: the hashing and the +86 rule)
+//   Google https://developers.google.com/analytics/devguides/collection/ga4/uid-data (GA4 MP user_data)
+import { COUNTRY_NAMES, US_CA_REGIONS, lookupKey } from './pii-tables.js'
+import { placePhone, type PlacedPhone } from './pii-phone.js'
 
 export type PiiFlavour = 'meta' | 'tiktok' | 'google'
 export interface PiiOptions {
-  /** ISO 3166-1 alpha-2, e.g. 'US': calling code prepended to national phone numbers. */
+  /** ISO 3166-1 alpha-2, e.g. 'US': the country national phone numbers are read in. */
   defaultCountry?: string
   /** How an ambiguous `a/b/yyyy` birth date is read: 'mdy' (US, default) or 'dmy'. */
   dateOrder?: 'mdy' | 'dmy'
 }
 
 const nonEmpty = (s: string): string | undefined => s === '' ? undefined : s
-// Lower-case + NFC, then drop whitespace, punctuation, symbols (emoji) and controls; letters of
-// every script and combining marks stay (Meta: "special characters allowed as UTF-8").
-function clean (s: string, keepSpaces = false, dropDigits = false): string {
-  let out = s.toLowerCase().normalize('NFC').replace(/[\p{P}\p{S}\p{C}]+/gu, '')
-  if (dropDigits) out = out.replace(/\p{N}+/gu, '')
-  return keepSpaces ? out.replace(/\s+/gu, ' ').trim() : out.replace(/[\s\p{Z}]+/gu, '')
+// Punctuation and symbols (emoji included): the "symbol characters" of Google's rules and the
+// "punctuation, special characters" of Meta's. Control and format characters other than
+// whitespace are never part of a value anyone typed, and never sent.
+const SYMBOLS = /[\p{P}\p{S}]|(?!\s)\p{C}/gu
+const DIGITS = /\p{N}/gu
+const SPACES = /[\s\p{Z}]+/gu
+
+/** Meta's text rule (names, city, state): lower-case, no spaces, punctuation or symbols. */
+function squeezed (s: string): string | undefined {
+  return nonEmpty(s.normalize('NFC').toLowerCase().replace(SYMBOLS, '').replace(SPACES, ''))
+}
+
+/** Google's text rule: lower-case, symbols (and digits when asked) removed, trimmed; inner spaces stay. */
+function googleText (s: string, dropDigits: boolean): string | undefined {
+  let t = s.normalize('NFC').toLowerCase().replace(SYMBOLS, '')
+  if (dropDigits) t = t.replace(DIGITS, '')
+  return nonEmpty(t.trim())
 }
 
 const EMAIL = /^[^\s@]+@[^\s@.][^\s@]*\.[^\s@]+$/u
+/**
+ * Meta and TikTok (its template: lower-case, trim): trimmed and lower-cased. Google: also every
+ * space removed, and the dots of a gmail.com / googlemail.com local part. (Google's Data Manager
+ * API also cuts a Gmail "+tag"; the GA4 page, which governs Measurement Protocol, does not.)
+ */
 export function normalizeEmail (s: string, flavour: PiiFlavour): string | undefined {
   if (typeof s !== 'string' || s.length > 512) return undefined
-  const e = s.trim().toLowerCase().normalize('NFC')
+  let e = s.normalize('NFC').trim().toLowerCase()
+  if (flavour === 'google') e = e.replace(SPACES, '')
   if (e.length > 254 || !EMAIL.test(e)) return undefined
-  if (flavour !== 'google') return e // Meta/TikTok: trim + lower-case only, no Gmail rule
+  if (flavour !== 'google') return e
   const at = e.lastIndexOf('@')
   const domain = e.slice(at + 1)
-  // Google only: dots in the local part of gmail.com / googlemail.com addresses are removed.
   if (domain !== 'gmail.com' && domain !== 'googlemail.com') return e
   const local = e.slice(0, at).replace(/\./g, '')
   return local === '' ? undefined : `${local}@${domain}`
 }
 
-/** Meta: digits with country code, no '+' (16505551212). TikTok/Google: E.164 (+16505551212). */
+/**
+ * A placed number in each platform's format. Meta: the E.164 digits without '+' ("remove
+ * symbols … include the country code": 16505551212). TikTok: '+' E.164, except a number of country
+ * code 86 (mainland China), sent without its country code (13800000000), as TikTok's template
+ * says. Google: '+' E.164 ("remove all non digit characters, add + prefix").
+ */
+export function formatPhone (p: PlacedPhone, flavour: PiiFlavour): string {
+  if (flavour === 'meta') return p.e164.slice(1)
+  if (flavour === 'tiktok' && p.callingCode === '86') return p.national
+  return p.e164
+}
+
+/** The phone as `flavour` hashes it, or undefined (no country to place a national number in, or not a number). */
 export function normalizePhone (s: string, flavour: PiiFlavour, defaultCountry?: string): string | undefined {
-  if (typeof s !== 'string' || s.length > 64) return undefined
-  const t = s.normalize('NFKC').replace(/\s*(?:ext\.?|x|#)\s*\d{1,6}\s*$/i, '').trim() // drop an extension
-  let d = t.replace(/\D/g, '')
-  let intl = t.startsWith('+') || d.startsWith('00')
-  if (!intl && d !== '') {
-    const plan = typeof defaultCountry === 'string' ? PHONE_PLANS[defaultCountry.trim().toUpperCase()] : undefined
-    if (plan === undefined) {
-      intl = !d.startsWith('0') // a trunk 0 with no known country cannot be fixed: drop it
-    } else {
-      const [cc, min, max, trunk] = plan
-      const fits = (n: number): boolean => n >= min && n <= max
-      if (trunk === 'k' && /^0[1-9]/.test(d)) d = cc + d
-      else if (trunk === 't' && /^0[1-9]/.test(d)) d = cc + d.slice(1)
-      else if (/^0[1-9]/.test(d)) return undefined // a trunk 0 where the plan has none: another country's number
-      else {
-        // Without a trunk prefix a national number may itself begin with the calling code
-        // (Norwegian 47…), so length decides; with one, a leading calling code means international.
-        const looksIntl = d.startsWith(cc) && fits(d.length - cc.length) && (trunk === 't' || d.length > max)
-        if (!looksIntl && fits(d.length)) d = cc + d
-        else if (!looksIntl && d.length < min) return undefined
-      }
-      intl = true
-    }
-  }
-  if (!intl) return undefined
-  d = d.replace(/^0+/, '') // Meta: "remove any leading zeros" (also the 00 international prefix)
-  if (d.length < 7 || d.length > 15) return undefined // E.164 allows at most 15 digits
-  return flavour === 'meta' ? d : '+' + d
-}
-
-/** First/last name. Meta/TikTok: no spaces or punctuation; Google: also no digits, inner spaces kept. */
-export function normalizeName (s: string, flavour: PiiFlavour = 'meta'): string | undefined {
-  if (typeof s !== 'string') return undefined
-  return nonEmpty(flavour === 'google' ? clean(s, true, true) : clean(s))
-}
-
-export function normalizeStreet (s: string): string | undefined {
-  return typeof s === 'string' ? nonEmpty(clean(s, true)) : undefined
-}
-
-/** Meta: lower-case, no spaces/punctuation (`New York` → `newyork`); Google cleartext keeps spaces. */
-export function normalizeCity (s: string, flavour: PiiFlavour = 'meta'): string | undefined {
-  return typeof s === 'string' ? nonEmpty(clean(s, flavour === 'google')) : undefined
+  const p = placePhone(s, defaultCountry)
+  return typeof p === 'string' ? undefined : formatPhone(p, flavour)
 }
 
 /**
- * US/CA state and province names → 2-letter codes (Meta wants `ca` for California), applied when
- * the country is US, CA or unknown — never elsewhere (Meta's own library truncates every region
- * to two characters, which mangles non-US values). Other regions: cleaned like a city.
+ * First or last name. Meta: lower-case, no punctuation, no spaces (its pixel strips both, so
+ * "Mary Ann" is "maryann"). TikTok publishes no rule of its own for names: Meta's. Google: digits
+ * and symbols removed, lower-case, trimmed ("Mary Ann" stays "mary ann").
  */
-export function normalizeRegion (s: string, flavour: PiiFlavour = 'meta', country?: string): string | undefined {
+export function normalizeName (s: string, flavour: PiiFlavour): string | undefined {
   if (typeof s !== 'string') return undefined
-  const c = country === undefined ? undefined : normalizeCountry(country)
+  return flavour === 'google' ? googleText(s, true) : squeezed(s)
+}
+
+/** Street (Google only: Meta and TikTok take none): symbols removed, lower-case, trimmed. */
+export function normalizeStreet (s: string): string | undefined {
+  return typeof s === 'string' ? googleText(s, false) : undefined
+}
+
+/** Meta (and TikTok): `New York` → `newyork`, digits kept. Google: digits and symbols removed, spaces kept. */
+export function normalizeCity (s: string, flavour: PiiFlavour): string | undefined {
+  if (typeof s !== 'string') return undefined
+  return flavour === 'google' ? googleText(s, true) : squeezed(s)
+}
+
+/**
+ * State or region. Meta (and TikTok): the 2-letter code of a US state or Canadian province
+ * (`California` → `ca`) when the country is US, CA or unknown; elsewhere lower-case with no
+ * spaces or punctuation ("normalize states outside the U.S. in lowercase"), never cut to two
+ * letters. Google: the region as written, digits and symbols removed, lower-case, trimmed
+ * (its own example sends `california`): no code is made up.
+ */
+export function normalizeRegion (s: string, flavour: PiiFlavour, country?: string): string | undefined {
+  if (typeof s !== 'string') return undefined
+  if (flavour === 'google') return googleText(s, true)
+  const c = country === undefined ? undefined : normalizeCountry(country, 'meta')
   if (c === undefined || c === 'us' || c === 'ca') {
     const code = US_CA_REGIONS.get(lookupKey(s))
     if (code !== undefined) return code
   }
-  return nonEmpty(clean(s, flavour === 'google'))
+  return squeezed(s)
 }
 
-/** US (or ZIP/ZIP+4 shaped with no country): first 5 digits. Others: lower-case, no spaces/dashes/dots. */
-export function normalizePostalCode (s: string, country?: string): string | undefined {
+/**
+ * Meta (and TikTok): lower-case, no spaces and no dash; a US ZIP (or, with no country, a ZIP or
+ * ZIP+4 shape) keeps its first 5 digits. Google: only `.` and `~` removed and the ends trimmed
+ * ("SW1A 1AA" stays as it is).
+ */
+export function normalizePostalCode (s: string, flavour: PiiFlavour, country?: string): string | undefined {
   if (typeof s !== 'string' || s.length > 64) return undefined
-  const z = s.toLowerCase().normalize('NFKC').replace(/[\s\p{Z}\-.~]+/gu, '')
-  const c = country === undefined ? undefined : normalizeCountry(country)
+  const t = s.normalize('NFKC')
+  if (flavour === 'google') return nonEmpty(t.replace(/[.~]/g, '').trim())
+  const z = t.toLowerCase().replace(/[\s\p{Z}-]+/gu, '')
+  const c = country === undefined ? undefined : normalizeCountry(country, 'meta')
   if (c === 'us' || (c === undefined && /^\d{5}(\d{4})?$/.test(z))) return /^\d{5}/.test(z) ? z.slice(0, 5) : undefined
   return /^[\p{L}\p{N}]+$/u.test(z) ? z : undefined
 }
 
-/** ISO 3166-1 alpha-2, lower-case; common names and alpha-3 codes of the main markets are mapped. */
-export function normalizeCountry (s: string): string | undefined {
+/**
+ * ISO 3166-1 alpha-2 (common names and alpha-3 codes of the main markets mapped): lower-case for
+ * Meta and TikTok (`us`), upper-case for Google, whose own example sends `US`.
+ */
+export function normalizeCountry (s: string, flavour: PiiFlavour): string | undefined {
   if (typeof s !== 'string' || s.length > 100) return undefined
   const k = lookupKey(s)
-  return COUNTRY_NAMES.get(k) ?? (k.length === 2 ? k : undefined)
+  const code = COUNTRY_NAMES.get(k) ?? (k.length === 2 ? k : undefined)
+  return code !== undefined && flavour === 'google' ? code.toUpperCase() : code
 }
 
+/** Meta: `f` or `m`. (TikTok and Google take no gender; the webhook sends Meta's.) */
 export function normalizeGender (s: string): 'f' | 'm' | undefined {
   if (typeof s !== 'string') return undefined
-  const g = s.trim().toLowerCase()
+  const g = s.normalize('NFC').trim().toLowerCase()
   return g === 'f' || g === 'female' ? 'f' : g === 'm' || g === 'male' ? 'm' : undefined
 }
 
 const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec']
 /**
- * → YYYYMMDD, year 1900–this year. Accepts an 8-digit run (YYYYMMDD first, then MMDDYYYY /
+ * Meta: YYYYMMDD, year 1900–this year. Accepts an 8-digit run (YYYYMMDD first, then MMDDYYYY /
  * DDMMYYYY), or three groups where the year is the 4-digit group (first: Y-M-D; last: the other
  * two are day and month). English month names are understood. An ambiguous `a/b/yyyy` with both
  * ≤ 12 is read month-first (US) unless `dateOrder: 'dmy'`. Two-digit years are rejected.
@@ -131,7 +158,7 @@ const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', '
 export function normalizeDateOfBirth (s: string, opts?: PiiOptions): string | undefined {
   if (typeof s !== 'string' || s.length > 64) return undefined
   const dmy = opts?.dateOrder === 'dmy'
-  const t = s.trim().toLowerCase()
+  const t = s.normalize('NFKC').trim().toLowerCase()
   if (/^\d{8}$/.test(t)) {
     const a = t.slice(0, 2); const b = t.slice(2, 4); const y = t.slice(4)
     return ymd(t.slice(0, 4), t.slice(4, 6), t.slice(6)) ?? (dmy ? ymd(y, b, a) ?? ymd(y, a, b) : ymd(y, a, b) ?? ymd(y, b, a))
@@ -164,6 +191,15 @@ function ymd (y: string, m: string, d: string): string | undefined {
   return `${Y}${String(M).padStart(2, '0')}${String(D).padStart(2, '0')}`
 }
 
-export function normalizeExternalId (s: string): string | undefined {
-  return typeof s === 'string' ? nonEmpty(s.normalize('NFC').toLowerCase().replace(/\s+/gu, '')) : undefined
+/**
+ * External id: case-sensitive, so each side must hash the same string. Meta: lower-case with no
+ * whitespace, what its own normaliser does (capi-param-builder, StringUtils getNormalizedExternalID:
+ * lowercase, strip whitespace_only). TikTok: trimmed only, what its server template hashes
+ * (`hash(external_id, false)`: no lower-casing) and what its pixel's template hands ttq.identify
+ * as it is. Google takes none (GA4 has user_id, sent raw); the webhook gets TikTok's rule.
+ */
+export function normalizeExternalId (s: string, flavour: PiiFlavour): string | undefined {
+  if (typeof s !== 'string') return undefined
+  const t = s.normalize('NFC')
+  return nonEmpty(flavour === 'meta' ? t.toLowerCase().replace(SPACES, '') : t.trim())
 }

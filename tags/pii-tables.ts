@@ -1,22 +1,8 @@
-// The reference data the user-data normalisers (pii-normalize.ts) look values up in: phone
-// numbering plans, US/Canadian region codes and country names.
+// The reference data the user-data normalisers (pii-normalize.ts) look values up in: US/Canadian
+// region codes and country names. Phone numbering plans come from libphonenumber-js (pii-phone.ts).
 
 /** Diacritic-free ASCII letters only, the key of the name tables: "Québec" and "quebec" meet. */
 export const lookupKey = (s: string): string => s.normalize('NFD').toLowerCase().replace(/[^a-z]/g, '')
-
-// Calling code, national significant number length range, and trunk prefix handling:
-// 't' a leading 0 is a trunk prefix (dropped), 'n' no trunk prefix, 'k' the 0 is part of the number (IT).
-export const PHONE_PLANS: Readonly<Record<string, [string, number, number, 't' | 'n' | 'k']>> = {
-  US: ['1', 10, 10, 'n'], CA: ['1', 10, 10, 'n'], MX: ['52', 10, 10, 'n'], BR: ['55', 10, 11, 't'],
-  GB: ['44', 9, 10, 't'], IE: ['353', 7, 9, 't'], DE: ['49', 6, 12, 't'], FR: ['33', 9, 9, 't'],
-  ES: ['34', 9, 9, 'n'], IT: ['39', 6, 11, 'k'], NL: ['31', 9, 9, 't'], BE: ['32', 8, 9, 't'],
-  AT: ['43', 6, 13, 't'], CH: ['41', 9, 9, 't'], SE: ['46', 7, 10, 't'], NO: ['47', 8, 8, 'n'],
-  DK: ['45', 8, 8, 'n'], FI: ['358', 6, 11, 't'], PL: ['48', 9, 9, 'n'], PT: ['351', 9, 9, 'n'],
-  CZ: ['420', 9, 9, 'n'], GR: ['30', 10, 10, 'n'], LU: ['352', 6, 11, 'n'], AU: ['61', 9, 9, 't'],
-  NZ: ['64', 8, 10, 't'], JP: ['81', 9, 10, 't'], IN: ['91', 10, 10, 't'], ZA: ['27', 9, 9, 't'],
-  SG: ['65', 8, 8, 'n'], HK: ['852', 8, 8, 'n'], AE: ['971', 8, 9, 't'], IL: ['972', 8, 9, 't'],
-  TR: ['90', 10, 10, 't'], KR: ['82', 8, 10, 't'], RO: ['40', 9, 9, 't']
-}
 
 /** US states and territories, Canadian provinces and territories: name → postal code. */
 export const US_CA_REGIONS: ReadonlyMap<string, string> = new Map(('alabama:al,alaska:ak,arizona:az,arkansas:ar,california:ca,colorado:co,connecticut:ct,' +

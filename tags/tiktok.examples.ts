@@ -27,7 +27,7 @@ const H = {
   smith: '6627835f988e2c5e50533d491163072d3f4f41f5c8b04630150debb3722ca2dd',
   zip: 'e443169117a184f91186b401133b20be670c7c0896f9886075e5d9b81e9d076b', // 10001
   jane: '86e0b9e56c17cc4d12387e1949b85053fbe73bc3ce5a1188713a9d300cc6133d', // jane.doe@example.com
-  customer7: 'acade5fe58d0b5a805a02b8b3a546d8edd170eb78b8ec7b2cbfe0b9ebef2e6e1' // customer-7
+  customer7: 'fbbd6eda872934a2c800d7e4e3f6061a127f2a4ef52dfd42eb44327ca394a304' // Customer-7: case kept, as TikTok's template hashes it
 }
 
 const UA = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X)'
@@ -112,7 +112,7 @@ export const tiktokExamples: TiktokExample[] = [
     expected: { requests: [req([purchaseOut('Purchase')], [0])] }
   },
   {
-    name: 'backend purchase: user_id becomes the hashed external_id, time from received_ms',
+    name: 'backend purchase: user_id becomes the hashed external_id (trimmed, case kept), time from received_ms',
     settings: S,
     events: [{
       event_name: 'purchase',

@@ -16,7 +16,7 @@ export const TiktokSettings = Type.Object({
   testEventCode: Type.Optional(Type.String({ description: 'Code from Events Manager → Test Events: events then show up there only. Empty = none; remove in production.' })),
   eventNames: Type.Optional(Type.Record(Type.String(), Type.String(), { description: 'GA4 event name → TikTok event name, over the defaults (purchase → Purchase, view_item → ViewContent, …). Must equal what the site\'s ttq.track sends, or pixel dedup fails. "" skips the event. page_view is off by default; map it to Pageview to send it.' })),
   customEvents: Type.Optional(Type.Boolean({ default: false, description: 'Send events with no TikTok mapping under their own name. When false such events are not routed to this tag (counted as declined).' })),
-  defaultCountry: Type.Optional(Type.String({ pattern: '^[A-Za-z]{2}$', description: 'ISO 3166-1 alpha-2 country assumed for phone numbers without a country code when hashing.' }))
+  defaultCountry: Type.Optional(Type.String({ pattern: '^[A-Za-z]{2}$', description: 'Country (ISO 3166-1 alpha-2) a phone number written without + or 00 is read in when the address gives none: 07700 900123 with GB is +447700900123. Overrides identity.defaultCountry. With neither, such a number is not sent (tagline_user_data_dropped_total, reason no_country).' }))
 }, { additionalProperties: false })
 
 export type TiktokSettings = Static<typeof TiktokSettings>
@@ -174,9 +174,9 @@ export const tiktok = defineTag({
   defaults: { batch: { maxEvents: TIKTOK_MAX_EVENTS, maxWaitMs: 1000 }, consent: ['ad_storage', 'ad_user_data'] },
   // Unmapped events (page_view by default) are not routed here; build still refuses a stray one.
   accepts: (event, settings) => unmapped(event, settings) ?? true,
-  prepare (event, settings) {
+  prepare (event, settings, ctx) {
     // The user id is TikTok's external_id: it must equal what the pixel passes to ttq.identify.
-    return withHashedUserData(event, 'tiktok', { defaultCountry: settings.defaultCountry, userIdAsExternalId: true })
+    return withHashedUserData(event, 'tiktok', { defaultCountry: settings.defaultCountry, userIdAsExternalId: true, onDrop: ctx?.dropped })
   },
   build (events, settings: Settings, ctx) {
     const rejected: Rejection[] = []

@@ -57,6 +57,22 @@ export type Classification =
    */
   | { kind: 'split', reason: string }
 
+/** A user-data field of the event model (`user_data.*`, `user_data.address.*`). */
+export type UserDataField = 'email_address' | 'phone_number' | 'external_id' | 'gender' | 'date_of_birth' |
+  'first_name' | 'last_name' | 'street' | 'city' | 'region' | 'postal_code' | 'country'
+
+/**
+ * Why a field given in the event is not sent: `no_country`, a national phone number with no
+ * country to read it in (set `defaultCountry`); `invalid`, a value the destination's rules cannot
+ * make anything of (a malformed e-mail, an impossible number, an unreadable date).
+ */
+export type DropReason = 'no_country' | 'invalid'
+
+/** What prepare may tell its caller; prepare stays pure, the caller counts. */
+export interface PrepareContext {
+  dropped? (field: UserDataField, reason: DropReason): void
+}
+
 interface TagDefaults {
   batch: { maxEvents: number, maxWaitMs: number }
   /** Consent types that must not be `denied` for this tag to fire. */
@@ -75,9 +91,10 @@ export interface TagDefinition<S extends TSchema = TSchema> {
   /**
    * Optional, pure: the tag's own copy of an event, made when it is queued. Tags hash user data
    * here (each destination normalises differently), so the queue, the spool and the dead-letter
-   * list only ever hold what that destination may receive.
+   * list only ever hold what that destination may receive. User data it leaves out is told to
+   * `ctx.dropped` (the pipeline counts it in `tagline_user_data_dropped_total`).
    */
-  prepare? (event: TaglineEvent, settings: Static<S>): TaglineEvent
+  prepare? (event: TaglineEvent, settings: Static<S>, ctx?: PrepareContext): TaglineEvent
   /**
    * Optional: whether build reads the raw GA4 protocol values (`x-ga-*`, `x-sst-*`). When it does
    * not, the tag's queued copy leaves them out: they are half of a gtag hit's bytes, and every

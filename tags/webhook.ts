@@ -15,7 +15,7 @@ export const WebhookSettings = Type.Object({
   userData: Type.Optional(Type.Union([Type.Literal('hashed'), Type.Literal('none')], {
     description: 'hashed (default): user_data goes as SHA-256 of the normalised values (sha256_* keys, Google\'s rules); none: left out.'
   })),
-  defaultCountry: Type.Optional(Type.String({ pattern: '^[A-Za-z]{2}$', description: 'Country (ISO 3166-1 alpha-2) whose calling code national phone numbers get before hashing.' })),
+  defaultCountry: Type.Optional(Type.String({ pattern: '^[A-Za-z]{2}$', description: 'Country (ISO 3166-1 alpha-2) a phone number written without + or 00 is read in when the address gives none: 07700 900123 with GB is +447700900123. Overrides identity.defaultCountry. With neither, such a number is not sent (tagline_user_data_dropped_total, reason no_country).' })),
   includeProtocolFields: Type.Optional(Type.Boolean({ description: 'Also send the raw GA4 protocol values (x-ga-*, x-sst-*) kept for lossless GA4 forwarding. Off by default: they are internal and make each event about twice as large.' }))
 }, { additionalProperties: false })
 
@@ -52,14 +52,14 @@ export const webhook = defineTag({
   secrets: ['secret'],
   defaults: { batch: { maxEvents: 50, maxWaitMs: 1000 }, consent: [] },
   protocolFields: settings => settings.includeProtocolFields === true,
-  prepare (event, settings) {
+  prepare (event, settings, ctx) {
     // Raw user data never leaves the gateway, nor waits in its queue, spool or dead letters.
     if (event.user_data === undefined) return event
     if (settings.userData === 'none') {
       const { user_data: _raw, ...rest } = event
       return rest
     }
-    return withHashedUserData(event, 'google', { defaultCountry: settings.defaultCountry })
+    return withHashedUserData(event, 'google', { defaultCountry: settings.defaultCountry, onDrop: ctx?.dropped })
   },
   build (events, settings, ctx) {
     const body = `{"events":[${events.map(e => eventJson(e, settings.includeProtocolFields === true)).join(',')}]}`

@@ -45,7 +45,7 @@ t.test('prepare: only digests survive; phone hashed as E.164 with +', async t =>
   for (const raw of ['Someone', 'someone@example.com', '650', 'Zoë', 'Main', '94105']) t.notOk(json.toLowerCase().includes(raw.toLowerCase()), `no "${raw}"`)
   t.equal(p.user_data?.sha256_phone_number, '1e231c66011e7a2d867a9cfae267a6aff103cf4913640b6e71a99850fc0ffbc8', 'reference vector: sha256("+16505551212")')
   t.not(p.user_data?.sha256_phone_number, sha256Hex('16505551212'), 'differs from Meta\'s digits-only hash')
-  t.equal(p.user_data?.sha256_external_id, sha256Hex('u-1'), 'user_id → external_id (trimmed, lower-cased)')
+  t.equal(p.user_data?.sha256_external_id, sha256Hex('U-1'), 'user_id → external_id (trimmed, case kept: TikTok\'s template does not lower-case it)')
   t.same(p.user_data?.address && { city: p.user_data.address.city, region: p.user_data.address.region, country: p.user_data.address.country },
     { city: 'sanfrancisco', region: 'ca', country: 'us' }, 'city/region/country stay cleartext, normalised')
   t.equal(e.user_data?.email_address, 'Someone@Example.com', 'the shared event is not mutated')
@@ -55,6 +55,13 @@ t.test('prepare: only digests survive; phone hashed as E.164 with +', async t =>
   t.equal(own.user_data?.sha256_external_id, sha256Hex('crm-9'), 'an explicit external_id wins over user_id')
   const national = tiktok.prepare!({ event_name: 'x', user_data: { phone_number: '0151 12345678' } }, { ...S, defaultCountry: 'DE' })
   t.equal(national.user_data?.sha256_phone_number, sha256Hex('+4915112345678'), 'defaultCountry supplies the calling code')
+  // TikTok's template: "If the country code is 86, then do not include country code (example: 13800000000)".
+  const china = tiktok.prepare!({ event_name: 'x', user_data: { phone_number: '+86 138 0013 8000' } }, S)
+  t.equal(china.user_data?.sha256_phone_number, sha256Hex('13800138000'), '+86: hashed without its country code')
+  const drops: string[] = []
+  const lost = tiktok.prepare!({ event_name: 'x', user_data: { phone_number: '07700 900123', email_address: 'a@b.co' } }, S, { dropped: (f, r) => drops.push(`${f}:${r}`) })
+  t.same(drops, ['phone_number:no_country'], 'a national number with no country is reported, not guessed')
+  t.same(Object.keys(lost.user_data ?? {}), ['sha256_email_address'])
   const plain: TaglineEvent = { event_name: 'x', client_id: 'c' }
   t.equal(tiktok.prepare!(plain, S), plain, 'nothing to hash: no copy')
   t.notOk('user_data' in tiktok.prepare!({ event_name: 'x', user_data: { email_address: 'not an email' } }, S), 'nothing usable: user_data dropped')
