@@ -26,11 +26,14 @@ function decider (entry: TagEntry, index: number, named: Map<string, Predicate>)
   }
 }
 
-function compileTag (entry: TagEntry, index: number, named: Map<string, Predicate>): CompiledTag {
+function compileTag (entry: TagEntry, index: number, named: Map<string, Predicate>, defaultCountry: string | undefined): CompiledTag {
   const def = tagTypes[entry.type]
   if (def === undefined) throw new Error(`unknown tag type '${entry.type}'`) // checked before compiling
   const settings: Record<string, unknown> = {}
   for (const key of Object.keys(entry)) if (!COMMON.has(key)) settings[key] = entry[key]
+  // identity.defaultCountry is inherited by every type that reads phone numbers; the tag's own wins.
+  const takesCountry = (def.settings as { properties?: Record<string, unknown> }).properties?.defaultCountry !== undefined
+  if (takesCountry && settings.defaultCountry === undefined && defaultCountry !== undefined) settings.defaultCountry = defaultCountry
   if (entry.endpoint !== undefined) settings.endpoint = entry.endpoint
   const r = entry.retry ?? {}
   const retry: RetryPolicy = {
@@ -108,11 +111,13 @@ export function compileConfig (raw: Config, file?: string): CompiledConfig {
       localBuffer: raw.delivery?.localBuffer ?? DELIVERY_DEFAULTS.localBuffer
     },
     triggers: named,
-    tags: (raw.tags ?? []).map((t, i) => compileTag(t as TagEntry, i, named))
+    tags: (raw.tags ?? []).map((t, i) => compileTag(t as TagEntry, i, named, nonEmpty(raw.identity?.defaultCountry)))
   }
   if (file !== undefined) compiled.file = file
   const redis = nonEmpty(raw.store?.redis)
   if (redis !== undefined) compiled.store.redis = redis
+  const country = nonEmpty(raw.identity?.defaultCountry)
+  if (country !== undefined) compiled.identity.defaultCountry = country
   const token = nonEmpty(raw.debug?.token)
   if (token !== undefined) compiled.debug.token = token
   return compiled

@@ -54,7 +54,8 @@ export interface CompiledConfig {
     spoolFile: string
     deadLetterFile: string
   }
-  identity: { cookieDomain: string, fpid: boolean, metaCookies: boolean, stitch: { enabled: boolean, ttlMs: number } }
+  /** `defaultCountry` is already copied into each tag's settings that take one and lack it. */
+  identity: { cookieDomain: string, fpid: boolean, metaCookies: boolean, defaultCountry?: string, stitch: { enabled: boolean, ttlMs: number } }
   store: { redis?: string, prefix: string }
   /** Non-empty API keys only. */
   apiKeys: string[]

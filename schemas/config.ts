@@ -128,6 +128,7 @@ export const Config = Type.Object({
     cookieDomain: Type.Optional(Type.String({ default: IDENTITY_DEFAULTS.cookieDomain })),
     fpid: Type.Optional(Type.Boolean({ default: IDENTITY_DEFAULTS.fpid })),
     metaCookies: Type.Optional(Type.Boolean({ default: IDENTITY_DEFAULTS.metaCookies })),
+    defaultCountry: Type.Optional(Type.String({ pattern: '^[A-Za-z]{2}$', description: 'Country (ISO 3166-1 alpha-2) in which every tag that hashes phone numbers reads a number written without + or 00, unless the tag sets its own defaultCountry or the address gives one. Without any, such numbers are not sent (tagline_user_data_dropped_total, reason no_country).' })),
     stitch: Type.Optional(Type.Object({
       enabled: Type.Optional(Type.Boolean({ default: IDENTITY_DEFAULTS.stitch.enabled, description: 'Fill trusted backend events from the visitor\'s last browser context.' })),
       ttl: Type.Optional(Duration(IDENTITY_DEFAULTS.stitch.ttl))

@@ -158,6 +158,21 @@ t.test('tags get their defaults and their own settings', async t => {
   t.not(tagTypes.log?.defaults.batch.maxEvents, 1)
 })
 
+t.test('identity.defaultCountry: every tag that reads phone numbers inherits it; its own wins', async t => {
+  const c = load([
+    'identity: { defaultCountry: GB }',
+    'tags:',
+    '  - { name: hook, type: webhook, url: https://hooks.example/in }',
+    '  - { name: ga4, type: ga4, measurementId: G-ABC1234567, apiSecret: s, defaultCountry: DE }',
+    '  - { name: console, type: log }',
+    '  - { name: ph, type: posthog, apiKey: phc_x }'
+  ].join('\n'))
+  t.equal(c.identity.defaultCountry, 'GB')
+  t.same(c.tags.map(x => [x.name, x.settings.defaultCountry]), [['hook', 'GB'], ['ga4', 'DE'], ['console', undefined], ['ph', undefined]],
+    'inherited where the type has the setting, never added where it has none (log, posthog)')
+  t.throws(() => load('identity: { defaultCountry: GBR }'), 'alpha-2 only')
+})
+
 t.test('named triggers and tag decisions', async t => {
   const c = load([
     'triggers:',
