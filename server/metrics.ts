@@ -18,6 +18,8 @@ export interface Metrics {
   queueDepth: Gauge<'tag'>
   /** Redis mode: events of dead (or stuck) replicas this one took over. */
   queueClaimed: Counter<'tag'>
+  /** User-data fields a tag's prepare left out of its copy of an event, by field and reason. */
+  userDataDropped: Counter<'tag' | 'field' | 'reason'>
   /** 1 while a tag's breaker holds it paused, by reason (credentials, failing). */
   tagPaused: Gauge<'tag' | 'reason'>
   /**
@@ -96,6 +98,12 @@ export function createMetrics (opts: { defaultMetrics?: boolean } = {}): Metrics
     }),
     queueDepth: new Gauge({ name: 'tagline_queue_depth', help: 'Events a tag queue holds: waiting, in flight and scheduled for retry.', labelNames: ['tag'], registers }),
     tagPaused: new Gauge({ name: 'tagline_tag_paused', help: 'Tags paused by their breaker: reason credentials (the destination refused the token or permissions: fix the config) or failing (attempts kept failing: probed with backoff).', labelNames: ['tag', 'reason'], registers }),
+    userDataDropped: new Counter({
+      name: 'tagline_user_data_dropped_total',
+      help: 'User-data fields given in an event but not sent to a tag, by field (email_address, phone_number, …) and reason: no_country (a national phone number and no defaultCountry to read it in), invalid (nothing the destination\'s rules can hash).',
+      labelNames: ['tag', 'field', 'reason'],
+      registers
+    }),
     queueClaimed: new Counter({ name: 'tagline_queue_claimed_total', help: 'Redis mode: events another replica took and never settled (it died or stalled past delivery.claimIdle), taken over by this one.', labelNames: ['tag'], registers })
   }
 }

@@ -54,6 +54,11 @@ function responseText (r: TryResponse): string[] {
   return lines
 }
 
+const DROPPED: Readonly<Record<TryTag['dropped'][number]['reason'], string>> = {
+  no_country: 'a national number and no country to read it in (set identity.defaultCountry or the tag\'s defaultCountry)',
+  invalid: 'nothing this destination\'s rules can hash'
+}
+
 function tagText (t: TryTag, report: TryReport): string[] {
   const name = (i: number): string => `#${i} ${report.events[i]?.event_name ?? '?'}`
   const lines = [`${t.name} (${t.type}${t.dryRun ? ', dryRun' : ''})`]
@@ -63,6 +68,7 @@ function tagText (t: TryTag, report: TryReport): string[] {
     for (const l of requestText(q.request)) lines.push(l === '' ? '' : `    ${l}`)
     if (q.response !== undefined) for (const l of responseText(q.response)) lines.push(`    → ${l}`)
   })
+  for (const d of t.dropped) lines.push(`  ${name(d.event)} user_data ${d.field} not sent: ${DROPPED[d.reason]}`)
   for (const r of t.rejected) lines.push(`  ${name(r.event)} rejected: ${r.reason}`)
   if (t.error !== undefined) lines.push(`  error: ${t.error}`)
   return lines

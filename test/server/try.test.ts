@@ -131,6 +131,19 @@ t.test('not triggered, blocked by consent, and a rejected event', async t => {
   t.match(formatTryReport(old), /#0 purchase rejected: Measurement Protocol accepts events at most 72 h old/)
 })
 
+t.test('a phone number no tag can place in a country: each tag says it is not sent, and why', async t => {
+  const national = { ...purchase, user_id: 'cust-1', user_data: { email_address: EMAIL, phone_number: '07700 900123' } }
+  const r = await tryEvent(config, jsonInput(national), { now: NOW, ids })
+  for (const name of ['hook', 'ga4', ...(HAS_META ? ['meta'] : []), ...(HAS_TIKTOK ? ['tiktok'] : [])]) {
+    t.same(tag(r, name).dropped, [{ event: 0, field: 'phone_number', reason: 'no_country' }], name)
+  }
+  t.same(tag(r, 'ph').dropped, [], 'posthog sends no user data: nothing to drop')
+  t.match(formatTryReport(r), /#0 purchase user_data phone_number not sent: a national number and no country to read it in \(set identity\.defaultCountry/)
+  t.notOk(formatTryReport(r).includes('07700'), 'the number itself is never printed')
+  const placed = await tryEvent(compile(YAML.replace('tags:', 'identity: { defaultCountry: GB }\ntags:')), jsonInput(national), { now: NOW, ids })
+  for (const x of placed.tags) t.same(x.dropped, [], `${x.name}: identity.defaultCountry places it`)
+})
+
 t.test('a gtag hit URL: untrusted browser GET, forwarded, blocked by a trigger, Sec-GPC', async t => {
   t.same(readTryInput(GTAG), { kind: 'url', url: GTAG })
   t.same(readTryInput('/g/collect?v=2&en=x'), { kind: 'url', url: '/g/collect?v=2&en=x' })
