@@ -22,7 +22,7 @@ export interface PlacedPhone {
 export type PhoneProblem = 'no_country' | 'invalid'
 
 /** The ISO 3166-1 alpha-2 code libphonenumber knows, upper-case, or undefined. */
-export function phoneCountry (c: string | undefined): CountryCode | undefined {
+function phoneCountry (c: string | undefined): CountryCode | undefined {
   const cc = typeof c === 'string' ? c.trim().toUpperCase() : ''
   return /^[A-Z]{2}$/.test(cc) && isSupportedCountry(cc) ? cc : undefined
 }

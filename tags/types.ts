@@ -69,7 +69,7 @@ export type UserDataField = 'email_address' | 'phone_number' | 'external_id' | '
 export type DropReason = 'no_country' | 'invalid'
 
 /** What prepare may tell its caller; prepare stays pure, the caller counts. */
-export interface PrepareContext {
+interface PrepareContext {
   dropped? (field: UserDataField, reason: DropReason): void
 }
 
