@@ -4,6 +4,7 @@
 // Hits are in the format gtag.js sends, with fictitious ids.
 import type { TaglineEvent } from '../schemas/event.js'
 import type { TagExample } from './types.js'
+import { MESSY_USER_DATA, MESSY_USER_ID } from './pii.examples.js'
 
 export type Ga4Example = TagExample<{ measurementId: string, apiSecret: string, region?: 'global' | 'eu', forwardGtag?: boolean, debug?: boolean, defaultCountry?: string }>
 
@@ -47,6 +48,14 @@ function gtagEvent (event_name: string, query: string, line?: string, extra: Par
 const H_EMAIL = '86e0b9e56c17cc4d12387e1949b85053fbe73bc3ce5a1188713a9d300cc6133d'
 const H_FIRST = '81f8f6dde88365f3928796ec7aa53f72820b06db8664f5fe76a7eb13e24546a2'
 const H_LAST = '799ef92a11af918e3fb741df42934f3b568ed2d93ac1df74f1b8d41a27932a6f'
+// tags/pii.examples.ts by Google's rules, normalised by hand, then sha256.
+const MESSY = {
+  email: '3586de92bb3636d0885a12eff961429a32e4ebd764b96f50d85d016f9338d586', // johnsmith@gmail.com (Gmail dots go)
+  phone: '9e1919ad78a34fd67a84bfbcf2fea14074065517bea32e92924771c3f92e5462', // +14155550132
+  first: '2752b88686847fa5c86f47b94ce652b7b3f22a91c37617d451a4db9afa431450', // zoë
+  last: '16765783f9c8c8a3accf27f1abb877688cb5904c21a4a7afb5f125bcfcb246ba', // obriensmith
+  street: '32dfa2ffc5c68adba136638c0642aa9cea28deec9bbff9f6c20e46d149297f11' // 500 howard st apt 4
+}
 
 const ITEMS = [
   { item_id: 'SKU_12345', item_name: 'Stan and Friends Tee', price: 10.01, quantity: 3 },
@@ -189,6 +198,30 @@ export const GA4_EXAMPLES: Ga4Example[] = [
     expected: {
       requests: [],
       rejected: [{ index: 0, reason: 'Measurement Protocol accepts events at most 72 h old; this one is 73.0 h old (2024-06-07T11:00:00.000Z)' }]
+    }
+  },
+  {
+    name: 'messy customer data (tags/pii.examples.ts) by Google\'s rules: Gmail dots removed, +E.164 phone, street hashed, city and region in clear with their spaces (no state code), postal code as written, country upper-case',
+    settings: SETTINGS,
+    events: [{ event_name: 'purchase', client_id: CID, user_id: MESSY_USER_ID, timestamp_ms: NOW - 1000, transaction_id: 'ORD-42', currency: 'USD', value: 25, user_data: MESSY_USER_DATA }],
+    expected: {
+      requests: [{
+        method: 'POST',
+        url: MP_URL,
+        headers: MP_HEADERS,
+        body: json({
+          client_id: CID,
+          user_id: MESSY_USER_ID,
+          timestamp_micros: (NOW - 1000) * 1000,
+          user_data: {
+            sha256_email_address: [MESSY.email],
+            sha256_phone_number: [MESSY.phone],
+            address: [{ sha256_first_name: MESSY.first, sha256_last_name: MESSY.last, sha256_street: MESSY.street, city: 'san francisco', region: 'california', postal_code: '94105-1234', country: 'US' }]
+          },
+          events: [{ name: 'purchase', timestamp_micros: (NOW - 1000) * 1000, params: { currency: 'USD', value: 25, transaction_id: 'ORD-42' } }]
+        }),
+        events: [0]
+      }]
     }
   }
 ]

@@ -5,6 +5,7 @@
 import type { TaglineEvent } from '../schemas/event.js'
 import type { BuildContext, BuildResult, TagExample } from './types.js'
 import { META_API_VERSION, type MetaSettings } from './meta.js'
+import { MESSY_USER_DATA, MESSY_USER_ID } from './pii.examples.js'
 
 export type MetaExample = TagExample<MetaSettings>
 
@@ -28,6 +29,17 @@ const COUNTRY_US = '79adb2a2fce5c6ba215fe5f27f532d4e7edbac4b6a5e09e1ef3a08084a90
 const EXT = '3c7590c86110d900249fe34b33bae31f617e013a3a8fa345b333a6aa96797a7f' // cust-88231
 const EM_BUYER = '25d14e8e4b158f20bf83cef151e4a238645ef0b1f1309238ed30d858df3791ca' // buyer@shop.example
 const COUNTRY_DE = '959a45d44e6fcf58361ed004681556fe50129f2109e817dec098c00c9e5d2578'
+// tags/pii.examples.ts by Meta's rules, normalised by hand, then sha256.
+const MESSY = {
+  em: 'd0c648bc36f12061bec770df216cea2ab95851b9350fd54b658de53b0407767a', // john.smith@gmail.com (no Gmail rule at Meta)
+  ph: '11072303eb5c8cb5c5a1ebb762f11b37b07131265b46fdfe1276196bfbd3ca51', // 14155550132
+  fn: '2752b88686847fa5c86f47b94ce652b7b3f22a91c37617d451a4db9afa431450', // zoë
+  ln: '16765783f9c8c8a3accf27f1abb877688cb5904c21a4a7afb5f125bcfcb246ba', // obriensmith
+  ct: '1a6bd4d9d79dc0a79b53795c70d3349fa9e38968a3fbefbfe8783efb1d2b6aac', // sanfrancisco
+  st: '6959097001d10501ac7d54c0bdb8db61420f658f2922cc26e46d536119a31126', // ca
+  zp: 'e73ac16e69f060ee98b0fda5f66f48c4648ee26950e9bab3a097389853fd859e', // 94105
+  ext: '8a3c5a67cad508582b5edf6b8352cea3ffbad7f44812c1a736b4444c0f5746aa' // cust-42
+}
 
 const browser = { ip_override: IP, user_agent: UA, browser_ids: { fbp: FBP, fbc: FBC } }
 const network = { client_ip_address: IP, client_user_agent: UA, fbc: FBC, fbp: FBP }
@@ -205,5 +217,29 @@ export const metaExamples: MetaExample[] = [
     settings: { ...S, apiVersion: 'v26.0', endpoint: 'https://capig.shop.example/events' },
     events: [pageView()],
     expected: { requests: [request([pageViewOut()], [0], {}, 'https://capig.shop.example/events')] }
+  },
+  {
+    name: 'messy customer data (tags/pii.examples.ts) by Meta\'s rules: lower-case, no spaces or punctuation, state code, 5-digit ZIP, phone digits with the country code the address supplies; no street (Meta takes none)',
+    settings: { pixelId: '1234567890', accessToken: TOKEN, actionSource: 'system_generated' },
+    events: [{
+      event_name: 'purchase',
+      event_id: 'ORD-42',
+      timestamp_ms: NOW - 1000,
+      user_id: MESSY_USER_ID,
+      user_data: MESSY_USER_DATA,
+      currency: 'USD',
+      value: 25,
+      transaction_id: 'ORD-42'
+    }],
+    expected: {
+      requests: [request([{
+        event_name: 'Purchase',
+        event_time: NOW_S - 1,
+        event_id: 'ORD-42',
+        action_source: 'system_generated',
+        user_data: { em: [MESSY.em], ph: [MESSY.ph], fn: [MESSY.fn], ln: [MESSY.ln], ct: [MESSY.ct], st: [MESSY.st], zp: [MESSY.zp], country: [COUNTRY_US], external_id: [MESSY.ext] },
+        custom_data: { value: 25, currency: 'USD', order_id: 'ORD-42' }
+      }], [0])]
+    }
   }
 ]

@@ -6,6 +6,7 @@
 import type { TaglineEvent } from '../schemas/event.js'
 import type { BuildContext, OutgoingRequest, TagExample } from './types.js'
 import type { TiktokSettings } from './tiktok.js'
+import { MESSY_USER_DATA, MESSY_USER_ID } from './pii.examples.js'
 
 export type TiktokExample = TagExample<TiktokSettings>
 
@@ -28,6 +29,16 @@ const H = {
   zip: 'e443169117a184f91186b401133b20be670c7c0896f9886075e5d9b81e9d076b', // 10001
   jane: '86e0b9e56c17cc4d12387e1949b85053fbe73bc3ce5a1188713a9d300cc6133d', // jane.doe@example.com
   customer7: 'fbbd6eda872934a2c800d7e4e3f6061a127f2a4ef52dfd42eb44327ca394a304' // Customer-7: case kept, as TikTok's template hashes it
+}
+
+// tags/pii.examples.ts by TikTok's rules, normalised by hand, then sha256.
+const MESSY = {
+  email: 'd0c648bc36f12061bec770df216cea2ab95851b9350fd54b658de53b0407767a', // john.smith@gmail.com
+  phone: '9e1919ad78a34fd67a84bfbcf2fea14074065517bea32e92924771c3f92e5462', // +14155550132
+  external_id: '772b91cabe669ed0525030074170426af10a5688a186c35b19bf5e84305ffdd1', // Cust-42 (trimmed only)
+  first_name: '2752b88686847fa5c86f47b94ce652b7b3f22a91c37617d451a4db9afa431450', // zoë
+  last_name: '16765783f9c8c8a3accf27f1abb877688cb5904c21a4a7afb5f125bcfcb246ba', // obriensmith
+  zip_code: 'e73ac16e69f060ee98b0fda5f66f48c4648ee26950e9bab3a097389853fd859e' // 94105
 }
 
 const UA = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X)'
@@ -228,5 +239,28 @@ export const tiktokExamples: TiktokExample[] = [
     settings: { ...S, testEventCode: '', endpoint: 'https://tiktok-proxy.example/track' },
     events: [{ event_name: 'search', event_id: 's-1', timestamp_ms: NOW, params: { search_term: 'red shoes' } }],
     expected: { requests: [req([{ event: 'Search', event_time: NOW_S, event_id: 's-1', properties: { query: 'red shoes' } }], [0], HEAD, 'https://tiktok-proxy.example/track')] }
+  },
+  {
+    name: 'messy customer data (tags/pii.examples.ts) by TikTok\'s rules: phone as +E.164 (the address supplies +1), external_id trimmed with its case kept, city/state/country in clear',
+    settings: S,
+    events: [{
+      event_name: 'purchase',
+      event_id: 'ORD-42',
+      timestamp_ms: NOW - 1000,
+      user_id: MESSY_USER_ID,
+      user_data: MESSY_USER_DATA,
+      currency: 'USD',
+      value: 25,
+      transaction_id: 'ORD-42'
+    }],
+    expected: {
+      requests: [req([{
+        event: 'Purchase',
+        event_time: NOW_S - 1,
+        event_id: 'ORD-42',
+        user: { ...MESSY, city: 'sanfrancisco', state: 'ca', country: 'us' },
+        properties: { value: 25, currency: 'USD', order_id: 'ORD-42' }
+      }], [0])]
+    }
   }
 ]
