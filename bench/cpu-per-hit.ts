@@ -77,7 +77,7 @@ try {
   const cpu = process.cpuUsage(before)
   const redisAfter = await redisCpu()
   const redis = redisBefore !== undefined && redisAfter !== undefined ? { redisCpuUsPerHit: Math.round((redisAfter - redisBefore) * 1e6 / N) } : {}
-  console.log(JSON.stringify({ hits: N, mode: REDIS !== undefined ? 'redis' : 'embedded', cpuUsPerHit: Math.round((cpu.user + cpu.system) / N), ...redis }))
+  console.log(JSON.stringify({ hits: N, mode: REDIS !== undefined ? 'redis' : 'embedded', cpuUsPerHit: Math.round((cpu.user + cpu.system) / N), userUs: Math.round(cpu.user / N), systemUs: Math.round(cpu.system / N), ...redis }))
 } finally {
   await app.close()
   await delivery.close(100)

@@ -50,6 +50,8 @@ const GROUP = 'delivery'
 const DRAIN_CHUNK = 5000
 // Items per push script: a request is far smaller; a spool replay is pushed in several (one MULTI).
 const PUSH_CHUNK = 1000
+// Records a queue object keeps of its own pushes until it takes them (RedisStreamQueue.mine).
+const MINE_MAX = 20_000
 
 // KEYS[1] q, KEYS[2] retrying, KEYS[3] retry, KEYS[4] counts; ARGV[1] the group, in every script.
 const COMMON = `
@@ -103,34 +105,53 @@ local newest = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
 return { counts(), sq, sr, newest and newest[1] or '0-0' }
 `
 
-// KEYS 5… the dedup marks of the items that have one. ARGV: group, max (-1: none), the events
-// of the push after this chunk, mark ttl, items, then per item: the KEYS index of its mark (0:
-// none), the record, enqueuedMs. An item whose key is marked (or marked earlier in the push) is a
-// repeat; past max nothing is stored (shed), counting the items that are not repeats. Returns
-// shed and the repeats (0-based), not the counts: reading them (XINFO GROUPS…) was half of a
-// push's Redis time, and this process's estimate (see push) is refreshed by the next look.
+// Several pushes in one script (those of one tick, see push()), each stored whole or shed on its
+// own, in order. KEYS 5… the dedup marks of the items that have one. ARGV: group, then per push:
+// max (-1: none), the events of the push after this chunk, mark ttl, items, then per item: the
+// KEYS index of its mark (0: none), the record, enqueuedMs, the record's id. An item whose key is marked (or marked
+// earlier in the call) is a repeat; past max nothing of that push is stored (shed), counting the
+// items that are not repeats. Returns, per push, shed and the repeats (0-based), not the counts:
+// reading them (XINFO GROUPS…) was half of a push's Redis time, and this process's estimate (see
+// push) is refreshed by the next look.
 const PUSH = COMMON + `
-local items, fresh, marking, repeats = tonumber(ARGV[5]), {}, {}, {}
-for n = 0, items - 1 do
-  local k = tonumber(ARGV[6 + n * 3])
-  if k > 0 and (marking[k] or redis.call('EXISTS', KEYS[k]) == 1) then
-    repeats[#repeats + 1] = n
-  else
-    fresh[#fresh + 1] = n
-    if k > 0 then marking[k] = true end
+local i, size, marked, out = 2, -1, {}, {}
+while i <= #ARGV do
+  local max, after, ttl, items = tonumber(ARGV[i]), tonumber(ARGV[i + 1]), ARGV[i + 2], tonumber(ARGV[i + 3])
+  local at, fresh, marking, repeats = i + 4, {}, {}, {}
+  for n = 0, items - 1 do
+    local k = tonumber(ARGV[at + n * 4])
+    if k > 0 and (marking[k] or marked[k] or redis.call('EXISTS', KEYS[k]) == 1) then
+      repeats[#repeats + 1] = n
+    else
+      fresh[#fresh + 1] = n
+      if k > 0 then marking[k] = true end
+    end
   end
+  local shed = false
+  if max >= 0 then
+    if size < 0 then
+      local c = redis.call('HMGET', KEYS[4], 'scheduled', 'retrying')
+      size = redis.call('XLEN', KEYS[1]) + tonumber(c[1] or '0') + tonumber(c[2] or '0')
+    end
+    shed = size + #fresh + after > max
+  end
+  if shed then
+    out[#out + 1] = { 1, {} }
+  else
+    for k in pairs(marking) do
+      redis.call('SET', KEYS[k], '1', 'PX', ttl)
+      marked[k] = true
+    end
+    for _, n in ipairs(fresh) do
+      local a = at + n * 4
+      redis.call('XADD', KEYS[1], '*', 'r', ARGV[a + 1], 't', ARGV[a + 2], 'i', ARGV[a + 3])
+    end
+    if size >= 0 then size = size + #fresh end
+    out[#out + 1] = { 0, repeats }
+  end
+  i = at + items * 4
 end
-local max = tonumber(ARGV[2])
-if max >= 0 then
-  local c = redis.call('HMGET', KEYS[4], 'scheduled', 'retrying')
-  local size = redis.call('XLEN', KEYS[1]) + tonumber(c[1] or '0') + tonumber(c[2] or '0')
-  if size + #fresh + tonumber(ARGV[3]) > max then return { 1, {} } end
-end
-for k in pairs(marking) do redis.call('SET', KEYS[k], '1', 'PX', ARGV[4]) end
-for _, n in ipairs(fresh) do
-  redis.call('XADD', KEYS[1], '*', 'r', ARGV[7 + n * 3], 't', ARGV[8 + n * 3])
-end
-return { 0, repeats }
+return out
 `
 
 // ARGV: group, consumer, claimIdleMs, max, entries of q this object holds.
@@ -152,7 +173,20 @@ if #claimed < max then
   local got = redis.call('XREADGROUP', 'GROUP', ARGV[1], me, 'COUNT', max - #claimed, 'STREAMS', KEYS[1], '>')
   if got then read = got[1][2] end
 end
+-- New entries go back as [id, {'i', record id}]: the process that pushed one still has its record
+-- (see RedisStreamQueue.mine) and fetches only the others. Entries without an 'i' go whole.
+for _, e in ipairs(read) do
+  local rid = field(e[2], 'i')
+  if rid then e[2] = { 'i', rid } end
+end
 return { claimed, read, counts() }
+`
+
+// ARGV: group, then ids of q's entries. Returns each entry, or false where it is gone.
+const FETCH = COMMON + `
+local out = {}
+for i = 2, #ARGV do out[#out + 1] = redis.call('XRANGE', KEYS[1], ARGV[i], ARGV[i])[1] or false end
+return out
 `
 
 // ARGV: group, consumer, claimIdleMs, now, entries of retrying this object holds.
@@ -230,6 +264,7 @@ interface Scripts {
   /** Keys vary: the first argument is their number. */
   taglineQueuePush: Script
   taglineQueueTake: Script
+  taglineQueueFetch: Script
   taglineQueueTakeDue: Script
   taglineQueueRelease: Script
   taglineQueueDrain: Script
@@ -238,6 +273,7 @@ const SCRIPTS: Record<Exclude<keyof Scripts, 'taglineQueuePush'>, string> = {
   taglineQueueCounts: COUNTS,
   taglineQueueLook: LOOK,
   taglineQueueTake: TAKE,
+  taglineQueueFetch: FETCH,
   taglineQueueTakeDue: TAKE_DUE,
   taglineQueueRelease: RELEASE,
   taglineQueueDrain: DRAIN
@@ -262,6 +298,26 @@ function recordJson (item: QueuedEvent): string {
   let json = eventJson.get(event)
   if (json === undefined) eventJson.set(event, json = JSON.stringify(event))
   return `${JSON.stringify(rest).slice(0, -1)},"event":${json}}`
+}
+
+/** A push on its way: records serialised, options resolved. */
+interface Push {
+  items: readonly QueuedEvent[]
+  lines: string[]
+  keys?: ReadonlyArray<string | undefined>
+  ttl: number
+  max: number
+}
+
+/** One push's result from the replies of its chunks (chunk c's repeats count from starts[c]). */
+function pushResult (replies: Array<[number, number[]]>, starts: number[]): PushResult {
+  const repeats: number[] = []
+  for (let c = 0; c < replies.length; c++) {
+    const [shed, rep] = replies[c]
+    if (shed === 1) return { shed: true, repeats: [] }
+    for (const i of rep) repeats.push(starts[c] + Number(i))
+  }
+  return { shed: false, repeats }
 }
 
 /** A stream entry as ioredis gives it: [id, [field, value, …]]. */
@@ -307,6 +363,15 @@ export class RedisStreamQueue implements TagQueue, SharedQueue {
   private readonly held = new Map<string, Held>()
   /** Held entries per stream, by entry id (an entry of retrying carries a whole batch). */
   private readonly entries = { q: new Map<string, Held>(), retrying: new Map<string, Held>() }
+  /**
+   * Records this object pushed and has not taken back yet, by record id, oldest first: a take
+   * that reads one of them uses it as it is instead of fetching and parsing its JSON again (with
+   * one replica, every take). Bounded; entries another replica takes are forgotten after
+   * claimIdleMs (at a refresh).
+   */
+  private readonly mine = new Map<string, { item: QueuedEvent, atMs: number }>()
+  /** Pushes of this event-loop turn, sent together (sendGathered). */
+  private gathered: Array<{ push: Push, resolve: (r: PushResult) => void, reject: (err: unknown) => void }> = []
 
   constructor (opts: RedisQueueOptions) {
     this.client = opts.client
@@ -345,6 +410,12 @@ export class RedisStreamQueue implements TagQueue, SharedQueue {
     if (look) {
       this.lookedMs = now
       this.stale = { q: Number(sq), retrying: Number(sr) }
+      // What stayed this long was taken by another replica (or is still waiting behind a paused
+      // tag, and is fetched when taken).
+      for (const [id, m] of this.mine) {
+        if (now - m.atMs < this.claimIdleMs) break
+        this.mine.delete(id)
+      }
     }
     this.newest = newest
     this.read(counts)
@@ -375,61 +446,109 @@ export class RedisStreamQueue implements TagQueue, SharedQueue {
     }))
   }
 
+  /**
+   * Pushes are gathered for one event-loop turn (setImmediate) and sent as one script per tag:
+   * under load, one command and one socket write carry every request of the turn, not one each
+   * (each was a write syscall and a script call of its own). A push of more than PUSH_CHUNK
+   * events (a spool replay, a buffer flush) goes on its own, in chunks.
+   */
   async push (items: readonly QueuedEvent[], opts: PushOptions = {}): Promise<PushResult> {
     if (items.length === 0) return { shed: false, repeats: [] }
     // Serialised before anything is sent: a record that cannot be written stores nothing.
-    const lines = items.map(item => [recordJson(item), String(item.enqueuedMs)])
-    const keys = opts.marks?.keys
-    const ttl = Math.max(1, Math.round(opts.marks?.ttlMs ?? 1))
+    const push: Push = { lines: items.map(recordJson), items, keys: opts.marks?.keys, ttl: Math.max(1, Math.round(opts.marks?.ttlMs ?? 1)), max: opts.max ?? -1 }
+    if (items.length > PUSH_CHUNK) return await this.pushChunked(push)
+    // Remembered before it is sent: the take that reads it may be answered before this push is.
+    const now = Date.now()
+    const remembered = this.mine.size + items.length <= MINE_MAX
+    if (remembered) for (const item of items) this.mine.set(item.id, { item, atMs: now })
+    let result: PushResult
+    try {
+      result = await new Promise<PushResult>((resolve, reject) => {
+        this.gathered.push({ push, resolve, reject })
+        if (this.gathered.length === 1) setImmediate(() => { void this.sendGathered() })
+      })
+    } catch (err) {
+      if (remembered) for (const item of items) this.mine.delete(item.id)
+      throw err
+    }
+    if (remembered && result.shed) for (const item of items) this.mine.delete(item.id)
+    else if (remembered) for (const i of result.repeats) this.mine.delete(items[i].id)
+    this.stored(push, result)
+    return result
+  }
+
+  private async sendGathered (): Promise<void> {
+    const all = this.gathered
+    this.gathered = []
+    for (let from = 0; from < all.length;) {
+      // One call carries at most about PUSH_CHUNK events.
+      let to = from
+      let n = 0
+      while (to < all.length && (to === from || n + all[to].push.items.length <= PUSH_CHUNK)) n += all[to++].push.items.length
+      const part = all.slice(from, to)
+      from = to
+      try {
+        await this.groups()
+        const call = this.pushCall(part.map(g => ({ push: g.push, from: 0, to: g.push.items.length })))
+        const replies = await this.run(async () => await this.scripts.taglineQueuePush(...call)) as Array<[number, number[]]>
+        part.forEach((g, i) => g.resolve(pushResult([replies[i]], [0])))
+      } catch (err) {
+        for (const g of part) g.reject(err)
+      }
+    }
+  }
+
+  private async pushChunked (push: Push): Promise<PushResult> {
     await this.groups()
     const calls: Arg[][] = []
-    for (let from = 0; from < lines.length; from += PUSH_CHUNK) {
-      const marks: string[] = []
-      const index = new Map<string, number>() // one KEYS entry per distinct key
-      const args: Arg[] = []
-      for (let i = from; i < Math.min(from + PUSH_CHUNK, lines.length); i++) {
-        const key = keys?.[i]
+    const starts: number[] = []
+    for (let from = 0; from < push.items.length; from += PUSH_CHUNK) {
+      starts.push(from)
+      calls.push(this.pushCall([{ push, from, to: Math.min(from + PUSH_CHUNK, push.items.length) }]))
+    }
+    // MULTI: Redis runs every chunk or, if one is refused when queued, none (EXECABORT); a
+    // connection lost before EXEC discards the whole transaction. Not retried: a lost answer
+    // does not say whether it ran.
+    const multi = this.client.multi()
+    for (const c of calls) (multi as unknown as Scripts).taglineQueuePush(...c)
+    const res = await multi.exec()
+    if (res === null) throw new Error('push: transaction discarded')
+    const failed = res.find(([err]) => err !== null)
+    if (failed !== undefined) throw failed[0] as Error
+    const result = pushResult(res.map(([, r]) => (r as Array<[number, number[]]>)[0]), starts)
+    this.stored(push, result)
+    return result
+  }
+
+  /** The arguments of one PUSH script for these slices of pushes (marks shared as KEYS). */
+  private pushCall (parts: Array<{ push: Push, from: number, to: number }>): Arg[] {
+    const marks: string[] = []
+    const index = new Map<string, number>() // one KEYS entry per distinct key
+    const args: Arg[] = [GROUP]
+    for (const { push, from, to } of parts) {
+      // The cap counts every event of the push still to come, so that a push split in chunks is
+      // refused whole or not at all.
+      args.push(push.max, push.items.length - to, push.ttl, to - from)
+      for (let i = from; i < to; i++) {
+        const key = push.keys?.[i]
         let k = 0
         if (key !== undefined) {
           k = index.get(key) ?? 0
           if (k === 0) index.set(key, k = 4 + marks.push(this.markPrefix + key))
         }
-        args.push(k, lines[i][0], lines[i][1])
+        args.push(k, push.lines[i], push.items[i].enqueuedMs, push.items[i].id)
       }
-      // The cap counts every event of the push still to come, so that a push split in chunks is
-      // refused whole or not at all.
-      const after = Math.max(0, lines.length - from - PUSH_CHUNK)
-      calls.push([4 + marks.length, ...this.keys, ...marks, GROUP, opts.max ?? -1, after, ttl, args.length / 3, ...args])
     }
-    let replies: unknown[]
-    if (calls.length === 1) {
-      replies = [await this.run(async () => await this.scripts.taglineQueuePush(...calls[0]))]
-    } else {
-      // MULTI: Redis runs every chunk or, if one is refused when queued, none (EXECABORT); a
-      // connection lost before EXEC discards the whole transaction. Not retried: a lost answer
-      // does not say whether it ran.
-      const multi = this.client.multi()
-      for (const c of calls) (multi as unknown as Scripts).taglineQueuePush(...c)
-      const res = await multi.exec()
-      if (res === null) throw new Error('push: transaction discarded')
-      const failed = res.find(([err]) => err !== null)
-      if (failed !== undefined) throw failed[0] as Error
-      replies = res.map(([, r]) => r)
-    }
-    const repeats: number[] = []
-    for (let c = 0; c < replies.length; c++) {
-      const [shed, rep] = replies[c] as [number, number[]]
-      if (shed === 1) return { shed: true, repeats: [] }
-      for (const i of rep) repeats.push(c * PUSH_CHUNK + Number(i))
-    }
-    // The counts as this push left them, as far as this process knows: what it stored is waiting.
-    const stored = items.length - repeats.length
-    if (stored > 0) {
-      const skip = new Set(repeats)
-      const first = items.findIndex((_, i) => !skip.has(i))
-      this.last = { ...this.last, waiting: this.last.waiting + stored, oldestWaitingMs: Math.min(this.last.oldestWaitingMs ?? Infinity, items[first].enqueuedMs) }
-    }
-    return { shed: false, repeats }
+    return [4 + marks.length, ...this.keys, ...marks, ...args]
+  }
+
+  /** The counts as a push left them, as far as this process knows: what it stored is waiting. */
+  private stored (push: Push, result: PushResult): void {
+    const stored = push.items.length - result.repeats.length
+    if (result.shed || stored === 0) return
+    const skip = new Set(result.repeats)
+    const first = push.items.findIndex((_, i) => !skip.has(i))
+    this.last = { ...this.last, waiting: this.last.waiting + stored, oldestWaitingMs: Math.min(this.last.oldestWaitingMs ?? Infinity, push.items[first].enqueuedMs) }
   }
 
   async take (max: number): Promise<QueuedEvent[]> {
@@ -440,17 +559,46 @@ export class RedisStreamQueue implements TagQueue, SharedQueue {
       this.stale.q = Math.max(0, this.stale.q - claimed.length)
       this.onClaim?.(claimed.length)
     } else this.stale.q = 0
-    const out: QueuedEvent[] = []
+    const taken: Array<[entry: string, record: QueuedEvent | undefined]> = []
+    const missing: string[] = []
     for (const entry of [...claimed, ...read]) {
       // Already ours (held under an earlier name of this object, see uncertain()): not a second copy.
       if (this.entries.q.has(entry[0])) continue
-      const item = JSON.parse(fieldOf(entry, 'r')) as QueuedEvent
-      this.hold({ stream: 'q', entry: entry[0], n: 1, records: new Set([item.id]) })
+      const item = this.recordOf(entry)
+      if (item === undefined) missing.push(entry[0])
+      taken.push([entry[0], item])
+    }
+    const fetched = new Map<string, QueuedEvent>()
+    if (missing.length > 0) {
+      // Other replicas' entries: now pending under this name, so nobody deletes them meanwhile.
+      // If they cannot be fetched, the rest goes out and they stay pending under a name this
+      // object gives up (uncertain), to be claimed after claimIdleMs like a dead one's.
+      const got = await this.uncertain(() => this.scripts.taglineQueueFetch(...this.keys, GROUP, ...missing)).catch(() => []) as Array<Entry | null>
+      for (const entry of got) if (entry !== null) fetched.set(entry[0], JSON.parse(fieldOf(entry, 'r')) as QueuedEvent)
+    }
+    const out: QueuedEvent[] = []
+    for (const [entry, record] of taken) {
+      const item = record ?? fetched.get(entry)
+      if (item === undefined) continue
+      this.mine.delete(item.id)
+      this.hold({ stream: 'q', entry, n: 1, records: new Set([item.id]) })
       out.push(item)
     }
     this.read(counts)
     return out
   }
+
+  /** The record of an entry from its own JSON, or this object's copy; undefined: to be fetched. */
+  private recordOf (entry: Entry): QueuedEvent | undefined {
+    const fields = entry[1]
+    for (let i = 0; i < fields.length; i += 2) if (fields[i] === 'r') return JSON.parse(fields[i + 1]) as QueuedEvent
+    const id = fieldOf(entry, 'i')
+    const mine = this.mine.get(id)
+    if (mine === undefined) return undefined
+    this.mine.delete(id)
+    return mine.item
+  }
+
 
   // Crash safety: a due batch is always in exactly one place that survives this process: the
   // sorted set, or an entry of the retrying stream pending in the group. TAKE_DUE moves it from

@@ -118,6 +118,51 @@ t.test('counts are this replica\'s last reading of a shared queue', async t => {
   t.equal(one.q.counts().waiting, 2, 'nor its take')
 })
 
+t.test('a take gets other replicas\' events whole and its own from what it pushed, oldest first', async t => {
+  const { client, prefix } = await redisFixture(t)
+  const one = await processOn(prefix, 'one', client)
+  const two = await processOn(prefix, 'two')
+  t.teardown(two.die)
+  const a = [item(1), item(2)]
+  const b = [item(3)]
+  await one.q.push(a)
+  await two.q.push(b)
+  const taken = await two.q.take(10)
+  t.same(taken, [...a, ...b], 'the same records, in the order they were stored')
+  t.equal(taken[2], b[0], 'its own push is not read back from Redis')
+  await two.q.settle(taken.map(i => i.id))
+  t.equal(await client.xlen(`${prefix}{a}:q`), 0)
+})
+
+t.test('the pushes of one event-loop turn go in one script, each stored or shed on its own', async t => {
+  const { client, prefix } = await redisFixture(t)
+  const own = redisClient()
+  await own.connect()
+  t.teardown(() => own.quit())
+  const sent: string[] = []
+  const send = own.sendCommand.bind(own)
+  own.sendCommand = ((cmd: { name: string }) => { sent.push(cmd.name); return send(cmd as never) }) as typeof own.sendCommand
+  const q = new RedisStreamQueue({ client: own, prefix, tag: 'a', consumer: 'one', claimIdleMs: CLAIM_IDLE_MS })
+  await q.push([item(1)]) // the groups are made at the first push
+  sent.length = 0
+  const marks = (key: string): { keys: string[], ttlMs: number } => ({ keys: [key], ttlMs: 60_000 })
+  const results = await Promise.all([
+    q.push([item(2)], { marks: marks('purchase\u0000o-1'), max: 3 }),
+    q.push([item(3)], { marks: marks('purchase\u0000o-1'), max: 3 }),
+    q.push([item(4), item(5)], { max: 3 }),
+    q.push([item(6)], { marks: marks('purchase\u0000o-2'), max: 3 })
+  ])
+  t.same(sent.filter(name => /^eval/.test(name)), ['evalsha'], 'one script for the four pushes')
+  t.same(results, [
+    { shed: false, repeats: [] },
+    { shed: false, repeats: [0] },
+    { shed: true, repeats: [] },
+    { shed: false, repeats: [] }
+  ], 'a repeat of an earlier push of the same turn; a push past max shed whole, the next one that fits stored')
+  t.same((await q.take(10)).map(i => i.enqueuedMs), [1, 2, 6])
+  t.equal(await client.exists(`${prefix}{a}:seen:purchase\u0000o-2`), 1, 'the stored push\'s mark is set')
+})
+
 t.test('push stores all of its events or none', async t => {
   const { client, prefix } = await redisFixture(t)
   const { q } = await processOn(prefix, 'one', client)

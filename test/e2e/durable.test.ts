@@ -8,6 +8,7 @@ import http from 'node:http'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { randomUUID } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { spawnTagline, type TaglineProcess } from './fixtures/tagline.js'
 import { startSink, type Sink, type SinkRequest, type Responder } from '../fixtures/sink.js'
 import { startRedisServer, type RedisServer } from '../fixtures/redis-server.js'
@@ -206,14 +207,15 @@ t.test('a. kill -9 of one of two replicas mid-load, slow destination: every ackn
 })
 
 /**
- * Fire every chunk at the replica at once and SIGKILL it at its first answer: the others are then
- * unread, mid-pipeline, queued in Redis but not yet answered, or answered; only what the client
- * fully received as a 202 counts as acknowledged.
+ * Fire the chunks at the replica a millisecond apart and SIGKILL it at its first answer: the
+ * others are then unread, mid-pipeline, queued in Redis but not yet answered, or answered; only
+ * what the client fully received as a 202 counts as acknowledged. (All at once, the gateway
+ * stores a whole burst in one script per tag and answers it in one go, before any kill lands.)
  */
 async function burstThenKill (r: Replica, all: string[][]): Promise<Answer[]> {
   let killed = false
   const started = Date.now()
-  return await Promise.all(all.map(async ids => await new Promise<Answer>(resolve => {
+  return await Promise.all(all.map(async (ids, i) => { await sleep(i); return await new Promise<Answer>(resolve => {
     const body = JSON.stringify(ids.map(id => JSON.parse(browserJson(id))))
     const failed = (err: Error): void => resolve({ ids, to: r.name, status: 0, error: err.message, ms: Date.now() - started })
     const req = http.request(r.base + '/collect', { method: 'POST', agent: false, timeout: 10_000, headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) } }, res => {
@@ -231,7 +233,7 @@ async function burstThenKill (r: Replica, all: string[][]): Promise<Answer[]> {
     req.on('timeout', () => req.destroy(new Error('timed out')))
     req.on('error', failed)
     req.end(body)
-  })))
+  }) }))
 }
 
 t.test('b. no stale dedup mark: every id A never answered, re-sent to B, is delivered as B\'s answer says', async t => {
