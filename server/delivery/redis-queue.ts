@@ -1,7 +1,8 @@
 // A tag's queue in Redis, shared by every replica, so an answered event outlives the process that
 // answered it. Keys, for prefix P and tag T (`{T}` is a Redis Cluster hash tag: one slot per tag):
 //
-//   P{T}:q         stream, one entry per event (`r` = record JSON, `t` = enqueuedMs). Entries the
+//   P{T}:q         stream, one entry per event (`r` = record JSON, `t` = enqueuedMs, `i` = the
+//                  record's id; entries written before `i` existed lack it). Entries the
 //                  group has not delivered are waiting; delivered, unacknowledged ones (the
 //                  group's pending entries) are in flight. Settled entries are XACKed and XDELed,
 //                  so the stream holds only waiting + in flight.
@@ -20,8 +21,9 @@
 // anything new is read. claimIdleMs must therefore exceed the longest attempt of a batch, or a
 // slow but live replica loses its batch to another one and the events go out twice.
 //
-// Every operation is one script (or one MULTI) that also reads the counts, so counts() stays
-// synchronous: it returns the reading of this object's last operation. On a shared queue that is
+// Every operation is one script (or one MULTI); all but push also read the counts, so counts()
+// stays synchronous: it returns the reading of this object's last operation (after a push, that
+// reading plus what the push stored). On a shared queue that is
 // this replica's last reading, not the queue's present state; other replicas' pushes and takes
 // show up at this object's next operation (or refresh()).
 //
