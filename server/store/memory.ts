@@ -6,6 +6,8 @@ export interface MemoryStoreOptions {
   now?: () => number
 }
 
+const SCAN_PAGE = 1000
+
 /** The embedded store: one process, nothing shared. */
 export class MemoryStore implements Store {
   readonly kind = 'memory' as const
@@ -40,6 +42,31 @@ export class MemoryStore implements Store {
     if (entry.expires > this.#now()) return { ...entry.fields }
     this.#records.delete(key)
     return undefined
+  }
+
+  async * scan (prefix: string): AsyncIterable<Array<[string, Record<string, string>]>> {
+    let page: Array<[string, Record<string, string>]> = []
+    // A Map may change while it is iterated: deleted entries are skipped, new ones visited.
+    for (const [key, entry] of this.#records) {
+      if (!key.startsWith(prefix) || entry.expires <= this.#now()) continue
+      page.push([key, { ...entry.fields }])
+      if (page.length < SCAN_PAGE) continue
+      yield page
+      page = []
+    }
+    if (page.length > 0) yield page
+  }
+
+  async remove (keys: readonly string[]): Promise<number> {
+    let removed = 0
+    const now = this.#now()
+    for (const key of keys) {
+      const entry = this.#records.get(key)
+      if (entry === undefined) continue
+      this.#records.delete(key)
+      if (entry.expires > now) removed++
+    }
+    return removed
   }
 
   get size (): number { return this.#records.size }

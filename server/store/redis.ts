@@ -7,6 +7,14 @@ export interface RedisStoreOptions {
   prefix?: string
 }
 
+/** Keys per SCAN call (a hint) and per DEL: no one call holds Redis for long. */
+const SCAN_COUNT = 1000
+
+/** `s` matched literally in a SCAN pattern. */
+function globEscape (s: string): string {
+  return s.replace(/[*?[\]\\]/g, '\\$&')
+}
+
 /** The shared store for replicas behind a load balancer. */
 export class RedisStore implements Store {
   readonly kind = 'redis' as const
@@ -44,6 +52,35 @@ export class RedisStore implements Store {
   async fields (key: string): Promise<Record<string, string> | undefined> {
     const rec = await this.client.hgetall(this.prefix + 'rec:' + key)
     return Object.keys(rec).length === 0 ? undefined : rec
+  }
+
+  async * scan (prefix: string): AsyncIterable<Array<[string, Record<string, string>]>> {
+    const head = this.prefix + 'rec:'
+    let cursor = '0'
+    do {
+      const [next, keys] = await this.client.scan(cursor, 'MATCH', globEscape(head + prefix) + '*', 'COUNT', SCAN_COUNT)
+      cursor = next
+      if (keys.length === 0) continue
+      const read = this.client.pipeline()
+      for (const k of keys) read.hgetall(k)
+      const replies = await read.exec() ?? []
+      const page: Array<[string, Record<string, string>]> = []
+      for (let i = 0; i < keys.length; i++) {
+        const [err, rec] = replies[i] ?? [null, {}]
+        if (err !== null) throw err
+        // Expired (or removed) between the scan and the read.
+        if (Object.keys(rec as object).length > 0) page.push([keys[i].slice(head.length), rec as Record<string, string>])
+      }
+      if (page.length > 0) yield page
+    } while (cursor !== '0')
+  }
+
+  async remove (keys: readonly string[]): Promise<number> {
+    let removed = 0
+    for (let i = 0; i < keys.length; i += SCAN_COUNT) {
+      removed += await this.client.del(...keys.slice(i, i + SCAN_COUNT).map(k => this.prefix + 'rec:' + k))
+    }
+    return removed
   }
 
   async ping (): Promise<boolean> {

@@ -15,6 +15,13 @@ export interface Store {
   /** The record under `key`, or undefined when there is none or it expired. */
   fields (key: string): Promise<Record<string, string> | undefined>
   /**
+   * The live records whose key starts with `prefix`, a page at a time: erasure looks through the
+   * stitching contexts for a person's identifiers. A record written during the walk may be missed.
+   */
+  scan (prefix: string): AsyncIterable<Array<[string, Record<string, string>]>>
+  /** Remove the records under these keys; resolves with how many there were. */
+  remove (keys: readonly string[]): Promise<number>
+  /**
    * Where @fastify/rate-limit keeps its counters: the shared Redis (so replicas limit as one) or,
    * without `redis`, the plugin's own in-process store.
    */

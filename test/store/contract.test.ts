@@ -29,6 +29,39 @@ for (const [name, make] of makers) {
     await store.merge('ctx:short', { b: 'y' }, 60_000)
     t.same(await store.fields('ctx:short'), { b: 'y' }, 'an expired record does not come back')
   })
+
+  t.test(`${name} store: scan by prefix, remove by key`, async t => {
+    const store = await make()
+    t.teardown(() => store.close())
+    // 2 500 records span several pages; a glob character in the prefix is taken literally.
+    for (let i = 0; i < 2500; i++) await store.merge(`ctx:cid:${i}`, { client_id: String(i) }, 60_000)
+    await store.merge('ctx:uid:u*1', { user_id: 'u*1' }, 60_000)
+    await store.merge('ctx:uid:u21', { user_id: 'u21' }, 60_000)
+    await store.merge('ctx:tx:gone', { a: 'x' }, 20)
+    await new Promise(resolve => setTimeout(resolve, 50))
+    const seen = new Map<string, Record<string, string>>()
+    let pages = 0
+    for await (const page of store.scan('ctx:cid:')) {
+      pages++
+      for (const [key, fields] of page) seen.set(key, fields)
+    }
+    t.equal(seen.size, 2500, 'every record under the prefix, once')
+    t.ok(pages > 1, `in pages (${pages})`)
+    t.same(seen.get('ctx:cid:7'), { client_id: '7' }, 'with its fields')
+    const literal: string[] = []
+    for await (const page of store.scan('ctx:uid:u*')) literal.push(...page.map(([k]) => k))
+    t.same(literal, ['ctx:uid:u*1'], '* in the prefix is a character, not a wildcard')
+    const expired: string[] = []
+    for await (const page of store.scan('ctx:tx:')) expired.push(...page.map(([k]) => k))
+    t.same(expired, [], 'an expired record is not listed')
+
+    t.equal(await store.remove(['ctx:cid:1', 'ctx:cid:2', 'ctx:nothing', 'ctx:tx:gone']), 2, 'counts only the live records it removed')
+    t.equal(await store.fields('ctx:cid:1'), undefined, 'removed')
+    t.same(await store.fields('ctx:cid:3'), { client_id: '3' }, 'the others stay')
+    t.equal(await store.remove([]), 0)
+    const many = Array.from({ length: 2400 }, (_, i) => `ctx:cid:${i + 100}`)
+    t.equal(await store.remove(many), 2400, 'more keys than one call takes')
+  })
 }
 
 t.test('memory store stays bounded', async t => {
