@@ -164,11 +164,11 @@ export function isProtocolField (key: string): boolean {
   return key.startsWith('x-ga-') || key.startsWith('x-sst-')
 }
 
-/** The event without its protocol values (the same object when it has none). */
-export function withoutProtocolFields (event: TaglineEvent): TaglineEvent {
+/** The event without its protocol values but `keep` (the same object when it has none). */
+export function withoutProtocolFields (event: TaglineEvent, keep: readonly string[] = []): TaglineEvent {
   let copy: Record<string, unknown> | undefined
   for (const k in event) {
-    if (!isProtocolField(k)) continue
+    if (!isProtocolField(k) || keep.includes(k)) continue
     copy ??= { ...event }
     delete copy[k]
   }

@@ -58,7 +58,9 @@ export function route (tag: CompiledTag, event: TaglineEvent, honorGpc = true): 
 // what they queue is one object (serialised once in Redis mode).
 const leanCopies = new WeakMap<TaglineEvent, TaglineEvent>()
 
-function lean (event: TaglineEvent): TaglineEvent {
+function lean (event: TaglineEvent, keep: 'all' | readonly string[] = []): TaglineEvent {
+  if (keep === 'all') return event
+  if (keep.length > 0) return withoutProtocolFields(event, keep)
   let copy = leanCopies.get(event)
   if (copy === undefined) leanCopies.set(event, copy = withoutProtocolFields(event))
   return copy
@@ -73,7 +75,7 @@ export type DroppedField = (field: UserDataField, reason: DropReason) => void
  */
 export function tagCopy (tag: CompiledTag, event: TaglineEvent, dropped?: DroppedField): TaglineEvent {
   let copy = hasTransform(tag.params) ? applyTransform(event, tag.params) : event
-  if (tag.def.protocolFields?.(tag.settings) !== true) copy = lean(copy)
+  copy = lean(copy, tag.def.protocolFields?.(tag.settings))
   if (tag.ip !== 'full' && copy.ip_override !== undefined) {
     copy = { ...copy }
     const ip = applyIpMode(copy.ip_override, tag.ip)

@@ -41,6 +41,7 @@ const MP_MAX_AGE_MS = 72 * 3600_000
 const LONG_PARAMS: Readonly<Record<string, number>> = { page_location: 1000, page_referrer: 420, page_title: 300 }
 
 interface RawHit { query: string, line?: string }
+const RAW_ONLY = ['x-ga-raw'] as const
 
 function rawHit (e: TaglineEvent): RawHit | undefined {
   const r = e['x-ga-raw'] as Partial<RawHit> | null | undefined
@@ -276,8 +277,8 @@ export const ga4 = defineTag({
   // No consent gate by default: GA4 receives the consent state (gcs/gcd, MP `consent`) and
   // applies Consent Mode itself.
   defaults: { batch: { maxEvents: 25, maxWaitMs: 1000 }, consent: [] },
-  // The raw hit and its x-ga-* values are what gtag forwarding sends on.
-  protocolFields: () => true,
+  // gtag forwarding sends the raw hit on; the parsed x-ga-* values are in it already.
+  protocolFields: () => RAW_ONLY,
   prepare: (event, settings, ctx) => withHashedUserData(event, 'google', { defaultCountry: settings.defaultCountry, onDrop: ctx?.dropped }),
   build (events, settings: Settings, ctx) {
     const base = baseUrl(settings)

@@ -96,11 +96,11 @@ export interface TagDefinition<S extends TSchema = TSchema> {
    */
   prepare? (event: TaglineEvent, settings: Static<S>, ctx?: PrepareContext): TaglineEvent
   /**
-   * Optional: whether build reads the raw GA4 protocol values (`x-ga-*`, `x-sst-*`). When it does
-   * not, the tag's queued copy leaves them out: they are half of a gtag hit's bytes, and every
-   * byte of every copy is serialised, stored and read back in Redis mode.
+   * Optional: which raw GA4 protocol values (`x-ga-*`, `x-sst-*`) build reads: all of them, or
+   * these keys. The tag's queued copy leaves the others out: they are half of a gtag hit's
+   * bytes, and every byte of every copy is serialised and stored in Redis mode.
    */
-  protocolFields? (settings: Static<S>): boolean
+  protocolFields? (settings: Static<S>): 'all' | readonly string[]
   /**
    * Optional, pure: whether this destination has anything to send for the event at all (an ad
    * platform with no standard name for it). Answer true, or a short reason: the event is then

@@ -51,7 +51,7 @@ export const webhook = defineTag({
   settings: WebhookSettings,
   secrets: ['secret'],
   defaults: { batch: { maxEvents: 50, maxWaitMs: 1000 }, consent: [] },
-  protocolFields: settings => settings.includeProtocolFields === true,
+  protocolFields: settings => settings.includeProtocolFields === true ? 'all' : [],
   prepare (event, settings, ctx) {
     // Raw user data never leaves the gateway, nor waits in its queue, spool or dead letters.
     if (event.user_data === undefined) return event
