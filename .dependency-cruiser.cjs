@@ -76,7 +76,7 @@ module.exports = {
       name: 'queues-through-their-interface',
       comment: 'Only the queue factory picks a queue or dead-letter implementation; delivery talks to the interfaces.',
       severity: 'error',
-      from: { path: '^(server|clients|tags|config)/', pathNot: '^server/delivery/(factory|(memory|redis)-queue|(memory|redis)-dead-letters)\\.ts$' },
+      from: { path: '^(server|clients|tags|config)/', pathNot: '^server/delivery/(factory|(memory|redis)-queue|(memory|redis)-dead-letters|memory-erase)\\.ts$' },
       to: { path: '^server/delivery/(memory|redis)-(queue|dead-letters)\\.ts$' }
     },
     {

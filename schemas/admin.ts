@@ -12,3 +12,14 @@ export const ReplayRequest = Type.Object({
 }, { additionalProperties: false })
 
 export type ReplayRequest = Static<typeof ReplayRequest>
+
+const Identifier = (description: string) => Type.String({ minLength: 1, maxLength: 512, description })
+
+/** POST /admin/forget: erase what the gateway keeps about one person. */
+export const ForgetRequest = Type.Object({
+  userId: Type.Optional(Identifier('The user id the events and stitching contexts carry (`user_id`).')),
+  clientId: Type.Optional(Identifier('The browser\'s client id (`client_id`, the gtag cid).')),
+  email: Type.Optional(Identifier('An e-mail address: found in the events as its SHA-256 in every destination\'s normalisation, or as clear text.'))
+}, { additionalProperties: false, minProperties: 1 })
+
+export type ForgetRequest = Static<typeof ForgetRequest>

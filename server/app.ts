@@ -16,6 +16,7 @@ import { opsRoutes } from './routes/ops.js'
 import { adminRoutes } from './routes/admin.js'
 import type { Enqueuer, QueueAdmin } from './delivery/index.js'
 import { ConfigHolder } from './config-holder.js'
+import type { ForgetTargets } from './forget.js'
 import { TIME_WINDOW_PATTERN, TIME_WINDOW_UNITS } from '../schemas/config.js'
 
 interface AppCollaborators {
@@ -27,6 +28,8 @@ interface AppCollaborators {
   ids?: IdSource
   /** False while starting or draining: /readyz answers 503. */
   isReady?: () => boolean
+  /** What POST /admin/forget erases from (the store, the queues, the dead letters, the spool). */
+  forget?: ForgetTargets
 }
 
 /**
@@ -164,6 +167,6 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
   const authenticate = (header: string | undefined): boolean => authenticator()(header)
   await app.register(collectRoutes, { holder, store: deps.store, delivery: deps.delivery, metrics, ids, authenticate })
   await app.register(opsRoutes, { store: deps.store, metrics, isReady: deps.isReady ?? (() => true) })
-  await app.register(adminRoutes, { holder, admin: deps.delivery, authenticate })
+  await app.register(adminRoutes, { holder, admin: deps.delivery, authenticate, forget: deps.forget })
   return app as unknown as FastifyInstance
 }

@@ -43,6 +43,7 @@ export async function startGateway (opts: StartOptions): Promise<Gateway> {
   const metrics = createMetrics()
   const store = await createStore(config.store)
   const deliveryLogger = logger.child({ component: 'delivery' })
+  const spoolFile = resolve(config.server.spoolFile)
   const queues = sharedQueues(store, config, metrics, deliveryLogger) ??
     await embeddedQueues({ logger: deliveryLogger, deadLetterFile: resolve(config.server.deadLetterFile), deadLetterMax: config.delivery.deadLetterMax })
       .catch(async err => { await store.close().catch(() => {}); throw err })
@@ -53,14 +54,15 @@ export async function startGateway (opts: StartOptions): Promise<Gateway> {
     maxQueue: config.delivery.maxQueue,
     deadLetterMax: config.delivery.deadLetterMax,
     queues,
-    spoolFile: resolve(config.server.spoolFile)
+    spoolFile
   })
   const holder = new ConfigHolder(config)
   let ready = false
   let app: FastifyInstance | undefined
   let address: string
   try {
-    app = await buildApp({ holder, store, delivery, metrics, logger, isReady: () => ready })
+    const forget = { store, queues: queues.eraser, deadLetters: queues.deadLetters, spoolFile }
+    app = await buildApp({ holder, store, delivery, metrics, logger, isReady: () => ready, forget })
     // Listen before the spool is replayed: a start that fails (port in use, bad host) must leave
     // the previous run's spool on disk, not load it into queues that die with this process.
     address = await app.listen({ port: opts.port ?? config.server.port, host: opts.host ?? config.server.host })

@@ -15,6 +15,11 @@ export interface BrowserContext {
   browser_ids?: BrowserIds
   click_ids?: ClickIds
   campaign?: Campaign
+  /**
+   * The signed-in user the browser event named. Kept only so that erasure (server/forget.ts) finds
+   * a user's contexts under their browsers' client ids and order ids too; never stitched.
+   */
+  user_id?: string
   at_ms: number
 }
 
@@ -31,6 +36,7 @@ export function contextOf (e: TaglineEvent): BrowserContext | undefined {
   const ctx: BrowserContext = { at_ms: e.timestamp_ms ?? e.source.received_ms }
   for (const k of SCALARS) if (e[k] !== undefined) ctx[k] = e[k]
   for (const k of GROUPS) if (e[k] !== undefined && Object.keys(e[k] as object).length > 0) (ctx as unknown as Record<string, unknown>)[k] = { ...e[k] }
+  if (e.user_id !== undefined) ctx.user_id = e.user_id
   return ctx
 }
 
@@ -54,6 +60,7 @@ export function contextKeys (e: TaglineEvent): string[] {
 export function contextFields (ctx: BrowserContext): Record<string, string> {
   const out: Record<string, string> = { at_ms: String(ctx.at_ms) }
   for (const k of SCALARS) if (ctx[k] !== undefined) out[k] = ctx[k] as string
+  if (ctx.user_id !== undefined) out.user_id = ctx.user_id
   for (const k of GROUPS) {
     for (const [field, value] of Object.entries(ctx[k] ?? {})) if (typeof value === 'string') out[`${k}.${field}`] = value
   }

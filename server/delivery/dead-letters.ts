@@ -34,6 +34,27 @@ export interface DeadLetterStore {
   tags (): Promise<string[]>
   /** How many of the tag's letters were evicted to stay under the cap. */
   evicted (tag: string): Promise<number>
+  /**
+   * A store that keeps a journal: rewrite it as the letters held now, so that removed letters are
+   * gone from the disk too, not only marked removed (erasure, retention).
+   */
+  compact?: () => Promise<void>
+}
+
+/**
+ * Remove the letters `pick` chooses, in every tag (erasure, retention); per tag that lost any, how
+ * many. A journal is compacted afterwards, so they are gone from the disk as well.
+ */
+export async function removeLetters (store: DeadLetterStore, pick: (letter: StoredLetter) => boolean): Promise<Array<{ tag: string, removed: number }>> {
+  const out: Array<{ tag: string, removed: number }> = []
+  for (const tag of await store.tags()) {
+    const ids = (await store.list(tag)).filter(pick).map(l => l.id)
+    if (ids.length === 0) continue
+    const removed = await store.remove(tag, ids)
+    if (removed > 0) out.push({ tag, removed })
+  }
+  if (out.length > 0) await store.compact?.()
+  return out
 }
 
 /** The letter as every store keeps it: the vendor's answer capped at MAX_RESPONSE_CHARS. */

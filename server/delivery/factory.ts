@@ -7,8 +7,10 @@ import { DELIVERY_DEFAULTS } from '../../schemas/defaults.js'
 import type { DeadLetterStore } from './dead-letters.js'
 import { MemoryDeadLetters } from './memory-dead-letters.js'
 import { FileDeadLetters } from './file-dead-letters.js'
-import { MemoryQueue } from './memory-queue.js'
 import { MemoryMarks } from './memory-marks.js'
+import { ErasableMemoryQueue, memoryEraser } from './memory-erase.js'
+import type { QueueEraser } from './erase.js'
+import { redisEraser } from './redis-erase.js'
 import type { TagQueue } from './queue.js'
 import { RedisDeadLetters } from './redis-dead-letters.js'
 import { RedisStreamQueue } from './redis-queue.js'
@@ -18,13 +20,15 @@ export interface QueueFactory {
   /** The queue of one tag; called once per tag name for the life of a Delivery. */
   queue (tag: string): TagQueue
   readonly deadLetters: DeadLetterStore
+  /** Removes one person's events from the queues made (`tagline forget`, server/forget.ts). */
+  readonly eraser: QueueEraser
   /** Let go of what the factory opened (Delivery calls it last at close). */
   close?: () => Promise<void>
 }
 
 export function memoryQueues (opts: { logger: Logger, deadLetterMax?: number }): QueueFactory {
   return {
-    queue: memoryQueueOf(),
+    ...memoryQueuesByTag(),
     deadLetters: new MemoryDeadLetters(opts.deadLetterMax ?? DELIVERY_DEFAULTS.deadLetterMax, opts.logger)
   }
 }
@@ -35,13 +39,24 @@ export function memoryQueues (opts: { logger: Logger, deadLetterMax?: number }):
  */
 export async function embeddedQueues (opts: { logger: Logger, deadLetterFile: string, deadLetterMax?: number }): Promise<QueueFactory> {
   const deadLetters = await FileDeadLetters.open({ file: opts.deadLetterFile, max: opts.deadLetterMax ?? DELIVERY_DEFAULTS.deadLetterMax, logger: opts.logger })
-  return { queue: memoryQueueOf(), deadLetters, close: async () => await deadLetters.close() }
+  return { ...memoryQueuesByTag(), deadLetters, close: async () => await deadLetters.close() }
 }
 
-/** Memory queues by tag, with one bound on dedup marks for every tag of the process. */
-function memoryQueueOf (): (tag: string) => TagQueue {
+/**
+ * Memory queues by tag, with one bound on dedup marks for every tag of the process, and the
+ * eraser that reaches them.
+ */
+function memoryQueuesByTag (): Pick<QueueFactory, 'queue' | 'eraser'> {
   const marks = new MemoryMarks()
-  return tag => new MemoryQueue(tag, marks)
+  const made = new Map<string, ErasableMemoryQueue>()
+  return {
+    queue: tag => {
+      const q = new ErasableMemoryQueue(tag, marks)
+      made.set(tag, q)
+      return q
+    },
+    eraser: memoryEraser(made)
+  }
 }
 
 /**
@@ -57,6 +72,7 @@ export function redisQueues (opts: { client: Redis, prefix: string, consumer: st
       const q = new RedisStreamQueue({ client, prefix, tag, consumer, claimIdleMs, onClaim: onClaim === undefined ? undefined : n => onClaim(tag, n) })
       return max > 0 ? new BufferedQueue(q, { max, logger: opts.logger?.child({ tag }) }) : q
     },
-    deadLetters: new RedisDeadLetters({ client, prefix, max: opts.deadLetterMax ?? DELIVERY_DEFAULTS.deadLetterMax, logger: opts.logger })
+    deadLetters: new RedisDeadLetters({ client, prefix, max: opts.deadLetterMax ?? DELIVERY_DEFAULTS.deadLetterMax, logger: opts.logger }),
+    eraser: redisEraser({ client, prefix })
   }
 }

@@ -1,7 +1,7 @@
 // The embedded-mode shutdown spool: undelivered events as JSONL SpooledEvent lines. Appending with
 // fsync never clobbers a spool that was not replayed yet; a torn last line (crash mid-write) is
 // skipped on read rather than failing the whole file.
-import { open, mkdir, rm } from 'node:fs/promises'
+import { open, mkdir, rename, rm } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import type { SpooledEvent } from './types.js'
 
@@ -10,7 +10,11 @@ const WRITE_SLICE = 10_000
 export async function appendSpool (file: string, entries: SpooledEvent[]): Promise<void> {
   if (entries.length === 0) return
   await mkdir(dirname(file), { recursive: true })
-  const handle = await open(file, 'a', 0o600)
+  await writeLines(file, 'a', entries)
+}
+
+async function writeLines (file: string, flags: 'a' | 'w', entries: SpooledEvent[]): Promise<void> {
+  const handle = await open(file, flags, 0o600)
   try {
     // In slices: one string of every line passes Node's string limit (~512 MiB) near 1.5 million
     // events, and the whole spool would be lost instead of written.
@@ -21,6 +25,27 @@ export async function appendSpool (file: string, entries: SpooledEvent[]): Promi
   } finally {
     await handle.close()
   }
+}
+
+/**
+ * Keep only the entries `keep` accepts (erasure, the spool's max age): written to a new file,
+ * fsynced, renamed over the spool; the file is deleted when nothing is left. Unreadable lines go
+ * too (a replay skips them anyway). Undefined when there is no spool.
+ */
+export async function rewriteSpool (file: string, keep: (entry: SpooledEvent) => boolean): Promise<{ kept: number, removed: number } | undefined> {
+  const contents = await readSpool(file)
+  if (contents === undefined) return undefined
+  const kept = contents.entries.filter(keep)
+  const removed = contents.entries.length - kept.length
+  if (removed === 0 && contents.bad === 0) return { kept: kept.length, removed }
+  if (kept.length === 0) {
+    await removeSpool(file)
+    return { kept: 0, removed }
+  }
+  const tmp = `${file}.rewriting`
+  await writeLines(tmp, 'w', kept)
+  await rename(tmp, file)
+  return { kept: kept.length, removed }
 }
 
 export interface SpoolContents {

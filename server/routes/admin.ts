@@ -1,12 +1,14 @@
-// The operator routes, what `tagline queues` and `tagline replay` call in embedded mode (where the
-// queues live in this process): GET /admin/queues and POST /admin/replay. They need an API key of
-// auth.apiKeys (with none configured they are off: 404), and are never rate limited.
+// The operator routes, what `tagline queues`, `tagline replay` and `tagline forget` call in embedded
+// mode (where the queues live in this process): GET /admin/queues, POST /admin/replay and POST
+// /admin/forget. They need an API key of auth.apiKeys (with none configured they are off: 404), and
+// are never rate limited.
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { Ajv } from 'ajv'
 import type { ConfigHolder } from '../config-holder.js'
 import type { QueueAdmin } from '../delivery/index.js'
 import { errors, type ErrorDetail } from '../../common/errors.js'
-import { ReplayRequest } from '../../schemas/admin.js'
+import { ForgetRequest, ReplayRequest } from '../../schemas/admin.js'
+import { forget, type ForgetTargets } from '../forget.js'
 import { parseDuration } from '../../config/duration.js'
 import { parseJsonBody } from '../snapshot.js'
 
@@ -15,9 +17,13 @@ export interface AdminOptions {
   admin: QueueAdmin
   /** The edge's API-key check: false without a header, throws 401 for a wrong one. */
   authenticate: (header: string | undefined) => boolean
+  /** What POST /admin/forget erases from; without it the route answers 404. */
+  forget?: ForgetTargets
 }
 
-const validateReplay = new Ajv({ allErrors: true, strict: false }).compile<ReplayRequest>(ReplayRequest)
+const ajv = new Ajv({ allErrors: true, strict: false })
+const validateReplay = ajv.compile<ReplayRequest>(ReplayRequest)
+const validateForget = ajv.compile<ForgetRequest>(ForgetRequest)
 
 const REPLAY_SHAPE = '{ "tag": "<name>", "since": "2h", "limit": 100, "dryRun": true } (only tag is required)'
 
@@ -79,4 +85,36 @@ export async function adminRoutes (app: FastifyInstance, opts: AdminOptions): Pr
     req.log.info({ tag: result.tag, matched: result.matched, replayed: result.replayed, dryRun }, dryRun ? 'dead letters counted for a replay (dry run)' : 'dead letters replayed')
     return { ...result, dryRun }
   })
+
+  app.post('/admin/forget', { config: noLimit }, async req => {
+    authorize(req)
+    if (opts.forget === undefined) throw errors.notFound('Erasure is not set up in this app.')
+    const text = typeof req.body === 'string' ? req.body : ''
+    const body = parseJsonBody(text, req.headers['content-type']?.split(';')[0].trim().toLowerCase())
+    if (body === undefined) throw errors.badRequest(`The body must be a JSON object naming the person: ${FORGET_SHAPE}.`)
+    if (!validateForget(body)) throw errors.badRequest('The forget request is not valid.', forgetProblems())
+    const report = await forget(body, opts.forget)
+    // Counts only: the identifiers are the person's data, which this request is removing.
+    const sum = (k: 'queued' | 'deadLetters' | 'inFlight'): number => report.tags.reduce((n, r) => n + r[k], 0)
+    req.log.info({
+      contexts: report.contexts.userId + report.contexts.clientId + report.contexts.orderId,
+      queued: sum('queued'), deadLetters: sum('deadLetters'), inFlight: sum('inFlight'), spool: report.spool?.removed ?? 0
+    }, 'person erased')
+    return report
+  })
+}
+
+const FORGET_SHAPE = '{ "userId": "…" }, { "clientId": "…" } or { "email": "…" } (one or more of them)'
+
+function forgetProblems (): ErrorDetail[] {
+  const out = new Map<string, ErrorDetail>()
+  for (const e of validateForget.errors ?? []) {
+    const params = e.params as Record<string, unknown>
+    const key = e.keyword === 'additionalProperties' ? String(params.additionalProperty) : e.instancePath.split('/')[1] ?? ''
+    const message = e.keyword === 'additionalProperties'
+      ? `Unknown key "${key}": the body takes userId, clientId and email.`
+      : key === '' ? `The body must be a JSON object naming the person: ${FORGET_SHAPE}.` : `${key} must be a non-empty string of at most 512 characters.`
+    out.set(key, { path: key, message })
+  }
+  return [...out.values()]
 }

@@ -28,6 +28,9 @@ t.test('contexts travel as flat fields and come back whole', async t => {
   t.same(fromFields(fields), ctx)
   t.same(fromFields({ at_ms: 'x', 'browser_ids.__proto__': 'bad', 'nope.x': 'y', 'click_ids.gclid': 'G' }), { at_ms: 0, click_ids: { gclid: 'G' } }, 'unknown fields are ignored')
   t.equal(fromFields(undefined), undefined)
+  const signedIn = contextFields({ at_ms: 5, client_id: '1.2', user_id: 'u1' })
+  t.equal(signedIn.user_id, 'u1', 'the user id is kept with the context (erasure finds it by it)')
+  t.equal(fromFields(signedIn)?.user_id, undefined, 'but never comes back to be stitched')
 })
 
 t.test('stitch fills only what is missing and lists it', async t => {
