@@ -160,7 +160,7 @@ export type BrowserIds = Static<typeof BrowserIds>
 export type TaglineEvent = Static<typeof Event> & { [k: `x-ga-${string}` | `x-sst-${string}`]: unknown }
 
 /** A raw GA4 protocol value (`x-ga-*`, `x-sst-*`): only GA4 forwarding reads them. */
-export function isProtocolField (key: string): boolean {
+function isProtocolField (key: string): boolean {
   return key.startsWith('x-ga-') || key.startsWith('x-sst-')
 }
 
