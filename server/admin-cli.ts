@@ -1,17 +1,23 @@
-// `tagline queues` and `tagline replay`: the operator's view of delivery, from the config file the
-// gateway runs. Redis mode (store.redis set): the queues and dead letters are in Redis, read and
-// changed there directly, with every gateway up or down. Embedded mode: they live in the running
-// gateway's memory, so the command asks it (GET /admin/queues, POST /admin/replay) with the first
-// of auth.apiKeys. Both modes share server/delivery/admin.ts.
+// `tagline queues`, `tagline replay` and `tagline forget`: the operator's view of delivery and of
+// what the gateway keeps, from the config file the gateway runs. Redis mode (store.redis set): the
+// queues, dead letters and stitching contexts are in Redis, read and changed there directly, with
+// every gateway up or down. Embedded mode: they live in the running gateway's memory, so the
+// command asks it (GET /admin/queues, POST /admin/replay, POST /admin/forget) with the first of
+// auth.apiKeys; `forget --offline` erases a stopped gateway's files instead. Both modes share
+// server/delivery/admin.ts and server/forget.ts.
 import { parseArgs } from 'node:util'
 import { readFileSync } from 'node:fs'
 import { hostname } from 'node:os'
+import { resolve } from 'node:path'
 import { Agent, request } from 'undici'
 import { formatProblems, validateConfigText, type ConfigProblem } from '../config/load.js'
 import type { CompiledConfig } from '../config/types.js'
 import { parseDuration } from '../config/duration.js'
-import { RedisStore } from './store/index.js'
+import { MemoryStore, RedisStore, type Store } from './store/index.js'
 import { redisQueues, type QueueFactory } from './delivery/factory.js'
+import { FileDeadLetters } from './delivery/file-dead-letters.js'
+import { forget, type ForgetReport, type Person } from './forget.js'
+import { personMatch } from './person.js'
 import type { TagQueue } from './delivery/queue.js'
 import { queueStats, replay, type ReplayResult, type TagStats } from './delivery/admin.js'
 import { newBatchId } from './delivery/batch-id.js'
@@ -101,6 +107,70 @@ export async function replayCommand (argv: string[], io: CliIo): Promise<number>
   })
 }
 
+export async function forgetCommand (argv: string[], io: CliIo): Promise<number> {
+  return await run('forget', io, async () => {
+    let values: { config?: string, json?: boolean, url?: string, 'user-id'?: string, 'client-id'?: string, email?: string, offline?: boolean }
+    try {
+      values = parseArgs({
+        args: argv,
+        options: { config: { type: 'string', short: 'c' }, json: { type: 'boolean' }, url: { type: 'string' }, 'user-id': { type: 'string' }, 'client-id': { type: 'string' }, email: { type: 'string' }, offline: { type: 'boolean' } }
+      }).values
+    } catch (e) { throw usageError((e as Error).message, true) }
+    const person: Person = {}
+    if (values['user-id'] !== undefined) person.userId = values['user-id'].trim()
+    if (values['client-id'] !== undefined) person.clientId = values['client-id'].trim()
+    if (values.email !== undefined) person.email = values.email.trim()
+    if (Object.values(person).every(v => v === '')) throw usageError('name the person: --user-id ID, --client-id ID or --email ADDRESS.', true)
+    for (const [flag, v] of [['--user-id', person.userId], ['--client-id', person.clientId], ['--email', person.email]] as const) {
+      if (v === '') throw usageError(`${flag} takes a value.`)
+    }
+    if (personMatch(person) === undefined) throw usageError(`--email takes an e-mail address, not "${person.email ?? ''}".`)
+    checkUrl(values.url)
+    const { config, file } = readConfig(values.config ?? io.defaultConfig)
+    const spoolFile = resolve(config.server.spoolFile)
+    let report: ForgetReport
+    if (config.store.redis !== undefined) {
+      if (values.offline === true) throw usageError(`--offline is for embedded mode; ${file} sets store.redis, where the command works on Redis directly.`)
+      report = await onRedis(config, async (_queueOf, factory, store) => await forget(person, { store, queues: factory.eraser, deadLetters: factory.deadLetters, spoolFile }))
+    } else if (values.offline === true) {
+      report = await forgetOffline(config, file, values.url, person, spoolFile)
+    } else {
+      const body = { userId: person.userId, clientId: person.clientId, email: person.email }
+      report = await askGateway(config, file, values.url, 'POST', '/admin/forget', body, 'If it is stopped, `tagline forget --offline` erases its dead-letter file and spool (its queues and stitching contexts were in its memory and went with it).') as ForgetReport
+    }
+    io.out(values.json === true ? JSON.stringify(report, null, 2) : formatForget(report, person, config.store.redis !== undefined ? 'redis' : values.offline === true ? 'offline' : 'embedded'))
+  })
+}
+
+/**
+ * Embedded mode, the gateway stopped: what outlives it is the dead-letter journal and the spool.
+ * Refused while a gateway answers at its address, which would rewrite the journal from its memory.
+ */
+async function forgetOffline (config: CompiledConfig, file: string, url: string | undefined, person: Person, spoolFile: string): Promise<ForgetReport> {
+  const base = (url ?? localUrl(config.server)).replace(/\/+$/, '')
+  if (await answers(base + '/healthz')) {
+    throw new CliFailure(1, `a gateway answers at ${base}: --offline is for a stopped gateway (a running one keeps its dead letters in memory and would write them back). Run without --offline to ask it.`)
+  }
+  const deadLetters = await FileDeadLetters.open({ file: resolve(config.server.deadLetterFile), max: config.delivery.deadLetterMax })
+  try {
+    return await forget(person, { store: new MemoryStore(), queues: { erase: async () => [] }, deadLetters, spoolFile })
+  } finally {
+    await deadLetters.close()
+  }
+}
+
+async function answers (url: string): Promise<boolean> {
+  const agent = new Agent({ connect: { timeout: 2000 } })
+  try {
+    await request(url, { dispatcher: agent, headersTimeout: 5000, bodyTimeout: 5000 }).then(async r => await r.body.dump())
+    return true
+  } catch {
+    return false
+  } finally {
+    await agent.close()
+  }
+}
+
 /** Runs a command body: a CliFailure is printed and becomes its exit code. */
 async function run (name: string, io: CliIo, body: () => Promise<void>): Promise<number> {
   try {
@@ -138,7 +208,7 @@ function enabledTags (config: CompiledConfig): string[] {
  * Talks to the shared queues as one more consumer (named cli:<host>:<pid>, which never takes an
  * event), then lets go of everything it opened.
  */
-async function onRedis<T> (config: CompiledConfig, fn: (queueOf: (tag: string) => TagQueue, factory: QueueFactory) => Promise<T>): Promise<T> {
+async function onRedis<T> (config: CompiledConfig, fn: (queueOf: (tag: string) => TagQueue, factory: QueueFactory, store: Store) => Promise<T>): Promise<T> {
   const store = new RedisStore({ url: config.store.redis as string, prefix: config.store.prefix })
   const made = new Map<string, TagQueue>()
   // The store's client swallows its error events (they surface through commands); the first says why a connect failed.
@@ -162,7 +232,7 @@ async function onRedis<T> (config: CompiledConfig, fn: (queueOf: (tag: string) =
       return q
     }
     try {
-      return await fn(queueOf, factory)
+      return await fn(queueOf, factory, store)
     } catch (e) {
       if (e instanceof CliFailure) throw e
       throw new CliFailure(1, `Redis (store.redis): ${(e as Error).message}`)
@@ -192,7 +262,7 @@ function localUrl (server: CompiledConfig['server']): string {
   return `http://${host}:${server.port}`
 }
 
-async function askGateway (config: CompiledConfig, file: string, url: string | undefined, method: 'GET' | 'POST', path: string, body?: object): Promise<unknown> {
+async function askGateway (config: CompiledConfig, file: string, url: string | undefined, method: 'GET' | 'POST', path: string, body?: object, stopped = ''): Promise<unknown> {
   const key = config.apiKeys[0]
   if (key === undefined) {
     throw new CliFailure(1, `embedded mode (no store.redis in ${file}): the queues live in the running gateway, whose /admin routes need an API key, and auth.apiKeys is empty. Add a key to the config (and reload the gateway), or set store.redis.`)
@@ -212,7 +282,7 @@ async function askGateway (config: CompiledConfig, file: string, url: string | u
       })
     } catch (e) {
       const why = (e as NodeJS.ErrnoException).code ?? (e as Error).message
-      throw new CliFailure(1, `cannot reach the gateway at ${base} (${why}). Without store.redis (embedded mode) the queues and dead letters live in the gateway's memory, so it must be running: start it (tagline start --config ${file}), or give its address with --url.`)
+      throw new CliFailure(1, `cannot reach the gateway at ${base} (${why}). Without store.redis (embedded mode) the queues and dead letters live in the gateway's memory, so it must be running: start it (tagline start --config ${file}), or give its address with --url.${stopped === '' ? '' : ' ' + stopped}`)
     }
     const text = await res.body.text()
     let doc: any
@@ -262,4 +332,53 @@ function formatReplay (r: ReplayResult, dryRun: boolean): string {
   const width = Math.max(0, ...reasons.map(([, n]) => String(n).length))
   const oneLine = (s: string): string => { const t = s.replace(/\s+/g, ' ').trim(); return t.length > 160 ? t.slice(0, 159) + '…' : t }
   return [head, ...reasons.map(([reason, n]) => `  ${String(n).padStart(width)}  ${oneLine(reason)}`)].join('\n')
+}
+
+function plural (n: number, one: string, many = one + 's'): string {
+  return `${n} ${n === 1 ? one : many}`
+}
+
+function formatForget (r: ForgetReport, person: Person, mode: 'redis' | 'embedded' | 'offline'): string {
+  const who = [
+    person.userId !== undefined ? `user id "${person.userId}"` : '',
+    person.clientId !== undefined ? `client id "${person.clientId}"` : '',
+    person.email !== undefined ? `e-mail address "${person.email}"` : ''
+  ].filter(w => w !== '').join(', ')
+  const c = r.contexts
+  const contexts = c.userId + c.clientId + c.orderId
+  const lines = [`Forgot ${who}:`]
+  if (mode === 'offline') {
+    lines.push('  stitching contexts, queues: none here (the gateway is stopped: they were in its memory and went with it)')
+  } else {
+    const kinds = [[c.userId, 'user id'], [c.clientId, 'client id'], [c.orderId, 'order id']].filter(([n]) => n as number > 0).map(([n, k]) => `${String(n)} by ${String(k)}`)
+    lines.push(`  stitching contexts: ${contexts === 0 ? 'none found' : `${contexts} removed (${kinds.join(', ')})`}`)
+    if (r.clientIds.length > 0) lines.push(`  the user's browsers (client ids), erased with them: ${r.clientIds.join(', ')}`)
+  }
+  if (r.tags.length === 0) {
+    lines.push(`  ${mode === 'offline' ? 'dead letters' : 'queued events and dead letters'}: none found`)
+  } else {
+    const head = ['tag', 'queued removed', 'dead letters removed', 'in flight, left']
+    const rows = r.tags.map(t => [t.tag, String(t.queued), String(t.deadLetters), String(t.inFlight)])
+    const widths = head.map((h, i) => Math.max(h.length, ...rows.map(row => row[i].length)))
+    const line = (cells: string[]): string => '  ' + cells.map((cell, i) => i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i])).join('  ')
+    lines.push(line(head), ...rows.map(line))
+  }
+  if (r.spool !== undefined) {
+    lines.push(`  spool ${r.spool.file}: ${r.spool.missing === true ? 'none on this host' : r.spool.removed === 0 ? 'nothing of theirs' : `${plural(r.spool.removed, 'event')} removed`}`)
+  }
+  const flying = r.tags.filter(t => t.inFlight > 0)
+  if (flying.length > 0) {
+    lines.push('', `In flight: ${flying.map(t => `${plural(t.inFlight, 'event')} at ${t.tag}`).join(', ')} being sent now, left as they are. A send that fails puts its events back in the queue or the dead letters: run this again in a few minutes.`)
+  }
+  const unchecked = r.tags.filter(t => (t.unchecked ?? 0) > 0)
+  if (unchecked.length > 0) {
+    lines.push('', `Not looked at: ${unchecked.map(t => `${plural(t.unchecked ?? 0, 'event')} at ${t.tag}`).join(', ')} in flight in the gateway's memory (any visitor's). A send that fails puts its events back in the queue: run this again in a few minutes.`)
+  }
+  const { userIds, clientIds } = r.alsoSeen
+  if (userIds.length + clientIds.length > 0) {
+    const ids = [userIds.length > 0 ? `user ids ${userIds.join(', ')}` : '', clientIds.length > 0 ? `client ids ${clientIds.join(', ')}` : ''].filter(s => s !== '').join('; ')
+    lines.push('', `The removed records also named ${ids}. Not erased: if they are this person's too, run tagline forget for them.`)
+  }
+  if (mode === 'redis') lines.push('', 'Events a replica accepted while Redis was unreachable (its local buffer) are in that replica\'s memory and were not looked at.')
+  return lines.join('\n')
 }

@@ -1,4 +1,4 @@
-// The `tagline` command: start, validate, try, queues, replay, help.
+// The `tagline` command: start, validate, try, queues, replay, forget, help.
 import { parseArgs } from 'node:util'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
@@ -11,7 +11,7 @@ import { readTryInput, tryEvent, type TryInput } from './try.js'
 import { formatTryReport } from './try-format.js'
 import { isTaglineError } from '../common/errors.js'
 import { scrubMessage } from './delivery/redact.js'
-import { queuesCommand, replayCommand } from './admin-cli.js'
+import { forgetCommand, queuesCommand, replayCommand } from './admin-cli.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
 // Works from the sources (server/) and from the build (dist/server/).
@@ -28,6 +28,8 @@ const USAGE = `Usage:
                                              retry, dead letters, and how long the oldest waits
   tagline replay --tag NAME [--since 2h] [--limit N] [--dry-run] [--config FILE] [--json]
                                              put one tag's dead letters back into its queue
+  tagline forget (--user-id ID | --client-id ID | --email ADDRESS) [--offline] [--config FILE] [--json]
+                                             erase what the gateway keeps about one person
   tagline help                               this text
 
 tagline try: INPUT is a JSON file (tagline JSON, a dataLayer push or Measurement Protocol JSON),
@@ -60,6 +62,17 @@ work on the queues and dead letters in Redis directly, with every gateway up or 
   never loses it. Exit 0 done, 1 for a config error or an unreachable Redis or gateway, 2 for bad
   arguments or a tag the config does not deliver to.
 
+tagline forget: removes the stitching contexts under the person's user id, client id or order ids
+(and, for a user id, those of the browsers their contexts name), their queued events (waiting or
+scheduled for a retry) and dead letters at every tag, and their events in the spool file of this
+host; it prints what it removed. The identifiers may be combined. An e-mail address is found as its
+SHA-256 in every destination's normalisation, or as clear text. Events being sent at that moment are
+left and counted: run it again a few minutes later. Redis mode works on Redis directly; embedded
+mode asks the running gateway (POST /admin/forget). --config, --url and --json as above.
+  --offline             embedded mode, the gateway stopped: erase from its dead-letter file and
+                        spool (its queues and contexts were in its memory and went with it)
+  Exit codes as above.
+
 Environment: PORT overrides server.port; LOG_LEVEL sets the log level (info).
 Signals: SIGTERM or SIGINT drains and stops; SIGHUP re-reads the config file and applies it (an
 invalid file is refused and the running config stays; the listening address, body limit, proxy
@@ -84,6 +97,7 @@ export async function main (argv: string[], out: (s: string) => void = s => proc
   if (command === 'try') return await tryCommand(rest, out, err)
   if (command === 'queues') return await queuesCommand(rest, { out, err, usage: USAGE, defaultConfig: QUICKSTART })
   if (command === 'replay') return await replayCommand(rest, { out, err, usage: USAGE, defaultConfig: QUICKSTART })
+  if (command === 'forget') return await forgetCommand(rest, { out, err, usage: USAGE, defaultConfig: QUICKSTART })
   if (command === 'start') {
     let values: { config?: string, port?: string }
     try {
