@@ -14,7 +14,24 @@ export function truncateIp (ip: string): string | undefined {
   return groups.slice(0, 3).map(g => g.toLowerCase().replace(/^0+(?=.)/, '')).join(':') + '::'
 }
 
-export function applyIpMode (ip: string | undefined, mode: 'full' | 'truncate' | 'none'): string | undefined {
+export type IpMode = 'full' | 'truncate' | 'none'
+
+export function applyIpMode (ip: string | undefined, mode: IpMode): string | undefined {
   if (ip === undefined || mode === 'full') return ip
   return mode === 'none' ? undefined : truncateIp(ip)
+}
+
+/**
+ * The IP a stitching context keeps: no more than the tags that could receive a stitched event
+ * take. Truncated when no enabled tag takes the full IP, none when no tag takes one at all (each
+ * tag applies its own mode to the stitched event again, and truncating twice changes nothing).
+ */
+export function contextIpMode (tags: ReadonlyArray<{ enabled: boolean, ip: IpMode }>): IpMode {
+  let mode: IpMode = 'none'
+  for (const tag of tags) {
+    if (!tag.enabled || tag.ip === 'none') continue
+    if (tag.ip === 'full') return 'full'
+    mode = 'truncate'
+  }
+  return mode
 }

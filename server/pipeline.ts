@@ -14,7 +14,7 @@ import type { IdSource } from './ids.js'
 import { enrich, type CookieToSet } from './enrich.js'
 import { mintClientId } from './identity.js'
 import { applyTransform, hasTransform } from './transform.js'
-import { applyIpMode } from './ip.js'
+import { applyIpMode, contextIpMode, type IpMode } from './ip.js'
 import { contextFields, contextKeys, contextOf, fromFields, stitch, type BrowserContext } from './stitch.js'
 import { errors, isTaglineError } from '../common/errors.js'
 
@@ -99,7 +99,7 @@ export async function runPipeline (deps: PipelineDeps, snap: RequestSnapshot, cl
 
   if (config.identity.stitch.enabled) {
     await stitchBackendEvents(store, events)
-    deps.contexts.remember(events, snap.receivedMs)
+    deps.contexts.remember(events, snap.receivedMs, contextIpMode(config.tags))
   }
   for (const e of events) e.client_id ??= mintClientId(deps.ids, snap.receivedMs)
 
@@ -187,12 +187,17 @@ export class ContextWriter {
   constructor (private readonly store: Store, private readonly ttlMs: number) {}
 
   /** Browser events leave their context behind, off the request path: a failed write only means
-   * a later backend event is not stitched. */
-  remember (events: TaglineEvent[], now: number): void {
+   * a later backend event is not stitched. `ip`: how much of the visitor IP the context keeps. */
+  remember (events: TaglineEvent[], now: number, ip: IpMode = 'full'): void {
     const latest = new Map<string, Record<string, string>>()
     for (const e of events) {
       const ctx = contextOf(e)
       if (ctx === undefined) continue
+      if (ip !== 'full' && ctx.ip_override !== undefined) {
+        const kept = applyIpMode(ctx.ip_override, ip)
+        if (kept === undefined) delete ctx.ip_override
+        else ctx.ip_override = kept
+      }
       const fields = contextFields(ctx)
       for (const key of contextKeys(e)) latest.set(key, { ...latest.get(key), ...fields })
     }

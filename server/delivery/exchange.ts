@@ -35,7 +35,7 @@ export interface Exchanged {
 export interface ExchangeTrace { batchId: string, attempt: number, events: readonly TaglineEvent[], carried: readonly number[] }
 
 export async function exchange (req: OutgoingRequest, c: ExchangeContext, trace?: ExchangeTrace): Promise<Exchanged> {
-  const out = await run(req, c)
+  const out = await run(req, c, trace)
   if (c.observer?.exchange !== undefined && trace !== undefined) {
     const s = out.sent
     const carried = trace.carried.map(i => trace.events[i])
@@ -49,10 +49,20 @@ export async function exchange (req: OutgoingRequest, c: ExchangeContext, trace?
   return out
 }
 
-async function run (req: OutgoingRequest, c: ExchangeContext): Promise<Exchanged> {
+/** The secrets and the visitor IPs of the events the request carries: an info log line shows neither. */
+function hidden (secrets: readonly string[], trace?: ExchangeTrace): readonly string[] {
+  const ips = new Set<string>()
+  for (const i of trace?.carried ?? []) {
+    const ip = trace?.events[i]?.ip_override
+    if (typeof ip === 'string' && ip.length >= 3) ips.add(ip)
+  }
+  return ips.size === 0 ? secrets : [...secrets, ...ips].sort((a, b) => b.length - a.length)
+}
+
+async function run (req: OutgoingRequest, c: ExchangeContext, trace?: ExchangeTrace): Promise<Exchanged> {
   const { tag } = c
   if (tag.dryRun || req.url.startsWith('log:')) {
-    c.logger.info({ dryRun: tag.dryRun, request: describeRequest(req, c.secrets) }, tag.dryRun ? 'dry run: request not sent' : 'log request')
+    c.logger.info({ dryRun: tag.dryRun, request: describeRequest(req, hidden(c.secrets, trace)) }, tag.dryRun ? 'dry run: request not sent' : 'log request')
     return { result: { kind: 'ok' } }
   }
   const controller = new AbortController()

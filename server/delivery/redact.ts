@@ -98,28 +98,30 @@ export function describeRequest (req: OutgoingRequest, secrets: readonly string[
 
 const EMAIL = /[^\s"'<>@,;:()[\]]+@[^\s"'<>@,;:()[\]]+\.[A-Za-z]{2,}/g
 
-function userDataValues (event: { user_data?: unknown }): string[] {
+/** The event's user data and visitor IP, as they may be quoted (and URL-encoded). */
+function userDataValues (event: { user_data?: unknown, ip_override?: unknown }): string[] {
   const out: string[] = []
   const collect = (v: unknown): void => {
     if (typeof v === 'string' && v.length >= 3) out.push(v, encodeURIComponent(v))
     else if (v !== null && typeof v === 'object') Object.values(v).forEach(collect)
   }
   collect(event.user_data)
+  collect(event.ip_override)
   return out.sort((a, b) => b.length - a.length)
 }
 
 /**
  * A destination's message about an event, safe to log and keep: receivers that quote the
- * request back would otherwise put the visitor's raw user data into a log line or dead letter.
+ * request back would otherwise put the visitor's raw user data or IP into a log line or dead letter.
  */
-export function scrubMessage (text: string, event: { user_data?: unknown }): string {
+export function scrubMessage (text: string, event: { user_data?: unknown, ip_override?: unknown }): string {
   let out = text
   for (const v of userDataValues(event)) if (out.includes(v)) out = out.split(v).join(REDACTED)
   return out.replace(EMAIL, REDACTED)
 }
 
 /** A destination's answer (or an error message), safe to show: secrets, then the carried events' user data. */
-export function redactText (text: string, secrets: readonly string[], events: ReadonlyArray<{ user_data?: unknown }>): string {
+export function redactText (text: string, secrets: readonly string[], events: ReadonlyArray<{ user_data?: unknown, ip_override?: unknown }>): string {
   let out = describeRequest({ method: 'GET', url: '', headers: {}, body: text, events: [] }, secrets).body ?? ''
   for (const e of events) out = scrubMessage(out, e)
   return out

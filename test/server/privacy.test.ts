@@ -1,10 +1,14 @@
 // Per-tag IP handling and the Global Privacy Control opt-out of advertising tags.
 import t from 'tap'
-import { truncateIp, applyIpMode } from '../../server/ip.js'
+import { truncateIp, applyIpMode, contextIpMode } from '../../server/ip.js'
 import { route, tagCopy } from '../../server/pipeline.js'
 import { loadConfig } from '../../config/load.js'
 import { tagTypes } from '../../tags/index.js'
 import type { TaglineEvent } from '../../schemas/event.js'
+import type { Store } from '../../server/store/types.js'
+import { AUTH, captureLogs, drained, gtagQuery, harness, hookTag, redisStore } from './fixtures/harness.js'
+import { startSink } from '../fixtures/sink.js'
+import { until } from '../fixtures/wait.js'
 
 t.test('truncateIp', async t => {
   t.equal(truncateIp('203.0.113.77'), '203.0.113.0')
@@ -65,4 +69,64 @@ tags:
   t.same(route(meta, { event_name: 'purchase' }), { tag: 'meta', outcome: 'queued', detail: 'all' })
   t.same(route(tiktok, { event_name: 'page_view' }), { tag: 'tiktok', outcome: 'queued', detail: 'all' }, 'mapped by the tag eventNames')
   t.equal(route(tiktok, scroll).outcome, 'declined')
+})
+
+t.test('a stitching context keeps no more of the IP than the tags could use', async t => {
+  const tags = (...ips: Array<'full' | 'truncate' | 'none'>): Array<{ enabled: boolean, ip: 'full' | 'truncate' | 'none' }> => ips.map(ip => ({ enabled: true, ip }))
+  t.equal(contextIpMode(tags('truncate', 'full', 'none')), 'full', 'one tag takes the full IP')
+  t.equal(contextIpMode(tags('truncate', 'none')), 'truncate', 'every tag that takes one truncates')
+  t.equal(contextIpMode(tags('none', 'none')), 'none')
+  t.equal(contextIpMode([]), 'none', 'no tag: nothing to keep it for')
+  t.equal(contextIpMode([{ enabled: false, ip: 'full' }, { enabled: true, ip: 'truncate' }]), 'truncate', 'a disabled tag uses nothing')
+
+  const stores: Array<[string, () => Promise<Store | undefined>]> = [['memory', async () => undefined], ['redis', async () => await redisStore()]]
+  const cases: Array<[string, string, string | undefined]> = [
+    ['truncate', 'ip: truncate', '203.0.113.0'],
+    ['none', 'ip: none', undefined],
+    ['full', '', '203.0.113.77']
+  ]
+  for (const [storeName, makeStore] of stores) {
+    for (const [mode, extra, kept] of cases) {
+      const store = await makeStore()
+      const h = await harness({ store, tags: url => hookTag('a', url, extra) + hookTag('b', url, 'ip: none') })
+      const res = await h.app.inject({ method: 'GET', url: `/g/collect?${gtagQuery({ en: 'page_view', cid: '5.5', uid: 'u5' })}`, headers: { 'user-agent': 'UA' }, remoteAddress: '203.0.113.77' })
+      t.equal(res.statusCode, 204)
+      await until(async () => (await h.store.fields('ctx:cid:5.5')) !== undefined, 3000, 'the context')
+      for (const key of ['ctx:cid:5.5', 'ctx:uid:u5']) t.equal((await h.store.fields(key))?.ip_override, kept, `${storeName}, the tags ${mode} and none: ${key} keeps ${kept ?? 'no IP'}`)
+      await h.close()
+      await store?.close()
+    }
+  }
+})
+
+t.test('at info level no log line carries a visitor IP', async t => {
+  const V4 = '203.0.113.77'
+  const V6 = '2001:db8:85a3::8a2e:370:7334'
+  // A destination that quotes the request back in its refusal: the dead letter's reason is logged.
+  const echo = await startSink(t, r => ({ status: 400, headers: { 'content-type': 'text/plain' }, body: `bad request: ${r.raw.slice(0, 2000)}` }))
+  const logs = captureLogs('info')
+  const h = await harness({
+    logger: logs.logger,
+    tags: () => [
+      '  - { name: console, type: log }\n',
+      '  - { name: ga4, type: ga4, measurementId: G-ABC123XYZ9, apiSecret: secret_value_1, dryRun: true }\n',
+      '  - { name: meta, type: meta, pixelId: "1234567890", accessToken: token_value_1, dryRun: true, consent: [] }\n',
+      '  - { name: cut, type: log, ip: truncate }\n',
+      hookTag('echoing', echo.origin)
+    ].join('')
+  })
+  t.teardown(h.close)
+  const hit = await h.app.inject({ method: 'GET', url: `/g/collect?${gtagQuery({ en: 'purchase', 'ep.transaction_id': 'T-IP', cu: 'EUR', 'epn.value': '5' })}`, headers: { 'user-agent': 'UA' }, remoteAddress: V4 })
+  t.equal(hit.statusCode, 204)
+  const backend = await h.app.inject({ method: 'POST', url: '/collect', headers: { authorization: AUTH }, payload: { event_name: 'purchase', event_id: 'B-IP', ip_override: V6, currency: 'EUR', value: 5 } })
+  t.equal(backend.statusCode, 202)
+  await drained(h)
+  await until(() => logs.text().includes('event dropped'), 3000, 'the refusal to be logged')
+  const text = logs.text()
+  t.match(text, /"msg":"log request"/, 'the log tag printed the events')
+  t.match(text, /"msg":"dry run: request not sent"/, 'the dry runs printed their requests')
+  t.match(text, /T-IP/, 'with the events in them, so the checks below mean something')
+  for (const [value, what] of [[V4, 'the IPv4 address'], [V6, 'the IPv6 address'], [encodeURIComponent(V6), 'the IPv6 address, URL-encoded'], ['203.0.113.0', 'the truncated address']]) {
+    t.notOk(text.includes(value), `${what} is not logged`)
+  }
 })
