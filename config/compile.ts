@@ -85,6 +85,7 @@ export function compileConfig (raw: Config, file?: string): CompiledConfig {
       bodyLimit: s.bodyLimit ?? SERVER_DEFAULTS.bodyLimit,
       shutdownTimeoutMs: s.shutdownTimeoutMs ?? SERVER_DEFAULTS.shutdownTimeoutMs,
       spoolFile: s.spoolFile ?? SERVER_DEFAULTS.spoolFile,
+      spoolMaxAgeMs: parseDuration(s.spoolMaxAge ?? SERVER_DEFAULTS.spoolMaxAge),
       deadLetterFile: s.deadLetterFile ?? SERVER_DEFAULTS.deadLetterFile
     },
     identity: {
@@ -107,6 +108,7 @@ export function compileConfig (raw: Config, file?: string): CompiledConfig {
     delivery: {
       maxQueue: raw.delivery?.maxQueue ?? DELIVERY_DEFAULTS.maxQueue,
       deadLetterMax: raw.delivery?.deadLetterMax ?? DELIVERY_DEFAULTS.deadLetterMax,
+      deadLetterMaxAgeMs: parseDuration(raw.delivery?.deadLetterMaxAge ?? DELIVERY_DEFAULTS.deadLetterMaxAge),
       claimIdleMs: parseDuration(raw.delivery?.claimIdle ?? DELIVERY_DEFAULTS.claimIdle),
       localBuffer: raw.delivery?.localBuffer ?? DELIVERY_DEFAULTS.localBuffer
     },

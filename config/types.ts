@@ -52,6 +52,8 @@ export interface CompiledConfig {
     bodyLimit: number
     shutdownTimeoutMs: number
     spoolFile: string
+    /** Spooled events accepted longer ago are dropped at the replay. */
+    spoolMaxAgeMs: number
     deadLetterFile: string
   }
   /** `defaultCountry` is already copied into each tag's settings that take one and lack it. */
@@ -63,7 +65,7 @@ export interface CompiledConfig {
   /** Reserved for the live debug view, which is not built yet: read by nothing today. */
   debug: { token?: string }
   privacy: { honorGpc: boolean }
-  delivery: { maxQueue: number, deadLetterMax: number, claimIdleMs: number, localBuffer: number }
+  delivery: { maxQueue: number, deadLetterMax: number, deadLetterMaxAgeMs: number, claimIdleMs: number, localBuffer: number }
   triggers: Map<string, Predicate>
   tags: CompiledTag[]
 }

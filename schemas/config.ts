@@ -36,8 +36,8 @@ const Condition = Type.Recursive(This => Type.Object({
 const TriggerRef = Type.Union([Type.String({ minLength: 1 }), Condition])
 
 const ConsentType = Type.Union(CONSENT_TYPES.map(c => Type.Literal(c)))
-const Duration = (defaultValue?: string | number) => Type.Union([Type.Number({ minimum: 0 }), Type.String({ pattern: '^\\d+(\\.\\d+)?\\s*(ms|s|m|h|d)$' })], {
-  description: 'Milliseconds, or a string like "500ms", "30s", "10m", "4h", "2d".',
+const Duration = (defaultValue?: string | number, about?: string) => Type.Union([Type.Number({ minimum: 0 }), Type.String({ pattern: '^\\d+(\\.\\d+)?\\s*(ms|s|m|h|d)$' })], {
+  description: `${about === undefined ? '' : about + ' '}Milliseconds, or a string like "500ms", "30s", "10m", "4h", "2d".`,
   ...(defaultValue !== undefined ? { default: defaultValue } : {})
 })
 
@@ -118,6 +118,7 @@ const ServerSettings = Type.Object({
   bodyLimit: Type.Optional(Type.Integer({ minimum: 1024, maximum: 10 * 1024 * 1024, default: SERVER_DEFAULTS.bodyLimit })),
   shutdownTimeoutMs: Type.Optional(Type.Integer({ minimum: 0, default: SERVER_DEFAULTS.shutdownTimeoutMs })),
   spoolFile: Type.Optional(Type.String({ default: SERVER_DEFAULTS.spoolFile, description: 'Where undelivered events are written on shutdown (embedded store).' })),
+  spoolMaxAge: Type.Optional(Duration(SERVER_DEFAULTS.spoolMaxAge, 'Spooled events accepted longer ago than this are dropped when the spool is replayed at start.')),
   deadLetterFile: Type.Optional(Type.String({ default: SERVER_DEFAULTS.deadLetterFile, description: 'Where dead letters are kept across restarts (embedded store; Redis keeps its own).' }))
 }, { additionalProperties: false })
 
@@ -152,6 +153,7 @@ export const Config = Type.Object({
   delivery: Type.Optional(Type.Object({
     maxQueue: Type.Optional(Type.Integer({ minimum: 1, default: DELIVERY_DEFAULTS.maxQueue, description: 'Events a tag queue may hold; past it the tag sheds new events (counted as `shed`), the other tags are unaffected.' })),
     deadLetterMax: Type.Optional(Type.Integer({ minimum: 0, default: DELIVERY_DEFAULTS.deadLetterMax })),
+    deadLetterMaxAge: Type.Optional(Duration(DELIVERY_DEFAULTS.deadLetterMaxAge, 'Dead letters older than this are removed (swept at start and at least hourly).')),
     claimIdle: Type.Optional(Duration(DELIVERY_DEFAULTS.claimIdle)),
     localBuffer: Type.Optional(Type.Integer({ minimum: 0, default: DELIVERY_DEFAULTS.localBuffer, description: 'Redis mode, per tag: events kept in this process while Redis cannot be reached, flushed when it answers (spooled at shutdown). 0: answer 503 at once.' }))
   }, { additionalProperties: false })),

@@ -24,6 +24,11 @@ export const SERVER_DEFAULTS = Object.freeze({
   shutdownTimeoutMs: 10_000,
   /** Embedded mode: where undelivered events are written at shutdown and replayed at start. */
   spoolFile: 'data/spool.jsonl',
+  /**
+   * Spooled events accepted longer ago than this are dropped at the replay: the ad platforms refuse
+   * events over 7 days old (Meta, TikTok), and a week-old spool is not a restart any more.
+   */
+  spoolMaxAge: '7d',
   /** Embedded mode: the dead letters, kept across restarts. */
   deadLetterFile: 'data/dead-letters.jsonl'
 })
@@ -42,6 +47,12 @@ export const DELIVERY_DEFAULTS = Object.freeze({
   maxQueue: 10_000,
   /** Per tag, oldest evicted first. */
   deadLetterMax: 1000,
+  /**
+   * Dead letters older than this are removed by a sweep (at start, then hourly): time to notice a
+   * refusing destination, fix it and replay, past the 7 days after which Meta and TikTok refuse
+   * the events anyway.
+   */
+  deadLetterMaxAge: '14d',
   /** Batches in flight per tag. */
   concurrency: 4,
   /** One deadline for a whole exchange; Standard Webhooks suggests 15–30 s. */

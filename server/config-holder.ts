@@ -18,8 +18,9 @@ const rateLimitOn = (c: CompiledConfig): boolean => c.server.rateLimit !== false
 
 /**
  * Read once at startup: the listening socket, Fastify's body limit and proxy trust, the store
- * connection, the spool path, delivery's queue bounds, and whether the rate-limit plugin is
- * installed at all (its max and timeWindow do follow a reload).
+ * connection, the spool path and max age (the spool is replayed at start), delivery's queue bounds
+ * and dead-letter limits, and whether the rate-limit plugin is installed at all (its max and
+ * timeWindow do follow a reload).
  */
 const RESTART_ONLY: Record<string, (c: CompiledConfig) => unknown> = {
   'server.port': c => c.server.port,
@@ -27,21 +28,23 @@ const RESTART_ONLY: Record<string, (c: CompiledConfig) => unknown> = {
   'server.bodyLimit': c => c.server.bodyLimit,
   'server.trustProxy': c => c.server.trustProxy,
   'server.spoolFile': c => c.server.spoolFile,
+  'server.spoolMaxAge': c => c.server.spoolMaxAgeMs,
   'server.deadLetterFile': c => c.server.deadLetterFile,
   'server.rateLimit (on/off)': rateLimitOn,
   'store.redis': c => c.store.redis,
   'store.prefix': c => c.store.prefix,
   'delivery.maxQueue': c => c.delivery.maxQueue,
   'delivery.deadLetterMax': c => c.delivery.deadLetterMax,
+  'delivery.deadLetterMaxAge': c => c.delivery.deadLetterMaxAgeMs,
   'delivery.claimIdle': c => c.delivery.claimIdleMs,
   'delivery.localBuffer': c => c.delivery.localBuffer
 }
 
 /** The new config with every restart-only setting put back to its running value. */
 function keepRestartOnly (next: CompiledConfig, running: CompiledConfig): CompiledConfig {
-  const { port, host, bodyLimit, trustProxy, spoolFile, deadLetterFile } = running.server
+  const { port, host, bodyLimit, trustProxy, spoolFile, spoolMaxAgeMs, deadLetterFile } = running.server
   const rateLimit = rateLimitOn(next) === rateLimitOn(running) ? next.server.rateLimit : running.server.rateLimit
-  return { ...next, server: { ...next.server, port, host, bodyLimit, trustProxy, spoolFile, deadLetterFile, rateLimit }, store: running.store, delivery: running.delivery }
+  return { ...next, server: { ...next.server, port, host, bodyLimit, trustProxy, spoolFile, spoolMaxAgeMs, deadLetterFile, rateLimit }, store: running.store, delivery: running.delivery }
 }
 
 const RELOADABLE: Record<string, (c: CompiledConfig) => unknown> = {

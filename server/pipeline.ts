@@ -186,6 +186,9 @@ export class ContextWriter {
 
   constructor (private readonly store: Store, private readonly ttlMs: number) {}
 
+  /** Keys it holds a note of (at most REWRITE_AFTER_MS old, as of the last write). */
+  get noted (): number { return this.#last.size }
+
   /** Browser events leave their context behind, off the request path: a failed write only means
    * a later backend event is not stitched. `ip`: how much of the visitor IP the context keeps. */
   remember (events: TaglineEvent[], now: number, ip: IpMode = 'full'): void {
@@ -208,7 +211,12 @@ export class ContextWriter {
       if (last !== undefined && last.sig === sig && now - last.at < REWRITE_AFTER_MS) continue
       this.#last.delete(key)
       this.#last.set(key, { sig, at: now })
-      if (this.#last.size > MAX_REMEMBERED) this.#last.delete(this.#last.keys().next().value as string)
+      // Oldest first (a rewritten key moves to the end): past REWRITE_AFTER_MS a note saves no
+      // write and only keeps a visitor's context in memory.
+      for (const [k, v] of this.#last) {
+        if (now - v.at < REWRITE_AFTER_MS && this.#last.size <= MAX_REMEMBERED) break
+        this.#last.delete(k)
+      }
       this.store.merge(key, fields, this.ttlMs).catch(() => this.#last.delete(key))
     }
   }

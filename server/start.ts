@@ -12,6 +12,7 @@ import { createMetrics, type Metrics } from './metrics.js'
 import { buildApp } from './app.js'
 import { ConfigHolder, type SwapReport } from './config-holder.js'
 import { createLogger } from './logger.js'
+import { expireSpool, sweepDeadLetters } from './delivery/retention.js'
 
 export interface Gateway {
   app: FastifyInstance
@@ -66,6 +67,8 @@ export async function startGateway (opts: StartOptions): Promise<Gateway> {
     // Listen before the spool is replayed: a start that fails (port in use, bad host) must leave
     // the previous run's spool on disk, not load it into queues that die with this process.
     address = await app.listen({ port: opts.port ?? config.server.port, host: opts.host ?? config.server.host })
+    const expired = await expireSpool(spoolFile, config.server.spoolMaxAgeMs, Date.now())
+    if (expired > 0) logger.warn({ file: spoolFile, events: expired, maxAgeMs: config.server.spoolMaxAgeMs }, 'spool: events past server.spoolMaxAge dropped, not replayed')
     const replayed = await delivery.replaySpool()
     if (replayed > 0) logger.info({ replayed }, 'replayed events spooled by the previous run')
   } catch (err) {
@@ -76,6 +79,7 @@ export async function startGateway (opts: StartOptions): Promise<Gateway> {
     throw err
   }
   ready = true
+  const sweep = sweepDeadLetters({ store: queues.deadLetters, maxAgeMs: config.delivery.deadLetterMaxAgeMs, logger: deliveryLogger })
   logger.info({ address, tags: config.tags.map(t => `${t.name}:${t.type}`), store: store.kind }, 'tagline is listening')
 
   let stopping: Promise<{ delivered: number, spooled: number }> | undefined
@@ -104,6 +108,7 @@ export async function startGateway (opts: StartOptions): Promise<Gateway> {
           server.server.closeAllConnections()
           await settlesWithin(closing, 1000)
         }
+        await sweep.stop()
         const result = await delivery.close(Math.max(0, budgetMs - (Date.now() - startedMs)))
         await store.close()
         logger.info(result, 'tagline stopped')

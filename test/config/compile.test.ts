@@ -19,6 +19,7 @@ t.test('an empty file loads with every default', async t => {
       bodyLimit: 65536,
       shutdownTimeoutMs: 10000,
       spoolFile: 'data/spool.jsonl',
+      spoolMaxAgeMs: 7 * 86_400_000,
       deadLetterFile: 'data/dead-letters.jsonl'
     })
     t.same(c.identity, { cookieDomain: 'auto', fpid: true, metaCookies: true, stitch: { enabled: true, ttlMs: 7 * 86_400_000 } })
@@ -26,7 +27,7 @@ t.test('an empty file loads with every default', async t => {
     t.same(c.apiKeys, [])
     t.same(c.dedup, { enabled: true, windowMs: 48 * 3_600_000 })
     t.same(c.debug, {})
-    t.same(c.delivery, { maxQueue: 10000, deadLetterMax: 1000, claimIdleMs: 120_000, localBuffer: 10_000 })
+    t.same(c.delivery, { maxQueue: 10000, deadLetterMax: 1000, deadLetterMaxAgeMs: 14 * 86_400_000, claimIdleMs: 120_000, localBuffer: 10_000 })
     t.same(c.tags, [])
     t.same([...c.triggers.keys()], ['all'], 'the built-in trigger')
     t.equal(c.file, 'tagline.yaml')
@@ -44,24 +45,25 @@ t.test('server, identity, auth, dedup, debug, delivery from the file', async t =
     '  bodyLimit: 131072',
     '  shutdownTimeoutMs: 500',
     '  spoolFile: /var/spool/tagline.jsonl',
+    '  spoolMaxAge: 3d',
     'identity: { cookieDomain: .shop.example, metaCookies: false, stitch: { ttl: 2d } }',
     'store: { redis: "redis://r:6379", prefix: "shop-prod:" }',
     'auth: { apiKeys: ["k1", "", "k2"] }',
     'dedup: { window: 10m, enabled: false }',
     'debug: { token: t0k }',
-    'delivery: { maxQueue: 5, deadLetterMax: 0, claimIdle: 45s, localBuffer: 0 }'
+    'delivery: { maxQueue: 5, deadLetterMax: 0, deadLetterMaxAge: 30d, claimIdle: 45s, localBuffer: 0 }'
   ].join('\n'))
   t.same(c.server, {
     port: 9000, host: '127.0.0.1', trustProxy: ['10.0.0.0/8'], corsOrigins: ['https://shop.example'],
     rateLimit: false, bodyLimit: 131072, shutdownTimeoutMs: 500, spoolFile: '/var/spool/tagline.jsonl',
-    deadLetterFile: 'data/dead-letters.jsonl'
+    spoolMaxAgeMs: 3 * 86_400_000, deadLetterFile: 'data/dead-letters.jsonl'
   })
   t.same(c.identity, { cookieDomain: '.shop.example', fpid: true, metaCookies: false, stitch: { enabled: true, ttlMs: 2 * 86_400_000 } })
   t.same(c.store, { redis: 'redis://r:6379', prefix: 'shop-prod:' })
   t.same(c.apiKeys, ['k1', 'k2'], 'empty keys are dropped')
   t.same(c.dedup, { enabled: false, windowMs: 600_000 })
   t.same(c.debug, { token: 't0k' })
-  t.same(c.delivery, { maxQueue: 5, deadLetterMax: 0, claimIdleMs: 45_000, localBuffer: 0 })
+  t.same(c.delivery, { maxQueue: 5, deadLetterMax: 0, deadLetterMaxAgeMs: 30 * 86_400_000, claimIdleMs: 45_000, localBuffer: 0 })
   t.same(load('dedup: { window: 1500 }').dedup.windowMs, 1500, 'a number is milliseconds')
   t.same(load('server: { rateLimit: { max: 10, timeWindow: 1000 } }').server.rateLimit, { max: 10, timeWindow: 1000 })
 })
