@@ -29,7 +29,7 @@ export interface ForgetTargets {
   spoolFile?: string
 }
 
-export interface TagForgotten {
+interface TagForgotten {
   tag: string
   /** Events removed from the tag's queue (waiting or scheduled for a retry). */
   queued: number

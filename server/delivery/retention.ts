@@ -6,7 +6,7 @@ import { removeLetters, type DeadLetterStore } from './dead-letters.js'
 import { rewriteSpool } from './spool.js'
 
 /** Dead letters older than `maxAgeMs` (by when they were given up on), removed in every tag. */
-export async function expireDeadLetters (store: DeadLetterStore, maxAgeMs: number, now: number): Promise<Array<{ tag: string, removed: number }>> {
+async function expireDeadLetters (store: DeadLetterStore, maxAgeMs: number, now: number): Promise<Array<{ tag: string, removed: number }>> {
   return await removeLetters(store, l => now - l.atMs > maxAgeMs)
 }
 
