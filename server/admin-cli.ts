@@ -370,10 +370,6 @@ function formatForget (r: ForgetReport, person: Person, mode: 'redis' | 'embedde
   if (flying.length > 0) {
     lines.push('', `In flight: ${flying.map(t => `${plural(t.inFlight, 'event')} at ${t.tag}`).join(', ')} being sent now, left as they are. A send that fails puts its events back in the queue or the dead letters: run this again in a few minutes.`)
   }
-  const unchecked = r.tags.filter(t => (t.unchecked ?? 0) > 0)
-  if (unchecked.length > 0) {
-    lines.push('', `Not looked at: ${unchecked.map(t => `${plural(t.unchecked ?? 0, 'event')} at ${t.tag}`).join(', ')} in flight in the gateway's memory (any visitor's). A send that fails puts its events back in the queue: run this again in a few minutes.`)
-  }
   const { userIds, clientIds } = r.alsoSeen
   if (userIds.length + clientIds.length > 0) {
     const ids = [userIds.length > 0 ? `user ids ${userIds.join(', ')}` : '', clientIds.length > 0 ? `client ids ${clientIds.join(', ')}` : ''].filter(s => s !== '').join('; ')

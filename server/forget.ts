@@ -36,8 +36,6 @@ interface TagForgotten {
   deadLetters: number
   /** The person's events being sent to the destination now, left as they are. */
   inFlight: number
-  /** Embedded mode: events in flight that could not be looked at. */
-  unchecked?: number
 }
 
 export interface ForgetReport {
@@ -101,7 +99,6 @@ export async function forget (person: Person, t: ForgetTargets): Promise<ForgetR
     const r = row(q.tag)
     r.queued += q.removed
     r.inFlight += q.inFlight
-    if (q.unchecked !== undefined && q.unchecked > 0) r.unchecked = q.unchecked
   }
   for (const d of await removeLetters(t.deadLetters, l => isTheirs(l.event))) row(d.tag).deadLetters += d.removed
   report.tags = [...rows.values()].sort((a, b) => a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0)

@@ -14,8 +14,6 @@ export interface QueueErasure {
   removed: number
   /** The person's events in flight to the destination now, left as they are. */
   inFlight: number
-  /** Events in flight that could not be looked at (the embedded queue holds them out of reach). */
-  unchecked?: number
 }
 
 export interface QueueEraser {

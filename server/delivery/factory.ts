@@ -8,7 +8,8 @@ import type { DeadLetterStore } from './dead-letters.js'
 import { MemoryDeadLetters } from './memory-dead-letters.js'
 import { FileDeadLetters } from './file-dead-letters.js'
 import { MemoryMarks } from './memory-marks.js'
-import { ErasableMemoryQueue, memoryEraser } from './memory-erase.js'
+import { memoryEraser } from './memory-erase.js'
+import { MemoryQueue } from './memory-queue.js'
 import type { QueueEraser } from './erase.js'
 import { redisEraser } from './redis-erase.js'
 import type { TagQueue } from './queue.js'
@@ -48,10 +49,10 @@ export async function embeddedQueues (opts: { logger: Logger, deadLetterFile: st
  */
 function memoryQueuesByTag (): Pick<QueueFactory, 'queue' | 'eraser'> {
   const marks = new MemoryMarks()
-  const made = new Map<string, ErasableMemoryQueue>()
+  const made = new Map<string, MemoryQueue>()
   return {
     queue: tag => {
-      const q = new ErasableMemoryQueue(tag, marks)
+      const q = new MemoryQueue(tag, marks)
       made.set(tag, q)
       return q
     },

@@ -72,6 +72,26 @@ export class MemoryQueue implements TagQueue {
     for (const id of ids) this.flying.delete(id)
   }
 
+  /**
+   * Erasure (erase.ts): the matching events leave the queue, waiting or scheduled, in place (the
+   * others keep their order and due times); those in flight are only counted.
+   */
+  remove (match: (item: QueuedEvent) => boolean): { removed: number, inFlight: number } {
+    const before = this.items.length - this.head + this.retryCount
+    this.items = this.items.slice(this.head).filter(item => !match(item))
+    this.head = 0
+    const retries: Scheduled[] = []
+    for (const { batch, dueMs } of this.retries) {
+      const items = batch.items.filter(item => !match(item))
+      if (items.length > 0) retries.push({ batch: { id: batch.id, items }, dueMs })
+    }
+    this.retries = retries
+    this.retryCount = retries.reduce((n, r) => n + r.batch.items.length, 0)
+    let inFlight = 0
+    for (const item of this.flying.values()) if (match(item)) inFlight++
+    return { removed: before - this.items.length - this.retryCount, inFlight }
+  }
+
   async drain (): Promise<Array<QueuedEvent & { batchId?: string }>> {
     const out: Array<QueuedEvent & { batchId?: string }> = []
     for (const { batch } of this.retries) {

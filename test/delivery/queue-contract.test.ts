@@ -1,14 +1,11 @@
 // The TagQueue contract, run against every implementation.
 import t from 'tap'
 import { MemoryQueue } from '../../server/delivery/memory-queue.js'
-import { ErasableMemoryQueue } from '../../server/delivery/memory-erase.js'
 import { redisQueues } from '../../server/delivery/factory.js'
 import { queueContract } from './fixtures/queue-contract.js'
 import { redisFixture } from './fixtures/redis.js'
 
 t.test('memory queue', async t => { queueContract(t, () => new MemoryQueue()) })
-
-t.test('erasable memory queue (the embedded one)', async t => { queueContract(t, () => new ErasableMemoryQueue()) })
 
 t.test('redis stream queue', async t => {
   const { client, prefix } = await redisFixture(t)
