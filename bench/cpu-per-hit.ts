@@ -4,7 +4,8 @@
 // "Comparing two checkouts". With --redis the queues and dedup marks are in Redis (as `tagline
 // start` does with store.redis, under a throwaway key prefix deleted at the end), and the Redis
 // server's own CPU per hit is reported beside the gateway's when it runs on this machine.
-// Usage: npx tsx bench/cpu-per-hit.ts [hits, default 15000] [--redis]   (BENCH_REDIS_URL, default redis://127.0.0.1:6379)
+// With --json each hit is a JSON purchase (POST /collect, bench/inputs.ts PURCHASE_BODY) instead.
+// Usage: npx tsx bench/cpu-per-hit.ts [hits, default 15000] [--redis] [--json]   (BENCH_REDIS_URL, default redis://127.0.0.1:6379)
 import { fork } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
@@ -16,12 +17,13 @@ import { Delivery } from '../server/delivery/index.js'
 import { createMetrics } from '../server/metrics.js'
 import { sharedQueues } from '../server/start.js'
 import { createStore } from '../server/store/index.js'
-import { BROWSER_HEADERS, GTAG_QUERY } from './inputs.js'
+import { BROWSER_HEADERS, GTAG_QUERY, PURCHASE_BODY } from './inputs.js'
 
 const N = Number(process.argv.slice(2).find(a => /^\d+$/.test(a)) ?? 15_000)
 const REDIS = process.argv.includes('--redis') ? (process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379') : undefined
 const PREFIX = `tagline-bench-cpu:${process.pid}-${randomBytes(3).toString('hex')}:`
 const CONCURRENCY = 50
+const JSON_HITS = process.argv.includes('--json')
 
 const sink = fork(fileURLToPath(new URL('./cpu-sink.ts', import.meta.url)), { execArgv: ['--import', 'tsx'] })
 const port: number = await new Promise(resolve => sink.once('message', m => resolve(m as number)))
@@ -62,8 +64,10 @@ async function load (from: number, n: number): Promise<void> {
   await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
     while (next < from + n) {
       const i = next++
-      const res = await app.inject({ method: 'GET', url: `/g/collect?${GTAG_QUERY.replace('[<id>]', `ev-${i}`)}`, headers: BROWSER_HEADERS, remoteAddress: '127.0.0.1' })
-      if (res.statusCode !== 204) throw new Error(`status ${res.statusCode}: ${res.body}`)
+      const res = JSON_HITS
+        ? await app.inject({ method: 'POST', url: '/collect', headers: { ...BROWSER_HEADERS, 'content-type': 'application/json' }, payload: PURCHASE_BODY.replaceAll('[<id>]', `ev-${i}`), remoteAddress: '127.0.0.1' })
+        : await app.inject({ method: 'GET', url: `/g/collect?${GTAG_QUERY.replace('[<id>]', `ev-${i}`)}`, headers: BROWSER_HEADERS, remoteAddress: '127.0.0.1' })
+      if (res.statusCode !== (JSON_HITS ? 202 : 204)) throw new Error(`status ${res.statusCode}: ${res.body}`)
     }
   }))
   while (config.tags.some(t => delivery.depth(t.name) > 0)) await new Promise(resolve => setTimeout(resolve, 5))
@@ -77,7 +81,7 @@ try {
   const cpu = process.cpuUsage(before)
   const redisAfter = await redisCpu()
   const redis = redisBefore !== undefined && redisAfter !== undefined ? { redisCpuUsPerHit: Math.round((redisAfter - redisBefore) * 1e6 / N) } : {}
-  console.log(JSON.stringify({ hits: N, mode: REDIS !== undefined ? 'redis' : 'embedded', cpuUsPerHit: Math.round((cpu.user + cpu.system) / N), userUs: Math.round(cpu.user / N), systemUs: Math.round(cpu.system / N), ...redis }))
+  console.log(JSON.stringify({ hits: N, input: JSON_HITS ? 'json purchase' : 'gtag hit', mode: REDIS !== undefined ? 'redis' : 'embedded', cpuUsPerHit: Math.round((cpu.user + cpu.system) / N), userUs: Math.round(cpu.user / N), systemUs: Math.round(cpu.system / N), ...redis }))
 } finally {
   await app.close()
   await delivery.close(100)
