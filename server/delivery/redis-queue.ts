@@ -347,6 +347,7 @@ export class RedisStreamQueue implements TagQueue, SharedQueue {
   private readonly client: Redis
   /** Its own connection for blocking reads, made at the first wait(). */
   private blocker?: Redis
+  private closed = false
   private readonly markPrefix: string
   /** Other consumers' stale entries seen at the last look (q, retrying), and when that was. */
   private stale = { q: 0, retrying: 0 }
@@ -429,16 +430,21 @@ export class RedisStreamQueue implements TagQueue, SharedQueue {
    * the stream, or `timeoutMs` passes. Nothing is read for the group: it only says "look again".
    */
   async wait (timeoutMs: number): Promise<void> {
+    // A wait that begins after close() (a watch loop finishing its turn) must not open a new
+    // connection: nothing would close it, and it would keep the process alive.
+    if (this.closed) return
     if (this.blocker === undefined) {
       this.blocker = this.client.duplicate()
       this.blocker.on('error', () => { /* surfaced through the failed command */ })
     }
     if (this.blocker.status === 'wait') await this.blocker.connect()
+    if (this.closed || this.blocker === undefined) return
     await this.blocker.xread('COUNT', 1, 'BLOCK', Math.max(1, Math.round(timeoutMs)), 'STREAMS', this.keys[0], this.newest)
   }
 
   /** Drops the blocking connection, and this object's consumer names where they hold nothing. */
   async close (): Promise<void> {
+    this.closed = true
     this.blocker?.disconnect()
     this.blocker = undefined
     if (this.held.size > 0) return

@@ -164,6 +164,7 @@ export class TagWorker {
         await shared.refresh()
         failures = 0
         this.schedulePump()
+        if (this.mode !== 'running') break
         await shared.wait(this.d.pollMs)
       } catch (err) {
         if (this.mode !== 'running') break

@@ -163,6 +163,17 @@ t.test('the pushes of one event-loop turn go in one script, each stored or shed 
   t.equal(await client.exists(`${prefix}{a}:seen:purchase\u0000o-2`), 1, 'the stored push\'s mark is set')
 })
 
+t.test('a wait that begins after close opens no connection and returns at once', async t => {
+  const { client, prefix } = await redisFixture(t)
+  const { q } = await processOn(prefix, 'one', client)
+  await q.refresh()
+  await q.close()
+  let timer: NodeJS.Timeout | undefined
+  const waited = await Promise.race([q.wait(30_000).then(() => 'returned'), new Promise(resolve => { timer = setTimeout(() => resolve('blocked'), 5000) })])
+  clearTimeout(timer)
+  t.equal(waited, 'returned', 'not the 30 s of a blocking read on a new connection (which nothing would close)')
+})
+
 t.test('push stores all of its events or none', async t => {
   const { client, prefix } = await redisFixture(t)
   const { q } = await processOn(prefix, 'one', client)
