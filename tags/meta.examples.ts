@@ -5,7 +5,7 @@
 import type { TaglineEvent } from '../schemas/event.js'
 import type { BuildContext, BuildResult, TagExample } from './types.js'
 import { META_API_VERSION, type MetaSettings } from './meta.js'
-import { MESSY_USER_DATA, MESSY_USER_ID } from './pii.examples.js'
+import { messyPurchase } from './pii.examples.js'
 
 export type MetaExample = TagExample<MetaSettings>
 
@@ -221,16 +221,7 @@ export const metaExamples: MetaExample[] = [
   {
     name: 'messy customer data (tags/pii.examples.ts) by Meta\'s rules: lower-case, no spaces or punctuation, state code, 5-digit ZIP, phone digits with the country code the address supplies; no street (Meta takes none)',
     settings: { pixelId: '1234567890', accessToken: TOKEN, actionSource: 'system_generated' },
-    events: [{
-      event_name: 'purchase',
-      event_id: 'ORD-42',
-      timestamp_ms: NOW - 1000,
-      user_id: MESSY_USER_ID,
-      user_data: MESSY_USER_DATA,
-      currency: 'USD',
-      value: 25,
-      transaction_id: 'ORD-42'
-    }],
+    events: [messyPurchase(NOW)],
     expected: {
       requests: [request([{
         event_name: 'Purchase',

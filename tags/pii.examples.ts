@@ -1,7 +1,7 @@
 // One messy customer record, as a shop's backend might send it: the meta, tiktok and ga4 examples
 // each send it, so docs/destinations.md shows what each destination receives from the same input
 // (and its first section puts the normalised values side by side).
-import type { UserData } from '../schemas/event.js'
+import type { TaglineEvent, UserData } from '../schemas/event.js'
 
 export const MESSY_USER_ID = 'Cust-42'
 
@@ -19,6 +19,18 @@ export const MESSY_USER_DATA: UserData = {
     country: 'United States'
   }
 }
+
+/** The backend purchase that carries it in the meta and tiktok examples, a second before `now`. */
+export const messyPurchase = (now: number): TaglineEvent => ({
+  event_name: 'purchase',
+  event_id: 'ORD-42',
+  timestamp_ms: now - 1000,
+  user_id: MESSY_USER_ID,
+  user_data: MESSY_USER_DATA,
+  currency: 'USD',
+  value: 25,
+  transaction_id: 'ORD-42'
+})
 
 /** More phone numbers for the side-by-side table, with the country each is read in (if any). */
 export const PHONE_SAMPLES: ReadonlyArray<{ input: string, defaultCountry?: string }> = [

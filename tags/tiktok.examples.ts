@@ -6,7 +6,7 @@
 import type { TaglineEvent } from '../schemas/event.js'
 import type { BuildContext, OutgoingRequest, TagExample } from './types.js'
 import type { TiktokSettings } from './tiktok.js'
-import { MESSY_USER_DATA, MESSY_USER_ID } from './pii.examples.js'
+import { messyPurchase } from './pii.examples.js'
 
 export type TiktokExample = TagExample<TiktokSettings>
 
@@ -243,16 +243,7 @@ export const tiktokExamples: TiktokExample[] = [
   {
     name: 'messy customer data (tags/pii.examples.ts) by TikTok\'s rules: phone as +E.164 (the address supplies +1), external_id trimmed with its case kept, city/state/country in clear',
     settings: S,
-    events: [{
-      event_name: 'purchase',
-      event_id: 'ORD-42',
-      timestamp_ms: NOW - 1000,
-      user_id: MESSY_USER_ID,
-      user_data: MESSY_USER_DATA,
-      currency: 'USD',
-      value: 25,
-      transaction_id: 'ORD-42'
-    }],
+    events: [messyPurchase(NOW)],
     expected: {
       requests: [req([{
         event: 'Purchase',
