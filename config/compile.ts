@@ -79,6 +79,7 @@ export function compileConfig (raw: Config, file?: string): CompiledConfig {
     server: {
       port: s.port ?? SERVER_DEFAULTS.port,
       host: s.host ?? SERVER_DEFAULTS.host,
+      ...(s.opsPort !== undefined ? { ops: { port: s.opsPort, host: s.opsHost ?? s.host ?? SERVER_DEFAULTS.host } } : {}),
       trustProxy: Array.isArray(s.trustProxy) ? [...s.trustProxy] : s.trustProxy ?? false,
       corsOrigins: [...(s.cors?.origins ?? [])],
       rateLimit: s.rateLimit === false ? false : { ...(s.rateLimit ?? SERVER_DEFAULTS.rateLimit) },

@@ -46,6 +46,8 @@ export interface CompiledConfig {
   server: {
     port: number
     host: string
+    /** The private listener for /metrics, /healthz and /readyz (server.opsPort); absent: none. */
+    ops?: { port: number, host: string }
     trustProxy: boolean | string[] | number
     corsOrigins: string[]
     rateLimit: false | { max: number, timeWindow: number | string }

@@ -107,6 +107,8 @@ export const TIME_WINDOW_PATTERN = `^\\s*(\\d*\\.?\\d+)\\s*(${Object.keys(TIME_W
 const ServerSettings = Type.Object({
   port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535, default: SERVER_DEFAULTS.port })),
   host: Type.Optional(Type.String({ default: SERVER_DEFAULTS.host })),
+  opsPort: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535, description: 'A second, private port for /metrics, /healthz and /readyz; when set, the public port no longer serves /metrics.' })),
+  opsHost: Type.Optional(Type.String({ description: 'The address the ops port listens on (default: server.host).' })),
   trustProxy: Type.Optional(Type.Union([Type.Boolean(), Type.Array(Type.String()), Type.Integer({ minimum: 0 })], {
     description: 'Whose X-Forwarded-For is believed: true, false, a hop count or CIDRs.'
   })),
