@@ -17,6 +17,7 @@ import { adminRoutes } from './routes/admin.js'
 import type { Enqueuer, QueueAdmin } from './delivery/index.js'
 import { ConfigHolder } from './config-holder.js'
 import type { ForgetTargets } from './forget.js'
+import { ForwardedForWatch } from './forwarded-for.js'
 import { TIME_WINDOW_PATTERN, TIME_WINDOW_UNITS } from '../schemas/config.js'
 
 interface AppCollaborators {
@@ -30,6 +31,11 @@ interface AppCollaborators {
   isReady?: () => boolean
   /** What POST /admin/forget erases from (the store, the queues, the dead letters, the spool). */
   forget?: ForgetTargets
+  /**
+   * Notes X-Forwarded-For from untrusted peers for /readyz; shared with the ops listener's
+   * /readyz (server/ops-app.ts). Default: one of the app's own, logging to `logger`.
+   */
+  forwardedFor?: ForwardedForWatch
 }
 
 /**
@@ -83,7 +89,9 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
     // One log line per beacon would cost more than the beacon; errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.server.bodyLimit,
-    // Fastify takes a hop count too (proxy-addr), though its types omit it.
+    // The rate limit keys on req.ip, so with trusted proxies it counts each visitor, not the proxy.
+    // A hop count is accepted by the schema but Fastify 5 trusts no peer with it (a visitor could
+    // send the hops itself); ForwardedForWatch says so once X-Forwarded-For arrives.
     trustProxy: config.server.trustProxy as boolean | string[],
     // GA4 hits carry ~40 parameters; Fastify's default parser was measured to halve /g/collect
     // throughput. Clients parse the raw query once with URLSearchParams instead.
@@ -134,6 +142,10 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
   app.addHook('onResponse', async (req, reply) => {
     metrics.httpRequests.inc({ route: req.routeOptions.url ?? 'unmatched', status: reply.statusCode })
   })
+  // An app-level hook runs before the rate limit's route-level one, so a limited request is seen too.
+  const forwardedFor = deps.forwardedFor ?? new ForwardedForWatch(deps.logger)
+  const trustProxy = config.server.trustProxy
+  app.addHook('onRequest', async req => { forwardedFor.check(req, trustProxy) })
 
   // After the error handler: a route takes the handler set when it is added, and CORS adds OPTIONS *.
   await app.register(cookie)
@@ -166,7 +178,8 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
   const authenticator = holder.derived(c => makeAuthenticator(c.apiKeys))
   const authenticate = (header: string | undefined): boolean => authenticator()(header)
   await app.register(collectRoutes, { holder, store: deps.store, delivery: deps.delivery, metrics, ids, authenticate })
-  await app.register(opsRoutes, { store: deps.store, metrics, isReady: deps.isReady ?? (() => true) })
+  // With an ops port, /metrics is served there only; /healthz and /readyz stay here for the load balancer.
+  await app.register(opsRoutes, { store: deps.store, metrics, isReady: deps.isReady ?? (() => true), serveMetrics: config.server.ops === undefined, forwardedFor })
   await app.register(adminRoutes, { holder, admin: deps.delivery, authenticate, forget: deps.forget })
   return app as unknown as FastifyInstance
 }

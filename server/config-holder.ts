@@ -25,6 +25,8 @@ const rateLimitOn = (c: CompiledConfig): boolean => c.server.rateLimit !== false
 const RESTART_ONLY: Record<string, (c: CompiledConfig) => unknown> = {
   'server.port': c => c.server.port,
   'server.host': c => c.server.host,
+  'server.opsPort': c => c.server.ops?.port,
+  'server.opsHost': c => c.server.ops?.host,
   'server.bodyLimit': c => c.server.bodyLimit,
   'server.trustProxy': c => c.server.trustProxy,
   'server.spoolFile': c => c.server.spoolFile,
@@ -42,9 +44,9 @@ const RESTART_ONLY: Record<string, (c: CompiledConfig) => unknown> = {
 
 /** The new config with every restart-only setting put back to its running value. */
 function keepRestartOnly (next: CompiledConfig, running: CompiledConfig): CompiledConfig {
-  const { port, host, bodyLimit, trustProxy, spoolFile, spoolMaxAgeMs, deadLetterFile } = running.server
+  const { port, host, ops, bodyLimit, trustProxy, spoolFile, spoolMaxAgeMs, deadLetterFile } = running.server
   const rateLimit = rateLimitOn(next) === rateLimitOn(running) ? next.server.rateLimit : running.server.rateLimit
-  return { ...next, server: { ...next.server, port, host, bodyLimit, trustProxy, spoolFile, spoolMaxAgeMs, deadLetterFile, rateLimit }, store: running.store, delivery: running.delivery }
+  return { ...next, server: { ...next.server, port, host, ops, bodyLimit, trustProxy, spoolFile, spoolMaxAgeMs, deadLetterFile, rateLimit }, store: running.store, delivery: running.delivery }
 }
 
 const RELOADABLE: Record<string, (c: CompiledConfig) => unknown> = {

@@ -13,6 +13,8 @@ import { buildApp } from './app.js'
 import { ConfigHolder, type SwapReport } from './config-holder.js'
 import { createLogger } from './logger.js'
 import { expireSpool, sweepDeadLetters } from './delivery/retention.js'
+import { ForwardedForWatch } from './forwarded-for.js'
+import { buildOpsApp, listenOps, type OpsListener } from './ops-app.js'
 
 export interface Gateway {
   app: FastifyInstance
@@ -21,6 +23,8 @@ export interface Gateway {
   metrics: Metrics
   /** The address the server listens on, e.g. http://127.0.0.1:8080. */
   url: string
+  /** The private ops listener's address (server.opsPort), when there is one. */
+  opsUrl?: string
   /**
    * Apply a new config from the next request on: tags that keep their name keep their queue,
    * and settings that need a restart keep their running value (listed in the report).
@@ -61,12 +65,17 @@ export async function startGateway (opts: StartOptions): Promise<Gateway> {
   let ready = false
   let app: FastifyInstance | undefined
   let address: string
+  let ops: OpsListener | undefined
   try {
     const forget = { store, queues: queues.eraser, deadLetters: queues.deadLetters, spoolFile }
-    app = await buildApp({ holder, store, delivery, metrics, logger, isReady: () => ready, forget })
+    const forwardedFor = new ForwardedForWatch(logger)
+    app = await buildApp({ holder, store, delivery, metrics, logger, isReady: () => ready, forget, forwardedFor })
     // Listen before the spool is replayed: a start that fails (port in use, bad host) must leave
     // the previous run's spool on disk, not load it into queues that die with this process.
     address = await app.listen({ port: opts.port ?? config.server.port, host: opts.host ?? config.server.host })
+    if (config.server.ops !== undefined) {
+      ops = await listenOps(await buildOpsApp({ store, metrics, logger, isReady: () => ready, forwardedFor }), config.server.ops)
+    }
     const expired = await expireSpool(spoolFile, config.server.spoolMaxAgeMs, Date.now())
     if (expired > 0) logger.warn({ file: spoolFile, events: expired, maxAgeMs: config.server.spoolMaxAgeMs }, 'spool: events past server.spoolMaxAge dropped, not replayed')
     const replayed = await delivery.replaySpool()
@@ -74,19 +83,21 @@ export async function startGateway (opts: StartOptions): Promise<Gateway> {
   } catch (err) {
     // Whatever was loaded goes back to the spool; nothing is left holding the event loop open.
     await app?.close().catch(() => {})
+    await ops?.app.close().catch(() => {})
     await delivery.close(0).catch(() => {})
     await store.close().catch(() => {})
     throw err
   }
   ready = true
   const sweep = sweepDeadLetters({ store: queues.deadLetters, maxAgeMs: config.delivery.deadLetterMaxAgeMs, logger: deliveryLogger })
-  logger.info({ address, tags: config.tags.map(t => `${t.name}:${t.type}`), store: store.kind }, 'tagline is listening')
+  logger.info({ address, ...(ops !== undefined ? { opsAddress: ops.url } : {}), tags: config.tags.map(t => `${t.name}:${t.type}`), store: store.kind }, 'tagline is listening')
 
   let stopping: Promise<{ delivered: number, spooled: number }> | undefined
   const server = app
   return {
     app: server, delivery, store, metrics,
     url: address.replace('[::]', '127.0.0.1').replace('0.0.0.0', '127.0.0.1'),
+    opsUrl: ops?.url,
     reload (next) {
       // Queues first, then the config, in one tick: no request routes an event to a tag whose
       // queue does not exist yet. (Tags are never restart-only, so next.tags is what will run.)
@@ -110,6 +121,12 @@ export async function startGateway (opts: StartOptions): Promise<Gateway> {
         }
         await sweep.stop()
         const result = await delivery.close(Math.max(0, budgetMs - (Date.now() - startedMs)))
+        // The ops port stays through the drain (/readyz says 503, /metrics shows the drain), and
+        // goes before the store its /readyz pings. Its requests are short: a second is plenty.
+        if (ops !== undefined) {
+          const closingOps = ops.app.close()
+          if (!await settlesWithin(closingOps, 1000)) ops.app.server.closeAllConnections()
+        }
         await store.close()
         logger.info(result, 'tagline stopped')
         return result
