@@ -87,7 +87,8 @@ export function compileConfig (raw: Config, file?: string): CompiledConfig {
       shutdownTimeoutMs: s.shutdownTimeoutMs ?? SERVER_DEFAULTS.shutdownTimeoutMs,
       spoolFile: s.spoolFile ?? SERVER_DEFAULTS.spoolFile,
       spoolMaxAgeMs: parseDuration(s.spoolMaxAge ?? SERVER_DEFAULTS.spoolMaxAge),
-      deadLetterFile: s.deadLetterFile ?? SERVER_DEFAULTS.deadLetterFile
+      deadLetterFile: s.deadLetterFile ?? SERVER_DEFAULTS.deadLetterFile,
+      watchConfig: s.watchConfig ?? SERVER_DEFAULTS.watchConfig
     },
     identity: {
       cookieDomain: raw.identity?.cookieDomain ?? IDENTITY_DEFAULTS.cookieDomain,

@@ -57,6 +57,8 @@ export interface CompiledConfig {
     /** Spooled events accepted longer ago are dropped at the replay. */
     spoolMaxAgeMs: number
     deadLetterFile: string
+    /** Reload on a change in the config file's folder (SIGHUP reloads either way). */
+    watchConfig: boolean
   }
   /** `defaultCountry` is already copied into each tag's settings that take one and lack it. */
   identity: { cookieDomain: string, fpid: boolean, metaCookies: boolean, defaultCountry?: string, stitch: { enabled: boolean, ttlMs: number } }

@@ -121,7 +121,8 @@ const ServerSettings = Type.Object({
   shutdownTimeoutMs: Type.Optional(Type.Integer({ minimum: 0, default: SERVER_DEFAULTS.shutdownTimeoutMs })),
   spoolFile: Type.Optional(Type.String({ default: SERVER_DEFAULTS.spoolFile, description: 'Where undelivered events are written on shutdown (embedded store).' })),
   spoolMaxAge: Type.Optional(Duration(SERVER_DEFAULTS.spoolMaxAge, 'Spooled events accepted longer ago than this are dropped when the spool is replayed at start.')),
-  deadLetterFile: Type.Optional(Type.String({ default: SERVER_DEFAULTS.deadLetterFile, description: 'Where dead letters are kept across restarts (embedded store; Redis keeps its own).' }))
+  deadLetterFile: Type.Optional(Type.String({ default: SERVER_DEFAULTS.deadLetterFile, description: 'Where dead letters are kept across restarts (embedded store; Redis keeps its own).' })),
+  watchConfig: Type.Optional(Type.Boolean({ default: SERVER_DEFAULTS.watchConfig, description: 'Reload when the config file changes (its folder is watched, so a Kubernetes ConfigMap update counts), as well as on SIGHUP.' }))
 }, { additionalProperties: false })
 
 export const Config = Type.Object({

@@ -30,7 +30,9 @@ export const SERVER_DEFAULTS = Object.freeze({
    */
   spoolMaxAge: '7d',
   /** Embedded mode: the dead letters, kept across restarts. */
-  deadLetterFile: 'data/dead-letters.jsonl'
+  deadLetterFile: 'data/dead-letters.jsonl',
+  /** Reload when the config file's folder changes, as well as on SIGHUP. */
+  watchConfig: true
 })
 
 export const IDENTITY_DEFAULTS = Object.freeze({

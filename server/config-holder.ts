@@ -53,6 +53,7 @@ const RELOADABLE: Record<string, (c: CompiledConfig) => unknown> = {
   'server.cors.origins': c => c.server.corsOrigins,
   'server.rateLimit': c => c.server.rateLimit,
   'server.shutdownTimeoutMs': c => c.server.shutdownTimeoutMs,
+  'server.watchConfig': c => c.server.watchConfig,
   'auth.apiKeys': c => c.apiKeys,
   identity: c => c.identity,
   dedup: c => c.dedup,

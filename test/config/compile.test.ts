@@ -20,7 +20,8 @@ t.test('an empty file loads with every default', async t => {
       shutdownTimeoutMs: 10000,
       spoolFile: 'data/spool.jsonl',
       spoolMaxAgeMs: 7 * 86_400_000,
-      deadLetterFile: 'data/dead-letters.jsonl'
+      deadLetterFile: 'data/dead-letters.jsonl',
+      watchConfig: true
     })
     t.same(c.identity, { cookieDomain: 'auto', fpid: true, metaCookies: true, stitch: { enabled: true, ttlMs: 7 * 86_400_000 } })
     t.same(c.store, { prefix: 'tagline:' })
@@ -46,6 +47,7 @@ t.test('server, identity, auth, dedup, debug, delivery from the file', async t =
     '  shutdownTimeoutMs: 500',
     '  spoolFile: /var/spool/tagline.jsonl',
     '  spoolMaxAge: 3d',
+    '  watchConfig: false',
     'identity: { cookieDomain: .shop.example, metaCookies: false, stitch: { ttl: 2d } }',
     'store: { redis: "redis://r:6379", prefix: "shop-prod:" }',
     'auth: { apiKeys: ["k1", "", "k2"] }',
@@ -56,7 +58,7 @@ t.test('server, identity, auth, dedup, debug, delivery from the file', async t =
   t.same(c.server, {
     port: 9000, host: '127.0.0.1', trustProxy: ['10.0.0.0/8'], corsOrigins: ['https://shop.example'],
     rateLimit: false, bodyLimit: 131072, shutdownTimeoutMs: 500, spoolFile: '/var/spool/tagline.jsonl',
-    spoolMaxAgeMs: 3 * 86_400_000, deadLetterFile: 'data/dead-letters.jsonl'
+    spoolMaxAgeMs: 3 * 86_400_000, deadLetterFile: 'data/dead-letters.jsonl', watchConfig: false
   })
   t.same(c.identity, { cookieDomain: '.shop.example', fpid: true, metaCookies: false, stitch: { enabled: true, ttlMs: 2 * 86_400_000 } })
   t.same(c.store, { redis: 'redis://r:6379', prefix: 'shop-prod:' })
