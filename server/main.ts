@@ -3,10 +3,10 @@ import { parseArgs } from 'node:util'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { dirname, join } from 'node:path'
-import { ConfigError, loadConfigFile, validateConfigText, formatProblems, type ConfigProblem } from '../config/load.js'
+import { validateConfigText, formatProblems, type ConfigProblem } from '../config/load.js'
 import { startGateway, type Gateway } from './start.js'
+import { readConfigFile, startConfigReloads, type ConfigReloads } from './config-reload.js'
 import { createLogger } from './logger.js'
-import type { Logger } from 'pino'
 import { readTryInput, tryEvent, type TryInput } from './try.js'
 import { formatTryReport } from './try-format.js'
 import { isTaglineError } from '../common/errors.js'
@@ -76,7 +76,8 @@ mode asks the running gateway (POST /admin/forget). --config, --url and --json a
 Environment: PORT overrides server.port; LOG_LEVEL sets the log level (info).
 Signals: SIGTERM or SIGINT drains and stops; SIGHUP re-reads the config file and applies it (an
 invalid file is refused and the running config stays; the listening address, body limit, proxy
-trust, store, spool file, queue bounds and turning the rate limit on or off need a restart).`
+trust, store, spool file, queue bounds and turning the rate limit on or off need a restart). A
+change of the config file does the same unless server.watchConfig is false.`
 
 export async function main (argv: string[], out: (s: string) => void = s => process.stdout.write(s + '\n'), err: (s: string) => void = s => process.stderr.write(s + '\n')): Promise<number> {
   const [command, ...rest] = argv
@@ -110,9 +111,9 @@ export async function main (argv: string[], out: (s: string) => void = s => proc
     }
     const logger = createLogger()
     const file = values.config ?? QUICKSTART
-    let config
+    let config, hash: string
     try {
-      config = loadConfigFile(file, process.env)
+      ({ config, hash } = readConfigFile(file, process.env))
     } catch (e) {
       err((e as Error).message)
       return 1
@@ -135,16 +136,17 @@ export async function main (argv: string[], out: (s: string) => void = s => proc
     }
     // SIGHUP re-reads the config file. Its default action ends the process, so this handler goes
     // in before the gateway starts too; a SIGHUP that arrives while starting is applied once started.
-    let gw: Gateway | undefined
+    let reloads: ConfigReloads | undefined
     let hangupWhileStarting = false
     const onHangup = (): void => {
       if (signalled !== undefined) { logger.warn({ signal: 'SIGHUP' }, 'draining: the config is not reloaded'); return }
-      if (gw === undefined) { hangupWhileStarting = true; return }
-      reloadConfig(gw, file, logger)
+      if (reloads === undefined) { hangupWhileStarting = true; return }
+      reloads.reload('signal')
     }
     process.on('SIGTERM', onSignal)
     process.on('SIGINT', onSignal)
     process.on('SIGHUP', onHangup)
+    let gw: Gateway
     try {
       try {
         gw = await startGateway({ config, logger, port })
@@ -153,8 +155,10 @@ export async function main (argv: string[], out: (s: string) => void = s => proc
         err(`tagline start: ${(e as Error).message}`)
         return 1
       }
+      reloads = startConfigReloads({ gateway: gw, file, hash, logger, watch: config.server.watchConfig })
       if (hangupWhileStarting) onHangup()
       if (signalled === undefined) await new Promise<void>(resolve => { wake = resolve })
+      reloads.close()
       try {
         await gw.stop()
       } catch (e) {
@@ -170,26 +174,6 @@ export async function main (argv: string[], out: (s: string) => void = s => proc
   }
   err(`tagline: unknown command "${command}".\n\n${USAGE}`)
   return 2
-}
-
-/**
- * Re-read and apply the config file (SIGHUP). A file that does not validate is refused with the
- * problems `tagline validate` prints, and the running config stays.
- */
-function reloadConfig (gw: Gateway, file: string, logger: Logger): void {
-  let next
-  try {
-    next = loadConfigFile(file, process.env)
-  } catch (e) {
-    const problems = e instanceof ConfigError ? formatProblems(file, e.problems).split('\n') : [(e as Error).message]
-    logger.error({ config: file, problems }, 'config reload refused: the running config stays')
-    return
-  }
-  const { changed, ignoredUntilRestart } = gw.reload(next)
-  logger.info({ config: file, changed, ignoredUntilRestart, tags: next.tags.map(t => `${t.name}:${t.type}`) }, 'config reloaded')
-  if (ignoredUntilRestart.length > 0) {
-    logger.warn({ settings: ignoredUntilRestart }, 'these settings changed in the file but need a restart; their running values stay')
-  }
 }
 
 async function tryCommand (argv: string[], out: (s: string) => void, err: (s: string) => void): Promise<number> {

@@ -22,6 +22,10 @@ export interface Metrics {
   userDataDropped: Counter<'tag' | 'field' | 'reason'>
   /** 1 while a tag's breaker holds it paused, by reason (credentials, failing). */
   tagPaused: Gauge<'tag' | 'reason'>
+  /** Config reloads (SIGHUP or a change of the file) by result: ok, invalid, unchanged. */
+  configReloads: Counter<'result'>
+  /** 1 for the running config's content hash (short sha256); the label changes on a reload. */
+  configInfo: Gauge<'hash'>
   /**
    * Where the per-tag queue gauges read at scrape time: in Redis mode straight from the store, so
    * every replica reports the same numbers. Set once, by Delivery.
@@ -104,6 +108,8 @@ export function createMetrics (opts: { defaultMetrics?: boolean } = {}): Metrics
       labelNames: ['tag', 'field', 'reason'],
       registers
     }),
+    configReloads: new Counter({ name: 'tagline_config_reloads_total', help: 'Config reloads (SIGHUP or a change of the config file) by result: ok (applied), invalid (refused, the running config stays), unchanged (the file changed on disk but its content is the running one).', labelNames: ['result'], registers }),
+    configInfo: new Gauge({ name: 'tagline_config_info', help: 'Always 1, labelled with the running config file\'s content hash (first 12 hex digits of its sha256).', labelNames: ['hash'], registers }),
     queueClaimed: new Counter({ name: 'tagline_queue_claimed_total', help: 'Redis mode: events another replica took and never settled (it died or stalled past delivery.claimIdle), taken over by this one.', labelNames: ['tag'], registers })
   }
 }

@@ -184,11 +184,12 @@ t.test('ConfigHolder: derived values are rebuilt only after a swap', async t => 
 
 // ------------------------------------------------------------------ the real process
 
+// watchConfig: false, so only the signal reloads (test/server/config-watch.test.ts covers the watch).
 t.test('process: SIGHUP applies a changed file, refuses a broken one and keeps serving', async t => {
   const dir = tempDir(t, 'tagline-reload-')
   const sink = await startSink(t)
   const spoolFile = join(dir, 'spool.jsonl')
-  const file = (keys: string[], more: string[] = []): string => writeConfig(dir, 'tagline.yaml', yaml(spoolFile, { server: ['host: 127.0.0.1', ...more], apiKeys: keys, tags: oneHook(sink.origin) }))
+  const file = (keys: string[], more: string[] = []): string => writeConfig(dir, 'tagline.yaml', yaml(spoolFile, { server: ['host: 127.0.0.1', 'watchConfig: false', ...more], apiKeys: keys, tags: oneHook(sink.origin) }))
   const path = file([OLD_KEY])
   const p = spawnTagline(t, ['start', '--config', path], { env: { PORT: '0' } })
   const base = await p.url()
