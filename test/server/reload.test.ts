@@ -234,3 +234,26 @@ t.test('process: SIGHUP applies a changed file, refuses a broken one and keeps s
   const exit = await p.exited
   t.equal(exit.code, 0, 'a clean exit after the reloads')
 })
+
+t.test('process: a change of the file reloads without a signal, counted in /metrics', async t => {
+  const dir = tempDir(t, 'tagline-reload-')
+  const sink = await startSink(t)
+  const spoolFile = join(dir, 'spool.jsonl')
+  const file = (keys: string[]): string => writeConfig(dir, 'tagline.yaml', yaml(spoolFile, { server: ['host: 127.0.0.1'], apiKeys: keys, tags: oneHook(sink.origin) }))
+  const p = spawnTagline(t, ['start', '--config', file([OLD_KEY])], { env: { PORT: '0' } })
+  const base = await p.url()
+  const metric = async (): Promise<string> => (await request(base + '/metrics')).body
+  const before = /tagline_config_info\{hash="([0-9a-f]{12})"\} 1/.exec(await metric())?.[1]
+  t.ok(before, 'tagline_config_info names the running hash')
+
+  file([NEW_KEY])
+  const reloaded = await p.waitLog(l => l.msg === 'config reloaded', 10_000, 'config reloaded')
+  t.equal(reloaded.cause, 'file', 'no signal was sent')
+  t.same(reloaded.changed, ['auth.apiKeys'])
+  const text = await metric()
+  t.match(text, /tagline_config_reloads_total\{result="ok"\} 1/)
+  t.match(text, new RegExp(`tagline_config_info\\{hash="${String(reloaded.hash)}"\\} 1`))
+  t.notMatch(text, new RegExp(`hash="${String(before)}"`), 'the old hash is gone')
+  p.signal('SIGTERM')
+  t.equal((await p.exited).code, 0)
+})
