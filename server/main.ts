@@ -1,4 +1,4 @@
-// The `tagline` command: start, validate, try, queues, replay, forget, help.
+// The `tagline` command: start, validate, try, queues, replay, forget, health, help.
 import { parseArgs } from 'node:util'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
@@ -12,6 +12,7 @@ import { formatTryReport } from './try-format.js'
 import { isTaglineError } from '../common/errors.js'
 import { scrubMessage } from './delivery/redact.js'
 import { forgetCommand, queuesCommand, replayCommand } from './admin-cli.js'
+import { healthCommand } from './health-cli.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
 // Works from the sources (server/) and from the build (dist/server/).
@@ -30,6 +31,8 @@ const USAGE = `Usage:
                                              put one tag's dead letters back into its queue
   tagline forget (--user-id ID | --client-id ID | --email ADDRESS) [--offline] [--config FILE] [--json]
                                              erase what the gateway keeps about one person
+  tagline health [--config FILE] [--url URL] exit 0 when the gateway answers /healthz with 200 (on
+                                             server.opsPort when set); the image's HEALTHCHECK
   tagline help                               this text
 
 tagline try: INPUT is a JSON file (tagline JSON, a dataLayer push or Measurement Protocol JSON),
@@ -73,7 +76,8 @@ mode asks the running gateway (POST /admin/forget). --config, --url and --json a
                         spool (its queues and contexts were in its memory and went with it)
   Exit codes as above.
 
-Environment: PORT overrides server.port; LOG_LEVEL sets the log level (info).
+Environment: PORT overrides server.port; LOG_LEVEL sets the log level (info); TAGLINE_CONFIG is the
+config file of start and health when --config is not given (the image sets /etc/tagline/tagline.yaml).
 Signals: SIGTERM or SIGINT drains and stops; SIGHUP re-reads the config file and applies it (an
 invalid file is refused and the running config stays; the listening address, body limit, proxy
 trust, store, spool file, queue bounds and turning the rate limit on or off need a restart). A
@@ -99,6 +103,7 @@ export async function main (argv: string[], out: (s: string) => void = s => proc
   if (command === 'queues') return await queuesCommand(rest, { out, err, usage: USAGE, defaultConfig: QUICKSTART })
   if (command === 'replay') return await replayCommand(rest, { out, err, usage: USAGE, defaultConfig: QUICKSTART })
   if (command === 'forget') return await forgetCommand(rest, { out, err, usage: USAGE, defaultConfig: QUICKSTART })
+  if (command === 'health') return await healthCommand(rest, { out, err, usage: USAGE, defaultConfig: QUICKSTART })
   if (command === 'start') {
     let values: { config?: string, port?: string }
     try {
@@ -110,7 +115,7 @@ export async function main (argv: string[], out: (s: string) => void = s => proc
       return 2
     }
     const logger = createLogger()
-    const file = values.config ?? QUICKSTART
+    const file = values.config ?? process.env.TAGLINE_CONFIG ?? QUICKSTART
     let config, hash: string
     try {
       ({ config, hash } = readConfigFile(file, process.env))
@@ -118,7 +123,7 @@ export async function main (argv: string[], out: (s: string) => void = s => proc
       err((e as Error).message)
       return 1
     }
-    if (values.config === undefined) logger.info({ config: file }, 'no --config given: running the quickstart config')
+    if (file === QUICKSTART) logger.info({ config: file }, 'no --config given: running the quickstart config')
 
     // Signal handlers go in before the gateway starts (it replays the spool while starting, so a
     // signal then must drain too) and stay for the whole drain: a second SIGTERM or a Ctrl-C that

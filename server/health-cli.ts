@@ -1,0 +1,41 @@
+// `tagline health`: the container's HEALTHCHECK. It asks the gateway its config describes for
+// /healthz (on the ops port when server.opsPort is set) and exits 0 only on a 200, so Docker (or
+// any supervisor) sees a gateway that stopped answering, not only one whose process died.
+import { parseArgs } from 'node:util'
+import { readConfigFile } from './config-reload.js'
+
+interface Io { out: (s: string) => void, err: (s: string) => void, usage: string, defaultConfig: string }
+
+const TIMEOUT_MS = 3000
+
+/** Where a process on this host reaches the listener bound to `host` (a wildcard is loopback). */
+function local (host: string, port: number): string {
+  const h = host === '0.0.0.0' || host === '::' || host === '' ? '127.0.0.1' : host
+  return `http://${h.includes(':') ? `[${h}]` : h}:${port}`
+}
+
+export async function healthCommand (args: string[], io: Io): Promise<number> {
+  let values: { config?: string, url?: string }
+  try {
+    values = parseArgs({ args, options: { config: { type: 'string', short: 'c' }, url: { type: 'string' } } }).values
+  } catch (e) { io.err(`tagline health: ${(e as Error).message}\n\n${io.usage}`); return 2 }
+  let base = values.url
+  if (base === undefined) {
+    const file = values.config ?? process.env.TAGLINE_CONFIG ?? io.defaultConfig
+    try {
+      const { server } = readConfigFile(file, process.env).config
+      base = server.ops !== undefined ? local(server.ops.host, server.ops.port) : local(server.host, server.port)
+    } catch (e) { io.err((e as Error).message); return 1 }
+  }
+  const url = `${base.replace(/\/+$/, '')}/healthz`
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(TIMEOUT_MS) })
+    await res.body?.cancel()
+    if (res.status === 200) { io.out(`${url}: 200`); return 0 }
+    io.err(`${url}: ${res.status}`)
+    return 1
+  } catch (e) {
+    io.err(`${url}: no answer (${(e as Error).message})`)
+    return 1
+  }
+}
