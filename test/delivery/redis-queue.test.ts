@@ -213,9 +213,11 @@ async function cutBeforeExec (): Promise<{ port: number, close: () => Promise<vo
     socket.on('error', () => {})
     let cut = false
     let tail = Buffer.alloc(0) // the end of what was forwarded, where an EXEC may have begun
+    // Every answer is kept: Redis answers MULTI and each queued script as it reads them, so with
+    // a large transaction some come back before the proxy has even seen the EXEC.
     upstream.on('data', chunk => {
-      if (cut) answers += chunk.toString('latin1')
-      else socket.write(chunk)
+      answers += chunk.toString('latin1')
+      if (!cut) socket.write(chunk)
     })
     socket.on('data', chunk => {
       if (cut) return
@@ -238,7 +240,8 @@ async function cutBeforeExec (): Promise<{ port: number, close: () => Promise<vo
     close: async () => await new Promise<void>(resolve => server.close(() => resolve())),
     closedAfterQueued: async (count: number) => {
       await upstreamClosed
-      return answers.startsWith('+OK\r\n') && answers.split('+QUEUED\r\n').length - 1 >= count
+      const multi = answers.indexOf('+OK\r\n')
+      return multi >= 0 && answers.slice(multi).split('+QUEUED\r\n').length - 1 >= count
     }
   }
 }
