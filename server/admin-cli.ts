@@ -147,7 +147,7 @@ export async function forgetCommand (argv: string[], io: CliIo): Promise<number>
  * Refused while a gateway answers at its address, which would rewrite the journal from its memory.
  */
 async function forgetOffline (config: CompiledConfig, file: string, url: string | undefined, person: Person, spoolFile: string): Promise<ForgetReport> {
-  const base = (url ?? localUrl(config.server)).replace(/\/+$/, '')
+  const base = (url ?? localUrl(config.server.host, config.server.port)).replace(/\/+$/, '')
   if (await answers(base + '/healthz')) {
     throw new CliFailure(1, `a gateway answers at ${base}: --offline is for a stopped gateway (a running one keeps its dead letters in memory and would write them back). Run without --offline to ask it.`)
   }
@@ -255,11 +255,10 @@ function checkUrl (url: string | undefined): void {
   if (url !== undefined && !/^https?:\/\/[^/]+/.test(url)) throw usageError(`--url takes the gateway's address, like http://127.0.0.1:8080, not "${url}".`)
 }
 
-/** Where a gateway on this config listens, seen from this host. */
-function localUrl (server: CompiledConfig['server']): string {
-  const h = server.host
+/** Where a listener bound to host:port is reached from this host (a wildcard is loopback). */
+export function localUrl (h: string, port: number): string {
   const host = h === '' || h === '0.0.0.0' || h === '::' ? '127.0.0.1' : h.includes(':') ? `[${h}]` : h
-  return `http://${host}:${server.port}`
+  return `http://${host}:${port}`
 }
 
 async function askGateway (config: CompiledConfig, file: string, url: string | undefined, method: 'GET' | 'POST', path: string, body?: object, stopped = ''): Promise<unknown> {
@@ -267,7 +266,7 @@ async function askGateway (config: CompiledConfig, file: string, url: string | u
   if (key === undefined) {
     throw new CliFailure(1, `embedded mode (no store.redis in ${file}): the queues live in the running gateway, whose /admin routes need an API key, and auth.apiKeys is empty. Add a key to the config (and reload the gateway), or set store.redis.`)
   }
-  const base = (url ?? localUrl(config.server)).replace(/\/+$/, '')
+  const base = (url ?? localUrl(config.server.host, config.server.port)).replace(/\/+$/, '')
   const agent = new Agent({ connect: { timeout: 5000 } })
   try {
     let res

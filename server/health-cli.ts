@@ -3,16 +3,11 @@
 // any supervisor) sees a gateway that stopped answering, not only one whose process died.
 import { parseArgs } from 'node:util'
 import { readConfigFile } from './config-reload.js'
+import { localUrl } from './admin-cli.js'
 
 interface Io { out: (s: string) => void, err: (s: string) => void, usage: string, defaultConfig: string }
 
 const TIMEOUT_MS = 3000
-
-/** Where a process on this host reaches the listener bound to `host` (a wildcard is loopback). */
-function local (host: string, port: number): string {
-  const h = host === '0.0.0.0' || host === '::' || host === '' ? '127.0.0.1' : host
-  return `http://${h.includes(':') ? `[${h}]` : h}:${port}`
-}
 
 export async function healthCommand (args: string[], io: Io): Promise<number> {
   let values: { config?: string, url?: string }
@@ -24,7 +19,8 @@ export async function healthCommand (args: string[], io: Io): Promise<number> {
     const file = values.config ?? process.env.TAGLINE_CONFIG ?? io.defaultConfig
     try {
       const { server } = readConfigFile(file, process.env).config
-      base = server.ops !== undefined ? local(server.ops.host, server.ops.port) : local(server.host, server.port)
+      const { host, port } = server.ops ?? server
+      base = localUrl(host, port)
     } catch (e) { io.err((e as Error).message); return 1 }
   }
   const url = `${base.replace(/\/+$/, '')}/healthz`
