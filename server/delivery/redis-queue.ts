@@ -496,7 +496,6 @@ export class RedisStreamQueue implements TagQueue, SharedQueue {
       const part = all.slice(from, to)
       from = to
       try {
-        await this.groups()
         const call = this.pushCall(part.map(g => ({ push: g.push, from: 0, to: g.push.items.length })))
         const replies = await this.run(async () => await this.scripts.taglineQueuePush(...call)) as Array<[number, number[]]>
         part.forEach((g, i) => g.resolve(pushResult([replies[i]], [0])))
