@@ -6,11 +6,11 @@
 // auth.apiKeys; `forget --offline` erases a stopped gateway's files instead. Both modes share
 // server/delivery/admin.ts and server/forget.ts.
 import { parseArgs } from 'node:util'
-import { readFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { resolve } from 'node:path'
 import { Agent, request } from 'undici'
-import { formatProblems, validateConfigText, type ConfigProblem } from '../config/load.js'
+import { ConfigError } from '../config/load.js'
+import { readConfigFile } from './config-reload.js'
 import type { CompiledConfig } from '../config/types.js'
 import { parseDuration } from '../config/duration.js'
 import { MemoryStore, RedisStore, type Store } from './store/index.js'
@@ -186,15 +186,13 @@ async function run (name: string, io: CliIo, body: () => Promise<void>): Promise
 // ---------------------------------------------------------------- the config
 
 function readConfig (file: string): { config: CompiledConfig, file: string } {
-  let text: string
-  try { text = readFileSync(file, 'utf8') } catch (e) {
-    const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message
-    const problems: ConfigProblem[] = [{ path: '', code: 'unreadable', message: `cannot read the config file: ${why}` }]
-    throw new CliFailure(1, formatProblems(file, problems), { bare: true })
+  try {
+    return { config: readConfigFile(file, process.env).config, file }
+  } catch (e) {
+    // Its message lists the problems as `tagline validate` does (an unreadable file is one).
+    if (e instanceof ConfigError) throw new CliFailure(1, e.message, { bare: true })
+    throw e
   }
-  const result = validateConfigText({ text, file }, process.env)
-  if (!result.ok) throw new CliFailure(1, formatProblems(file, result.problems), { bare: true })
-  return { config: result.config, file }
 }
 
 /** The tags that have a queue: what a gateway on this config delivers to, by name. */
