@@ -3,8 +3,10 @@
 //   npx tsx .ci/validate-manifests.ts rendered.yaml [more.yaml ...]
 // Exits 1 listing every problem. A kind kubernetes-models does not know fails loudly, except the
 // CRDs of ALLOWED_CRDS, which get a shape check of their own (kubernetes-models has no schema for
-// them). Known limit: the compiled schemas do not forbid unknown fields (a misspelt key passes);
-// wrong types, missing required fields and malformed values are caught.
+// them). The compiled schemas do not forbid unknown fields, so the validation runs on a proxy of
+// the object that records which keys the schema reads: a key it never reads, in an object whose
+// keys it does not enumerate (a map such as labels), is reported as an unknown field (a misspelt
+// key in a template).
 // Every Pod template is also held to the "restricted" Pod Security Standard
 // (https://kubernetes.io/docs/concepts/security/pod-security-standards/).
 import { readFileSync } from 'node:fs'
@@ -36,6 +38,53 @@ function modelPath (apiVersion: string, kind: string): string {
 
 interface Validatable { validate: () => void }
 type ModelClass = new (data: Manifest) => Validatable
+
+/**
+ * Validates `model` and lists the fields its schema never looked at. kubernetes-models' compiled
+ * validators read every property their schema defines (`data.foo === undefined`, all errors
+ * collected) and enumerate the keys of maps (labels, annotations, ConfigMap data); an own key
+ * that is neither read nor enumerated is not in the schema.
+ */
+function validateStrict (model: Validatable): string[] {
+  const read = new Map<object, Set<PropertyKey>>()
+  const enumerated = new Set<object>()
+  const paths = new Map<object, string>()
+  const proxies = new WeakMap<object, object>()
+  const wrap = (target: unknown, path: string): unknown => {
+    if (typeof target !== 'object' || target === null) return target
+    const known = proxies.get(target)
+    if (known !== undefined) return known
+    paths.set(target, path)
+    read.set(target, new Set())
+    const proxy = new Proxy(target, {
+      get (t, key, receiver) {
+        read.get(t)?.add(key)
+        const value: unknown = Reflect.get(t, key, receiver)
+        if (typeof key !== 'string' || !Object.hasOwn(t, key)) return value
+        return wrap(value, Array.isArray(t) ? `${path}[${key}]` : `${path}.${key}`)
+      },
+      ownKeys (t) {
+        enumerated.add(t)
+        return Reflect.ownKeys(t)
+      }
+    })
+    proxies.set(target, proxy)
+    return proxy
+  }
+  const problems: string[] = []
+  try {
+    model.validate.call(wrap(model, '') as Validatable)
+  } catch (e) {
+    problems.push(String((e as Error).message))
+  }
+  for (const [object, keys] of read) {
+    if (Array.isArray(object) || enumerated.has(object)) continue
+    for (const key of Object.keys(object)) {
+      if (!keys.has(key)) problems.push(`${paths.get(object) ?? ''}.${key}: unknown field (not in the schema)`.replace(/^\./, ''))
+    }
+  }
+  return problems
+}
 
 async function modelOf (apiVersion: string, kind: string): Promise<ModelClass | undefined> {
   if (!/^[a-z0-9.-]*\/?v[0-9a-z]+$/.test(apiVersion) || !/^[A-Z][A-Za-z0-9]*$/.test(kind)) return undefined
@@ -111,11 +160,7 @@ async function main (files: string[]): Promise<number> {
             problems.push(`unknown apiVersion/kind ${String(m.apiVersion)} ${String(m.kind)}: kubernetes-models has no schema for it; ` +
               'add a check to ALLOWED_CRDS in .ci/validate-manifests.ts if it is a CRD the chart means to render')
           } else {
-            try {
-              new Model(m).validate()
-            } catch (e) {
-              problems.push(String((e as Error).message))
-            }
+            problems.push(...validateStrict(new Model(m)))
           }
         }
         problems.push(...restrictedPodProblems(podSpecOf(m)))
