@@ -79,6 +79,11 @@ applied.
 {{- fail "mode: embedded does not use Redis: leave redis.existingSecret and redis.url empty, or set mode: redis" -}}
 {{- end -}}
 {{- end -}}
+{{- range $key := list "host" "opsHost" -}}
+{{- if has (toString (get $server $key)) (list "127.0.0.1" "localhost" "::1") -}}
+{{- fail (printf "config.server.%s %s: the kubelet's probes and the Service reach the pod on its own address; leave it out (0.0.0.0)" $key (toString (get $server $key))) -}}
+{{- end -}}
+{{- end -}}
 {{- if and $v.ingress.enabled (empty $v.trustedProxies) -}}
 {{- fail "ingress.enabled with empty trustedProxies: the gateway would see every visitor as the ingress's address and rate-limit the whole shop as one; list the ingress controller's pod CIDR in trustedProxies" -}}
 {{- end -}}
