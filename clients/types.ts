@@ -28,6 +28,8 @@ export interface RequestSnapshot {
   /** Host the request was sent to (X-Forwarded-Host only from trusted proxies). */
   host?: string
   protocol?: 'http' | 'https'
+  /** Marked for the live debug view (the edge decides; enrichment records it on each event). */
+  debug?: boolean
 }
 
 /** An event as a client produces it: `source` and enrichment are added by the pipeline. */

@@ -5,7 +5,7 @@ import { CommonKeys } from '../schemas/config.js'
 import { tagTypes } from '../tags/index.js'
 import { ALL_TRIGGER, ConditionError, always, compileCondition, compileTagDecision } from '../tags/triggers.js'
 import { parseDuration } from './duration.js'
-import { DELIVERY_DEFAULTS, IDENTITY_DEFAULTS, PRIVACY_DEFAULTS, RETRY_DEFAULTS, SERVER_DEFAULTS, STORE_DEFAULTS, TAG_DEFAULTS } from '../schemas/defaults.js'
+import { DEBUG_DEFAULTS, DELIVERY_DEFAULTS, IDENTITY_DEFAULTS, PRIVACY_DEFAULTS, RETRY_DEFAULTS, SERVER_DEFAULTS, STORE_DEFAULTS, TAG_DEFAULTS } from '../schemas/defaults.js'
 import type { BreakerPolicy, CompiledConfig, CompiledTag, RetryPolicy } from './types.js'
 import type { Predicate } from '../tags/triggers.js'
 
@@ -105,7 +105,7 @@ export function compileConfig (raw: Config, file?: string): CompiledConfig {
       enabled: raw.dedup?.enabled ?? IDENTITY_DEFAULTS.dedupEnabled,
       windowMs: parseDuration(raw.dedup?.window ?? IDENTITY_DEFAULTS.dedupWindow)
     },
-    debug: {},
+    debug: { ringSize: raw.debug?.ring ?? DEBUG_DEFAULTS.ring, onOpsPort: raw.debug?.onOpsPort ?? DEBUG_DEFAULTS.onOpsPort },
     privacy: { honorGpc: raw.privacy?.honorGpc ?? PRIVACY_DEFAULTS.honorGpc },
     delivery: {
       maxQueue: raw.delivery?.maxQueue ?? DELIVERY_DEFAULTS.maxQueue,

@@ -66,8 +66,8 @@ export interface CompiledConfig {
   /** Non-empty API keys only. */
   apiKeys: string[]
   dedup: { enabled: boolean, windowMs: number }
-  /** Reserved for the live debug view, which is not built yet: read by nothing today. */
-  debug: { token?: string }
+  /** The live debug view (/debug): off without a token. */
+  debug: { token?: string, ringSize: number, onOpsPort: boolean }
   privacy: { honorGpc: boolean }
   delivery: { maxQueue: number, deadLetterMax: number, deadLetterMaxAgeMs: number, claimIdleMs: number, localBuffer: number }
   triggers: Map<string, Predicate>

@@ -2,7 +2,7 @@
 // and the generated `config.schema.json` that editors use for the YAML file.
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import { CONSENT_TYPES } from './event.js'
-import { DELIVERY_DEFAULTS, IDENTITY_DEFAULTS, PRIVACY_DEFAULTS, RETRY_DEFAULTS, SERVER_DEFAULTS, STORE_DEFAULTS, TAG_DEFAULTS } from './defaults.js'
+import { DEBUG_DEFAULTS, DELIVERY_DEFAULTS, IDENTITY_DEFAULTS, PRIVACY_DEFAULTS, RETRY_DEFAULTS, SERVER_DEFAULTS, STORE_DEFAULTS, TAG_DEFAULTS } from './defaults.js'
 
 const Scalar = Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Null()])
 
@@ -149,7 +149,11 @@ export const Config = Type.Object({
     window: Type.Optional(Duration(IDENTITY_DEFAULTS.dedupWindow)),
     enabled: Type.Optional(Type.Boolean({ default: IDENTITY_DEFAULTS.dedupEnabled }))
   }, { additionalProperties: false })),
-  debug: Type.Optional(Type.Object({ token: Type.Optional(Type.String({ description: 'Reserved for the live debug view (/debug), which is not built yet: accepted and ignored today.' })) }, { additionalProperties: false })),
+  debug: Type.Optional(Type.Object({
+    token: Type.Optional(Type.String({ pattern: '^(|.{16,})$', description: 'Turns on the live debug view at /debug: open /debug?token=<this> once (it then lives in an HttpOnly cookie), or send it as the X-Tagline-Debug-Token header. At least 16 characters; empty: the view is off (404).' })),
+    ring: Type.Optional(Type.Integer({ minimum: 10, maximum: 10_000, default: DEBUG_DEFAULTS.ring, description: 'Recent trace entries kept for a view that opens (traffic marked with ?tagline_debug=1 is kept while nobody watches).' })),
+    onOpsPort: Type.Optional(Type.Boolean({ default: DEBUG_DEFAULTS.onOpsPort, description: 'Serve /debug on the private ops port (server.opsPort) instead of the public one.' }))
+  }, { additionalProperties: false })),
   privacy: Type.Optional(Type.Object({
     honorGpc: Type.Optional(Type.Boolean({ default: PRIVACY_DEFAULTS.honorGpc, description: 'Treat the Sec-GPC: 1 header as an opt-out of advertising tags.' }))
   }, { additionalProperties: false })),

@@ -10,6 +10,11 @@ export const TAG_DEFAULTS = Object.freeze({
   ip: 'full' as 'full' | 'truncate' | 'none'
 })
 
+export const DEBUG_DEFAULTS = Object.freeze({
+  ring: 500,
+  onOpsPort: false
+})
+
 export const PRIVACY_DEFAULTS = Object.freeze({
   /** Treat Sec-GPC: 1 as an opt-out of advertising tags. */
   honorGpc: true

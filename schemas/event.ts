@@ -104,6 +104,8 @@ const Source = Type.Object({
   trusted: Type.Boolean(),
   gpc: Type.Optional(Type.Boolean()),
   minted_event_id: Type.Optional(Type.Boolean()),
+  /** The request was marked for the live debug view (`?tagline_debug=1`, `X-Tagline-Debug`): traced while nobody watches. */
+  debug: Type.Optional(Type.Boolean()),
   /** Fields filled from the visitor's last browser context (context stitching). */
   stitched: Type.Optional(Type.Array(Str))
 })

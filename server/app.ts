@@ -18,6 +18,8 @@ import type { Enqueuer, QueueAdmin } from './delivery/index.js'
 import { ConfigHolder } from './config-holder.js'
 import type { ForgetTargets } from './forget.js'
 import { ForwardedForWatch } from './forwarded-for.js'
+import { TraceHub } from './debug/hub.js'
+import { debugRoutes } from './routes/debug.js'
 import { TIME_WINDOW_PATTERN, TIME_WINDOW_UNITS } from '../schemas/config.js'
 
 interface AppCollaborators {
@@ -36,6 +38,8 @@ interface AppCollaborators {
    * /readyz (server/ops-app.ts). Default: one of the app's own, logging to `logger`.
    */
   forwardedFor?: ForwardedForWatch
+  /** The live debug view's traces; shared with delivery and the ops listener. Default: the app's own. */
+  hub?: TraceHub
 }
 
 /**
@@ -177,9 +181,11 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
 
   const authenticator = holder.derived(c => makeAuthenticator(c.apiKeys))
   const authenticate = (header: string | undefined): boolean => authenticator()(header)
-  await app.register(collectRoutes, { holder, store: deps.store, delivery: deps.delivery, metrics, ids, authenticate })
+  const hub = deps.hub ?? new TraceHub({ replica: 'local', ringSize: () => holder.current().debug.ringSize })
+  await app.register(collectRoutes, { holder, store: deps.store, delivery: deps.delivery, metrics, ids, authenticate, hub })
   // With an ops port, /metrics is served there only; /healthz and /readyz stay here for the load balancer.
   await app.register(opsRoutes, { store: deps.store, metrics, isReady: deps.isReady ?? (() => true), serveMetrics: config.server.ops === undefined, forwardedFor })
   await app.register(adminRoutes, { holder, admin: deps.delivery, authenticate, forget: deps.forget })
+  await app.register(debugRoutes, { holder, hub, listener: 'public' })
   return app as unknown as FastifyInstance
 }

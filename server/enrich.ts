@@ -106,6 +106,7 @@ export function enrich (parsed: ParsedEvent[], snap: RequestSnapshot, client: st
     const e: TaglineEvent = { ...p } as TaglineEvent
     e.source = { client, request_id: snap.requestId, received_ms: now, trusted: snap.trusted }
     if (gpc) e.source.gpc = true
+    if (snap.debug === true) e.source.debug = true
     e.timestamp_ms ??= now
     if (browser) {
       // A browser never chooses its own IP or user agent; a trusted backend may pass the visitor's.

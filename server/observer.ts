@@ -18,10 +18,14 @@ export interface RequestObserver {
 
 /** One per Delivery: every send, and every final outcome of an (event, tag). */
 export interface DeliveryObserver {
+  /** Asked before a send is described for exchange(); absent means always. */
+  wants? (events: readonly TaglineEvent[]): boolean
   exchange? (x: {
     tag: string
     batchId: string
     attempt: number
+    /** The events the request carries (the tag's copies). */
+    events: readonly TaglineEvent[]
     /** The request as it is logged: secrets and user data redacted. */
     request: RequestDescription
     /** The destination's status and body, or the network error; absent for dry runs. */

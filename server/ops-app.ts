@@ -2,9 +2,11 @@
 // the public first-party subdomain does not show the gateway's metrics to the internet. A small
 // Fastify of its own: no body parsing, no CORS, no rate limit, JSON errors like the public port.
 import Fastify, { LogController, type FastifyInstance } from 'fastify'
+import cookie from '@fastify/cookie'
 import type { Logger } from 'pino'
 import { errors } from '../common/errors.js'
 import { opsRoutes, type OpsOptions } from './routes/ops.js'
+import { debugRoutes, type DebugRouteOptions } from './routes/debug.js'
 
 export interface OpsListener {
   app: FastifyInstance
@@ -13,7 +15,7 @@ export interface OpsListener {
 }
 
 /** Build the ops app (tests inject into it); `listenOps` also binds it. */
-export async function buildOpsApp (opts: Omit<OpsOptions, 'serveMetrics'> & { logger?: Logger }): Promise<FastifyInstance> {
+export async function buildOpsApp (opts: Omit<OpsOptions, 'serveMetrics'> & { logger?: Logger, debug?: Omit<DebugRouteOptions, 'listener'> }): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: opts.logger,
     logController: new LogController({ disableRequestLogging: true }),
@@ -29,6 +31,11 @@ export async function buildOpsApp (opts: Omit<OpsOptions, 'serveMetrics'> & { lo
     opts.metrics.httpRequests.inc({ route: req.routeOptions.url ?? 'unmatched', status: reply.statusCode })
   })
   await app.register(opsRoutes, { ...opts, serveMetrics: true })
+  // The debug view answers here when debug.onOpsPort is set (it reads the cookie its login sets).
+  if (opts.debug !== undefined) {
+    await app.register(cookie)
+    await app.register(debugRoutes, { ...opts.debug, listener: 'ops' })
+  }
   return app as unknown as FastifyInstance
 }
 

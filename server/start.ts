@@ -15,6 +15,11 @@ import { createLogger } from './logger.js'
 import { expireSpool, sweepDeadLetters } from './delivery/retention.js'
 import { ForwardedForWatch } from './forwarded-for.js'
 import { buildOpsApp, listenOps, type OpsListener } from './ops-app.js'
+import { TraceHub } from './debug/hub.js'
+import { RedisTraceBus } from './debug/redis-bus.js'
+
+/** This process among the replicas: its consumer name in the groups, its name in the debug view. */
+const REPLICA = `${hostname()}:${process.pid}`
 
 export interface Gateway {
   app: FastifyInstance
@@ -52,6 +57,12 @@ export async function startGateway (opts: StartOptions): Promise<Gateway> {
   const queues = sharedQueues(store, config, metrics, deliveryLogger) ??
     await embeddedQueues({ logger: deliveryLogger, deadLetterFile: resolve(config.server.deadLetterFile), deadLetterMax: config.delivery.deadLetterMax })
       .catch(async err => { await store.close().catch(() => {}); throw err })
+  const holder = new ConfigHolder(config)
+  // With Redis, a view open on any replica sees every replica's traces.
+  const bus = store.redis === undefined
+    ? undefined
+    : new RedisTraceBus({ ...store.redis, enabled: () => holder.current().debug.token !== undefined, logger })
+  const hub = new TraceHub({ replica: REPLICA, ringSize: () => holder.current().debug.ringSize, bus, logger })
   const delivery = new Delivery({
     tags: config.tags,
     metrics,
@@ -59,9 +70,9 @@ export async function startGateway (opts: StartOptions): Promise<Gateway> {
     maxQueue: config.delivery.maxQueue,
     deadLetterMax: config.delivery.deadLetterMax,
     queues,
-    spoolFile
+    spoolFile,
+    observer: hub.deliveryObserver()
   })
-  const holder = new ConfigHolder(config)
   let ready = false
   let app: FastifyInstance | undefined
   let address: string
@@ -69,12 +80,12 @@ export async function startGateway (opts: StartOptions): Promise<Gateway> {
   try {
     const forget = { store, queues: queues.eraser, deadLetters: queues.deadLetters, spoolFile }
     const forwardedFor = new ForwardedForWatch(logger)
-    app = await buildApp({ holder, store, delivery, metrics, logger, isReady: () => ready, forget, forwardedFor })
+    app = await buildApp({ holder, store, delivery, metrics, logger, isReady: () => ready, forget, forwardedFor, hub })
     // Listen before the spool is replayed: a start that fails (port in use, bad host) must leave
     // the previous run's spool on disk, not load it into queues that die with this process.
     address = await app.listen({ port: opts.port ?? config.server.port, host: opts.host ?? config.server.host })
     if (config.server.ops !== undefined) {
-      ops = await listenOps(await buildOpsApp({ store, metrics, logger, isReady: () => ready, forwardedFor }), config.server.ops)
+      ops = await listenOps(await buildOpsApp({ store, metrics, logger, isReady: () => ready, forwardedFor, debug: { holder, hub } }), config.server.ops)
     }
     const expired = await expireSpool(spoolFile, config.server.spoolMaxAgeMs, Date.now())
     if (expired > 0) logger.warn({ file: spoolFile, events: expired, maxAgeMs: config.server.spoolMaxAgeMs }, 'spool: events past server.spoolMaxAge dropped, not replayed')
@@ -85,6 +96,7 @@ export async function startGateway (opts: StartOptions): Promise<Gateway> {
     await app?.close().catch(() => {})
     await ops?.app.close().catch(() => {})
     await delivery.close(0).catch(() => {})
+    await bus?.close().catch(() => {})
     await store.close().catch(() => {})
     throw err
   }
@@ -127,6 +139,7 @@ export async function startGateway (opts: StartOptions): Promise<Gateway> {
           const closingOps = ops.app.close()
           if (!await settlesWithin(closingOps, 1000)) ops.app.server.closeAllConnections()
         }
+        await bus?.close()
         await store.close()
         logger.info(result, 'tagline stopped')
         return result
@@ -145,7 +158,7 @@ export function sharedQueues (store: Store, config: CompiledConfig, metrics: Met
   if (store.redis === undefined) return undefined
   return redisQueues({
     ...store.redis,
-    consumer: `${hostname()}:${process.pid}`,
+    consumer: REPLICA,
     claimIdleMs: config.delivery.claimIdleMs,
     localBuffer: config.delivery.localBuffer,
     deadLetterMax: config.delivery.deadLetterMax,

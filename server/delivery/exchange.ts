@@ -37,14 +37,15 @@ export interface ExchangeTrace { batchId: string, attempt: number, events: reado
 export async function exchange (req: OutgoingRequest, c: ExchangeContext, trace?: ExchangeTrace): Promise<Exchanged> {
   const out = await run(req, c, trace)
   if (c.observer?.exchange !== undefined && trace !== undefined) {
-    const s = out.sent
     const carried = trace.carried.map(i => trace.events[i])
+    if (c.observer.wants?.(carried) === false) return out
+    const s = out.sent
     const answer = s === undefined
       ? undefined
       : s.kind === 'response'
         ? { status: s.response.status, body: redactText(s.response.body, c.secrets, carried) }
         : { error: redactText(`${s.code}: ${s.message}`, c.secrets, carried) }
-    c.observer.exchange({ tag: c.tag.name, batchId: trace.batchId, attempt: trace.attempt, request: describeRequest(req, c.secrets), answer, result: out.result, durationMs: s?.durationMs })
+    c.observer.exchange({ tag: c.tag.name, batchId: trace.batchId, attempt: trace.attempt, events: carried, request: describeRequest(req, hidden(c.secrets, trace)), answer, result: out.result, durationMs: s?.durationMs })
   }
   return out
 }

@@ -1,7 +1,9 @@
-// Log-safe descriptions of outgoing requests (dry runs, `log:` URLs, debug). A logged request
-// must never carry a credential or raw user data: names that look secret are masked, the tag's
-// declared secret settings are masked wherever their values appear, and `user_data` goes whole.
+// Log-safe descriptions of requests: outgoing ones (dry runs, `log:` URLs, the debug view) and
+// incoming ones (the debug view). A shown request never carries a credential or raw user data:
+// names that look secret are masked, the tag's declared secret settings are masked wherever their
+// values appear, and `user_data` goes whole.
 import type { OutgoingRequest } from '../../tags/types.js'
+import { truncateIp } from '../ip.js'
 
 export const REDACTED = '[redacted]'
 
@@ -42,14 +44,16 @@ function maskValues (text: string, secrets: readonly string[]): string {
   return out
 }
 
+type KeyTest = (key: string) => boolean
+
 /** `a=1&token=x` → `a=1&token=[redacted]`, keeping every other byte as it was. */
-function redactParams (query: string): string {
+function redactParams (query: string, hide: KeyTest = isSecretName): string {
   return query.split('&').map(pair => {
     const eq = pair.indexOf('=')
     if (eq < 0) return pair
     let key = pair.slice(0, eq)
     try { key = decodeURIComponent(key.replace(/\+/g, ' ')) } catch {}
-    return isSecretName(key) ? `${pair.slice(0, eq)}=${REDACTED}` : pair
+    return hide(key) ? `${pair.slice(0, eq)}=${REDACTED}` : pair
   }).join('&')
 }
 
@@ -61,25 +65,25 @@ function redactUrl (url: string): string {
   return url.slice(0, q + 1) + redactParams(url.slice(q + 1, end)) + url.slice(end)
 }
 
-function redactJson (value: unknown, keepUserData: boolean): unknown {
-  if (Array.isArray(value)) return value.map(v => redactJson(v, keepUserData))
+function redactJson (value: unknown, hide: KeyTest): unknown {
+  if (Array.isArray(value)) return value.map(v => redactJson(v, hide))
   if (value === null || typeof value !== 'object') return value
   const out: Record<string, unknown> = {}
-  for (const [k, v] of Object.entries(value)) {
-    out[k] = (k === 'user_data' && !keepUserData) || isSecretName(k) ? REDACTED : redactJson(v, keepUserData)
-  }
+  for (const [k, v] of Object.entries(value)) out[k] = hide(k) ? REDACTED : redactJson(v, hide)
   return out
 }
 
-function redactBody (body: string, keepUserData: boolean): string {
+function redactBody (body: string, hide: KeyTest): string {
   const trimmed = body.trimStart()
   if (trimmed.startsWith('{') || trimmed.startsWith('[')) {
-    try { return JSON.stringify(redactJson(JSON.parse(body), keepUserData)) } catch {}
+    try { return JSON.stringify(redactJson(JSON.parse(body), hide)) } catch {}
   }
   // Form-encoded bodies (GA4 hits: one query string per line).
-  if (/^[^\s=&]+=/.test(trimmed)) return body.split('\n').map(redactParams).join('\n')
+  if (/^[^\s=&]+=/.test(trimmed)) return body.split('\n').map(line => redactParams(line, hide)).join('\n')
   return body
 }
+
+const secretOrUserData: KeyTest = k => k === 'user_data' || isSecretName(k)
 
 /**
  * `keepUserData` is for documentation only, whose examples carry test data already hashed the
@@ -92,11 +96,64 @@ export function describeRequest (req: OutgoingRequest, secrets: readonly string[
     headers[name] = SECRET_HEADERS.has(lower) || isSecretName(lower) ? REDACTED : maskValues(value, secrets)
   }
   const out: RequestDescription = { method: req.method, url: maskValues(redactUrl(req.url), secrets), headers }
-  if (req.body !== undefined) out.body = maskValues(redactBody(req.body, opts.keepUserData === true), secrets)
+  if (req.body !== undefined) out.body = maskValues(redactBody(req.body, opts.keepUserData === true ? isSecretName : secretOrUserData), secrets)
   return out
 }
 
 const EMAIL = /[^\s"'<>@,;:()[\]]+@[^\s"'<>@,;:()[\]]+\.[A-Za-z]{2,}/g
+/** An e-mail address URL-encoded once or twice (a page URL inside a GA4 hit's `dl`). */
+const ENCODED_EMAIL = /[^\s"'<>@,;:()[\]&=?/]+%(?:25)?40[^\s"'<>@,;:()[\]&=?/]+\.[A-Za-z]{2,}/gi
+
+// Where incoming requests carry user-provided data: GTM/gtag names (clients/user-data.ts), gtag's
+// `ep.user_data.*` and hashed `em`/`ph`, and the model's own field names.
+const USER_DATA_NAMES = new Set([
+  'user_data', 'email', 'email_address', 'phone', 'phone_number', 'first_name', 'last_name', 'street',
+  'postal_code', 'date_of_birth', 'em', 'ph', 'fn', 'ln', 'ge', 'db', 'zp', 'ct', 'st',
+  'sha256_email_address', 'sha256_phone_number', 'sha256_first_name', 'sha256_last_name', 'sha256_street'
+])
+const incomingHidden: KeyTest = k => {
+  const name = k.toLowerCase()
+  return USER_DATA_NAMES.has(name) || /^(ep|up)\.user_data\b/.test(name) || isSecretName(name)
+}
+
+const IP_HEADERS = new Set(['x-forwarded-for', 'x-real-ip', 'cf-connecting-ip', 'true-client-ip', 'x-client-ip', 'forwarded'])
+const IP_LIKE = /\b(?:\d{1,3}\.){3}\d{1,3}\b|(?:[0-9a-f]{0,4}:){2,7}[0-9a-f]{0,4}/gi
+
+/** E-mail addresses, plain or URL-encoded, masked wherever they stand (a page URL, a free-text parameter). */
+export function scrubEmails (text: string): string {
+  return text.includes('@') || /%(25)?40/i.test(text) ? text.replace(EMAIL, REDACTED).replace(ENCODED_EMAIL, REDACTED) : text
+}
+
+/** Each IP address in a header value truncated as tags do (`ip: truncate`). */
+function truncateIps (value: string): string {
+  return value.replace(IP_LIKE, ip => truncateIp(ip) ?? REDACTED)
+}
+
+/**
+ * An incoming request as the debug view shows it: credentials and cookie values masked (cookie
+ * names kept), user data masked by name in the query and the body, e-mail addresses anywhere
+ * masked, IP addresses truncated, and a long body cut at `maxBody` characters.
+ */
+export function describeIncoming (req: { method: string, url: string, headers: Record<string, string | undefined>, body?: string, ip?: string }, maxBody = 8192): RequestDescription & { ip?: string } {
+  const scrub = scrubEmails
+  const headers: Record<string, string> = {}
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value === undefined) continue
+    const lower = name.toLowerCase()
+    if (lower === 'cookie') headers[name] = value.split(';').map(c => `${c.split('=')[0].trim()}=${REDACTED}`).join('; ')
+    else if (SECRET_HEADERS.has(lower) || isSecretName(lower)) headers[name] = REDACTED
+    else headers[name] = scrub(IP_HEADERS.has(lower) ? truncateIps(value) : value)
+  }
+  const q = req.url.indexOf('?')
+  const url = q < 0 ? req.url : req.url.slice(0, q + 1) + redactParams(req.url.slice(q + 1), incomingHidden)
+  const out: RequestDescription & { ip?: string } = { method: req.method, url: scrub(url), headers }
+  if (req.ip !== undefined) out.ip = truncateIp(req.ip) ?? REDACTED
+  if (req.body !== undefined && req.body !== '') {
+    const body = scrub(redactBody(req.body, incomingHidden))
+    out.body = body.length > maxBody ? `${body.slice(0, maxBody)}… (${body.length - maxBody} more characters)` : body
+  }
+  return out
+}
 
 /** The event's user data and visitor IP, as they may be quoted (and URL-encoded). */
 function userDataValues (event: { user_data?: unknown, ip_override?: unknown }): string[] {

@@ -10,6 +10,8 @@ import { ContextWriter, runPipeline } from '../pipeline.js'
 import type { Enqueuer } from '../delivery/index.js'
 import { cookieDomain } from '../identity.js'
 import { TaglineError } from '../../common/errors.js'
+import type { TraceHub } from '../debug/hub.js'
+import { MARK_COOKIE, marking } from '../debug/marked.js'
 
 export interface CollectOptions {
   holder: ConfigHolder
@@ -18,6 +20,8 @@ export interface CollectOptions {
   metrics: Metrics
   ids: IdSource
   authenticate: (header: string | undefined) => boolean
+  /** The live debug view's traces. */
+  hub: TraceHub
 }
 
 export async function collectRoutes (app: FastifyInstance, opts: CollectOptions): Promise<void> {
@@ -37,29 +41,43 @@ export async function collectRoutes (app: FastifyInstance, opts: CollectOptions)
     let clientName = 'none'
     // One config for the whole request, even if a reload lands while it awaits the store.
     const deps = pipelineDeps()
+    let tracer: ReturnType<TraceHub['trace']>
     try {
       const trusted = opts.authenticate(req.headers.authorization)
       const snap = snapshotOf(req, trusted, receivedMs)
+      // Only with the view on: an unwatched gateway pays one test here.
+      const mark = deps.config.debug.token !== undefined ? marking(snap) : undefined
+      if (mark?.marked === true) snap.debug = true
+      if (mark !== undefined) tracer = opts.hub.trace(snap, mark.marked)
       const claimed = claim(snap)
       clientName = claimed.client
+      tracer?.claimed(claimed.client)
       if (claimed.error !== undefined) throw claimed.error
-      const result = await runPipeline(deps, snap, claimed.client, claimed.events)
+      const result = await runPipeline(tracer === undefined ? deps : { ...deps, observer: tracer }, snap, claimed.client, claimed.events)
 
-      if (result.cookies.length > 0) {
+      if (result.cookies.length > 0 || mark?.set !== undefined) {
         const domain = cookieDomain(snap.host, deps.config.identity.cookieDomain)
         const secure = snap.protocol === 'https'
         for (const c of result.cookies) {
           reply.setCookie(c.name, c.value, { domain, path: '/', maxAge: c.maxAgeS, httpOnly: c.httpOnly, secure, sameSite: 'lax' })
         }
+        // A session cookie: the visitor stays marked until the browser closes or ?tagline_debug=0.
+        if (mark?.set === 'on') reply.setCookie(MARK_COOKIE, '1', { domain, path: '/', httpOnly: true, secure, sameSite: 'lax' })
+        else if (mark?.set === 'off') reply.clearCookie(MARK_COOKIE, { domain, path: '/' })
       }
       // gtag and MP senders expect Google's bare 204; everything else learns the event ids.
       if (claimed.client === 'gtag' || (claimed.client === 'mp' && snap.path.endsWith('/mp/collect'))) {
+        tracer?.finish(204)
         reply.code(204).send()
         return
       }
+      tracer?.finish(202)
       reply.code(202).send({ accepted: result.accepted, deduplicated: result.deduplicated, event_ids: result.event_ids })
     } catch (err) {
-      if (err instanceof TaglineError) metrics.eventsRejected.inc({ client: clientName, reason: err.code })
+      if (err instanceof TaglineError) {
+        metrics.eventsRejected.inc({ client: clientName, reason: err.code })
+        tracer?.finish(err.statusCode, err.code)
+      } else tracer?.finish(500, 'internal')
       throw err
     }
   }
