@@ -5,7 +5,10 @@
 // start` does with store.redis, under a throwaway key prefix deleted at the end), and the Redis
 // server's own CPU per hit is reported beside the gateway's when it runs on this machine.
 // With --json each hit is a JSON purchase (POST /collect, bench/inputs.ts PURCHASE_BODY) instead.
-// Usage: npx tsx bench/cpu-per-hit.ts [hits, default 15000] [--redis] [--json]   (BENCH_REDIS_URL, default redis://127.0.0.1:6379)
+// With --debug the live debug view is on (debug.token set) and nobody watches it: the cost an
+// operator pays for leaving it enabled; --watched adds a viewer that serialises every entry as the
+// stream does (bench/debug-cost.ts compares the three).
+// Usage: npx tsx bench/cpu-per-hit.ts [hits, default 15000] [--redis] [--json] [--debug]   (BENCH_REDIS_URL, default redis://127.0.0.1:6379)
 import { fork } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
@@ -17,6 +20,7 @@ import { Delivery } from '../server/delivery/index.js'
 import { createMetrics } from '../server/metrics.js'
 import { sharedQueues } from '../server/start.js'
 import { createStore } from '../server/store/index.js'
+import { TraceHub } from '../server/debug/hub.js'
 import { BROWSER_HEADERS, GTAG_QUERY, PURCHASE_BODY } from './inputs.js'
 
 const N = Number(process.argv.slice(2).find(a => /^\d+$/.test(a)) ?? 15_000)
@@ -24,6 +28,8 @@ const REDIS = process.argv.includes('--redis') ? (process.env.BENCH_REDIS_URL ??
 const PREFIX = `tagline-bench-cpu:${process.pid}-${randomBytes(3).toString('hex')}:`
 const CONCURRENCY = 50
 const JSON_HITS = process.argv.includes('--json')
+const WATCHED = process.argv.includes('--watched')
+const DEBUG = WATCHED || process.argv.includes('--debug')
 
 const sink = fork(fileURLToPath(new URL('./cpu-sink.ts', import.meta.url)), { execArgv: ['--import', 'tsx'] })
 const port: number = await new Promise(resolve => sink.once('message', m => resolve(m as number)))
@@ -32,6 +38,7 @@ const config = loadConfig({
   text: `server: { rateLimit: false, trustProxy: ["127.0.0.1"], cors: { origins: ["https://shop.example"] } }
 delivery: { maxQueue: 200000 }
 ${REDIS !== undefined ? `store: { redis: "${REDIS}", prefix: "${PREFIX}" }` : ''}
+${DEBUG ? 'debug: { token: bench_debug_token_0123456789 }' : ''}
 triggers:
   staging: { page_location: { matches: "^https://staging\\\\." } }
 tags:
@@ -45,8 +52,12 @@ tags:
 const metrics = createMetrics({ defaultMetrics: false })
 const logger = pino({ level: 'silent' })
 const store = await createStore(config.store)
-const delivery = new Delivery({ tags: config.tags, metrics, logger, maxQueue: 200_000, queues: sharedQueues(store, config, metrics, logger) })
-const app = await buildApp({ config, store, delivery, metrics, logger })
+// As server/start.ts wires it: delivery always reports to the hub, which traces nothing unwatched.
+const hub = new TraceHub({ replica: 'bench', ringSize: () => config.debug.ringSize })
+const delivery = new Delivery({ tags: config.tags, metrics, logger, maxQueue: 200_000, queues: sharedQueues(store, config, metrics, logger), observer: hub.deliveryObserver() })
+const app = await buildApp({ config, store, delivery, metrics, logger, hub })
+let streamed = 0
+if (WATCHED) await hub.watch(entry => { streamed += JSON.stringify(entry).length })
 
 /** The Redis server's CPU seconds so far, when it runs here (/proc). */
 async function redisCpu (): Promise<number | undefined> {
@@ -81,7 +92,7 @@ try {
   const cpu = process.cpuUsage(before)
   const redisAfter = await redisCpu()
   const redis = redisBefore !== undefined && redisAfter !== undefined ? { redisCpuUsPerHit: Math.round((redisAfter - redisBefore) * 1e6 / N) } : {}
-  console.log(JSON.stringify({ hits: N, input: JSON_HITS ? 'json purchase' : 'gtag hit', mode: REDIS !== undefined ? 'redis' : 'embedded', cpuUsPerHit: Math.round((cpu.user + cpu.system) / N), userUs: Math.round(cpu.user / N), systemUs: Math.round(cpu.system / N), ...redis }))
+  console.log(JSON.stringify({ hits: N, input: JSON_HITS ? 'json purchase' : 'gtag hit', mode: REDIS !== undefined ? 'redis' : 'embedded', debug: WATCHED ? 'watched' : DEBUG ? 'enabled, unwatched' : 'off', traced: hub.recent().length, streamedBytesPerHit: Math.round(streamed / (N + 3000)), cpuUsPerHit: Math.round((cpu.user + cpu.system) / N), userUs: Math.round(cpu.user / N), systemUs: Math.round(cpu.system / N), ...redis }))
 } finally {
   await app.close()
   await delivery.close(100)

@@ -17,6 +17,8 @@
 // BENCH_TAGS (a subset of ga4,meta,tiktok,posthog,webhook), BENCH_CPU_PROF=1 (profile the gateway),
 // BENCH_STRICT=1 (also exit 1 when a target is missed).
 // `npm run bench -- --redis` (or BENCH_MODE=redis) runs bench/redis.ts instead: embedded vs Redis mode.
+// `npm run bench -- --debug` (or BENCH_MODE=debug, or `npm run bench:debug`) runs bench/debug-cost.ts:
+// the debug view off, enabled but unwatched, and watched.
 // See bench/README.md.
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, writeFileSync } from 'node:fs'
@@ -221,4 +223,6 @@ async function main (): Promise<number> {
 if (process.argv.includes('--redis') || process.env.BENCH_MODE === 'redis') {
   const { main: redisMain } = await import('./redis.js')
   runMain(redisMain)
+} else if (process.argv.includes('--debug') || process.env.BENCH_MODE === 'debug') {
+  await import('./debug-cost.js')
 } else runMain(main)
