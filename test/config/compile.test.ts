@@ -27,7 +27,7 @@ t.test('an empty file loads with every default', async t => {
     t.same(c.store, { prefix: 'tagline:' })
     t.same(c.apiKeys, [])
     t.same(c.dedup, { enabled: true, windowMs: 48 * 3_600_000 })
-    t.same(c.debug, {})
+    t.same(c.debug, { ringSize: 500, onOpsPort: false })
     t.same(c.delivery, { maxQueue: 10000, deadLetterMax: 1000, deadLetterMaxAgeMs: 14 * 86_400_000, claimIdleMs: 120_000, localBuffer: 10_000 })
     t.same(c.tags, [])
     t.same([...c.triggers.keys()], ['all'], 'the built-in trigger')
@@ -52,7 +52,7 @@ t.test('server, identity, auth, dedup, debug, delivery from the file', async t =
     'store: { redis: "redis://r:6379", prefix: "shop-prod:" }',
     'auth: { apiKeys: ["k1", "", "k2"] }',
     'dedup: { window: 10m, enabled: false }',
-    'debug: { token: t0k }',
+    'debug: { token: t0k_debug_view_0001, ring: 50, onOpsPort: true }',
     'delivery: { maxQueue: 5, deadLetterMax: 0, deadLetterMaxAge: 30d, claimIdle: 45s, localBuffer: 0 }'
   ].join('\n'))
   t.same(c.server, {
@@ -64,7 +64,7 @@ t.test('server, identity, auth, dedup, debug, delivery from the file', async t =
   t.same(c.store, { redis: 'redis://r:6379', prefix: 'shop-prod:' })
   t.same(c.apiKeys, ['k1', 'k2'], 'empty keys are dropped')
   t.same(c.dedup, { enabled: false, windowMs: 600_000 })
-  t.same(c.debug, { token: 't0k' })
+  t.same(c.debug, { token: 't0k_debug_view_0001', ringSize: 50, onOpsPort: true })
   t.same(c.delivery, { maxQueue: 5, deadLetterMax: 0, deadLetterMaxAgeMs: 30 * 86_400_000, claimIdleMs: 45_000, localBuffer: 0 })
   t.same(load('dedup: { window: 1500 }').dedup.windowMs, 1500, 'a number is milliseconds')
   t.same(load('server: { rateLimit: { max: 10, timeWindow: 1000 } }').server.rateLimit, { max: 10, timeWindow: 1000 })
@@ -86,19 +86,20 @@ t.test('env defaults, empty values and number coercion', async t => {
   t.equal(c.server.bodyLimit, 65536)
   t.equal(c.server.trustProxy, false, 'true/false become booleans')
   t.same(c.store, { prefix: 'tagline:' }, 'an empty redis URL means the embedded store')
-  t.same(c.debug, {}, 'an empty token disables /debug')
+  t.same(c.debug, { ringSize: 500, onOpsPort: false }, 'an empty token disables /debug')
   t.same(c.apiKeys, ['literal ${NOT_A_VAR} and $5'], '$${ is a literal ${; empty keys dropped')
 
-  const d = load(text, { BODY_LIMIT: '2048', TRUST: 'true', REDIS_URL: 'redis://x', DEBUG_TOKEN: 'abc', API_KEY: 'k' })
+  const d = load(text, { BODY_LIMIT: '2048', TRUST: 'true', REDIS_URL: 'redis://x', DEBUG_TOKEN: 'abc_debug_view_0001', API_KEY: 'k' })
   t.equal(d.server.bodyLimit, 2048)
   t.equal(d.server.trustProxy, true)
   t.same(d.store, { redis: 'redis://x', prefix: 'tagline:' })
-  t.same(d.debug, { token: 'abc' })
+  t.same(d.debug, { token: 'abc_debug_view_0001', ringSize: 500, onOpsPort: false })
   t.same(d.apiKeys, ['k', 'literal ${NOT_A_VAR} and $5'])
   t.equal(load(text, { BODY_LIMIT: '' }).server.bodyLimit, 65536, 'an empty variable takes the default')
   t.same(load('dedup:\n  window: ${W:-2h}').dedup.windowMs, 7_200_000, 'non-numeric text stays a string')
-  t.equal(load('debug: { token: "x-${A}-${B}" }', { A: '1', B: '2' }).debug.token, 'x-1-2', 'several references in one value')
-  t.equal(load('debug: { token: "${A}" }', { A: '123' }).debug.token, '123', 'a quoted whole reference stays a string')
+  t.equal(load('debug: { token: "x-${A}-${B}" }', { A: '1234567', B: '2345678' }).debug.token, 'x-1234567-2345678', 'several references in one value')
+  t.equal(load('debug: { token: "${A}" }', { A: '1234567890123456' }).debug.token, '1234567890123456', 'a quoted whole reference stays a string')
+  t.throws(() => load('debug: { token: short }'), /debug\.token: must match/, 'a token shorter than 16 characters is refused')
 })
 
 t.test('PORT overrides the file', async t => {

@@ -103,9 +103,9 @@ t.test('environment variables', async t => {
 })
 
 t.test('a number from the environment where a string is wanted gets a hint', async t => {
-  one(t, 'debug:\n  token: ${TOKEN}\n', { code: 'type', path: 'debug.token', message: /^must be a string \(\$\{TOKEN\} was read as a number or boolean; quote it/ }, { TOKEN: '12345' })
-  const r = validateConfigText('debug:\n  token: "${TOKEN}"\n', { TOKEN: '12345' })
-  t.ok(r.ok && r.config.debug.token === '12345', 'quoted: stays a string')
+  one(t, 'debug:\n  token: ${TOKEN}\n', { code: 'type', path: 'debug.token', message: /^must be a string \(\$\{TOKEN\} was read as a number or boolean; quote it/ }, { TOKEN: '1234567890123456' })
+  const r = validateConfigText('debug:\n  token: "${TOKEN}"\n', { TOKEN: '1234567890123456' })
+  t.ok(r.ok && r.config.debug.token === '1234567890123456', 'quoted: stays a string')
 })
 
 t.test('tags: types, names, trigger references, regexes', async t => {
