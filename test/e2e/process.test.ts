@@ -283,7 +283,9 @@ function hookConfig (dir: string, sink: Sink, o: { shutdownTimeoutMs: number, ma
   const file = writeConfig(dir, 'tagline.yaml', [
     serverBlock({ spoolFile, shutdownTimeoutMs: o.shutdownTimeoutMs }),
     'tags:',
-    hookTag('hook', { url: sink.url, secret: WHSEC, maxEvents: o.maxEvents, maxWaitMs: o.maxWaitMs, initialDelayMs: o.initialDelayMs, timeoutMs: o.timeoutMs })
+    // No breaker pause: these runs are about the spool, and a pause could leave a late event
+    // unattempted until its probe (a busy machine lets the first batch fail often before the last arrives).
+    hookTag('hook', { url: sink.url, secret: WHSEC, maxEvents: o.maxEvents, maxWaitMs: o.maxWaitMs, initialDelayMs: o.initialDelayMs, timeoutMs: o.timeoutMs, breaker: '{ failures: 1000 }' })
   ].join('\n'))
   return { file, spoolFile }
 }
