@@ -128,6 +128,45 @@ t.test('triggers and tags: the next request is routed by the new config; kept ta
   t.equal(gw.delivery.depth('everything'), 0, 'the removed tag drained')
 })
 
+t.test('a load running across reloads: no request fails, no event is lost or doubled', async t => {
+  const { gw, sink, config } = await gateway(t, url => ({ tags: oneHook(url) }))
+  // Two configs that keep `hook` and change everything around it: a trigger, a second tag, the keys.
+  const configs = [
+    config(url => ({ apiKeys: [OLD_KEY, NEW_KEY], extra: 'triggers:\n  orders: { event_name: purchase }', tags: oneHook(url) + hookTag('orders', url, 'fireOn: [orders]') })),
+    config(url => ({ tags: oneHook(url) }))
+  ]
+  const N = 600
+  const statuses: number[] = []
+  let next = 0
+  let reloads = 0
+  const senders = Array.from({ length: 8 }, async () => {
+    while (next < N) {
+      const i = next++
+      const res = await request(`${gw.url}/collect`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${OLD_KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ event_name: i % 3 === 0 ? 'purchase' : 'sign_up', event_id: `load-${i}` })
+      })
+      statuses.push(res.status)
+    }
+  })
+  // Reload every few requests while the senders run.
+  const reloader = (async () => {
+    while (next < N) {
+      gw.reload(configs[reloads++ % 2])
+      await new Promise(resolve => setImmediate(resolve))
+      await new Promise(resolve => setTimeout(resolve, 5))
+    }
+  })()
+  await Promise.all([...senders, reloader])
+  t.ok(reloads >= 10, `${reloads} reloads during the load`)
+  t.same([...new Set(statuses)], [202], `all ${N} requests accepted`)
+  await sink.waitFor(() => sink.delivered('/hook').length >= N, 'every event at hook')
+  const ids = sink.delivered('/hook').map(e => String(e.event_id))
+  t.equal(ids.length, N, 'none twice')
+  t.equal(new Set(ids).size, N, `all ${N} events delivered at the tag both configs keep`)
+})
+
 t.test('rate limit: max follows a reload; turning it on or off needs a restart', async t => {
   const { gw, config } = await gateway(t, url => ({ server: ['rateLimit: { max: 2, timeWindow: "1 minute" }'], tags: oneHook(url) }))
   const remoteAddress = `10.${randomInt(0, 256)}.${randomInt(0, 256)}.${randomInt(1, 255)}`
