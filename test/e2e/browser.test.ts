@@ -2,7 +2,7 @@
 // gateway at http://metrics.shop.example:B (both names mapped to 127.0.0.1), a webhook sink on
 // loopback. The page sends what gtag.js with a transport_url and a dataLayer bridge would send.
 import t from 'tap'
-import { existsSync } from 'node:fs'
+import { CHROMIUM, chromiumReady } from '../fixtures/chromium.js'
 import { pino } from 'pino'
 import { chromium, type BrowserContext } from 'playwright-core'
 import { loadConfig } from '../../config/load.js'
@@ -13,8 +13,6 @@ import { hookTag, serverBlock } from './fixtures/config.js'
 import { request, tempDir } from './fixtures/util.js'
 import { until } from '../fixtures/wait.js'
 
-// TAGLINE_CHROMIUM is for trying the missing-browser path; CI uses Debian's /usr/bin/chromium.
-const CHROMIUM = process.env.TAGLINE_CHROMIUM ?? '/usr/bin/chromium'
 const FBCLID = 'IwAR2F4e2e-Mixed_CaseZq9'
 const CID = '1234567890.1717000000'
 
@@ -64,13 +62,7 @@ async function preflights (base: string): Promise<number> {
   return (await requestsServed(base))('*', 204)
 }
 
-if (!existsSync(CHROMIUM)) {
-  if (process.env.TAGLINE_SKIP_BROWSER === '1') {
-    t.test('browser tests', { skip: `no Chromium at ${CHROMIUM} (TAGLINE_SKIP_BROWSER=1)` }, async () => {})
-  } else {
-    t.fail(`no Chromium at ${CHROMIUM}: run \`apt-get install -y chromium\` (or set TAGLINE_SKIP_BROWSER=1 to skip the browser tests)`)
-  }
-} else {
+if (chromiumReady('browser tests')) {
   t.test('Chromium on a first-party domain: sendBeacon, keepalive fetch and a CORS dataLayer bridge', async t => {
     const started = Date.now()
     const sink = await startSink(t)

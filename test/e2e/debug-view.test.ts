@@ -6,7 +6,8 @@
 // beacon, and must refuse a visitor without the token. TAGLINE_SCREENSHOT=1 also saves the view
 // to docs/debug-view.png (the README's picture); a normal run writes nothing.
 import t from 'tap'
-import { existsSync, mkdirSync } from 'node:fs'
+import { CHROMIUM, chromiumReady } from '../fixtures/chromium.js'
+import { mkdirSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { pino } from 'pino'
@@ -20,7 +21,6 @@ import { serverBlock, q } from './fixtures/config.js'
 import { ga4Reply, metaReply, startPlatform, tiktokReply } from './fixtures/platforms.js'
 import { request, tempDir } from './fixtures/util.js'
 
-const CHROMIUM = process.env.TAGLINE_CHROMIUM ?? '/usr/bin/chromium'
 const SCREENSHOT = process.env.TAGLINE_SCREENSHOT === '1'
 const SCREENSHOT_FILE = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'docs', 'debug-view.png')
 
@@ -65,13 +65,7 @@ window.purchase = async () => {
 </script></body></html>`
 }
 
-if (!existsSync(CHROMIUM)) {
-  if (process.env.TAGLINE_SKIP_BROWSER === '1') {
-    t.test('debug view in the browser', { skip: `no Chromium at ${CHROMIUM} (TAGLINE_SKIP_BROWSER=1)` }, async () => {})
-  } else {
-    t.fail(`no Chromium at ${CHROMIUM}: run \`apt-get install -y chromium\` (or set TAGLINE_SKIP_BROWSER=1 to skip the browser tests)`)
-  }
-} else {
+if (chromiumReady('debug view in the browser')) {
   t.test('the live debug view in Chromium: a shop tab sends gtag hits, the view tab shows them, their tags and the platforms\' answers within a second', async t => {
     const ga4 = await startPlatform(t, 'ga4', ga4Reply)
     const meta = await startPlatform(t, 'meta', metaReply(META_PIXEL, () => false))

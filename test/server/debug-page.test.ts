@@ -3,7 +3,7 @@
 // /debug/stream that replays its ring on every connection, as the gateway's does, and that the
 // test drives entry by entry. TAGLINE_SCREENSHOT=1 also saves docs/debug-view-fixture.png.
 import t from 'tap'
-import { existsSync } from 'node:fs'
+import { CHROMIUM, chromiumReady } from '../fixtures/chromium.js'
 import { createServer, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
@@ -14,7 +14,6 @@ import { DELIVERY_OUTCOMES, ROUTING_OUTCOMES } from '../../common/outcome.js'
 import { until } from '../fixtures/wait.js'
 import type { Owner } from '../fixtures/sink.js'
 
-const CHROMIUM = process.env.TAGLINE_CHROMIUM ?? '/usr/bin/chromium'
 const XSS = '<img src=x onerror=alert(1)>'
 const T0 = Date.UTC(2026, 5, 10, 14, 3, 7, 120)
 
@@ -99,13 +98,7 @@ function exchange (tag: string, batchId: string, attempt: number, eventIds: stri
 const count = async (page: Page, selector: string): Promise<number> => await page.locator(selector).count()
 const visible = async (page: Page, selector: string): Promise<number> => await page.locator(`${selector}:visible`).count()
 
-if (!existsSync(CHROMIUM)) {
-  if (process.env.TAGLINE_SKIP_BROWSER === '1') {
-    t.test('debug page in a browser', { skip: `no Chromium at ${CHROMIUM} (TAGLINE_SKIP_BROWSER=1)` }, async () => {})
-  } else {
-    t.fail(`no Chromium at ${CHROMIUM}: run \`apt-get install -y chromium\` (or set TAGLINE_SKIP_BROWSER=1 to skip the browser tests)`)
-  }
-} else {
+if (chromiumReady('debug page in a browser')) {
   t.test('the debug page: join, filters, pause, JSON panel, escaping, reconnect, bound', async t => {
     t.notMatch(DEBUG_PAGE, /<(script|link|img)[^>]+(src|href)=/i, 'no external script, stylesheet or image')
     for (const word of [...Object.keys(ROUTING_OUTCOMES), ...Object.keys(DELIVERY_OUTCOMES)]) t.match(DEBUG_PAGE, `"${word}"`, `the page knows ${word}`)
