@@ -16,7 +16,7 @@ export async function healthCommand (args: string[], io: Io): Promise<number> {
   } catch (e) { io.err(`tagline health: ${(e as Error).message}\n\n${io.usage}`); return 2 }
   let base = values.url
   if (base === undefined) {
-    const file = values.config ?? process.env.TAGLINE_CONFIG ?? io.defaultConfig
+    const file = values.config ?? io.defaultConfig
     try {
       const { server } = readConfigFile(file, process.env).config
       const { host, port } = server.ops ?? server

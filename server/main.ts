@@ -77,7 +77,8 @@ mode asks the running gateway (POST /admin/forget). --config, --url and --json a
   Exit codes as above.
 
 Environment: PORT overrides server.port; LOG_LEVEL sets the log level (info); TAGLINE_CONFIG is the
-config file of start and health when --config is not given (the image sets /etc/tagline/tagline.yaml).
+config file of start, health, queues, replay and forget when --config is not given (the image sets
+/etc/tagline/tagline.yaml).
 Signals: SIGTERM or SIGINT drains and stops; SIGHUP re-reads the config file and applies it (an
 invalid file is refused and the running config stays; the listening address, body limit, proxy
 trust, store, spool file, queue bounds and turning the rate limit on or off need a restart). A
@@ -100,10 +101,12 @@ export async function main (argv: string[], out: (s: string) => void = s => proc
     return 1
   }
   if (command === 'try') return await tryCommand(rest, out, err)
-  if (command === 'queues') return await queuesCommand(rest, { out, err, usage: USAGE, defaultConfig: QUICKSTART })
-  if (command === 'replay') return await replayCommand(rest, { out, err, usage: USAGE, defaultConfig: QUICKSTART })
-  if (command === 'forget') return await forgetCommand(rest, { out, err, usage: USAGE, defaultConfig: QUICKSTART })
-  if (command === 'health') return await healthCommand(rest, { out, err, usage: USAGE, defaultConfig: QUICKSTART })
+  // Every command reads the config the gateway runs: `docker exec … tagline queues` needs no --config.
+  const defaultConfig = process.env.TAGLINE_CONFIG ?? QUICKSTART
+  if (command === 'queues') return await queuesCommand(rest, { out, err, usage: USAGE, defaultConfig })
+  if (command === 'replay') return await replayCommand(rest, { out, err, usage: USAGE, defaultConfig })
+  if (command === 'forget') return await forgetCommand(rest, { out, err, usage: USAGE, defaultConfig })
+  if (command === 'health') return await healthCommand(rest, { out, err, usage: USAGE, defaultConfig })
   if (command === 'start') {
     let values: { config?: string, port?: string }
     try {

@@ -60,6 +60,17 @@ t.test('a config or a Redis that cannot be used: exit 1', async t => {
   t.notOk(down.err.includes('s3cret'), 'never the password')
 })
 
+t.test('TAGLINE_CONFIG names the config of queues, replay and forget when --config is absent (the image sets it)', async t => {
+  const dir = t.testdir({ 'bad.yaml': 'tags:\n  - { name: hook, type: nope }\n' })
+  process.env.TAGLINE_CONFIG = join(dir, 'bad.yaml')
+  t.teardown(() => { delete process.env.TAGLINE_CONFIG })
+  for (const args of [['queues'], ['replay', '--tag', 'hook'], ['forget', '--user-id', 'u-1']]) {
+    const r = await run(...args)
+    t.equal(r.code, 1, `${args[0]}: exit 1`)
+    t.match(r.err, /bad\.yaml:2:\d+ tags\[0\]\.type: /, `${args[0]} read the file TAGLINE_CONFIG names`)
+  }
+})
+
 t.test('help lists both commands', async t => {
   const r = await run('help')
   t.equal(r.code, 0)
