@@ -1,6 +1,6 @@
 // Builds the Fastify app from a compiled config and its collaborators. No listening, no globals:
 // tests build as many apps as they like and talk to them with inject() or a loopback port.
-import Fastify, { LogController, type FastifyInstance, type FastifyError, type FastifyReply } from 'fastify'
+import Fastify, { LogController, type FastifyInstance } from 'fastify'
 import cors from '@fastify/cors'
 import cookie from '@fastify/cookie'
 import rateLimit from '@fastify/rate-limit'
@@ -9,7 +9,8 @@ import type { CompiledConfig } from '../config/types.js'
 import type { Store } from './store/types.js'
 import { createMetrics, type Metrics } from './metrics.js'
 import { systemIds, type IdSource } from './ids.js'
-import { errors, isTaglineError, TaglineError } from '../common/errors.js'
+import { errors } from '../common/errors.js'
+import { errorHandler, frameworkErrors } from './http-errors.js'
 import { makeAuthenticator } from './auth.js'
 import { collectRoutes } from './routes/collect.js'
 import { opsRoutes } from './routes/ops.js'
@@ -48,16 +49,6 @@ interface AppCollaborators {
  */
 export type AppDeps = AppCollaborators & ({ holder: ConfigHolder } | { config: CompiledConfig })
 
-// Fastify's own error codes that mean "the client sent something wrong".
-const FASTIFY_CLIENT_ERRORS: Record<string, (msg?: string) => TaglineError> = {
-  FST_ERR_CTP_BODY_TOO_LARGE: () => errors.bodyTooLarge(),
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: () => errors.unsupportedMediaType(),
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: msg => errors.badRequest(msg),
-  FST_ERR_CTP_EMPTY_JSON_BODY: () => errors.badJson(),
-  FST_ERR_BAD_URL: () => errors.badRequest('The URL is malformed.'),
-  FST_ERR_ASYNC_CONSTRAINT: msg => errors.badRequest(msg)
-}
-
 const ROUTE_METHODS = ['GET', 'POST']
 
 const BODY_TYPES = new Set(['text/plain', 'application/json', 'application/x-www-form-urlencoded', 'application/octet-stream', 'application/csp-report'])
@@ -77,9 +68,6 @@ function windowMs (w: number | string): number {
   const m = TIME_WINDOW.exec(w)
   return m === null || Number(m[1]) <= 0 ? MINUTE : Math.round(Number(m[1]) * (TIME_WINDOW_UNITS[m[2] ?? 'ms'] ?? 1))
 }
-
-/** What a 503 (store unreachable, queue full, starting or draining) asks the sender to wait. */
-const RETRY_AFTER_S = 2
 
 export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
   const holder = 'holder' in deps ? deps.holder : new ConfigHolder(deps.config)
@@ -104,12 +92,8 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
     // A client that never finishes its request must not hold a connection (or shutdown) forever.
     requestTimeout: 30_000,
     return503OnClosing: true,
-    // A malformed URL (`/%zz`) is rejected by the router before any hook or error handler runs;
-    // without this it gets Fastify's own body, which also echoes the query (MP api_secret).
-    frameworkErrors: (err, req, reply) => {
-      const e = (err.code !== undefined ? FASTIFY_CLIENT_ERRORS[err.code]?.(err.message) : undefined) ?? errors.badRequest('The URL is malformed.')
-      void (reply as FastifyReply).code(e.statusCode).type('application/json').send(e.toJSON())
-    }
+    // A malformed URL never reaches a hook or the error handler (http-errors.ts).
+    frameworkErrors
   })
 
   // Every body arrives as a string; clients decide what it means. Unknown media types get 415.
@@ -119,20 +103,7 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
     done(null, body)
   })
 
-  app.setErrorHandler((err: FastifyError, req, reply) => {
-    let e: TaglineError | undefined
-    if (isTaglineError(err)) e = err
-    else if (err.code !== undefined && FASTIFY_CLIENT_ERRORS[err.code] !== undefined) e = FASTIFY_CLIENT_ERRORS[err.code](err.message)
-    else if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) e = errors.badRequest(err.message)
-    if (e !== undefined) {
-      if (e.statusCode === 429 || e.statusCode === 413) metrics.eventsRejected.inc({ client: 'edge', reason: e.code })
-      // Nothing was accepted: a sender (sendBeacon aside) should come back soon, not hammer us.
-      if (e.statusCode === 503) void reply.header('retry-after', String(RETRY_AFTER_S))
-      return reply.code(e.statusCode).type('application/json').send(e.toJSON())
-    }
-    req.log.error({ err }, 'unexpected error')
-    return reply.code(500).type('application/json').send({ error: 'internal', message: 'Something went wrong on our side; the request was not accepted.', details: [] })
-  })
+  app.setErrorHandler(errorHandler(metrics))
   app.setNotFoundHandler((req, reply) => {
     const path = req.url.split('?')[0]
     // A known path asked with a method it does not take: 405 naming the ones it does.

@@ -5,6 +5,7 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify'
 import cookie from '@fastify/cookie'
 import type { Logger } from 'pino'
 import { errors } from '../common/errors.js'
+import { errorHandler } from './http-errors.js'
 import { opsRoutes, type OpsOptions } from './routes/ops.js'
 import { debugRoutes, type DebugRouteOptions } from './routes/debug.js'
 
@@ -23,6 +24,8 @@ export async function buildOpsApp (opts: Omit<OpsOptions, 'serveMetrics'> & { lo
     return503OnClosing: true
   })
   app.removeAllContentTypeParsers()
+  // The same JSON errors as the public port (the debug view's 401s answer here with debug.onOpsPort).
+  app.setErrorHandler(errorHandler(opts.metrics))
   app.setNotFoundHandler((req, reply) => {
     const path = req.url.split('?')[0]
     return reply.code(404).type('application/json').send(errors.notFound(`No route ${req.method} ${path} on the ops port.`).toJSON())
