@@ -55,22 +55,30 @@ async function run (t: Test, file: string): Promise<Running> {
   }
 }
 
+type Settings = Parameters<typeof yaml>[2]
+
+/** A fresh folder with a config file, a sink, and a gateway started from the file; write() replaces the file. */
+async function fromFile (t: Test, first: Settings): Promise<{ r: Running, sink: Sink, file: string, write: (next: Settings) => void }> {
+  const dir = t.testdir()
+  const sink = await startSink(t)
+  const file = join(dir, 'tagline.yaml')
+  const write = (next: Settings): void => { writeFileSync(file, yaml(dir, sink, next)) }
+  write(first)
+  return { r: await run(t, file), sink, file, write }
+}
+
 const logged = (r: Running, msg: string): any[] => r.logs.lines.map(l => JSON.parse(l)).filter(l => l.msg === msg)
 
 /** Long enough for a late event of the same burst to have reloaded again: the one fixed wait, for "nothing more happens". */
 const settle = async (): Promise<void> => await new Promise(resolve => setTimeout(resolve, WATCH_DEBOUNCE_MS * 4))
 
 t.test('a changed file applies without a signal: new key, new tag, the kept tag keeps delivering', async t => {
-  const dir = t.testdir()
-  const sink = await startSink(t)
-  const file = join(dir, 'tagline.yaml')
-  writeFileSync(file, yaml(dir, sink, { key: OLD_KEY, tags: ['hook'] }))
-  const r = await run(t, file)
+  const { r, sink, write } = await fromFile(t, { key: OLD_KEY, tags: ['hook'] })
   const [first] = await r.hashes()
   t.match(first, /^[0-9a-f]{12}$/, 'tagline_config_info carries the short sha256')
   t.equal(await r.send(NEW_KEY), 401)
 
-  writeFileSync(file, yaml(dir, sink, { key: NEW_KEY, tags: ['hook', 'second'] }))
+  write({ key: NEW_KEY, tags: ['hook', 'second'] })
   await until(async () => (await r.counts()).ok === 1, 5000, 'a reload from the file change')
   const [line] = logged(r, 'config reloaded')
   t.equal(line.cause, 'file')
@@ -85,11 +93,7 @@ t.test('a changed file applies without a signal: new key, new tag, the kept tag 
 })
 
 t.test('an invalid file is refused with the validate messages; the running config keeps serving', async t => {
-  const dir = t.testdir()
-  const sink = await startSink(t)
-  const file = join(dir, 'tagline.yaml')
-  writeFileSync(file, yaml(dir, sink, { key: OLD_KEY, tags: ['hook'] }))
-  const r = await run(t, file)
+  const { r, file, write } = await fromFile(t, { key: OLD_KEY, tags: ['hook'] })
   const before = await r.hashes()
 
   writeFileSync(file, 'server:\n  rateLimit: sometimes\ntags:\n  - name: hook\n    type: carrier-pigeon\n')
@@ -107,7 +111,7 @@ t.test('an invalid file is refused with the validate messages; the running confi
   utimesSync(file, new Date(), new Date())
   await until(async () => (await r.counts()).unchanged === 1, 5000, 'the touch seen')
   t.equal(logged(r, 'config reload refused: the running config stays').length, 1)
-  writeFileSync(file, yaml(dir, sink, { key: NEW_KEY, tags: ['hook'] }))
+  write({ key: NEW_KEY, tags: ['hook'] })
   await until(async () => (await r.counts()).ok === 1, 5000, 'the fixed file applied')
   t.equal(await r.send(NEW_KEY), 202)
 })
@@ -160,22 +164,18 @@ t.test('saving identical content does not reload; SIGHUP always does', async t =
 })
 
 t.test('server.watchConfig: false leaves reloads to SIGHUP, and a reload can turn the watch on', async t => {
-  const dir = t.testdir()
-  const sink = await startSink(t)
-  const file = join(dir, 'tagline.yaml')
-  writeFileSync(file, yaml(dir, sink, { key: OLD_KEY, tags: ['hook'], server: ['watchConfig: false'] }))
-  const r = await run(t, file)
+  const { r, write } = await fromFile(t, { key: OLD_KEY, tags: ['hook'], server: ['watchConfig: false'] })
 
-  writeFileSync(file, yaml(dir, sink, { key: NEW_KEY, tags: ['hook'], server: ['watchConfig: false'] }))
+  write({ key: NEW_KEY, tags: ['hook'], server: ['watchConfig: false'] })
   await settle()
   t.same(await r.counts(), {}, 'the change is not seen')
   t.equal(await r.send(NEW_KEY), 401)
   t.equal(r.reloads.reload('signal'), 'ok', 'SIGHUP applies it')
   t.equal(await r.send(NEW_KEY), 202)
 
-  writeFileSync(file, yaml(dir, sink, { key: OLD_KEY, tags: ['hook'] }))
+  write({ key: OLD_KEY, tags: ['hook'] })
   t.equal(r.reloads.reload('signal'), 'ok', 'a reload that turns the watch on')
-  writeFileSync(file, yaml(dir, sink, { key: NEW_KEY, tags: ['hook'] }))
+  write({ key: NEW_KEY, tags: ['hook'] })
   await until(async () => (await r.counts()).ok === 3, 5000, 'the watch started by the reload')
   t.equal(await r.send(NEW_KEY), 202)
 })

@@ -4,11 +4,11 @@
 // user afterwards is no longer stitched.
 import t, { type Test } from 'tap'
 import { join } from 'node:path'
-import { readFile, writeFile } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import { loadConfigFile } from '../../config/load.js'
 import { main } from '../../server/main.js'
 import { startGateway, type Gateway } from '../../server/start.js'
-import { AUTH, API_KEY, gtagQuery, silent, uniquePrefix } from './fixtures/harness.js'
+import { AUTH, gtagQuery, silent, uniquePrefix, writeGatewayConfig } from './fixtures/harness.js'
 import { startSink, type Sink } from '../fixtures/sink.js'
 import { until } from '../fixtures/wait.js'
 import { redisClient } from '../delivery/fixtures/redis.js'
@@ -27,20 +27,14 @@ const run = async (...args: string[]): Promise<{ code: number, out: string, err:
  * events a minute, and at shutdown gets 503s, so that they are spooled.
  */
 async function configFile (t: Test, sink: Sink, store: string): Promise<{ file: string, dir: string }> {
-  const dir = t.testdir()
-  const file = join(dir, 'tagline.yaml')
-  await writeFile(file, `server:
-  rateLimit: false
-  spoolFile: ${join(dir, 'spool.jsonl')}
-  deadLetterFile: ${join(dir, 'dead-letters.jsonl')}
-${store}auth:
-  apiKeys: ["${API_KEY}"]
-tags:
-  - { name: hook, type: webhook, url: "${sink.origin}/hook", batch: { maxEvents: 100, maxWaitMs: 0 } }
-  - { name: refusing, type: webhook, url: "${sink.origin}/refusing", batch: { maxEvents: 100, maxWaitMs: 0 }, retry: { maxAttempts: 1 } }
-  - { name: waiting, type: webhook, url: "${sink.origin}/waiting", batch: { maxEvents: 100, maxWaitMs: 60000 }, retry: { initialDelayMs: 600000 } }
-`)
-  return { file, dir }
+  return await writeGatewayConfig(t, {
+    top: store,
+    tags: [
+      `  - { name: hook, type: webhook, url: "${sink.origin}/hook", batch: { maxEvents: 100, maxWaitMs: 0 } }`,
+      `  - { name: refusing, type: webhook, url: "${sink.origin}/refusing", batch: { maxEvents: 100, maxWaitMs: 0 }, retry: { maxAttempts: 1 } }`,
+      `  - { name: waiting, type: webhook, url: "${sink.origin}/waiting", batch: { maxEvents: 100, maxWaitMs: 60000 }, retry: { initialDelayMs: 600000 } }`
+    ]
+  })
 }
 
 /** Jane and Bob browse (contexts) and buy (dead letters at `refusing`, waiting at `waiting`). */

@@ -3,8 +3,8 @@
 // age has passed, with the memory store and on the real Redis, through a real app or gateway.
 import t, { type Test } from 'tap'
 import { join } from 'node:path'
-import { readFile, writeFile } from 'node:fs/promises'
-import { AUTH, API_KEY, captureLogs, gtagQuery, harness, json, redisStore, silent, uniquePrefix } from './fixtures/harness.js'
+import { readFile } from 'node:fs/promises'
+import { AUTH, captureLogs, gtagQuery, harness, json, redisStore, silent, uniquePrefix, writeGatewayConfig } from './fixtures/harness.js'
 import { loadConfigFile } from '../../config/load.js'
 import { startGateway } from '../../server/start.js'
 import { ContextWriter } from '../../server/pipeline.js'
@@ -95,19 +95,13 @@ t.test('a replica\'s notes of the contexts it wrote are kept at most 10 minutes'
 /** A gateway config: `refusing` gets 400s, so every event it takes becomes a dead letter. */
 async function gatewayConfig (t: Test, parts: { server?: string, top?: string }): Promise<{ file: string, dir: string }> {
   const sink = await startSink(t, r => r.path === '/refusing' ? 400 : 200)
-  const dir = t.testdir()
-  const file = join(dir, 'tagline.yaml')
-  await writeFile(file, `server:
-  rateLimit: false
-  spoolFile: ${join(dir, 'spool.jsonl')}
-  deadLetterFile: ${join(dir, 'dead-letters.jsonl')}
-${parts.server ?? ''}${parts.top ?? ''}auth:
-  apiKeys: ["${API_KEY}"]
-tags:
-  - { name: refusing, type: webhook, url: "${sink.origin}/refusing", batch: { maxEvents: 100, maxWaitMs: 0 }, retry: { maxAttempts: 1 } }
-  - { name: hook, type: webhook, url: "${sink.origin}/hook", batch: { maxEvents: 100, maxWaitMs: 0 } }
-`)
-  return { file, dir }
+  return await writeGatewayConfig(t, {
+    ...parts,
+    tags: [
+      `  - { name: refusing, type: webhook, url: "${sink.origin}/refusing", batch: { maxEvents: 100, maxWaitMs: 0 }, retry: { maxAttempts: 1 } }`,
+      `  - { name: hook, type: webhook, url: "${sink.origin}/hook", batch: { maxEvents: 100, maxWaitMs: 0 } }`
+    ]
+  })
 }
 
 const modes: Array<[string, () => string]> = [
