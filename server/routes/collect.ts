@@ -51,8 +51,11 @@ export async function collectRoutes (app: FastifyInstance, opts: CollectOptions)
       if (mark !== undefined) tracer = opts.hub.trace(snap, mark.marked)
       const claimed = claim(snap)
       clientName = claimed.client
-      tracer?.claimed(claimed.client)
-      if (claimed.error !== undefined) throw claimed.error
+      if (claimed.error !== undefined) {
+        // The pipeline tells the tracer which client claimed the request; a refused one never gets there.
+        tracer?.claimed(claimed.client)
+        throw claimed.error
+      }
       const result = await runPipeline(tracer === undefined ? deps : { ...deps, observer: tracer }, snap, claimed.client, claimed.events)
 
       if (result.cookies.length > 0 || mark?.set !== undefined) {

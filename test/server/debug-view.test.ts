@@ -146,6 +146,13 @@ t.test('the stream: each request, its events, per-tag outcomes, the exchanges an
   t.match(req2.data.decisions.find((d: any) => d.tag === 'purchases-only'), { outcome: 'not_triggered' })
   t.match(req2.data.decisions.find((d: any) => d.tag === 'meta'), { outcome: 'queued' })
 
+  // A refused request is traced too, with its answer.
+  const bad = await request(`${gw.url}/collect`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ event_name: 'purchase', value: 'lots' }) })
+  t.equal(bad.status, 400)
+  const refused = await view.next(m => m.event === 'trace' && m.data.kind === 'request' && m.data.status === 400, 5000, 'the refused request')
+  t.match(refused.data, { error: bad.json.error, events: [], decisions: [] })
+  t.equal(refused.data.client, 'json', 'with the client that refused it')
+
   const metaSent = await view.next(m => m.data.kind === 'outcome' && m.data.tag === 'meta' && m.data.event_id === 'ord-1001', 5000, 'meta\'s outcome')
   t.match(metaSent.data, { outcome: 'sent', sent_event_id: 'ord-1001' }, JSON.stringify(metaSent.data))
   const exchange = await view.next(m => m.data.kind === 'exchange' && m.data.tag === 'meta' && m.data.event_ids.includes('ord-1001'), 5000, 'meta\'s exchange')
