@@ -307,9 +307,26 @@ tags:
 ${tagYaml}`
 }
 
-export async function startGatewayProcess (configFile: string, port: number, name = 'gateway'): Promise<Child> {
+/**
+ * Pins a running process, every thread of it, to a set of CPUs (`taskset -a -p`; Linux only):
+ * its children started afterwards inherit the set. "0-N" gives it every CPU back.
+ */
+export function pinProcess (pid: number, cpus: string): void {
+  execFileSync('taskset', ['-a', '-cp', cpus, String(pid)], { stdio: 'ignore' })
+}
+
+/** Whether CPUs can be pinned here: Linux's taskset and at least two CPUs. */
+export function canPin (cpuCount: number): boolean {
+  if (cpuCount < 2) return false
+  try { execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' }); return true } catch { return false }
+}
+
+/** `cpus`: start it under `taskset -c cpus` (threads and children included), e.g. "0". */
+export async function startGatewayProcess (configFile: string, port: number, name = 'gateway', cpus?: string): Promise<Child> {
   const nodeArgs = CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []
-  const proc = spawn(process.execPath, [...nodeArgs, join(ROOT, 'bin', 'tagline.js'), 'start', '--config', configFile, '--port', String(port)], {
+  const argv = [...nodeArgs, join(ROOT, 'bin', 'tagline.js'), 'start', '--config', configFile, '--port', String(port)]
+  // taskset execs node in its own process: the pid is the gateway's, for its CPU from /proc.
+  const proc = spawn(cpus !== undefined ? 'taskset' : process.execPath, cpus !== undefined ? ['-c', cpus, process.execPath, ...argv] : argv, {
     cwd: workDir,
     env: { ...process.env, LOG_LEVEL: 'warn', PORT: '' },
     stdio: ['ignore', 'pipe', 'pipe']

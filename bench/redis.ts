@@ -27,8 +27,14 @@
 // (redis://127.0.0.1:6379), BENCH_REDIS_ROUNDS (2: E R R E), BENCH_REDIS_RATE (1000),
 // BENCH_IDLE (20), BENCH_REDIS_PRELOAD (10000), BENCH_REDIS_DRAINS (1,2,2,1),
 // BENCH_REDIS_EVENTS (5000), BENCH_STRICT=1 (exit 1 when the 0.8 bar is missed).
+//
+// --pin (or BENCH_PIN=1), Linux with two or more CPUs: A and C run with each gateway under test
+// pinned to CPU 0 and everything else (this process, which is the load generator, the sink, and a
+// private redis-server started for the run on a free port) on CPU 1, so each gateway has one whole
+// core in both modes and Redis's own CPU is not taken from it: a gateway's ingest per core, as in
+// a deployment where Redis runs on another machine. B and D run unpinned on the private Redis.
 import { Redis } from 'ioredis'
-import { fork } from 'node:child_process'
+import { fork, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, platform, release, totalmem } from 'node:os'
@@ -38,12 +44,13 @@ import { DELIVERY_DEFAULTS } from '../schemas/defaults.js'
 import { BROWSER_HEADERS, EXPECTED, GTAG_QUERY, PAGE_VIEW_QUERY, PURCHASE_BODY } from './inputs.js'
 import {
   BATCH, CONNECTIONS, DURATION, HERE, JSON_DURATION, RATE_CONNECTIONS, STRICT, TAGS, WARMUP, workDir, profDir, CPU_PROF,
-  ask, cpuMeter, envInt, cpuSeconds, deliveryFailures, figures, fmt, forkHelper, freePort, gatewayCode, gatewayConfig, gitCommit, gitDirty,
-  load, loadFailures, onCleanup, pad, round2, scrape, settleAndReset, startGatewayProcess, stopChild, sumOf, track, waitForDelivery,
+  ask, canPin, cpuMeter, envInt, cpuSeconds, deliveryFailures, figures, fmt, forkHelper, freePort, gatewayCode, gatewayConfig, gitCommit, gitDirty,
+  load, loadFailures, onCleanup, pad, pinProcess, round2, scrape, settleAndReset, startGatewayProcess, stopChild, sumOf, track, waitForDelivery,
   type Child, type Counters, type CpuShare, type DeliveryFigures, type GatewayOptions, type LoadFigures, type LoadSpec, type SinkStats
 } from './harness.js'
 
-const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379'
+let REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379'
+const PIN = process.argv.includes('--pin') || process.env.BENCH_PIN === '1'
 const ROUNDS = envInt('BENCH_REDIS_ROUNDS', 2)
 const FIXED_RATE = envInt('BENCH_REDIS_RATE', 1000)
 const IDLE_S = envInt('BENCH_IDLE', 20)
@@ -60,8 +67,25 @@ if (DRAINS.some(n => n !== 1 && n !== 2)) throw new Error(`BENCH_REDIS_DRAINS mu
 // ---------------------------------------------------------------------------------------------
 // Redis, seen from the bench (its own connection).
 
-const admin = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 })
-admin.on('error', () => { /* surfaced through the failed command */ })
+const adminOf = (url: string): Redis => {
+  const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 })
+  r.on('error', () => { /* surfaced through the failed command */ })
+  return r
+}
+let admin = adminOf(REDIS_URL)
+
+/** --pin: a redis-server of the run's own on CPU 1 (no persistence), stopped at the end. */
+async function startPinnedRedis (): Promise<string> {
+  const port = await freePort()
+  const proc = spawn('taskset', ['-c', '1', 'redis-server', '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', workDir], { stdio: 'ignore' })
+  process.on('exit', () => proc.kill('SIGKILL'))
+  onCleanup(async () => { proc.kill('SIGTERM') })
+  const url = `redis://127.0.0.1:${port}`
+  const probe = adminOf(url)
+  await until('the pinned redis-server', 10_000, async () => await probe.connect().then(() => true, () => false), 100)
+  probe.disconnect()
+  return url
+}
 
 async function info (section: string): Promise<Record<string, string>> {
   const out: Record<string, string> = {}
@@ -166,11 +190,11 @@ async function keyBytes (prefix: string, marks: boolean): Promise<KeyBytes> {
 
 interface Gw { name: string, child: Child, port: number, url: string, prefix?: string }
 
-async function startGw (name: string, opts: Omit<GatewayOptions, 'name'>): Promise<Gw> {
+async function startGw (name: string, opts: Omit<GatewayOptions, 'name'>, cpus?: string): Promise<Gw> {
   const file = join(workDir, `${name}.yaml`)
   writeFileSync(file, gatewayConfig({ ...opts, name }))
   const port = await freePort()
-  const child = await startGatewayProcess(file, port, name)
+  const child = await startGatewayProcess(file, port, name, cpus)
   return { name, child, port, url: `http://127.0.0.1:${port}`, prefix: opts.redis?.prefix }
 }
 
@@ -278,6 +302,12 @@ const mean = (xs: number[]): number => xs.length === 0 ? 0 : xs.reduce((a, b) =>
 export async function main (): Promise<number> {
   const startedAt = new Date()
   const loadBefore = loadavg().map(round2)
+  if (PIN) {
+    if (!canPin(cpus().length)) throw new Error('--pin needs Linux\'s taskset and at least two CPUs')
+    if (process.env.BENCH_REDIS_URL !== undefined) throw new Error('--pin starts a Redis of its own: leave BENCH_REDIS_URL unset')
+    REDIS_URL = await startPinnedRedis()
+    admin = adminOf(REDIS_URL)
+  }
   await admin.connect()
   onCleanup(async () => {
     const n = await deleteUnder(PREFIX)
@@ -290,19 +320,22 @@ export async function main (): Promise<number> {
   const cpuModel = cpus()[0]?.model
   console.log(`tagline bench, Redis mode: ${cpus().length} CPUs (${cpuModel ?? '?'}), Node ${process.version}, Redis ${redisVersion} at ${REDIS_URL}${redisPid !== undefined ? ` (pid ${redisPid})` : ' (not local: no Redis CPU)'}, load average ${loadBefore.join(' ')}`)
   console.log(`key prefix ${PREFIX} (deleted at the end); gateway code: ${gatewayCode()}`)
+  if (PIN) console.log('pinned (A and C): each gateway on CPU 0; the load generator, the sink and the run\'s own Redis on CPU 1')
   if (loadBefore[0] > cpus().length * 0.5) console.log(`warning: the machine is busy (1-min load ${loadBefore[0]}): expect noisy figures`)
   const failures: string[] = []
   // Redis on its own (before any gateway of this run), for the idle figures: other clients use it too.
   const redisQuiet = await redisLoad(5)
   const secret = `whsec_${randomBytes(32).toString('base64')}`
 
-  // A. Ingest, embedded vs Redis, interleaved.
+  // A. Ingest, embedded vs Redis, interleaved. Pinned: this process (autocannon) and the sink it
+  // forks on CPU 1, the gateways on CPU 0.
+  if (PIN) pinProcess(process.pid, '1')
   const { child: sink, port: sinkPort } = await forkHelper('sink', 'sink.ts', { SINK_SECRETS: JSON.stringify({ webhook: secret }) })
   const sinkBase = `http://127.0.0.1:${sinkPort}/sink`
   const ingestPrefix = `${PREFIX}ingest:`
   const [embedded, redisGw] = await Promise.all([
-    startGw('embedded', { sinkBase, secret }),
-    startGw('redis', { sinkBase, secret, redis: { url: REDIS_URL, prefix: ingestPrefix } })
+    startGw('embedded', { sinkBase, secret }, PIN ? '0' : undefined),
+    startGw('redis', { sinkBase, secret, redis: { url: REDIS_URL, prefix: ingestPrefix } }, PIN ? '0' : undefined)
   ])
   const gws: Record<Mode, Gw> = { embedded, redis: redisGw }
   console.log(`\nA. ingest: embedded gateway on :${embedded.port}, Redis-mode gateway on :${redisGw.port}, checking sink on :${sinkPort}; tags ${TAGS.join(', ')}`)
@@ -346,6 +379,7 @@ export async function main (): Promise<number> {
   await Promise.all([stopChild(embedded.child, 15_000), stopChild(redisGw.child, 15_000)])
   await stopChild(sink)
   await deleteUnder(ingestPrefix)
+  if (PIN) pinProcess(process.pid, `0-${cpus().length - 1}`)
 
   // B. Drain a preloaded queue with one replica and with two.
   const { child: fast, port: fastPort } = await forkFastSink()
@@ -591,7 +625,8 @@ export async function main (): Promise<number> {
       os: `${platform()} ${release()}`,
       loadAverageBefore: loadBefore,
       loadAverageAfter: loadavg().map(round2),
-      note: 'gateways, sinks, Redis and the load generator share the machine'
+      note: PIN ? 'A and C pinned: gateways on CPU 0; load generator, sink and a private Redis on CPU 1' : 'gateways, sinks, Redis and the load generator share the machine',
+      pinned: PIN
     },
     settings: { tags: TAGS, connections: CONNECTIONS, durationS: DURATION, jsonDurationS: JSON_DURATION, warmupS: WARMUP, rounds: ROUNDS, fixedRate: FIXED_RATE, fixedRateConnections: RATE_CONNECTIONS, idleS: IDLE_S, preloadHits: PRELOAD, drains: DRAINS, memoryEvents: MEMORY_EVENTS, purchasesPerRequest: PURCHASES_PER_REQUEST },
     ingest: {
@@ -611,7 +646,7 @@ export async function main (): Promise<number> {
     failures
   }
   mkdirSync(join(HERE, 'results'), { recursive: true })
-  const out = join(HERE, 'results', 'redis-latest.json')
+  const out = join(HERE, 'results', PIN ? 'redis-pinned-latest.json' : 'redis-latest.json')
   writeFileSync(out, JSON.stringify(results, null, 2) + '\n')
   console.log(`\nresults written to ${out}`)
   if (CPU_PROF && existsSync(profDir)) console.log(`CPU profiles in ${profDir} (one per gateway process, named by pid)`)
