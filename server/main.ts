@@ -1,6 +1,6 @@
 // The `tagline` command: start, validate, try, queues, replay, forget, health, help.
 import { parseArgs } from 'node:util'
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { dirname, join } from 'node:path'
 import { validateConfigText, formatProblems, type ConfigProblem } from '../config/load.js'
@@ -14,9 +14,15 @@ import { scrubMessage } from './delivery/redact.js'
 import { forgetCommand, queuesCommand, replayCommand } from './admin-cli.js'
 import { healthCommand } from './health-cli.js'
 
-const here = dirname(fileURLToPath(import.meta.url))
-// Works from the sources (server/) and from the build (dist/server/).
-const root = here.includes(`${'/'}dist${'/'}`) ? join(here, '..', '..') : join(here, '..')
+/** The installation: the nearest folder above this file with a package.json (from server/, dist/server/ or any other copy). */
+function installRoot (): string {
+  const here = dirname(fileURLToPath(import.meta.url))
+  for (let dir = here; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json'))) return dir
+    if (dirname(dir) === dir) return join(here, '..')
+  }
+}
+const root = installRoot()
 export const QUICKSTART = join(root, 'config', 'examples', 'quickstart.yaml')
 
 const USAGE = `Usage:
