@@ -99,8 +99,8 @@ async function round (layout: 'per-copy' | 'per-call'): Promise<{ gatewayUs: num
 }
 
 try {
-  await round('per-copy') // warm-up: JIT, scripts loaded
-  await round('per-call')
+  // Warm-up, both layouts twice: JIT, scripts loaded (a first round of each measured 2-3× the rest).
+  for (let w = 0; w < 2; w++) { await round('per-copy'); await round('per-call') }
   for (let r = 0; r < ROUNDS; r++) {
     for (const layout of r % 2 === 0 ? ['per-copy', 'per-call'] as const : ['per-call', 'per-copy'] as const) {
       console.log(JSON.stringify({ round: r + 1, layout, copies: CALLS * PER_CALL, ...await round(layout) }))
