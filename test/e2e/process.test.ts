@@ -278,14 +278,14 @@ async function sendN (t: Test, base: string, prefix: string, n: number): Promise
 
 const attemptedIds = (reqs: SinkRequest[]): string[] => reqs.flatMap(r => idsOf(r.json?.events ?? []))
 
-function hookConfig (dir: string, sink: Sink, o: { shutdownTimeoutMs: number, maxEvents?: number, maxWaitMs?: number, initialDelayMs?: number, timeoutMs?: number }): { file: string, spoolFile: string } {
+function hookConfig (dir: string, sink: Sink, o: { shutdownTimeoutMs: number, maxEvents?: number, maxWaitMs?: number, initialDelayMs?: number, timeoutMs?: number, concurrency?: number }): { file: string, spoolFile: string } {
   const spoolFile = join(dir, 'spool.jsonl')
   const file = writeConfig(dir, 'tagline.yaml', [
     serverBlock({ spoolFile, shutdownTimeoutMs: o.shutdownTimeoutMs }),
     'tags:',
     // No breaker pause: these runs are about the spool, and a pause could leave a late event
     // unattempted until its probe (a busy machine lets the first batch fail often before the last arrives).
-    hookTag('hook', { url: sink.url, secret: WHSEC, maxEvents: o.maxEvents, maxWaitMs: o.maxWaitMs, initialDelayMs: o.initialDelayMs, timeoutMs: o.timeoutMs, breaker: '{ failures: 1000 }' })
+    hookTag('hook', { url: sink.url, secret: WHSEC, maxEvents: o.maxEvents, maxWaitMs: o.maxWaitMs, initialDelayMs: o.initialDelayMs, timeoutMs: o.timeoutMs, concurrency: o.concurrency, breaker: '{ failures: 1000 }' })
   ].join('\n'))
   return { file, spoolFile }
 }
@@ -368,7 +368,9 @@ t.test('b. nothing accepted is lost on SIGTERM', async t => {
     const dir = tempDir(t)
     const sink = await startSink(t, () => 'hang')
     const shutdownTimeoutMs = 800
-    const { file, spoolFile } = hookConfig(dir, sink, { shutdownTimeoutMs, maxEvents: 2, maxWaitMs: 10, timeoutMs: 30_000 })
+    // Concurrency N: every event in flight at once however the sends fall into batches (on a busy
+    // machine each can be a batch of its own, and a fifth batch waited for a slot: the 30 s timeout).
+    const { file, spoolFile } = hookConfig(dir, sink, { shutdownTimeoutMs, maxEvents: 2, maxWaitMs: 10, timeoutMs: 30_000, concurrency: N })
 
     const first = spawnTagline(t, ['start', '--config', file], { env: { PORT: '0' } })
     const base = await first.url()
