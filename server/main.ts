@@ -27,7 +27,7 @@ export const QUICKSTART = join(root, 'config', 'examples', 'quickstart.yaml')
 
 const USAGE = `Usage:
   tagline start [--config FILE] [--port N]   run the gateway (default: the quickstart config)
-  tagline validate FILE                      check a config file; exit 1 listing each problem
+  tagline validate FILE...                   check config files; exit 1 listing each problem
   tagline try [--config FILE] INPUT [options]
                                              show what each tag does with one input, and the
                                              exact (redacted) requests it would send
@@ -90,6 +90,18 @@ invalid file is refused and the running config stays; the listening address, bod
 trust, store, spool file, queue bounds and turning the rate limit on or off need a restart). A
 change of the config file does the same unless server.watchConfig is false.`
 
+const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`
+
+/** 0 valid, 1 problems (listed), 2 unreadable. */
+function validateFile (file: string, out: (s: string) => void, err: (s: string) => void): number {
+  let text: string
+  try { text = readFileSync(file, 'utf8') } catch (e) { err(`tagline validate: cannot read ${file}: ${(e as Error).message}`); return 2 }
+  const result = validateConfigText({ text, file }, process.env)
+  if (result.ok) { out(`${file}: valid (${plural(result.config.tags.length, 'tag')}, ${plural(result.config.triggers.size, 'trigger')})`); return 0 }
+  err(formatProblems(file, result.problems))
+  return 1
+}
+
 export async function main (argv: string[], out: (s: string) => void = s => process.stdout.write(s + '\n'), err: (s: string) => void = s => process.stderr.write(s + '\n')): Promise<number> {
   const [command, ...rest] = argv
   if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
@@ -97,14 +109,11 @@ export async function main (argv: string[], out: (s: string) => void = s => proc
     return command === undefined ? 1 : 0
   }
   if (command === 'validate') {
-    const file = rest[0]
-    if (file === undefined) { err('tagline validate: give the config file to check.\n\n' + USAGE); return 2 }
-    let text: string
-    try { text = readFileSync(file, 'utf8') } catch (e) { err(`tagline validate: cannot read ${file}: ${(e as Error).message}`); return 2 }
-    const result = validateConfigText({ text, file }, process.env)
-    if (result.ok) { out(`${file}: valid (${result.config.tags.length} tags, ${result.config.triggers.size} triggers)`); return 0 }
-    err(formatProblems(file, result.problems))
-    return 1
+    if (rest.length === 0) { err('tagline validate: give the config file to check.\n\n' + USAGE); return 2 }
+    // Each file on its own (`tagline validate config/*.yaml`): the worst result is the exit code.
+    let code = 0
+    for (const file of rest) code = Math.max(code, validateFile(file, out, err))
+    return code
   }
   if (command === 'try') return await tryCommand(rest, out, err)
   // Every command reads the config the gateway runs: `docker exec … tagline queues` needs no --config.

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url'
 import { readFileSync } from 'node:fs'
 import { loadConfigFile, validateConfigText } from '../../config/load.js'
 import type { TaglineEvent } from '../../schemas/event.js'
+import type { CompiledTag } from '../../config/types.js'
 import { WHSEC } from '../fixtures/standard-webhooks.js'
 
 const example = (name: string): string => fileURLToPath(new URL(`../../config/examples/${name}`, import.meta.url))
@@ -28,25 +29,30 @@ t.test('quickstart runs with no accounts and no env vars', async t => {
 t.test('full loads with its env vars, and names them when missing', async t => {
   const file = example('full.yaml')
   t.match(readFileSync(file, 'utf8'), /^# yaml-language-server: \$schema=\.\.\/\.\.\/schemas\/config\.schema\.json\n/)
-  const env = { BACKEND_API_KEY: 'key-1', WEBHOOK_SECRET: WHSEC }
+  const env = { BACKEND_API_KEY: 'key-1', WEBHOOK_SECRET: WHSEC, GA4_API_SECRET: 'ga4-secret-1', META_ACCESS_TOKEN: 'meta-token-1', TIKTOK_ACCESS_TOKEN: 'tt-token-1', POSTHOG_API_KEY: 'phc_key_1' }
   const c = loadConfigFile(file, env)
   t.equal(c.server.port, 8080)
   t.same(c.server.trustProxy, ['10.0.0.0/8'])
   t.same(c.apiKeys, ['key-1'])
   t.same(c.store, { prefix: 'tagline:' })
   t.same(c.debug, { ringSize: 500, onOpsPort: false })
-  t.same(c.tags.map(x => [x.name, x.type, x.enabled]), [['crm', 'webhook', true], ['big-orders', 'webhook', true], ['audit', 'log', false]])
-  t.equal(c.tags[0]?.settings.secret, env.WEBHOOK_SECRET)
-  t.same(c.tags[2]?.decide(ev({ event_name: 'purchase' })), { fire: true, trigger: 'fireOn[0]' })
-  t.same(c.tags[2]?.decide(ev({ event_name: 'page_view' })), { fire: false, reason: 'not_triggered' })
-  t.same(c.tags[1]?.decide(ev({ event_name: 'purchase', value: 900, consent: { ad_user_data: 'denied' } })), { fire: false, reason: 'blocked', trigger: 'ads_denied' })
+  t.same(c.privacy, { honorGpc: true })
+  t.same(c.tags.map(x => [x.name, x.type, x.enabled]), [['ga4', 'ga4', true], ['meta', 'meta', true], ['tiktok', 'tiktok', true], ['posthog', 'posthog', true], ['crm', 'webhook', true], ['big-orders', 'webhook', true], ['audit', 'log', false]])
+  const tag = (name: string): CompiledTag | undefined => c.tags.find(x => x.name === name)
+  t.same([tag('ga4')?.settings.apiSecret, tag('meta')?.settings.accessToken, tag('tiktok')?.settings.accessToken, tag('posthog')?.settings.apiKey], [env.GA4_API_SECRET, env.META_ACCESS_TOKEN, env.TIKTOK_ACCESS_TOKEN, env.POSTHOG_API_KEY])
+  t.same(tag('meta')?.decide(ev({ event_name: 'page_view' })), { fire: true, trigger: 'fireOn[1]' })
+  t.same(tag('ga4')?.decide(ev({ event_name: 'page_view', page_location: 'https://staging.shop.example/' })), { fire: false, reason: 'blocked', trigger: 'staging' })
+  t.equal(tag('crm')?.settings.secret, env.WEBHOOK_SECRET)
+  t.same(tag('audit')?.decide(ev({ event_name: 'purchase' })), { fire: true, trigger: 'fireOn[0]' })
+  t.same(tag('audit')?.decide(ev({ event_name: 'page_view' })), { fire: false, reason: 'not_triggered' })
+  t.same(tag('big-orders')?.decide(ev({ event_name: 'purchase', value: 900, consent: { ad_user_data: 'denied' } })), { fire: false, reason: 'blocked', trigger: 'ads_denied' })
 
   const more = loadConfigFile(file, { ...env, PORT: '9090', REDIS_URL: 'redis://redis:6379', DEBUG_TOKEN: 'dbg_debug_view_0001', AUDIT_LOG: 'true' })
   t.equal(more.server.port, 9090)
   t.same(more.store, { redis: 'redis://redis:6379', prefix: 'tagline:' })
   t.same(more.debug, { token: 'dbg_debug_view_0001', ringSize: 500, onOpsPort: false })
-  t.equal(more.tags[2]?.enabled, true)
+  t.equal(more.tags.find(x => x.name === 'audit')?.enabled, true)
 
   const r = validateConfigText({ text: readFileSync(file, 'utf8'), file }, {})
-  t.match(r, { ok: false, problems: [{ message: 'environment variable BACKEND_API_KEY is not set' }, { message: 'environment variable WEBHOOK_SECRET is not set' }] })
+  t.match(r, { ok: false, problems: ['BACKEND_API_KEY', 'GA4_API_SECRET', 'META_ACCESS_TOKEN', 'TIKTOK_ACCESS_TOKEN', 'POSTHOG_API_KEY', 'WEBHOOK_SECRET'].map(v => ({ message: `environment variable ${v} is not set` })) })
 })

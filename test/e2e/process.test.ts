@@ -481,6 +481,14 @@ t.test('c. the command line', async t => {
 
     t.equal(s.code, 1, 'a YAML syntax error: exit 1')
     t.match(s.stderr, new RegExp(`^${syntax.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:3:\\d+ YAML syntax error: .*tab`, 'im'), `names the file:line and what is wrong: ${s.stderr}`)
+
+    // Several files (a shell glob): each is checked, the worst result is the exit code.
+    const missing = join(dir, 'missing.yaml')
+    const all = await runTagline(t, ['validate', good, bad, missing], { env })
+    t.equal(all.code, 2, 'a good, a bad and an unreadable file: exit 2')
+    t.match(all.stdout.trim(), new RegExp(`^${good.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: valid \\(2 tags, \\d+ triggers\\)$`), 'the good one is said valid, once')
+    t.ok(expected.every(e => all.stderr.includes(`${bad}:${e.line}:`)), `the bad one's problems are listed:\n${all.stderr}`)
+    t.match(all.stderr, `tagline validate: cannot read ${missing}`, 'the unreadable one is named')
   })
 
   t.test('start with no --config runs the quickstart; SIGTERM exits 0', async t => {
