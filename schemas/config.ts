@@ -110,7 +110,7 @@ const ServerSettings = Type.Object({
   opsPort: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535, description: 'A second, private port for /metrics, /healthz and /readyz; when set, the public port no longer serves /metrics.' })),
   opsHost: Type.Optional(Type.String({ description: 'The address the ops port listens on (default: server.host).' })),
   trustProxy: Type.Optional(Type.Union([Type.Boolean(), Type.Array(Type.String()), Type.Integer({ minimum: 0 })], {
-    description: 'Whose X-Forwarded-For is believed: true, false, a hop count or CIDRs.'
+    description: 'Whose X-Forwarded-For is believed: true (every peer), false (none) or the proxies\' addresses and CIDRs. A hop count is accepted but trusts no proxy (a visitor could send the hops itself): list the addresses.'
   })),
   cors: Type.Optional(Type.Object({ origins: Type.Array(Type.String()) }, { additionalProperties: false })),
   rateLimit: Type.Optional(Type.Union([Type.Literal(false), Type.Object({
