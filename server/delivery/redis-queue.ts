@@ -434,7 +434,10 @@ export class RedisStreamQueue implements TagQueue, SharedQueue {
     // connection: nothing would close it, and it would keep the process alive.
     if (this.closed) return
     if (this.blocker === undefined) {
-      this.blocker = this.client.duplicate()
+      // The store's command and socket timeouts would cut a BLOCK longer than them: this
+      // connection waits the read's own BLOCK time instead, plus ioredis' grace (blockingTimeout
+      // turns that limit on), so a Redis that stops answering still ends the wait.
+      this.blocker = this.client.duplicate({ commandTimeout: undefined, socketTimeout: undefined, blockingTimeout: 60_000 })
       this.blocker.on('error', () => { /* surfaced through the failed command */ })
     }
     if (this.blocker.status === 'wait') await this.blocker.connect()

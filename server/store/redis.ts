@@ -15,6 +15,13 @@ function globEscape (s: string): string {
   return s.replace(/[*?[\]\\]/g, '\\$&')
 }
 
+/**
+ * How long a Redis command may go unanswered before it fails (and the connection with it). Every
+ * script tagline runs takes milliseconds; the queues' blocking reads turn both limits off on their
+ * own connection and rely on ioredis' blockingTimeout (RedisStreamQueue.wait).
+ */
+const COMMAND_TIMEOUT_MS = 5000
+
 /** The shared store for replicas behind a load balancer. */
 export class RedisStore implements Store {
   readonly kind = 'redis' as const
@@ -27,7 +34,23 @@ export class RedisStore implements Store {
     // rather than acknowledging events it could not check. RESP2: the replies are the same shapes
     // (ioredis' "legacy" mapping of RESP3), and reading them cost the gateway 3–9% less CPU per
     // hit in Redis mode (bench/README.md, "Issue 8, third pass").
-    this.client = new Redis(opts.url, { protocol: 2, lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000 })
+    // A Redis that stops answering without closing the connection (a frozen process, a host or
+    // network gone) must fail commands too, or pushes hang outside the local buffer: a command
+    // unanswered for COMMAND_TIMEOUT_MS is refused, and so silent a socket is dropped and dialled
+    // again. What was in flight on a dropped connection is refused, never sent again behind the
+    // caller's back: a script that ran but whose answer was lost would run twice (a push stored
+    // twice, a take's entries held under a name nobody claims); the caller sees the error and
+    // treats the outcome as unknown (RedisStreamQueue.uncertain, the local buffer).
+    this.client = new Redis(opts.url, {
+      protocol: 2,
+      lazyConnect: true,
+      maxRetriesPerRequest: 1,
+      enableOfflineQueue: false,
+      connectTimeout: 2000,
+      commandTimeout: COMMAND_TIMEOUT_MS,
+      socketTimeout: COMMAND_TIMEOUT_MS,
+      autoResendUnfulfilledCommands: false
+    })
     this.client.on('error', () => { /* surfaced through ping() and failed commands */ })
     this.prefix = opts.prefix ?? 'tagline:'
   }

@@ -3,6 +3,7 @@
 // A private redis-server is stopped and started again for real.
 import t from 'tap'
 import { redisQueues } from '../../server/delivery/factory.js'
+import { RedisStore } from '../../server/store/redis.js'
 import type { QueuedEvent } from '../../server/delivery/types.js'
 import { startRedisServer } from '../fixtures/redis-server.js'
 import { until } from '../fixtures/wait.js'
@@ -36,6 +37,33 @@ t.test('kept while Redis is down, flushed in order with their marks when it retu
   const taken = await q.take(10)
   t.same(taken.map(i => i.id), [a.id, b.id, e.id], 'in order; the repeat of a key Redis held is dropped at the flush')
   t.same(await q.push([f], marks(['k-b'])), { shed: false, repeats: [0] }, 'the buffered events\' marks reached Redis')
+})
+
+t.test('a Redis that stops answering (frozen, connection open) is an outage too: the push is kept here after the command timeout, the next at once, all flushed when it answers', async t => {
+  const redis = await startRedisServer(t)
+  // The store's own client: its command and socket timeouts are what is under test.
+  const store = new RedisStore({ url: redis.url, prefix: 'frozen:' })
+  await store.connect()
+  t.teardown(async () => { await store.close() })
+  const q = redisQueues({ ...store.redis, consumer: 'one', claimIdleMs: 60_000, localBuffer: 100 }).queue('a')
+  t.teardown(async () => { await q.shared?.close() })
+  const [a, b, c] = [item(), item(), item()]
+  t.same(await q.push([a], marks(['f-a'])), { shed: false, repeats: [] }, 'stored in Redis while it answers')
+
+  redis.freeze()
+  t.teardown(() => { redis.thaw() })
+  let t0 = Date.now()
+  t.same(await q.push([b], marks(['f-b'])), { shed: false, repeats: [] }, 'a push to the frozen Redis is kept here')
+  const first = Date.now() - t0
+  t.ok(first >= 4000 && first < 9000, `after the 5-s command timeout, not the 30-s request timeout (${first} ms)`)
+  t0 = Date.now()
+  t.same(await q.push([c], marks(['f-c'])), { shed: false, repeats: [] }, 'the next one too')
+  t.ok(Date.now() - t0 < 2000, `at once: the silent connection was dropped (${Date.now() - t0} ms)`)
+  t.equal(q.counts().buffered, 2)
+
+  redis.thaw()
+  await until(() => q.counts().buffered === undefined, 20_000, 'the buffer to flush once Redis answers')
+  t.same((await q.take(10)).map(i => i.id), [a.id, b.id, c.id], 'every event once, in order')
 })
 
 t.test('a refusal that is Redis\'s answer is not an outage: never buffered', async t => {
