@@ -10,8 +10,9 @@ const MAX_EVENTS = 500
 const MAX_PROBLEMS = 100
 
 // Compiled once per process: `verbose` keeps the failing schema on each error, which the
-// messages below need to name the allowed values of a union.
-const ajv = new Ajv({ allErrors: true, strict: false, verbose: true })
+// messages below need to name the allowed values of a union. strictNumbers: JSON's 1e309 parses
+// as Infinity, which no destination can take (a webhook would get null).
+const ajv = new Ajv({ allErrors: true, strict: false, strictNumbers: true, verbose: true })
 const validate = ajv.compile(Event)
 
 type Obj = Record<string, unknown>
@@ -51,9 +52,12 @@ function sentence (e: ErrorObject, at: string): { path: string, message: string 
       return { path: `${at}.${key}`, message: `${at} has an unknown key "${key}"${hint}.` }
     }
     case 'type': {
+      if (typeof e.data === 'number' && !Number.isFinite(e.data)) return { path: at, message: `${at} must be a finite number (JSON numbers beyond ±1.8e308 are not).` }
       const types = String(p.type).split(',').map(t => A_TYPE[t] ?? t)
       return { path: at, message: `${at} must be ${types.join(' or ')}.` }
     }
+    case 'minimum': return { path: at, message: `${at} must be at least ${String(p.limit)}.` }
+    case 'maximum': return { path: at, message: `${at} must be at most ${String(p.limit)}.` }
     case 'minLength': return { path: at, message: p.limit === 1 ? `${at} must not be empty.` : `${at} must be at least ${String(p.limit)} characters long.` }
     case 'maxLength': return { path: at, message: `${at} must be at most ${String(p.limit)} characters long.` }
     case 'maxItems': return { path: at, message: `${at} must hold at most ${String(p.limit)} entries.` }

@@ -116,7 +116,8 @@ const ParamValue = Type.Union([Scalar, Type.Array(Type.Unknown()), Type.Record(S
 export const Event = Type.Object({
   event_name: Type.String({ minLength: 1, maxLength: 100 }),
   event_id: Type.Optional(Str),
-  timestamp_ms: Type.Optional(Num),
+  // A Date can hold ±8.64e15 ms; before 1970 is no event's time either.
+  timestamp_ms: Type.Optional(Type.Number({ minimum: 0, maximum: 8.64e15 })),
   client_id: Type.Optional(Str),
   user_id: Type.Optional(Str),
   ga_session_id: Type.Optional(Str),

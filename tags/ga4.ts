@@ -14,6 +14,7 @@ import { scrubRaw } from '../protocol/ga4-raw-hit.js'
 import { validateMp, type MpProblem } from '../protocol/ga4-mp-rules.js'
 import { classifyByStatus } from './http-status.js'
 import { isSha256Hex, withHashedUserData } from './pii.js'
+import { isoTime } from './event-time.js'
 import { defineTag, type OutgoingRequest, type Classification, type Rejection, type TagResponse } from './types.js'
 
 export const Ga4Settings = Type.Object({
@@ -174,7 +175,7 @@ function describeProblems (problems: MpProblem[]): string {
 function toMp (e: TaglineEvent, now: number): MpEvent | string {
   if (e.timestamp_ms !== undefined && now - e.timestamp_ms > MP_MAX_AGE_MS) {
     const hours = ((now - e.timestamp_ms) / 3600_000).toFixed(1)
-    return `Measurement Protocol accepts events at most 72 h old; this one is ${hours} h old (${new Date(e.timestamp_ms).toISOString()})`
+    return `Measurement Protocol accepts events at most 72 h old; this one is ${hours} h old (${isoTime(e.timestamp_ms) ?? 'not a time'})`
   }
   if (e.client_id === undefined || e.client_id === '') return 'Measurement Protocol needs a client_id for a web stream; the event has none'
   const head: Obj = { client_id: e.client_id }

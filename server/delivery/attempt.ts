@@ -36,6 +36,8 @@ export interface AttemptContext extends ExchangeContext {
   random: () => number
 }
 
+const buildFailed = (err: unknown): string => `build failed: ${err instanceof Error ? err.message : String(err)}`
+
 export async function attempt (batch: Batch, c: AttemptContext): Promise<Plan> {
   const now = c.now()
   const plan: Plan = { sent: [], letters: [], halves: [] }
@@ -57,14 +59,34 @@ export async function attempt (batch: Batch, c: AttemptContext): Promise<Plan> {
     events[i] = items[i].event
   }
 
+  const build = (evs: TaglineEvent[]): ReturnType<typeof c.tag.def.build> => c.tag.def.build(evs, c.tag.settings, { now, batchId: batch.id, attempt: attemptNo })
   let built
   try {
-    built = c.tag.def.build(events, c.tag.settings, { now, batchId: batch.id, attempt: attemptNo })
+    built = build(events)
   } catch (err) {
-    // A build bug must not loop through retries; dead-letter so a fix plus replay recovers it.
-    const reason = `build failed: ${err instanceof Error ? err.message : String(err)}`
-    for (let i = 0; i < items.length; i++) plan.letters.push({ item: tried(i), outcome: 'dead_lettered', reason })
-    return plan
+    // A build bug must not loop through retries: what throws is dead-lettered, so that a fix plus
+    // a replay recovers it. Only what throws: each event is built alone to find it, and the others
+    // go out without it (one visitor's odd value must not cost other visitors their events).
+    const failing = new Map<number, unknown>()
+    if (items.length > 1) {
+      for (let i = 0; i < events.length; i++) {
+        try { build([events[i]]) } catch (one) { failing.set(i, one) }
+      }
+    }
+    // None fails alone (they fail only together), or a batch of one: all of it.
+    if (failing.size === 0) for (let i = 0; i < items.length; i++) failing.set(i, err)
+    for (const [i, e] of failing) plan.letters.push({ item: tried(i), outcome: 'dead_lettered', reason: buildFailed(e) })
+    for (const i of [...failing.keys()].sort((a, b) => b - a)) {
+      items.splice(i, 1)
+      events.splice(i, 1)
+    }
+    if (items.length === 0) return plan
+    try {
+      built = build(events)
+    } catch (again) {
+      for (let i = 0; i < items.length; i++) plan.letters.push({ item: tried(i), outcome: 'dead_lettered', reason: buildFailed(again) })
+      return plan
+    }
   }
 
   const results: Array<RequestResult | undefined> = new Array(items.length)

@@ -5,7 +5,7 @@ import { count, ev, metrics, received, silent, tag, testTag } from './fixtures/h
 import { until } from '../fixtures/wait.js'
 import { startSink } from '../fixtures/sink.js'
 
-t.test('build throwing dead-letters the whole batch with the error message', async t => {
+t.test('a build that throws for every event dead-letters the whole batch with the error message', async t => {
   const sink = await startSink(t)
   const m = metrics()
   const d = new Delivery({ tags: [tag('a', { url: sink.url, explode: true })], metrics: m, logger: silent() })
@@ -15,6 +15,30 @@ t.test('build throwing dead-letters the whole batch with the error message', asy
   t.equal(await count(m, 'a', 'dead_lettered'), 2)
   t.equal(received(sink).length, 0)
   t.equal(d.depth('a'), 0)
+  await d.close(1000)
+})
+
+t.test('a build that throws for one event dead-letters that event only; the rest of the batch goes out', async t => {
+  const sink = await startSink(t)
+  const picky: CompiledTag = {
+    ...tag('picky', { url: sink.url }),
+    def: {
+      ...testTag,
+      build (events, settings, ctx) {
+        // As GA4's build did with a timestamp no Date can hold: one event's value throws for all.
+        if (events.some(e => e.event_name === 'bomb')) throw new RangeError('Invalid time value')
+        return testTag.build(events, settings, ctx)
+      }
+    }
+  }
+  const m = metrics()
+  const d = new Delivery({ tags: [picky], metrics: m, logger: silent() })
+  d.enqueue([{ tag: 'picky', event: ev() }, { tag: 'picky', event: ev('bomb') }, { tag: 'picky', event: ev() }])
+  await until(() => d.depth('picky') === 0, 2000, 'the batch')
+  t.same(received(sink).map(r => r.events.length), [2], 'the two other events in one request')
+  t.same((await d.deadLetters.list('picky')).map(l => [l.event.event_name, l.reason]), [['bomb', 'build failed: Invalid time value']])
+  t.equal(await count(m, 'picky', 'sent'), 2)
+  t.equal(await count(m, 'picky', 'dead_lettered'), 1)
   await d.close(1000)
 })
 
