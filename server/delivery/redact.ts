@@ -83,11 +83,15 @@ function redactBody (body: string, hide: KeyTest): string {
   return body
 }
 
-const secretOrUserData: KeyTest = k => k === 'user_data' || isSecretName(k)
+// user_data whole, and contact details wherever a sender put them (params.email, up.phone): a
+// tag forwards custom parameters as they came, and logs must not carry them raw.
+const CONTACT_NAMES = new Set(['email', 'email_address', 'phone', 'phone_number'])
+const secretOrUserData: KeyTest = k => k === 'user_data' || CONTACT_NAMES.has(k.toLowerCase()) || isSecretName(k)
 
 /**
  * `keepUserData` is for documentation only, whose examples carry test data already hashed the
- * way each destination receives it; logs and `tagline try` always redact user_data whole.
+ * way each destination receives it; logs and `tagline try` always redact user_data whole, contact
+ * fields by name and e-mail addresses wherever they stand.
  */
 export function describeRequest (req: OutgoingRequest, secrets: readonly string[] = [], opts: { keepUserData?: boolean } = {}): RequestDescription {
   const headers: Record<string, string> = {}
@@ -95,12 +99,16 @@ export function describeRequest (req: OutgoingRequest, secrets: readonly string[
     const lower = name.toLowerCase()
     headers[name] = SECRET_HEADERS.has(lower) || isSecretName(lower) ? REDACTED : maskValues(value, secrets)
   }
-  const out: RequestDescription = { method: req.method, url: maskValues(redactUrl(req.url), secrets), headers }
-  if (req.body !== undefined) out.body = maskValues(redactBody(req.body, opts.keepUserData === true ? isSecretName : secretOrUserData), secrets)
+  // E-mail addresses anywhere else too (a page URL's query, free text), as the debug view does.
+  const scrub = opts.keepUserData === true ? (x: string) => x : scrubEmails
+  const out: RequestDescription = { method: req.method, url: scrub(maskValues(redactUrl(req.url), secrets)), headers }
+  if (req.body !== undefined) out.body = scrub(maskValues(redactBody(req.body, opts.keepUserData === true ? isSecretName : secretOrUserData), secrets))
   return out
 }
 
-const EMAIL = /[^\s"'<>@,;:()[\]]+@[^\s"'<>@,;:()[\]]+\.[A-Za-z]{2,}/g
+// The local part stops at URL punctuation, so that an address in a query string masks the
+// address, not the URL before it.
+const EMAIL = /[^\s"'<>@,;:()[\]/?=&#]+@[^\s"'<>@,;:()[\]/?=&#]+\.[A-Za-z]{2,}/g
 /** An e-mail address URL-encoded once or twice (a page URL inside a GA4 hit's `dl`). */
 const ENCODED_EMAIL = /[^\s"'<>@,;:()[\]&=?/]+%(?:25)?40[^\s"'<>@,;:()[\]&=?/]+\.[A-Za-z]{2,}/gi
 

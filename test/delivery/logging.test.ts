@@ -63,6 +63,20 @@ t.test('describeRequest masks secret names, secret values and user_data', async 
   t.equal(form.body, `v=2&tid=G-1&api_secret=${REDACTED}\nv=2&en=x`)
 })
 
+t.test('describeRequest masks contact fields a sender put in custom parameters, and e-mail addresses anywhere', async t => {
+  const out = describeRequest({
+    method: 'POST',
+    url: 'https://hooks.example/in?ref=jane%40example.com',
+    headers: {},
+    body: JSON.stringify({ events: [{ params: { email: 'dl.top@example.com', Phone: '+16505551212', plan: 'pro' }, user_properties: { email: 'upx@example.com' }, page_location: 'https://shop.example/?email=url.leak@example.com' }] }),
+    events: [0]
+  })
+  t.equal(out.url, `https://hooks.example/in?ref=${REDACTED}`)
+  t.same(JSON.parse(out.body as string), { events: [{ params: { email: REDACTED, Phone: REDACTED, plan: 'pro' }, user_properties: { email: REDACTED }, page_location: `https://shop.example/?email=${REDACTED}` }] })
+  const docs = describeRequest({ method: 'POST', url: 'https://x.example/', headers: {}, body: JSON.stringify({ user: { email: 'abc@example.com' } }), events: [] }, [], { keepUserData: true })
+  t.same(JSON.parse(docs.body as string), { user: { email: 'abc@example.com' } }, 'the documentation\'s examples keep their (test) values')
+})
+
 t.test('a tag built with a redacting def: secret settings never reach the log even in a URL path', async t => {
   const log = captureLogger('info')
   const base = tag('p', { url: 'log:x', token: SECRET })
