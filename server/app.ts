@@ -100,6 +100,9 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: config.server.bodyLimit }, (req, body, done) => {
     if (!acceptedType(req.headers['content-type'])) { done(errors.unsupportedMediaType(`Content type ${req.headers['content-type']} is not accepted; send application/json or text/plain.`), undefined); return }
+    // Nothing here decompresses: a gzip body read as text would be garbage (RFC 7694: 415).
+    const encoding = req.headers['content-encoding']?.trim().toLowerCase()
+    if (encoding !== undefined && encoding !== '' && encoding !== 'identity') { done(errors.unsupportedMediaType(`Content-Encoding ${encoding.slice(0, 40)} is not accepted; send the body uncompressed.`), undefined); return }
     done(null, body)
   })
 

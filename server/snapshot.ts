@@ -40,7 +40,8 @@ export function parseJsonBody (body: string, type: string | undefined): unknown 
   } catch (err) {
     const msg = (err as Error).message
     if (/prototype|constructor/i.test(msg)) throw errors.forbiddenKey()
-    throw errors.badJson(`The body is not valid JSON: ${msg}`)
+    // The parser quotes the body around the error: printable characters only, and not much of it.
+    throw errors.badJson(`The body is not valid JSON: ${msg.replace(/[^\x20-\x7e]/g, '?').slice(0, 200)}`)
   }
   // Accepting it would acknowledge events that no destination, dead letter or spool can serialise.
   if (parsed !== null && typeof parsed === 'object' && deeperThan(parsed, MAX_JSON_DEPTH)) {

@@ -1,5 +1,6 @@
 // Bad input of every kind: a JSON 4xx `{ error, message, details }`, never a 5xx, never a crash.
 import t, { type Test } from 'tap'
+import { gzipSync } from 'node:zlib'
 import type { InjectOptions, LightMyRequestResponse } from 'fastify'
 import { harness, drained, json, gtagQuery, metric } from './fixtures/harness.js'
 
@@ -73,6 +74,17 @@ t.test('each kind of bad input has its error', async t => {
   isErrorBody(t, await inject({ method: 'POST', url: '/collect', headers: { 'content-type': 'multipart/form-data; boundary=abc' }, payload: '--abc\r\n\r\nx\r\n--abc--' }), 415, 'unsupported_media_type', 'multipart/form-data')
   isErrorBody(t, await inject({ method: 'POST', url: '/mp/collect', headers: { 'content-type': 'image/png' }, payload: Buffer.from([0x89, 0x50, 0x4e, 0x47]) }), 415, 'unsupported_media_type', 'image/png')
   isErrorBody(t, await inject({ method: 'POST', url: '/g/collect', headers: { 'content-type': 'text/html' }, payload: '<p>' }), 415, 'unsupported_media_type', 'text/html on /g/collect')
+
+  // compressed bodies: nothing decompresses them, so they are refused rather than read as garbage
+  const gz = await inject({ method: 'POST', url: '/collect', headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, payload: gzipSync('{"event_name":"x"}') })
+  isErrorBody(t, gz, 415, 'unsupported_media_type', 'a gzip body')
+  t.match(gz.json().message, /Content-Encoding gzip is not accepted/)
+  isErrorBody(t, await inject({ method: 'POST', url: '/collect', headers: { 'content-type': 'text/plain', 'content-encoding': 'zz' }, payload: '{"event_name":"x"}' }), 415, 'unsupported_media_type', 'an unknown encoding')
+  isErrorBody(t, await inject({ method: 'POST', url: '/collect', headers: { 'content-type': 'application/json', 'content-encoding': 'identity' }, payload: '{"event_name":""}' }), 400, 'invalid_event', 'identity is no encoding: the body is read')
+  // a binary body that is not JSON: the message quotes none of its bytes raw
+  const bin = await jsonPost('/collect', Buffer.from([0x7b, 0x1f, 0x8b, 0x08, 0x00, 0xff, 0xfe, 0x0a, 0x22]))
+  isErrorBody(t, bin, 400, 'bad_json', 'binary garbage')
+  t.match(bin.json().message, /^[\x20-\x7e]*$/, 'printable characters only')
 
   // malformed percent-encoding: in the query and the body of a hit it is read as it is
   const q = await inject({ method: 'GET', url: '/g/collect?v=2&tid=G-TEST12345&en=page_view&dl=%E0%A4%A&dt=%ZZ%' })
