@@ -362,6 +362,8 @@ export class RedisStreamQueue implements TagQueue, SharedQueue {
   private readonly claimIdleMs: number
   private ready?: Promise<void>
   private last: QueueCounts = { waiting: 0, inFlight: 0, scheduled: 0, oldestWaitingMs: undefined, nextDueMs: undefined }
+  /** The counts as the last script returned them (read() turns them into `last`). */
+  private lastReply?: unknown
   /** record id → the entry that carries it, for what this object holds. */
   private readonly held = new Map<string, Held>()
   /** Held entries per stream, by entry id (an entry of retrying carries a whole batch). */
@@ -684,6 +686,14 @@ export class RedisStreamQueue implements TagQueue, SharedQueue {
       if (h.stream === 'q') q.push(h.entry)
       else retrying.push(h.entry, h.n)
     }
+    // Nothing leaves Redis and nothing is scheduled (a plan with only a retry settles no ids, or a
+    // batch's entries are not all released yet): no call. A failed call here would stop the
+    // worker before its schedule() and strand the retry batch in this object's hands.
+    if (q.length === 0 && retrying.length === 0 && retry.length === 0) {
+      // The same reading, less what this object has now released of a batch (read's `partly`).
+      if (this.lastReply !== undefined) this.read(this.lastReply)
+      return
+    }
     const counts = await this.uncertain(() =>
       this.scripts.taglineQueueRelease(...this.keys, GROUP, q.length, retrying.length / 2, ...q, ...retrying, ...retry))
     this.read(counts)
@@ -695,6 +705,7 @@ export class RedisStreamQueue implements TagQueue, SharedQueue {
   }
 
   private read (reply: unknown): void {
+    this.lastReply = reply
     const [len, pending, oldest, due, scheduled, retrying] = reply as Array<string | number | null>
     let partly = 0
     for (const h of this.entries.retrying.values()) partly += h.n - h.records.size

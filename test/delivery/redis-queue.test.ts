@@ -107,6 +107,18 @@ t.test('a settle and a schedule running at once release a taken batch once', asy
   t.equal(await client.xlen(`${prefix}{a}:retrying`), 0, 'the taken batch was acknowledged and deleted')
 })
 
+t.test('a settle that releases nothing asks Redis nothing: a retry-only plan cannot fail before its schedule', async t => {
+  const { prefix } = await redisFixture(t)
+  const { q, die } = await processOn(prefix, 'one')
+  const [a, b] = [item(1), item(2)]
+  await q.push([a, b])
+  await q.take(2)
+  await die() // Redis is gone for this object from here on
+  await q.settle([]) // resolves: no command was sent
+  t.equal(q.counts().inFlight, 2, 'what it holds is still counted in flight')
+  await t.rejects(q.schedule({ id: 'B1', items: [{ ...a, attempts: 1 }, { ...b, attempts: 1 }] }, 10), 'a schedule needs Redis')
+})
+
 t.test('counts are this replica\'s last reading of a shared queue', async t => {
   const { client, prefix } = await redisFixture(t)
   const one = await processOn(prefix, 'one', client)
