@@ -20,16 +20,18 @@ function looksJson (body: string, type: string | undefined): boolean {
 /** Deeper than any event needs; far below what JSON.stringify (delivery, spool) can take. */
 const MAX_JSON_DEPTH = 64
 
-function deeperThan (root: unknown, max: number): boolean {
+/** What no client may be given: nesting deeper than `max`, or a number JSON.parse made Infinity (1e309). */
+function unfit (root: unknown, max: number): 'deep' | 'infinite' | undefined {
   const stack: Array<[unknown, number]> = [[root, 1]]
   while (stack.length > 0) {
     const [node, depth] = stack.pop() as [unknown, number]
-    if (depth > max) return true
+    if (depth > max) return 'deep'
     for (const child of Object.values(node as object)) {
       if (child !== null && typeof child === 'object') stack.push([child, depth + 1])
+      else if (typeof child === 'number' && !Number.isFinite(child)) return 'infinite'
     }
   }
-  return false
+  return undefined
 }
 
 export function parseJsonBody (body: string, type: string | undefined): unknown {
@@ -43,10 +45,11 @@ export function parseJsonBody (body: string, type: string | undefined): unknown 
     // The parser quotes the body around the error: printable characters only, and not much of it.
     throw errors.badJson(`The body is not valid JSON: ${msg.replace(/[^\x20-\x7e]/g, '?').slice(0, 200)}`)
   }
-  // Accepting it would acknowledge events that no destination, dead letter or spool can serialise.
-  if (parsed !== null && typeof parsed === 'object' && deeperThan(parsed, MAX_JSON_DEPTH)) {
-    throw errors.badJson(`The body is nested more than ${MAX_JSON_DEPTH} levels deep.`)
-  }
+  // Accepting it would acknowledge events that no destination, dead letter or spool can serialise
+  // (JSON.stringify writes Infinity as null).
+  const why = parsed !== null && typeof parsed === 'object' ? unfit(parsed, MAX_JSON_DEPTH) : undefined
+  if (why === 'deep') throw errors.badJson(`The body is nested more than ${MAX_JSON_DEPTH} levels deep.`)
+  if (why === 'infinite') throw errors.badJson('The body holds a number beyond ±1.8e308, which no destination can take.')
   return parsed
 }
 

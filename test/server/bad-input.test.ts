@@ -81,6 +81,16 @@ t.test('each kind of bad input has its error', async t => {
   t.match(gz.json().message, /Content-Encoding gzip is not accepted/)
   isErrorBody(t, await inject({ method: 'POST', url: '/collect', headers: { 'content-type': 'text/plain', 'content-encoding': 'zz' }, payload: '{"event_name":"x"}' }), 415, 'unsupported_media_type', 'an unknown encoding')
   isErrorBody(t, await inject({ method: 'POST', url: '/collect', headers: { 'content-type': 'application/json', 'content-encoding': 'identity' }, payload: '{"event_name":""}' }), 400, 'invalid_event', 'identity is no encoding: the body is read')
+  // numbers JSON.parse makes Infinity, in every JSON-speaking client
+  for (const [url, body, type] of [
+    ['/collect', '{"event_name":"x","value":1e309}', 'application/json'],
+    ['/collect', '[{"event":"purchase","ecommerce":{"value":-1e400}}]', 'text/plain'],
+    ['/mp/collect', '{"client_id":"1","events":[{"name":"a","params":{"value":1e309}}]}', 'application/json']
+  ]) {
+    const res = await inject({ method: 'POST', url, headers: { 'content-type': type }, payload: body })
+    isErrorBody(t, res, 400, 'bad_json', `an infinite number at ${url} (${type})`)
+    t.match(res.json().message, /beyond ±1\.8e308/)
+  }
   // a binary body that is not JSON: the message quotes none of its bytes raw
   const bin = await jsonPost('/collect', Buffer.from([0x7b, 0x1f, 0x8b, 0x08, 0x00, 0xff, 0xfe, 0x0a, 0x22]))
   isErrorBody(t, bin, 400, 'bad_json', 'binary garbage')
