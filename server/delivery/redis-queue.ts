@@ -191,7 +191,8 @@ for i = 2, #ARGV do out[#out + 1] = redis.call('XRANGE', KEYS[1], ARGV[i], ARGV[
 return out
 `
 
-// ARGV: group, consumer, claimIdleMs, now, entries of retrying this object holds.
+// ARGV: group, consumer, claimIdleMs, now, entries of retrying this object holds. Returns the
+// entry (or false), the counts, and 1 if the entry was taken over from another consumer.
 // A retry batch another consumer took and never released comes first: it was due before it was
 // taken. Otherwise the earliest due batch moves from the sorted set to an entry of the retrying
 // stream, pending under this consumer, in this one atomic script.
@@ -200,11 +201,11 @@ local me, idle = ARGV[2], ARGV[3]
 for _, p in ipairs(redis.call('XPENDING', KEYS[2], ARGV[1], 'IDLE', idle, '-', '+', 1 + tonumber(ARGV[5]))) do
   if p[2] ~= me then
     local e = redis.call('XCLAIM', KEYS[2], ARGV[1], me, idle, p[1])[1]
-    if e then return { e, counts() } end
+    if e then return { e, counts(), 1 } end
   end
 end
 local m = redis.call('ZRANGE', KEYS[3], '-inf', ARGV[4], 'BYSCORE', 'LIMIT', 0, 1)[1]
-if not m then return { false, counts() } end
+if not m then return { false, counts(), 0 } end
 local n = tonumber(string.match(m, '^{"n":(%d+),'))
 redis.call('ZREM', KEYS[3], m)
 redis.call('HINCRBY', KEYS[4], 'scheduled', -n)
@@ -213,7 +214,7 @@ redis.call('XADD', KEYS[2], '*', 'b', m)
 -- Only this script adds to the retrying stream, and it reads at once what it added: the entry just
 -- added is the only one the group has not delivered yet.
 local got = redis.call('XREADGROUP', 'GROUP', ARGV[1], me, 'COUNT', 1, 'STREAMS', KEYS[2], '>')
-return { got[1][2][1], counts() }
+return { got[1][2][1], counts(), 0 }
 `
 
 // ARGV: group, a = entries of q to release, h = entries of retrying to release, the a ids,
@@ -568,8 +569,10 @@ export class RedisStreamQueue implements TagQueue, SharedQueue {
     const [claimed, read, counts] = await this.uncertain(() =>
       this.scripts.taglineQueueTake(...this.keys, GROUP, this.consumer, this.claimIdleMs, max, this.entries.q.size)) as [Entry[], Entry[], unknown]
     if (claimed.length > 0) {
-      this.stale.q = Math.max(0, this.stale.q - claimed.length)
-      this.onClaim?.(claimed.length)
+      // Entries this object held under an earlier name (uncertain()) come back too: not a claim.
+      const others = claimed.filter(e => !this.entries.q.has(e[0])).length
+      this.stale.q = Math.max(0, this.stale.q - others)
+      if (others > 0) this.onClaim?.(others)
     } else this.stale.q = 0
     const taken: Array<[entry: string, record: QueuedEvent | undefined]> = []
     const missing: string[] = []
@@ -620,19 +623,21 @@ export class RedisStreamQueue implements TagQueue, SharedQueue {
   // id, same records) back. schedule() goes the other way in one script too: the new batch joins
   // the sorted set in the same step that acknowledges and deletes the entries it came from.
   async takeDue (now: number): Promise<Batch | undefined> {
-    const [entry, counts] = await this.uncertain(() =>
-      this.scripts.taglineQueueTakeDue(...this.keys, GROUP, this.consumer, this.claimIdleMs, now, this.entries.retrying.size)) as [Entry | null, unknown]
+    const [entry, counts, claimed] = await this.uncertain(() =>
+      this.scripts.taglineQueueTakeDue(...this.keys, GROUP, this.consumer, this.claimIdleMs, now, this.entries.retrying.size)) as [Entry | null, unknown, number]
     let batch: Batch | undefined
-    if (entry !== null && !this.entries.retrying.has(entry[0])) {
+    // Already ours (held under an earlier name of this object, see uncertain()): no second copy.
+    const ours = entry !== null && this.entries.retrying.has(entry[0])
+    if (entry !== null && !ours) {
       const { id, items } = JSON.parse(fieldOf(entry, 'b')) as { n: number } & Batch
       batch = { id, items }
       this.hold({ stream: 'retrying', entry: entry[0], n: items.length, records: new Set(items.map(i => i.id)) })
-      // Stale batches are claimed before anything due is moved: this one was a dead consumer's.
-      if (this.stale.retrying > 0) {
-        this.stale.retrying--
-        this.onClaim?.(items.length)
-      }
-    } else this.stale.retrying = 0
+      // A dead (or stuck) consumer's batch, not a due one this call moved: a claim.
+      if (Number(claimed) === 1) this.onClaim?.(items.length)
+    }
+    // Stale batches are taken before anything due is moved: once a call takes none, none is left.
+    if (Number(claimed) === 1 && !ours) this.stale.retrying = Math.max(0, this.stale.retrying - 1)
+    else if (Number(claimed) !== 1) this.stale.retrying = 0
     this.read(counts)
     return batch
   }

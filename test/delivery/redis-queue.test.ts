@@ -19,11 +19,12 @@ function item (enqueuedMs: number): QueuedEvent {
 }
 
 /** Another process on the same queue: its own connection and consumer name. */
-async function processOn (prefix: string, consumer: string, client?: Redis): Promise<{ q: RedisStreamQueue, die: () => Promise<void> }> {
+async function processOn (prefix: string, consumer: string, client?: Redis): Promise<{ q: RedisStreamQueue, die: () => Promise<void>, claims: number[] }> {
   const own = client ?? redisClient()
   if (own.status === 'wait') await own.connect()
-  const q = new RedisStreamQueue({ client: own, prefix, tag: 'a', consumer, claimIdleMs: CLAIM_IDLE_MS })
-  return { q, die: async () => { await own.quit() } }
+  const claims: number[] = []
+  const q = new RedisStreamQueue({ client: own, prefix, tag: 'a', consumer, claimIdleMs: CLAIM_IDLE_MS, onClaim: n => claims.push(n) })
+  return { q, die: async () => { await own.quit() }, claims }
 }
 
 /** Until Redis holds every pending entry of `stream` idle for at least claimIdleMs. */
@@ -88,12 +89,14 @@ t.test('a retry batch taken by a process that died is taken again, whole, by ano
   const again = await two.q.takeDue(0)
   t.same(again, first, 'after it, the same batch (same id, same records) for another try')
   t.same([two.q.counts().inFlight, two.q.counts().scheduled], [3, 0])
+  t.same(two.claims, [3], 'counted as a claim of a dead consumer\'s events')
 
   await two.q.settle([a.id])
   t.equal(two.q.counts().inFlight, 2, 'a batch partly settled counts what is left')
   await two.q.schedule({ id: 'B1', items: [{ ...b, attempts: 1 }, { ...c, attempts: 1 }] }, 50)
   t.same([two.q.counts().inFlight, two.q.counts().scheduled], [0, 2], 'the rest is scheduled again, and the taken batch is gone')
   t.equal((await two.q.takeDue(50))?.items[0].attempts, 1)
+  t.same(two.claims, [3], 'a due batch of its own is not a claim')
 })
 
 t.test('a settle and a schedule running at once release a taken batch once', async t => {
