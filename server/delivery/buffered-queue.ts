@@ -38,6 +38,10 @@ export class BufferedQueue implements TagQueue {
       close: async () => {
         this.closed = true
         clearTimeout(this.timer)
+        // A chunk on its way to Redis is either stored or still kept once this resolves: what
+        // unsent() then gives the spool is never also in the stream (a flush stops after its
+        // current chunk once closed).
+        await this.flushing
         await s.close()
       },
       unsent: () => this.kept.map(k => k.item)

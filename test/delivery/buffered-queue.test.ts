@@ -3,6 +3,7 @@
 // A private redis-server is stopped and started again for real.
 import t from 'tap'
 import { redisQueues } from '../../server/delivery/factory.js'
+import { BufferedQueue } from '../../server/delivery/buffered-queue.js'
 import { RedisStore } from '../../server/store/redis.js'
 import type { QueuedEvent } from '../../server/delivery/types.js'
 import { startRedisServer } from '../fixtures/redis-server.js'
@@ -64,6 +65,41 @@ t.test('a Redis that stops answering (frozen, connection open) is an outage too:
   redis.thaw()
   await until(() => q.counts().buffered === undefined, 20_000, 'the buffer to flush once Redis answers')
   t.same((await q.take(10)).map(i => i.id), [a.id, b.id, c.id], 'every event once, in order')
+})
+
+t.test('a close during a flush waits for the chunk on its way: the spool never gets what Redis stored', async t => {
+  let down = true
+  let release: (() => void) | undefined
+  const stored: string[] = []
+  const inner = {
+    shared: { refresh: async () => inner.counts(), wait: async () => {}, close: async () => {}, unsent: () => [] },
+    counts: () => ({ waiting: stored.length, inFlight: 0, scheduled: 0, oldestWaitingMs: undefined, nextDueMs: undefined }),
+    push: async (items: readonly QueuedEvent[]) => {
+      if (down) throw new Error('connect ECONNREFUSED')
+      await new Promise<void>(resolve => { release = resolve }) // the chunk is on its way
+      stored.push(...items.map(i => i.id))
+      return { shed: false, repeats: [] }
+    },
+    take: async () => [],
+    takeDue: async () => undefined,
+    schedule: async () => {},
+    settle: async () => {},
+    drain: async () => []
+  }
+  const q = new BufferedQueue(inner as unknown as ConstructorParameters<typeof BufferedQueue>[0], { max: 10, retryMs: 20 })
+  const [a, b] = [item(), item()]
+  await q.push([a, b])
+  t.equal(q.counts().buffered, 2, 'kept while the store is down')
+  down = false
+  await until(() => release !== undefined, 2000, 'the flush to start')
+  let closed = false
+  const closing = q.shared.close().then(() => { closed = true })
+  await new Promise(resolve => setTimeout(resolve, 50))
+  t.notOk(closed, 'close waits for the chunk on its way')
+  release?.()
+  await closing
+  t.same(stored, [a.id, b.id], 'the chunk reached the store')
+  t.same(q.shared.unsent?.(), [], 'and is not given to the spool as well')
 })
 
 t.test('a refusal that is Redis\'s answer is not an outage: never buffered', async t => {
