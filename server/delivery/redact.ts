@@ -115,7 +115,7 @@ const ENCODED_EMAIL = /[^\s"'<>@,;:()[\]&=?/]+%(?:25)?40[^\s"'<>@,;:()[\]&=?/]+\
 // Where incoming requests carry user-provided data: GTM/gtag names (clients/user-data.ts), gtag's
 // `ep.user_data.*` and hashed `em`/`ph`, and the model's own field names.
 const USER_DATA_NAMES = new Set([
-  'user_data', 'email', 'email_address', 'phone', 'phone_number', 'first_name', 'last_name', 'street',
+  ...CONTACT_NAMES, 'user_data', 'first_name', 'last_name', 'street',
   'postal_code', 'date_of_birth', 'em', 'ph', 'fn', 'ln', 'ge', 'db', 'zp', 'ct', 'st',
   'sha256_email_address', 'sha256_phone_number', 'sha256_first_name', 'sha256_last_name', 'sha256_street'
 ])
