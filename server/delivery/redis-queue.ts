@@ -623,21 +623,23 @@ export class RedisStreamQueue implements TagQueue, SharedQueue {
   // id, same records) back. schedule() goes the other way in one script too: the new batch joins
   // the sorted set in the same step that acknowledges and deletes the entries it came from.
   async takeDue (now: number): Promise<Batch | undefined> {
-    const [entry, counts, claimed] = await this.uncertain(() =>
+    const [entry, counts, flag] = await this.uncertain(() =>
       this.scripts.taglineQueueTakeDue(...this.keys, GROUP, this.consumer, this.claimIdleMs, now, this.entries.retrying.size)) as [Entry | null, unknown, number]
+    // Taken over from another consumer, not a due batch this call moved.
+    const claimed = Number(flag) === 1
+    // Stale batches are taken before anything due is moved: once a call takes none, none is left.
+    if (!claimed) this.stale.retrying = 0
     let batch: Batch | undefined
     // Already ours (held under an earlier name of this object, see uncertain()): no second copy.
-    const ours = entry !== null && this.entries.retrying.has(entry[0])
-    if (entry !== null && !ours) {
+    if (entry !== null && !this.entries.retrying.has(entry[0])) {
       const { id, items } = JSON.parse(fieldOf(entry, 'b')) as { n: number } & Batch
       batch = { id, items }
       this.hold({ stream: 'retrying', entry: entry[0], n: items.length, records: new Set(items.map(i => i.id)) })
-      // A dead (or stuck) consumer's batch, not a due one this call moved: a claim.
-      if (Number(claimed) === 1) this.onClaim?.(items.length)
+      if (claimed) {
+        this.stale.retrying = Math.max(0, this.stale.retrying - 1)
+        this.onClaim?.(items.length)
+      }
     }
-    // Stale batches are taken before anything due is moved: once a call takes none, none is left.
-    if (Number(claimed) === 1 && !ours) this.stale.retrying = Math.max(0, this.stale.retrying - 1)
-    else if (Number(claimed) !== 1) this.stale.retrying = 0
     this.read(counts)
     return batch
   }
