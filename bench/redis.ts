@@ -81,8 +81,10 @@ async function startPinnedRedis (): Promise<string> {
   process.on('exit', () => proc.kill('SIGKILL'))
   onCleanup(async () => { proc.kill('SIGTERM') })
   const url = `redis://127.0.0.1:${port}`
+  // A PING per try: connect() refuses a second call while the client is already reconnecting,
+  // so a server not yet listening at the first try would never be seen ready.
   const probe = adminOf(url)
-  await until('the pinned redis-server', 10_000, async () => await probe.connect().then(() => true, () => false), 100)
+  await until('the pinned redis-server', 10_000, async () => await probe.ping().then(() => true, () => false), 100)
   probe.disconnect()
   return url
 }
