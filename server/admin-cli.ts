@@ -21,15 +21,8 @@ import { personMatch } from './person.js'
 import type { TagQueue } from './delivery/queue.js'
 import { queueStats, replay, type ReplayResult, type TagStats } from './delivery/admin.js'
 import { newBatchId } from './delivery/batch-id.js'
+import { localUrl, type CliIo } from './cli-io.js'
 
-export interface CliIo {
-  out: (s: string) => void
-  err: (s: string) => void
-  /** The command's usage text, printed after a usage error. */
-  usage: string
-  /** The config used without --config. */
-  defaultConfig: string
-}
 
 /** A failure with its exit code: 1 (config, Redis or the gateway), 2 (the arguments). */
 class CliFailure extends Error {
@@ -254,10 +247,6 @@ function checkUrl (url: string | undefined): void {
 }
 
 /** Where a listener bound to host:port is reached from this host (a wildcard is loopback). */
-export function localUrl (h: string, port: number): string {
-  const host = h === '' || h === '0.0.0.0' || h === '::' ? '127.0.0.1' : h.includes(':') ? `[${h}]` : h
-  return `http://${host}:${port}`
-}
 
 async function askGateway (config: CompiledConfig, file: string, url: string | undefined, method: 'GET' | 'POST', path: string, body?: object, stopped = ''): Promise<unknown> {
   const key = config.apiKeys[0]

@@ -3,13 +3,11 @@
 // any supervisor) sees a gateway that stopped answering, not only one whose process died.
 import { parseArgs } from 'node:util'
 import { readConfigFile } from './config-reload.js'
-import { localUrl } from './admin-cli.js'
-
-interface Io { out: (s: string) => void, err: (s: string) => void, usage: string, defaultConfig: string }
+import { localUrl, type CliIo } from './cli-io.js'
 
 const TIMEOUT_MS = 3000
 
-export async function healthCommand (args: string[], io: Io): Promise<number> {
+export async function healthCommand (args: string[], io: CliIo): Promise<number> {
   let values: { config?: string, url?: string }
   try {
     values = parseArgs({ args, options: { config: { type: 'string', short: 'c' }, url: { type: 'string' } } }).values
