@@ -6,16 +6,10 @@ import { newBatchId } from './batch-id.js'
 import { exchange, type ExchangeContext } from './exchange.js'
 import { worst, type RequestResult } from './request-result.js'
 import { giveUpReason, isExpired, nextAttempt } from './retry.js'
-import type { Batch, DeadLetter, QueuedEvent } from './types.js'
+import type { Batch, QueuedEvent, UnstoredLetter } from './types.js'
 
-export interface Letter {
+export interface Letter extends UnstoredLetter {
   item: QueuedEvent
-  outcome: DeadLetter['outcome']
-  reason: string
-  status?: number
-  response?: string
-  /** Why retrying stopped: max_attempts or max_age. */
-  why?: string
 }
 
 export interface Plan {
@@ -44,7 +38,9 @@ export async function attempt (batch: Batch, c: AttemptContext): Promise<Plan> {
   // Replayed or long-delayed events can be past the retry window before this attempt.
   const items: QueuedEvent[] = []
   for (const item of batch.items) {
-    if (isExpired(c.policy, item.firstAttemptMs, now)) {
+    if (item.letter !== undefined) {
+      plan.letters.push({ ...item.letter, item })
+    } else if (isExpired(c.policy, item.firstAttemptMs, now)) {
       plan.letters.push({ item, outcome: 'dead_lettered', reason: giveUpReason(item.attempts, item.lastReason ?? 'retry window passed') })
     } else items.push(item)
   }

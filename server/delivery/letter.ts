@@ -16,21 +16,27 @@ export interface LetterSinks {
   deadLetters: DeadLetterStore
 }
 
-/** `kept` is the event the letter stores (default: the queued one); scrubbing always uses the queued one. */
-export async function giveUp (s: LetterSinks, tag: string, l: Letter, now: number, kept: TaglineEvent = l.item.event): Promise<void> {
+/**
+ * `kept` is the event the letter stores (default: the queued one); scrubbing always uses the
+ * queued one. False when the store refused the letter: it is logged, and counted and shown only
+ * once a later try stores it (the worker keeps the event queued meanwhile).
+ */
+export async function giveUp (s: LetterSinks, tag: string, l: Letter, now: number, kept: TaglineEvent = l.item.event): Promise<boolean> {
   const { item, outcome } = l
-  s.metrics.countOutcome(tag, outcome)
   const reason = scrubMessage(l.reason, item.event)
   const letter = { tag, event: kept, outcome, reason, attempts: item.attempts, atMs: now, status: l.status, response: l.response === undefined ? undefined : scrubMessage(l.response, item.event) }
   if (letter.status === undefined) delete letter.status
   if (letter.response === undefined) delete letter.response
-  s.logger.warn({
-    tag, outcome, why: l.why, event_name: item.event.event_name, event_id: item.event.event_id, attempts: item.attempts, status: l.status, reason
-  }, outcome === 'dropped' ? 'event dropped by the destination' : 'event dead-lettered')
-  s.observer?.outcome?.({ tag, event: kept, outcome, reason })
   try {
     await s.deadLetters.add(letter)
   } catch (err) {
     s.logger.error({ err, tag, event_id: item.event.event_id }, 'the dead letter could not be stored')
+    return false
   }
+  s.metrics.countOutcome(tag, outcome)
+  s.logger.warn({
+    tag, outcome, why: l.why, event_name: item.event.event_name, event_id: item.event.event_id, attempts: item.attempts, status: l.status, reason
+  }, outcome === 'dropped' ? 'event dropped by the destination' : 'event dead-lettered')
+  s.observer?.outcome?.({ tag, event: kept, outcome, reason })
+  return true
 }

@@ -17,6 +17,21 @@ export interface QueuedEvent {
   enqueuedMs: number
   /** Why the last attempt failed, kept so a dead letter after replay still says why. */
   lastReason?: string
+  /**
+   * The dead letter this event is waiting to become: its letter could not be stored (a store
+   * error), so it stayed queued and its next attempt stores the letter without sending it.
+   */
+  letter?: UnstoredLetter
+}
+
+/** A letter's own fields, as `QueuedEvent.letter` keeps them. */
+export interface UnstoredLetter {
+  outcome: DeadLetter['outcome']
+  reason: string
+  status?: number
+  response?: string
+  /** Why retrying stopped: max_attempts or max_age. */
+  why?: string
 }
 
 /**

@@ -9,7 +9,7 @@ import type { DeliveryObserver } from '../observer.js'
 import type { DeadLetterStore } from './dead-letters.js'
 import { queued, type PushOptions, type PushResult, type TagQueue } from './queue.js'
 import type { Batch, QueuedEvent } from './types.js'
-import { attempt, settledIds, type Letter, type Plan } from './attempt.js'
+import { attempt, settledIds, type Plan } from './attempt.js'
 import { giveUp } from './letter.js'
 import { newBatchId } from './batch-id.js'
 import { redactText, secretValues } from './redact.js'
@@ -17,6 +17,9 @@ import { resolveRetryPolicy, type ResolvedRetryPolicy } from './retry.js'
 import { SendError } from './send.js'
 import type { Clock } from './clock.js'
 import { Breaker, type Verdict } from './breaker.js'
+
+/** How long an event whose dead letter the store refused waits before its letter is tried again. */
+const LETTER_RETRY_MS = 30_000
 
 export interface WorkerDeps {
   queue: TagQueue
@@ -302,13 +305,24 @@ export class TagWorker {
     await this.carryOut(plan, generation)
   }
 
-  /** The plan's effects: the queue first (so nothing is lost if a later step fails), then the rest. */
+  /**
+   * The plan's effects, each before what depends on it, so that nothing is lost if a later step
+   * fails: dead letters are stored before their events leave the queue (a crash in between
+   * stores a letter twice, never none), then the queue, then the rest.
+   */
   private async carryOut (plan: Plan, generation: number): Promise<void> {
     const q = this.d.queue
     const now = this.d.clock.now()
-    await q.settle(settledIds(plan))
+    // An event whose letter the store refused stays queued as that letter (attempt() stores it
+    // without sending), tried again after LETTER_RETRY_MS.
+    const unstored: QueuedEvent[] = []
+    for (const { item, ...letter } of plan.letters) {
+      if (!await giveUp(this.d, this.tag.name, { item, ...letter }, now)) unstored.push({ ...item, letter })
+    }
+    const kept = new Set(unstored.map(i => i.id))
+    await q.settle(kept.size === 0 ? settledIds(plan) : settledIds(plan).filter(id => !kept.has(id)))
     for (const item of plan.sent) this.delivered(item, now)
-    for (const letter of plan.letters) await this.deadLetter(letter, now)
+    if (unstored.length > 0) await q.schedule({ id: newBatchId(now), items: unstored }, now + LETTER_RETRY_MS)
     if (plan.retry !== undefined) {
       const { batch, dueMs, reason, aborted } = plan.retry
       await q.schedule(batch, dueMs)
@@ -372,10 +386,6 @@ export class TagWorker {
     const received = item.event.source?.received_ms
     if (typeof received === 'number') this.d.metrics.deliveryLatency.observe({ tag: name }, Math.max(0, now - received) / 1000)
     this.d.observer?.outcome?.({ tag: name, event: item.event, outcome: 'sent' })
-  }
-
-  private async deadLetter (l: Letter, now: number): Promise<void> {
-    await giveUp(this.d, this.tag.name, l, now)
   }
 
 }

@@ -3,6 +3,9 @@ import { Delivery } from '../../server/delivery/index.js'
 import { captureLogger, count, ev, fakeClock, metrics, received, silent, tag, watchedQueues } from './fixtures/helpers.js'
 import { until } from '../fixtures/wait.js'
 import { freePort, startSink } from '../fixtures/sink.js'
+import type { QueueFactory } from '../../server/delivery/factory.js'
+import type { DeadLetterStore } from '../../server/delivery/dead-letters.js'
+import type { DeadLetter } from '../../server/delivery/types.js'
 
 t.test('500 then 200: retried with the same batch id, attempt 1 then 2', async t => {
   const sink = await startSink(t, r => r.n === 0 ? { status: 500, body: 'busy' } : { status: 200 })
@@ -21,6 +24,40 @@ t.test('500 then 200: retried with the same batch id, attempt 1 then 2', async t
   t.equal(latency.values.find(v => v.metricName === 'tagline_delivery_latency_seconds_count')?.value, 2, 'latency observed per delivered event')
   const duration = await m.tagRequestDuration.get()
   t.equal(duration.values.find(v => v.metricName === 'tagline_tag_request_duration_seconds_count')?.value, 2, 'duration observed per request')
+  await d.close(1000)
+})
+
+t.test('a dead letter the store refuses keeps its event queued, and is stored later without sending the event again', async t => {
+  const sink = await startSink(t, () => ({ status: 400, body: '{"error":"bad field currency"}' }))
+  const time = fakeClock()
+  const q = watchedQueues()
+  const log = captureLogger('info')
+  let refuse = true
+  const deadLetters = q.queues.deadLetters
+  const queues: QueueFactory = { ...q.queues, deadLetters: Object.assign(Object.create(deadLetters) as DeadLetterStore, {
+    add: async (l: DeadLetter) => { if (refuse) throw new Error('disk full'); await deadLetters.add(l) }
+  }) }
+  const m = metrics()
+  const d = new Delivery({ tags: [tag('a', { url: sink.url })], metrics: m, logger: log.logger, clock: time.clock, queues })
+  const event = ev('purchase')
+  d.enqueue([{ tag: 'a', event }])
+  await sink.arrived(1)
+  await until(() => q.counts('a').scheduled === 1, 5000, 'the event kept as a retry')
+  t.match(q.counts('a'), { scheduled: 1, inFlight: 0, waiting: 0, nextDueMs: 30_000 }, 'kept in the queue, tried again in 30 s')
+  t.equal(await count(m, 'a', 'dropped'), 0, 'not counted as dropped while its letter is not stored')
+  t.ok(log.lines.map(l => JSON.parse(l)).some(l => l.msg === 'the dead letter could not be stored' && l.event_id === event.event_id), 'logged')
+  await time.tick(29_999)
+  t.equal(q.counts('a').scheduled, 1, 'still waiting at 29.999 s')
+  refuse = false
+  await time.tick(1)
+  await until(async () => (await deadLetters.list('a')).length === 1, 5000, 'the letter stored')
+  const [dl] = await deadLetters.list('a')
+  t.match(dl, { outcome: 'dropped', status: 400, response: '{"error":"bad field currency"}', attempts: 1 })
+  t.equal(dl.event.event_id, event.event_id)
+  t.match(dl.reason, /bad field currency/)
+  await until(() => d.depth('a') === 0, 5000, 'the event settled')
+  t.equal(received(sink).length, 1, 'the destination was asked once: storing the letter sends nothing')
+  t.equal(await count(m, 'a', 'dropped'), 1, 'counted once, when stored')
   await d.close(1000)
 })
 
