@@ -107,7 +107,9 @@ export function enrich (parsed: ParsedEvent[], snap: RequestSnapshot, client: st
     e.source = { client, request_id: snap.requestId, received_ms: now, trusted: snap.trusted }
     if (gpc) e.source.gpc = true
     if (snap.debug === true) e.source.debug = true
-    e.timestamp_ms ??= now
+    // A time after the arrival is a sender's clock running ahead (or a made-up time): the
+    // platforms refuse or misplace events from the future, so it becomes the arrival's.
+    if (e.timestamp_ms === undefined || e.timestamp_ms > now) e.timestamp_ms = now
     if (browser) {
       // A browser never chooses its own IP or user agent; a trusted backend may pass the visitor's.
       e.ip_override = snap.ip
