@@ -8,6 +8,7 @@ import { parseDuration } from './duration.js'
 import { DEBUG_DEFAULTS, DELIVERY_DEFAULTS, IDENTITY_DEFAULTS, PRIVACY_DEFAULTS, RETRY_DEFAULTS, SERVER_DEFAULTS, STORE_DEFAULTS, TAG_DEFAULTS } from '../schemas/defaults.js'
 import type { BreakerPolicy, CompiledConfig, CompiledTag, RetryPolicy } from './types.js'
 import type { Predicate } from '../tags/triggers.js'
+import { listenAddresses } from './address.js'
 
 const COMMON = new Set(CommonKeys)
 
@@ -77,9 +78,7 @@ export function compileConfig (raw: Config, file?: string): CompiledConfig {
   }
   const compiled: CompiledConfig = {
     server: {
-      port: s.port ?? SERVER_DEFAULTS.port,
-      host: s.host ?? SERVER_DEFAULTS.host,
-      ...(s.opsPort !== undefined ? { ops: { port: s.opsPort, host: s.opsHost ?? s.host ?? SERVER_DEFAULTS.host } } : {}),
+      ...listenAddresses(s),
       trustProxy: Array.isArray(s.trustProxy) ? [...s.trustProxy] : s.trustProxy ?? false,
       corsOrigins: [...(s.cors?.origins ?? [])],
       rateLimit: s.rateLimit === false ? false : { ...(s.rateLimit ?? SERVER_DEFAULTS.rateLimit) },

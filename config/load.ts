@@ -9,7 +9,8 @@ import { interpolateDocument, type Env } from './env.js'
 import { validateConfigShape, type Issue } from './validate.js'
 import { checkConfig } from './checks.js'
 import { compileConfig } from './compile.js'
-import { ConfigError, formatPath, tidyProblems, type ConfigProblem } from './errors.js'
+import { portFromEnv } from './address.js'
+import { ConfigError, formatPath, tidyProblems, unreadable, type ConfigProblem } from './errors.js'
 import type { CompiledConfig } from './types.js'
 
 export { ConfigError, formatProblems, type ConfigProblem } from './errors.js'
@@ -34,17 +35,6 @@ function place (source: YamlSource, issue: Issue, coerced: Map<unknown, string>)
     else if (exact && message === 'must be a string' && isScalar(node) && node.type === 'PLAIN' && typeof node.value !== 'string') message += ' (put the value in quotes)'
   }
   return problemAt(source, issue.segs, issue.code, message, issue.at)
-}
-
-/** PORT, when set, overrides server.port. */
-function portFromEnv (env: Env): { port?: number, problem?: ConfigProblem } {
-  const text = env.PORT
-  if (text === undefined || text === '') return {}
-  const port = /^\d{1,5}$/.test(text) ? Number(text) : Number.NaN
-  if (!(port <= 65535)) {
-    return { problem: { path: 'server.port', code: 'invalid_value', message: 'environment variable PORT must be a port number from 0 to 65535' } }
-  }
-  return { port }
 }
 
 /** Validate and compile config text; every problem is reported, none thrown. */
@@ -93,8 +83,7 @@ export function loadConfigFile (path: string, env: Env = process.env): CompiledC
   try {
     text = readFileSync(path, 'utf8')
   } catch (err) {
-    const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message
-    throw new ConfigError(path, [{ path: '', code: 'unreadable', message: `cannot read the config file: ${why}` }])
+    throw new ConfigError(path, [unreadable(err)])
   }
   return loadConfig({ text, file: path }, env)
 }

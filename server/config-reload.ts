@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import type { Logger } from 'pino'
 import { ConfigError, formatProblems, loadConfig, validateConfigText, type ConfigProblem, type Env } from '../config/load.js'
+import { unreadable } from '../config/errors.js'
 import type { CompiledConfig } from '../config/types.js'
 import type { Gateway } from './start.js'
 import { watchConfigFile, type ConfigWatch } from './config-watch.js'
@@ -105,9 +106,4 @@ export function startConfigReloads (opts: ReloadOptions): ConfigReloads {
   follow(opts.watch)
 
   return { reload, close: () => { follow(false) } }
-}
-
-function unreadable (err: unknown): ConfigProblem {
-  const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message
-  return { path: '', code: 'unreadable', message: `cannot read the config file: ${why}` }
 }

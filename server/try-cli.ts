@@ -2,7 +2,8 @@
 // would send, from the config alone (server/try.ts runs it).
 import { parseArgs } from 'node:util'
 import { readFileSync } from 'node:fs'
-import { validateConfigText, formatProblems, type ConfigProblem } from '../config/load.js'
+import { validateConfigText, formatProblems } from '../config/load.js'
+import { unreadable } from '../config/errors.js'
 import { readTryInput, tryEvent, type TryInput } from './try.js'
 import { formatTryReport } from './try-format.js'
 import { isTaglineError } from '../common/errors.js'
@@ -34,8 +35,7 @@ export async function tryCommand (argv: string[], { out, err, usage, defaultConf
   const file = values.config ?? defaultConfig
   let text: string
   try { text = readFileSync(file, 'utf8') } catch (e) {
-    const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message
-    const problems: ConfigProblem[] = [{ path: '', code: 'unreadable', message: `cannot read the config file: ${why}` }]
+    const problems = [unreadable(e)]
     return fail(1, { error: 'invalid_config', problems }, formatProblems(file, problems))
   }
   const result = validateConfigText({ text, file }, process.env)

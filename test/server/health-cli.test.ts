@@ -49,6 +49,28 @@ tags:
   t.equal((await health(['--url', `http://127.0.0.1:${port}/nothing-here/`])).code, 1, 'a 404 is not healthy')
 })
 
+t.test('a file the running gateway refused to reload (a mistake outside server:) still finds it', async t => {
+  const dir = t.testdir()
+  const port = await freePort()
+  const good = `server: { port: ${port}, host: 127.0.0.1, watchConfig: false, spoolFile: ${join(dir, 'spool.jsonl')}, deadLetterFile: ${join(dir, 'dead.jsonl')} }
+tags:
+  - { name: console, type: log }
+`
+  const gw = await startGateway({ config: loadConfig({ text: good }, {}) })
+  t.teardown(async () => { await gw.stop() })
+  const file = join(dir, 'tagline.yaml')
+  // An edit with a typo and an unset variable: a reload refuses it and the gateway runs on.
+  await writeFile(file, good.replace('type: log }', 'type: lgo }') + 'store: { redis: "${REDIS_URL_UNSET}" }\n')
+  const r = await health(['--config', file])
+  t.equal(r.code, 0, r.err)
+  t.equal(r.out, `http://127.0.0.1:${port}/healthz: 200`)
+
+  await writeFile(file, good.replace(`port: ${port}`, 'port: 70000'))
+  const bad = await health(['--config', file])
+  t.equal(bad.code, 1, 'a mistake in the address itself is a failure')
+  t.match(bad.err, /tagline\.yaml:1:\d+ server\.port: must be a port number from 0 to 65535/)
+})
+
 t.test('a config that cannot be read: exit 1 with the reason; bad arguments: exit 2', async t => {
   const r = await health(['--config', join(t.testdir(), 'missing.yaml')])
   t.equal(r.code, 1)
