@@ -391,10 +391,11 @@ export class TagWorker {
 }
 
 /** What an attempt says about the destination, for the breaker. */
-function verdict (plan: Plan): Verdict {
+export function verdict (plan: Plan): Verdict {
   if (plan.held !== undefined) return 'credentials'
-  // Sent, refused or split: the destination answered, so it is up.
-  if (plan.sent.length > 0 || plan.halves.length > 0 || plan.letters.some(l => l.outcome === 'dropped')) return 'answered'
+  // Sent, refused or split: the destination answered, so it is up. A letter stored again from
+  // QueuedEvent.letter went nowhere: it says nothing of the destination (nor may it close a pause).
+  if (plan.sent.length > 0 || plan.halves.length > 0 || plan.letters.some(l => l.outcome === 'dropped' && l.item.letter === undefined)) return 'answered'
   if (plan.retry !== undefined && !plan.retry.aborted) return 'failed'
   return 'none'
 }

@@ -4,6 +4,8 @@
 import t from 'tap'
 import { Delivery } from '../../server/delivery/index.js'
 import { Breaker } from '../../server/delivery/breaker.js'
+import { verdict } from '../../server/delivery/worker.js'
+import type { QueuedEvent } from '../../server/delivery/types.js'
 import { captureLogger, count, ev, fakeClock, metrics, received, tag, watchedQueues } from './fixtures/helpers.js'
 import { until } from '../fixtures/wait.js'
 import { startSink } from '../fixtures/sink.js'
@@ -42,6 +44,16 @@ t.test('the breaker: opens after N failures or at once on credentials, probes on
   t.match(b, { state: 'closed', reason: undefined })
   t.equal(b.record('credentials', 0), 'opened', 'credentials open it at once')
   t.equal(b.record('none', 0), undefined, 'an attempt that reached nothing says nothing')
+})
+
+t.test('what an attempt says of the destination: a letter stored again from the queue says nothing', async t => {
+  const item = (letter?: QueuedEvent['letter']): QueuedEvent => ({ id: 'x', tag: 'a', event: ev(), attempts: 1, enqueuedMs: 0, ...(letter !== undefined ? { letter } : {}) })
+  const dropped = { outcome: 'dropped' as const, reason: 'HTTP 400', status: 400 }
+  t.equal(verdict({ sent: [item()], letters: [], halves: [] }), 'answered')
+  t.equal(verdict({ sent: [], letters: [{ ...dropped, item: item() }], halves: [] }), 'answered', 'a refusal is an answer')
+  t.equal(verdict({ sent: [], letters: [{ ...dropped, item: item(dropped) }], halves: [] }), 'none', 'a letter whose first store failed: nothing was sent (a paused tag stays paused)')
+  t.equal(verdict({ sent: [], letters: [{ outcome: 'dead_lettered', reason: 'too old', item: item() }], halves: [] }), 'none')
+  t.equal(verdict({ sent: [], letters: [], halves: [], retry: { batch: { id: 'b', items: [item()] }, dueMs: 1, reason: 'HTTP 503', aborted: false } }), 'failed')
 })
 
 t.test('refused credentials pause the tag: its events wait, no attempt is spent, nothing is dead-lettered; a config fix resumes it', async t => {
