@@ -36,6 +36,8 @@ export function portFromEnv (env: Env): { port?: number, problem?: ConfigProblem
   return { port }
 }
 
+const ADDRESS_PATHS = new Set(['server', 'server.port', 'server.host', 'server.opsPort', 'server.opsHost'])
+
 const isPort = (v: unknown): boolean => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 65535
 
 /**
@@ -46,7 +48,9 @@ export function readListenAddresses (text: string, file: string | undefined, env
   const parsed = parseYaml(text)
   if (parsed.problems.length > 0) throw new ConfigError(file, tidyProblems(parsed.problems))
   const yaml = parsed.source
-  const problems = interpolateDocument(yaml, env).problems.filter(p => p.path === 'server' || p.path.startsWith('server.'))
+  // Only these settings' problems: a variable missing elsewhere in `server:` (a file path, CORS) is
+  // the gateway's business, not the address's.
+  const problems = interpolateDocument(yaml, env).problems.filter(p => ADDRESS_PATHS.has(p.path))
   const data: unknown = yaml.doc.toJS()
   const server: unknown = data !== null && typeof data === 'object' ? (data as Record<string, unknown>).server : undefined
   const s = (server !== null && typeof server === 'object' && !Array.isArray(server) ? server : {}) as Record<string, unknown>

@@ -6,9 +6,10 @@ import type { TaglineEvent } from '../schemas/event.js'
 const MAX_DATE_MS = 8.64e15
 
 /**
- * The first finite candidate. By default an absurd value is kept, so a destination's age check
- * refuses it rather than the gateway inventing a time; `asDate` skips values no Date can hold,
- * for destinations that send an ISO timestamp.
+ * The first finite candidate. By default an absurd past value is kept, so a destination's age
+ * check refuses it rather than the gateway inventing a time (a future one never gets here: the
+ * edge sets it to the arrival, server/enrich.ts); `asDate` skips values no Date can hold, for
+ * destinations that send an ISO timestamp.
  */
 export function eventTimeMs (e: TaglineEvent, opts: { asDate?: boolean } = {}): number | undefined {
   for (const ms of [e.timestamp_ms, e.source?.received_ms]) {

@@ -163,7 +163,10 @@ export class Delivery implements Enqueuer, QueueAdmin {
     const { user_data: _raw, ...kept } = event
     const now = this.now()
     const item = { id: this.nextId(), tag, event, attempts: 0, enqueuedMs: now }
-    await giveUp({ ...this.opts, logger: this.logger, deadLetters: this.deadLetters }, tag, { item, outcome: 'dead_lettered', reason }, now, kept)
+    const refused = await giveUp({ ...this.opts, logger: this.logger, deadLetters: this.deadLetters }, tag, { item, outcome: 'dead_lettered', reason }, now, kept)
+    // Never queued, so nothing stores its letter later: it is given up on all the same (and the
+    // lost letter logged), so it counts now.
+    if (refused !== undefined) this.opts.metrics.countOutcome(tag, 'dead_lettered')
   }
 
   async stats (): Promise<TagStats[]> {

@@ -6,7 +6,8 @@ import type { TaglineEvent } from '../../schemas/event.js'
 import type { Metrics } from '../metrics.js'
 import type { DeliveryObserver } from '../observer.js'
 import type { Letter } from './attempt.js'
-import type { DeadLetterStore } from './dead-letters.js'
+import { capped, type DeadLetterStore } from './dead-letters.js'
+import type { UnstoredLetter } from './types.js'
 import { scrubMessage } from './redact.js'
 
 export interface LetterSinks {
@@ -18,25 +19,27 @@ export interface LetterSinks {
 
 /**
  * `kept` is the event the letter stores (default: the queued one); scrubbing always uses the
- * queued one. False when the store refused the letter: it is logged, and counted and shown only
- * once a later try stores it (the worker keeps the event queued meanwhile).
+ * queued one. When the store refuses the letter it is logged, and counted and shown only once a
+ * later try stores it: the answer is then the letter's fields as the queue may keep them meanwhile
+ * (scrubbed, the response capped as the store would), undefined once stored.
  */
-export async function giveUp (s: LetterSinks, tag: string, l: Letter, now: number, kept: TaglineEvent = l.item.event): Promise<boolean> {
+export async function giveUp (s: LetterSinks, tag: string, l: Letter, now: number, kept: TaglineEvent = l.item.event): Promise<UnstoredLetter | undefined> {
   const { item, outcome } = l
   const reason = scrubMessage(l.reason, item.event)
-  const letter = { tag, event: kept, outcome, reason, attempts: item.attempts, atMs: now, status: l.status, response: l.response === undefined ? undefined : scrubMessage(l.response, item.event) }
+  const letter = capped({ tag, event: kept, outcome, reason, attempts: item.attempts, atMs: now, status: l.status, response: l.response === undefined ? undefined : scrubMessage(l.response, item.event) })
   if (letter.status === undefined) delete letter.status
   if (letter.response === undefined) delete letter.response
   try {
     await s.deadLetters.add(letter)
   } catch (err) {
     s.logger.error({ err, tag, event_id: item.event.event_id }, 'the dead letter could not be stored')
-    return false
+    const { status, response } = letter
+    return { outcome, reason, ...(status !== undefined ? { status } : {}), ...(response !== undefined ? { response } : {}), ...(l.why !== undefined ? { why: l.why } : {}) }
   }
   s.metrics.countOutcome(tag, outcome)
   s.logger.warn({
     tag, outcome, why: l.why, event_name: item.event.event_name, event_id: item.event.event_id, attempts: item.attempts, status: l.status, reason
   }, outcome === 'dropped' ? 'event dropped by the destination' : 'event dead-lettered')
   s.observer?.outcome?.({ tag, event: kept, outcome, reason })
-  return true
+  return undefined
 }

@@ -315,10 +315,9 @@ export class TagWorker {
     const now = this.d.clock.now()
     // An event whose letter the store refused stays queued as that letter (attempt() stores it
     // without sending), tried again after LETTER_RETRY_MS.
+    const refused = await Promise.all(plan.letters.map(async l => await giveUp(this.d, this.tag.name, l, now)))
     const unstored: QueuedEvent[] = []
-    for (const { item, ...letter } of plan.letters) {
-      if (!await giveUp(this.d, this.tag.name, { item, ...letter }, now)) unstored.push({ ...item, letter })
-    }
+    refused.forEach((letter, i) => { if (letter !== undefined) unstored.push({ ...plan.letters[i].item, letter }) })
     const kept = new Set(unstored.map(i => i.id))
     await q.settle(kept.size === 0 ? settledIds(plan) : settledIds(plan).filter(id => !kept.has(id)))
     for (const item of plan.sent) this.delivered(item, now)

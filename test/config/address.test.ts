@@ -42,6 +42,9 @@ t.test('the same addresses as the full load, for every shipped example and the u
 t.test('a mistake elsewhere in the file does not hide the addresses', async t => {
   const text = `server: { port: 9100, opsPort: 9101 }\nstore: { redis: "\${MISSING_URL}" }\ntags:\n  - { name: x, type: no-such-type }\n  - { name: x, type: log, bogus: 1 }\n`
   t.notOk(validateConfigText(text, {}).ok, 'the file does not load')
+  const paths = 'server:\n  port: 9200\n  deadLetterFile: "${DATA_DIR}/dead.jsonl"\n  cors: { origins: ["${SHOP_ORIGIN}"] }\n' + TAGS
+  t.notOk(validateConfigText(paths, {}).ok, 'unset variables in other server settings')
+  t.same(readListenAddresses(paths, 'tagline.yaml', {}), { port: 9200, host: '0.0.0.0' }, 'do not hide the address either')
   t.same(readListenAddresses(text, 'tagline.yaml', {}), { port: 9100, host: '0.0.0.0', ops: { port: 9101, host: '0.0.0.0' } })
 })
 

@@ -6,6 +6,8 @@ import { freePort, startSink } from '../fixtures/sink.js'
 import type { QueueFactory } from '../../server/delivery/factory.js'
 import type { DeadLetterStore } from '../../server/delivery/dead-letters.js'
 import type { DeadLetter } from '../../server/delivery/types.js'
+import { giveUp } from '../../server/delivery/letter.js'
+import { MAX_RESPONSE_CHARS } from '../../server/delivery/dead-letters.js'
 
 t.test('500 then 200: retried with the same batch id, attempt 1 then 2', async t => {
   const sink = await startSink(t, r => r.n === 0 ? { status: 500, body: 'busy' } : { status: 200 })
@@ -59,6 +61,24 @@ t.test('a dead letter the store refuses keeps its event queued, and is stored la
   t.equal(received(sink).length, 1, 'the destination was asked once: storing the letter sends nothing')
   t.equal(await count(m, 'a', 'dropped'), 1, 'counted once, when stored')
   await d.close(1000)
+})
+
+t.test('a refused letter waits in the queue scrubbed and capped as the store would keep it', async t => {
+  const log = captureLogger('info')
+  const m = metrics()
+  const refusing: DeadLetterStore = Object.assign(Object.create(watchedQueues().queues.deadLetters) as DeadLetterStore, { add: async () => { throw new Error('disk full') } })
+  const event = ev('purchase', { user_data: { email_address: 'jane@example.com' } })
+  const item = { id: 'i1', tag: 'a', event, attempts: 2, enqueuedMs: 0 }
+  const body = `{"error":"bad email jane@example.com"}${'x'.repeat(70_000)}`
+  const kept = await giveUp({ metrics: m, logger: log.logger, deadLetters: refusing }, 'a', { item, outcome: 'dropped', reason: 'HTTP 400: bad email jane@example.com', status: 400, response: body, why: 'max_attempts' }, 5)
+  t.ok(kept, 'refused: the fields to keep queued')
+  t.equal(kept?.response?.length, MAX_RESPONSE_CHARS, 'the response capped as a stored letter is')
+  t.notMatch(JSON.stringify(kept), 'jane@example.com', 'no user data in what waits in the queue')
+  t.match(kept, { outcome: 'dropped', status: 400, why: 'max_attempts', reason: /^HTTP 400: bad email / })
+  t.equal(await count(m, 'a', 'dropped'), 0, 'not counted until stored')
+  const stored = await giveUp({ metrics: m, logger: log.logger, deadLetters: watchedQueues().queues.deadLetters }, 'a', { item, ...(kept as NonNullable<typeof kept>) }, 6)
+  t.equal(stored, undefined, 'stored: nothing to keep')
+  t.equal(await count(m, 'a', 'dropped'), 1)
 })
 
 t.test('Retry-After is a floor for the next attempt', async t => {
