@@ -164,9 +164,10 @@ export class Delivery implements Enqueuer, QueueAdmin {
     const now = this.now()
     const item = { id: this.nextId(), tag, event, attempts: 0, enqueuedMs: now }
     const refused = await giveUp({ ...this.opts, logger: this.logger, deadLetters: this.deadLetters }, tag, { item, outcome: 'dead_lettered', reason }, now, kept)
-    // Never queued, so nothing stores its letter later: it is given up on all the same (and the
-    // lost letter logged), so it counts now.
-    if (refused !== undefined) this.opts.metrics.countOutcome(tag, 'dead_lettered')
+    if (refused === undefined) return
+    // Never queued, so nothing stores its letter later: it is given up on all the same, and counts now.
+    this.logger.error({ err: refused.err, tag, event_id: event.event_id }, 'the dead letter could not be stored and is lost')
+    this.opts.metrics.countOutcome(tag, 'dead_lettered')
   }
 
   async stats (): Promise<TagStats[]> {

@@ -17,13 +17,16 @@ export interface LetterSinks {
   deadLetters: DeadLetterStore
 }
 
+/** A letter the store refused: its fields as the queue may keep them meanwhile, and the store's error. */
+export interface Refused { letter: UnstoredLetter, err: unknown }
+
 /**
  * `kept` is the event the letter stores (default: the queued one); scrubbing always uses the
- * queued one. When the store refuses the letter it is logged, and counted and shown only once a
- * later try stores it: the answer is then the letter's fields as the queue may keep them meanwhile
- * (scrubbed, the response capped as the store would), undefined once stored.
+ * queued one. Undefined once stored. A letter the store refuses is counted and shown only once a
+ * later try stores it; the answer then holds its fields (scrubbed, the response capped as the store
+ * would) and the error, for the caller to keep and log.
  */
-export async function giveUp (s: LetterSinks, tag: string, l: Letter, now: number, kept: TaglineEvent = l.item.event): Promise<UnstoredLetter | undefined> {
+export async function giveUp (s: LetterSinks, tag: string, l: Letter, now: number, kept: TaglineEvent = l.item.event): Promise<Refused | undefined> {
   const { item, outcome } = l
   const reason = scrubMessage(l.reason, item.event)
   const letter = capped({ tag, event: kept, outcome, reason, attempts: item.attempts, atMs: now, status: l.status, response: l.response === undefined ? undefined : scrubMessage(l.response, item.event) })
@@ -32,9 +35,8 @@ export async function giveUp (s: LetterSinks, tag: string, l: Letter, now: numbe
   try {
     await s.deadLetters.add(letter)
   } catch (err) {
-    s.logger.error({ err, tag, event_id: item.event.event_id }, 'the dead letter could not be stored')
     const { status, response } = letter
-    return { outcome, reason, ...(status !== undefined ? { status } : {}), ...(response !== undefined ? { response } : {}), ...(l.why !== undefined ? { why: l.why } : {}) }
+    return { err, letter: { outcome, reason, ...(status !== undefined ? { status } : {}), ...(response !== undefined ? { response } : {}), ...(l.why !== undefined ? { why: l.why } : {}) } }
   }
   s.metrics.countOutcome(tag, outcome)
   s.logger.warn({

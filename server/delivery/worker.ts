@@ -317,7 +317,12 @@ export class TagWorker {
     // without sending), tried again after LETTER_RETRY_MS.
     const refused = await Promise.all(plan.letters.map(async l => await giveUp(this.d, this.tag.name, l, now)))
     const unstored: QueuedEvent[] = []
-    refused.forEach((letter, i) => { if (letter !== undefined) unstored.push({ ...plan.letters[i].item, letter }) })
+    refused.forEach((r, i) => { if (r !== undefined) unstored.push({ ...plan.letters[i].item, letter: r.letter }) })
+    if (unstored.length > 0) {
+      // One line per batch, not per event: a store that is down refuses them all.
+      const err = refused.find(r => r !== undefined)?.err
+      this.d.logger.error({ err, events: unstored.length, event_ids: unstored.slice(0, 10).map(i => i.event.event_id), retryInMs: LETTER_RETRY_MS }, 'dead letters could not be stored: their events stay queued')
+    }
     const kept = new Set(unstored.map(i => i.id))
     await q.settle(kept.size === 0 ? settledIds(plan) : settledIds(plan).filter(id => !kept.has(id)))
     for (const item of plan.sent) this.delivered(item, now)

@@ -47,7 +47,7 @@ t.test('a dead letter the store refuses keeps its event queued, and is stored la
   await until(() => q.counts('a').scheduled === 1, 5000, 'the event kept as a retry')
   t.match(q.counts('a'), { scheduled: 1, inFlight: 0, waiting: 0, nextDueMs: 30_000 }, 'kept in the queue, tried again in 30 s')
   t.equal(await count(m, 'a', 'dropped'), 0, 'not counted as dropped while its letter is not stored')
-  t.ok(log.lines.map(l => JSON.parse(l)).some(l => l.msg === 'the dead letter could not be stored' && l.event_id === event.event_id), 'logged')
+  t.match(log.lines.map(l => JSON.parse(l)).filter(l => l.level >= 50), [{ msg: 'dead letters could not be stored: their events stay queued', events: 1, event_ids: [event.event_id], retryInMs: 30_000, err: { message: 'disk full' } }], 'logged once, with the error')
   await time.tick(29_999)
   t.equal(q.counts('a').scheduled, 1, 'still waiting at 29.999 s')
   refuse = false
@@ -70,8 +70,10 @@ t.test('a refused letter waits in the queue scrubbed and capped as the store wou
   const event = ev('purchase', { user_data: { email_address: 'jane@example.com' } })
   const item = { id: 'i1', tag: 'a', event, attempts: 2, enqueuedMs: 0 }
   const body = `{"error":"bad email jane@example.com"}${'x'.repeat(70_000)}`
-  const kept = await giveUp({ metrics: m, logger: log.logger, deadLetters: refusing }, 'a', { item, outcome: 'dropped', reason: 'HTTP 400: bad email jane@example.com', status: 400, response: body, why: 'max_attempts' }, 5)
-  t.ok(kept, 'refused: the fields to keep queued')
+  const refused = await giveUp({ metrics: m, logger: log.logger, deadLetters: refusing }, 'a', { item, outcome: 'dropped', reason: 'HTTP 400: bad email jane@example.com', status: 400, response: body, why: 'max_attempts' }, 5)
+  t.match(refused?.err, /disk full/, 'refused, with the store\'s error')
+  const kept = refused?.letter
+  t.ok(kept, 'and the fields to keep queued')
   t.equal(kept?.response?.length, MAX_RESPONSE_CHARS, 'the response capped as a stored letter is')
   t.notMatch(JSON.stringify(kept), 'jane@example.com', 'no user data in what waits in the queue')
   t.match(kept, { outcome: 'dropped', status: 400, why: 'max_attempts', reason: /^HTTP 400: bad email / })
@@ -79,6 +81,19 @@ t.test('a refused letter waits in the queue scrubbed and capped as the store wou
   const stored = await giveUp({ metrics: m, logger: log.logger, deadLetters: watchedQueues().queues.deadLetters }, 'a', { item, ...(kept as NonNullable<typeof kept>) }, 6)
   t.equal(stored, undefined, 'stored: nothing to keep')
   t.equal(await count(m, 'a', 'dropped'), 1)
+})
+
+t.test('a letter given up at the edge (never queued) that the store refuses: counted, and its loss logged', async t => {
+  const log = captureLogger('info')
+  const m = metrics()
+  const base = watchedQueues().queues
+  const queues: QueueFactory = { ...base, deadLetters: Object.assign(Object.create(base.deadLetters) as DeadLetterStore, { add: async () => { throw new Error('disk full') } }) }
+  const d = new Delivery({ tags: [tag('a', { url: 'http://127.0.0.1:9/' })], metrics: m, logger: log.logger, queues })
+  const event = ev('purchase')
+  await d.deadLetter('a', event, 'prepare failed: bad phone')
+  t.equal(await count(m, 'a', 'dead_lettered'), 1)
+  t.match(log.lines.map(l => JSON.parse(l)).filter(l => l.level >= 50), [{ msg: 'the dead letter could not be stored and is lost', tag: 'a', event_id: event.event_id, err: { message: 'disk full' } }])
+  await d.close(1000)
 })
 
 t.test('Retry-After is a floor for the next attempt', async t => {
