@@ -20,6 +20,8 @@ export interface IdentitySettings { fpid: boolean, metaCookies: boolean }
 export interface EnrichResult {
   events: TaglineEvent[]
   cookies: CookieToSet[]
+  /** Events whose own time was after their arrival, set to the arrival. */
+  clamped: number
 }
 
 const CLICK_ID_KEYS = ['gclid', 'fbclid', 'ttclid', 'wbraid', 'gbraid'] as const
@@ -102,13 +104,15 @@ export function enrich (parsed: ParsedEvent[], snap: RequestSnapshot, client: st
   const referer = snap.headers.referer
   let fbcCookieSet = false
 
+  let clamped = 0
   const events = parsed.map((p): TaglineEvent => {
     const e: TaglineEvent = { ...p } as TaglineEvent
     e.source = { client, request_id: snap.requestId, received_ms: now, trusted: snap.trusted }
     if (gpc) e.source.gpc = true
     if (snap.debug === true) e.source.debug = true
-    // A time after the arrival is a sender's clock running ahead (or a made-up time): the
-    // platforms refuse or misplace events from the future, so it becomes the arrival's.
+    // A time after the arrival is a sender's clock running ahead (or a made-up time, or µs sent
+    // as ms): the platforms refuse or misplace events from the future, so it becomes the arrival's.
+    if (e.timestamp_ms !== undefined && e.timestamp_ms > now) clamped++
     if (e.timestamp_ms === undefined || e.timestamp_ms > now) e.timestamp_ms = now
     if (browser) {
       // A browser never chooses its own IP or user agent; a trusted backend may pass the visitor's.
@@ -162,5 +166,5 @@ export function enrich (parsed: ParsedEvent[], snap: RequestSnapshot, client: st
     }
     return e
   })
-  return { events, cookies }
+  return { events, cookies, clamped }
 }

@@ -9,6 +9,7 @@ export interface Metrics {
   httpRequests: Counter<'route' | 'status'>
   eventsReceived: Counter<'client'>
   eventsRejected: Counter<'client' | 'reason'>
+  eventTimesClamped: Counter<string>
   eventsDeduplicated: Counter<string>
   tagEvents: Counter<'tag' | 'outcome'>
   /** The one way to count an (event, tag) outcome: the label is always a word of the vocabulary. */
@@ -83,6 +84,7 @@ export function createMetrics (opts: { defaultMetrics?: boolean } = {}): Metrics
     httpRequests: new Counter({ name: 'tagline_http_requests_total', help: 'HTTP requests by route and status.', labelNames: ['route', 'status'], registers }),
     eventsReceived: new Counter({ name: 'tagline_events_received_total', help: 'Events parsed from incoming requests, by client.', labelNames: ['client'], registers }),
     eventsRejected: new Counter({ name: 'tagline_events_rejected_total', help: 'Requests or events refused at the edge, by client and reason.', labelNames: ['client', 'reason'], registers }),
+    eventTimesClamped: new Counter({ name: 'tagline_event_times_clamped_total', help: 'Events whose own time was after their arrival (a sender\'s clock ahead, or microseconds sent as milliseconds), sent with the arrival time instead, by client.', labelNames: ['client'], registers }),
     eventsDeduplicated: new Counter({ name: 'tagline_events_deduplicated_total', help: 'Events dropped as repeats of (event_name, event_id) inside the dedup window.', registers }),
     tagEvents,
     countOutcome: (tag, outcome, n = 1) => { tagEvents.inc({ tag, outcome }, n) },

@@ -92,7 +92,8 @@ function dedupKey (e: TaglineEvent): string {
 export async function runPipeline (deps: PipelineDeps, snap: RequestSnapshot, client: string, parsed: ParsedEvent[]): Promise<PipelineResult> {
   const { config, store, metrics } = deps
   metrics.eventsReceived.inc({ client }, parsed.length)
-  const { events, cookies } = enrich(parsed, snap, client, config.identity, deps.ids)
+  const { events, cookies, clamped } = enrich(parsed, snap, client, config.identity, deps.ids)
+  if (clamped > 0) metrics.eventTimesClamped.inc({ client }, clamped)
   const trace = deps.observer
   trace?.claimed?.(client, snap)
   trace?.events?.(events)

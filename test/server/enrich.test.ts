@@ -63,6 +63,7 @@ t.test('a timestamp from the input is kept', async t => {
   t.equal(run([{ event_name: 'x', timestamp_ms: NOW }]).events[0].timestamp_ms, NOW, 'the arrival time itself')
   t.equal(run([{ event_name: 'x', timestamp_ms: NOW + 1 }]).events[0].timestamp_ms, NOW, 'a time after the arrival becomes the arrival')
   t.equal(run([{ event_name: 'x', timestamp_ms: 8.64e15 }]).events[0].timestamp_ms, NOW, 'far in the future too')
+  t.equal(run([{ event_name: 'x', timestamp_ms: NOW + 1 }, { event_name: 'y', timestamp_ms: 5 }, { event_name: 'z' }]).clamped, 1, 'and counted')
 })
 
 t.test('event_id rules', async t => {

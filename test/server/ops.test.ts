@@ -55,7 +55,7 @@ t.test('/readyz: 503 while starting or draining; a shared store out of reach is 
 t.test('/metrics exposes the gateway\'s metrics in Prometheus text format', async t => {
   const h = await harness({ defaultMetrics: true })
   t.teardown(h.close)
-  await h.app.inject({ method: 'POST', url: '/collect', payload: { event_name: 'sign_up', event_id: 'm-1' } })
+  await h.app.inject({ method: 'POST', url: '/collect', payload: { event_name: 'sign_up', event_id: 'm-1', timestamp_ms: Date.now() + 3_600_000 } })
   await h.app.inject({ method: 'POST', url: '/collect', payload: { event_name: 'sign_up', event_id: 'm-1' } })
   await h.app.inject({ method: 'POST', url: '/collect', payload: { event_name: 5 } })
   await h.app.inject({ method: 'GET', url: '/g/collect?v=2&tid=G-1&en=page_view&cid=1.2' })
@@ -76,6 +76,7 @@ t.test('/metrics exposes the gateway\'s metrics in Prometheus text format', asyn
   has(/^tagline_events_received_total\{client="gtag"\} 1$/m)
   has(/^tagline_events_rejected_total\{client="json",reason="invalid_event"\} 1$/m, 'rejected by client and reason')
   has(/^tagline_events_deduplicated_total 1$/m, 'deduplicated')
+  has(/^tagline_event_times_clamped_total\{client="json"\} 1$/m, 'a time an hour ahead, clamped to the arrival')
   has(/^tagline_tag_events_total\{tag="hook",outcome="sent"\} 2$/m, 'tag events by outcome')
   has(/^tagline_tag_request_duration_seconds_bucket\{le="[^"]+",tag="hook"\} \d+$/m, 'request duration histogram')
   has(/^tagline_tag_request_duration_seconds_count\{tag="hook"\} [1-9]\d*$/m)
