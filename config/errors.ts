@@ -52,12 +52,6 @@ export function formatProblems (file: string | undefined, problems: readonly Con
   }).join('\n')
 }
 
-/** The problem of a config file that cannot be read. */
-export function unreadable (err: unknown): ConfigProblem {
-  const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message
-  return { path: '', code: 'unreadable', message: `cannot read the config file: ${why}` }
-}
-
 /** Thrown by loadConfig: the file is not usable. A running config is never replaced by one of these. */
 export class ConfigError extends Error {
   readonly code = 'invalid_config'

@@ -1,16 +1,15 @@
 // YAML text → env interpolation → schema validation → semantic checks → compiled config.
 // An invalid file yields every problem found, each with its line and key path; nothing half-loaded.
-import { readFileSync } from 'node:fs'
 import { isScalar } from 'yaml'
 import type { Config } from '../schemas/config.js'
 import { ConditionError } from '../tags/triggers.js'
-import { parseYaml, nodeAt, problemAt, type YamlSource } from './source.js'
+import { parseYaml, nodeAt, problemAt, readConfigText, type YamlSource } from './source.js'
 import { interpolateDocument, type Env } from './env.js'
 import { validateConfigShape, type Issue } from './validate.js'
 import { checkConfig } from './checks.js'
 import { compileConfig } from './compile.js'
 import { portFromEnv } from './address.js'
-import { ConfigError, formatPath, tidyProblems, unreadable, type ConfigProblem } from './errors.js'
+import { ConfigError, formatPath, tidyProblems, type ConfigProblem } from './errors.js'
 import type { CompiledConfig } from './types.js'
 
 export { ConfigError, formatProblems, type ConfigProblem } from './errors.js'
@@ -79,11 +78,5 @@ export function loadConfig (source: ConfigSource, env: Env = process.env): Compi
 
 /** Read, validate and compile a config file. */
 export function loadConfigFile (path: string, env: Env = process.env): CompiledConfig {
-  let text: string
-  try {
-    text = readFileSync(path, 'utf8')
-  } catch (err) {
-    throw new ConfigError(path, [unreadable(err)])
-  }
-  return loadConfig({ text, file: path }, env)
+  return loadConfig({ text: readConfigText(path), file: path }, env)
 }

@@ -1,6 +1,7 @@
 // The YAML document with line positions, so every problem can name the line of the offending node.
 import { LineCounter, parseDocument, isAlias, isMap, isScalar, isSeq, type Document, type Node } from 'yaml'
-import { formatPath, type ConfigProblem, type PathSegment } from './errors.js'
+import { readFileSync } from 'node:fs'
+import { ConfigError, formatPath, type ConfigProblem, type PathSegment } from './errors.js'
 
 export interface YamlSource {
   doc: Document.Parsed
@@ -85,4 +86,14 @@ export function problemAt (
 ): ConfigProblem {
   const pos = positionOf(source, segs, at)
   return { ...(pos ?? {}), path: formatPath(segs), code, message }
+}
+
+/** The text of a config file, or a ConfigError saying why it cannot be read. */
+export function readConfigText (file: string): string {
+  try {
+    return readFileSync(file, 'utf8')
+  } catch (err) {
+    const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message
+    throw new ConfigError(file, [{ path: '', code: 'unreadable', message: `cannot read the config file: ${why}` }])
+  }
 }

@@ -3,10 +3,9 @@
 // A reload is synchronous (read, validate, swap), so two never overlap; a change that lands while
 // one runs reaches the watcher afterwards and reloads once more.
 import { createHash } from 'node:crypto'
-import { readFileSync } from 'node:fs'
 import type { Logger } from 'pino'
 import { ConfigError, formatProblems, loadConfig, validateConfigText, type ConfigProblem, type Env } from '../config/load.js'
-import { unreadable } from '../config/errors.js'
+import { readConfigText } from '../config/source.js'
 import type { CompiledConfig } from '../config/types.js'
 import type { Gateway } from './start.js'
 import { watchConfigFile, type ConfigWatch } from './config-watch.js'
@@ -23,12 +22,7 @@ function configHash (text: string): string {
 
 /** Read, validate and compile the file once, with the hash of exactly the text compiled. */
 export function readConfigFile (file: string, env: Env): { config: CompiledConfig, hash: string } {
-  let text: string
-  try {
-    text = readFileSync(file, 'utf8')
-  } catch (err) {
-    throw new ConfigError(file, [unreadable(err)])
-  }
+  const text = readConfigText(file)
   return { config: loadConfig({ text, file }, env), hash: configHash(text) }
 }
 
@@ -70,9 +64,9 @@ export function startConfigReloads (opts: ReloadOptions): ConfigReloads {
   const reload = (cause: ReloadCause): ReloadResult => {
     let text: string
     try {
-      text = readFileSync(file, 'utf8')
+      text = readConfigText(file)
     } catch (err) {
-      return refuse(cause, [unreadable(err)])
+      return refuse(cause, (err as ConfigError).problems)
     }
     const hash = configHash(text)
     if (cause === 'file' && (hash === running || hash === refused)) {

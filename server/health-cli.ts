@@ -2,9 +2,8 @@
 // /healthz (on the ops port when server.opsPort is set) and exits 0 only on a 200, so Docker (or
 // any supervisor) sees a gateway that stopped answering, not only one whose process died.
 import { parseArgs } from 'node:util'
-import { readFileSync } from 'node:fs'
 import { readListenAddresses } from '../config/address.js'
-import { ConfigError, unreadable } from '../config/errors.js'
+import { readConfigText } from '../config/source.js'
 import { localUrl, type CliIo } from './cli-io.js'
 
 const TIMEOUT_MS = 3000
@@ -18,10 +17,8 @@ export async function healthCommand (args: string[], io: CliIo): Promise<number>
   if (base === undefined) {
     const file = values.config ?? io.defaultConfig
     try {
-      let text: string
-      try { text = readFileSync(file, 'utf8') } catch (e) { throw new ConfigError(file, [unreadable(e)]) }
       // The server section alone (config/address.ts says why).
-      const server = readListenAddresses(text, file, process.env)
+      const server = readListenAddresses(readConfigText(file), file, process.env)
       const { host, port } = server.ops ?? server
       base = localUrl(host, port)
     } catch (e) { io.err((e as Error).message); return 1 }

@@ -1,9 +1,8 @@
 // `tagline try`: what each tag would do with one input, with the exact (redacted) requests it
 // would send, from the config alone (server/try.ts runs it).
 import { parseArgs } from 'node:util'
-import { readFileSync } from 'node:fs'
-import { validateConfigText, formatProblems } from '../config/load.js'
-import { unreadable } from '../config/errors.js'
+import { validateConfigText, formatProblems, type ConfigError } from '../config/load.js'
+import { readConfigText } from '../config/source.js'
 import { readTryInput, tryEvent, type TryInput } from './try.js'
 import { formatTryReport } from './try-format.js'
 import { isTaglineError } from '../common/errors.js'
@@ -34,8 +33,8 @@ export async function tryCommand (argv: string[], { out, err, usage, defaultConf
 
   const file = values.config ?? defaultConfig
   let text: string
-  try { text = readFileSync(file, 'utf8') } catch (e) {
-    const problems = [unreadable(e)]
+  try { text = readConfigText(file) } catch (e) {
+    const { problems } = e as ConfigError
     return fail(1, { error: 'invalid_config', problems }, formatProblems(file, problems))
   }
   const result = validateConfigText({ text, file }, process.env)
