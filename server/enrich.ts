@@ -112,8 +112,8 @@ export function enrich (parsed: ParsedEvent[], snap: RequestSnapshot, client: st
     if (snap.debug === true) e.source.debug = true
     // A time after the arrival is a sender's clock running ahead (or a made-up time, or µs sent
     // as ms): the platforms refuse or misplace events from the future, so it becomes the arrival's.
-    if (e.timestamp_ms !== undefined && e.timestamp_ms > now) clamped++
-    if (e.timestamp_ms === undefined || e.timestamp_ms > now) e.timestamp_ms = now
+    if (e.timestamp_ms === undefined) e.timestamp_ms = now
+    else if (e.timestamp_ms > now) { e.timestamp_ms = now; clamped++ }
     if (browser) {
       // A browser never chooses its own IP or user agent; a trusted backend may pass the visitor's.
       e.ip_override = snap.ip

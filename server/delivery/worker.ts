@@ -324,7 +324,7 @@ export class TagWorker {
       this.d.logger.error({ err, events: unstored.length, event_ids: unstored.slice(0, 10).map(i => i.event.event_id), retryInMs: LETTER_RETRY_MS }, 'dead letters could not be stored: their events stay queued')
     }
     const kept = new Set(unstored.map(i => i.id))
-    await q.settle(kept.size === 0 ? settledIds(plan) : settledIds(plan).filter(id => !kept.has(id)))
+    await q.settle(settledIds(plan).filter(id => !kept.has(id)))
     for (const item of plan.sent) this.delivered(item, now)
     if (unstored.length > 0) await q.schedule({ id: newBatchId(now), items: unstored }, now + LETTER_RETRY_MS)
     if (plan.retry !== undefined) {
