@@ -28,6 +28,22 @@ for (const [name, make] of makers) {
     t.equal(await store.fields('ctx:short'), undefined, 'a record expires with its ttl')
     await store.merge('ctx:short', { b: 'y' }, 60_000)
     t.same(await store.fields('ctx:short'), { b: 'y' }, 'an expired record does not come back')
+
+    // Many merges at once (one event-loop turn: more than one Redis call takes), with repeats of
+    // a key among them: every record lands, and a key's later merge wins field by field.
+    const keys = Array.from({ length: 450 }, (_, i) => `ctx:many:${i}`)
+    await Promise.all([
+      ...keys.map((k, i) => store.merge(k, { n: String(i), 'x.y': 'first' }, 60_000)),
+      store.merge('ctx:many:7', { 'x.y': 'second', extra: '1' }, 60_000),
+      store.merge('ctx:many:449', { n: 'last' }, 60_000)
+    ])
+    const got = await Promise.all(keys.map(async k => await store.fields(k)))
+    t.equal(got.filter(r => r !== undefined).length, 450, 'every record of a burst is kept')
+    t.same(got[7], { n: '7', 'x.y': 'second', extra: '1' }, 'a later merge of the same key in the burst wins, field by field')
+    t.same(got[449], { n: 'last', 'x.y': 'first' })
+    await Promise.all([store.merge('ctx:ttl', { a: '1' }, 60_000), store.merge('ctx:ttl', { b: '2' }, 40)])
+    await new Promise(resolve => setTimeout(resolve, 90))
+    t.equal(await store.fields('ctx:ttl'), undefined, 'the last merge of a key sets its ttl, as one after the other would')
   })
 
   t.test(`${name} store: scan by prefix, remove by key`, async t => {
@@ -73,6 +89,25 @@ t.test('memory store stays bounded', async t => {
   now = 5000
   await store.merge('fresh', { a: 'y' }, 1000)
   t.equal(store.size, 1, 'expired records are swept')
+})
+
+t.test('redis store: the merges of one turn are one call; a refused call refuses each of them', async t => {
+  const store = new RedisStore({ url: REDIS_URL, prefix: `tagline-test:${randomUUID()}:` })
+  t.teardown(() => store.close())
+  await store.connect()
+  const calls: string[] = []
+  const send = store.client.sendCommand.bind(store.client)
+  store.client.sendCommand = (cmd => { calls.push(cmd.name); return send(cmd) }) as typeof store.client.sendCommand
+  await Promise.all(Array.from({ length: 50 }, async (_, i) => await store.merge(`ctx:turn:${i}`, { i: String(i) }, 60_000)))
+  const scripts = calls.filter(c => c === 'evalsha' || c === 'eval')
+  t.ok(scripts.length >= 1 && scripts.length <= 2, `50 merges in one turn: one script call (and its EVAL on first use), not 50 (${calls.join(' ')})`)
+  t.same(await store.fields('ctx:turn:49'), { i: '49' })
+  // A record whose key holds another type: Redis refuses the script, and every merge of the call
+  // hears it (the context writer then forgets them, so the next hit writes them again).
+  await store.client.set(`${store.prefix}rec:ctx:turn:string`, 'x')
+  const results = await Promise.allSettled([store.merge('ctx:turn:a', { a: '1' }, 60_000), store.merge('ctx:turn:string', { b: '2' }, 60_000)])
+  t.same(results.map(r => r.status), ['rejected', 'rejected'])
+  t.match((results[1] as PromiseRejectedResult).reason, { message: /WRONGTYPE/ })
 })
 
 t.test('redis store reports an unreachable server', async t => {
