@@ -99,13 +99,17 @@ export async function stopChild (child: Child, graceMs = 8000): Promise<void> {
 }
 
 const cleanups: Array<() => Promise<void>> = []
-/** Something to undo once the children are stopped, whatever happens (e.g. the bench's Redis keys). */
+/**
+ * Something to undo once the children are stopped, whatever happens (e.g. the bench's Redis keys).
+ * Undone last first, so that what was set up later (the keys) goes before what it needs (the
+ * run's own Redis server).
+ */
 export function onCleanup (fn: () => Promise<void>): void { cleanups.push(fn) }
 
 async function cleanup (): Promise<void> {
   currentLoad?.stop()
   await Promise.all([...children].map(async c => await stopChild(c, 3000)))
-  for (const fn of cleanups.splice(0)) {
+  for (const fn of cleanups.splice(0).reverse()) {
     await fn().catch(err => process.stderr.write(`cleanup: ${(err as Error).message}\n`))
   }
   rmSync(workDir, { recursive: true, force: true })
