@@ -52,6 +52,8 @@ import {
 let REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379'
 const PIN = process.argv.includes('--pin') || process.env.BENCH_PIN === '1'
 const ROUNDS = envInt('BENCH_REDIS_ROUNDS', 2)
+/** Rounds of each load with both gateways loaded at the same time (A2); 0: none. */
+const SIDE_ROUNDS = envInt('BENCH_REDIS_SIDE', 3, 0)
 const FIXED_RATE = envInt('BENCH_REDIS_RATE', 1000)
 const IDLE_S = envInt('BENCH_IDLE', 20)
 const PRELOAD = envInt('BENCH_REDIS_PRELOAD', 10_000)
@@ -299,6 +301,71 @@ async function ingestRun (gw: Gw, mode: Mode, sink: Child, spec: RunSpec, warmup
 
 const mean = (xs: number[]): number => xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length
 
+/** A2: one round of a load on both gateways at the same time. */
+interface SideRun {
+  load: string
+  embedded: { reqPerSec: number, gatewayUsPerRequest: number | null, p99: number }
+  redis: { reqPerSec: number, gatewayUsPerRequest: number | null, p99: number }
+  ratio: number
+}
+
+/**
+ * Both gateways take the same load at the same time, each from its own autocannon. Pinned, they
+ * share CPU 0, so whatever the machine does to one it does to the other within the same seconds:
+ * the ratio of their req/s is the ratio of their work per request, free of the drift between two
+ * runs that follow each other (the E R pairs above). Every accepted event must reach the sink:
+ * per tag, the sink counts exactly what both gateways accepted.
+ */
+async function sideBySide (gws: Record<Mode, Gw>, sink: Child, spec: RunSpec, warmup: boolean, failures: string[]): Promise<SideRun> {
+  const modes = ['embedded', 'redis'] as const
+  const loadSpec = (gw: Gw): LoadSpec => ({ url: gw.url + spec.path, method: spec.method, headers: spec.headers, body: spec.body, duration: spec.duration })
+  process.stdout.write(`  both     ${spec.label}: `)
+  if (warmup && WARMUP > 0) {
+    process.stdout.write(`warm-up ${WARMUP} s… `)
+    await Promise.all(modes.map(async m => await load({ ...loadSpec(gws[m]), duration: WARMUP })))
+  }
+  for (const m of modes) await settleAndReset(sink.proc, gws[m].port)
+  const before = await Promise.all(modes.map(async m => await scrape(gws[m].port)))
+  process.stdout.write(`run ${spec.duration} s… `)
+  const meter = cpuMeter({ embedded: pidOf(gws.embedded.child), redis: pidOf(gws.redis.child) })
+  const raws = await Promise.all(modes.map(async m => await load(loadSpec(gws[m]))))
+  const cpu = meter()
+  const f = raws.map(r => figures(r))
+  modes.forEach((m, i) => failures.push(...loadFailures(`both at once, ${m} ${spec.label}`, f[i])))
+  process.stdout.write('draining… ')
+  // What the gateways accepted (autocannon leaves out the answers that came after its last second).
+  let accepted = 0
+  const expected = (tag: typeof TAGS[number]): number => accepted * EXPECTED[spec.client][tag].perRequest
+  const deadline = Date.now() + 30_000
+  let short: string[] = []
+  for (;;) {
+    const [stats, now] = await Promise.all([ask<SinkStats>(sink.proc, 'stats'), Promise.all(modes.map(async m => await scrape(gws[m].port)))])
+    const depths = now.map(c => sumOf(c, 'tagline_queue_depth'))
+    accepted = now.reduce((n, c, i) => n + sumOf(c, 'tagline_events_received_total', { client: spec.client }) - sumOf(before[i], 'tagline_events_received_total', { client: spec.client }), 0)
+    short = TAGS.filter(t => (stats.stats[t]?.events ?? 0) !== expected(t)).map(t => `${t} ${stats.stats[t]?.events ?? 0} of ${expected(t)}`)
+    if ((short.length === 0 && depths.every(d => d === 0)) || Date.now() > deadline) {
+      if (stats.problems.length > 0) failures.push(`both at once, ${spec.label}: the sink found ${stats.problems.slice(0, 3).join('; ')}`)
+      break
+    }
+    await sleep(200)
+  }
+  if (short.length > 0) failures.push(`both at once, ${spec.label}: delivered ${short.join(', ')}`)
+  const after = await Promise.all(modes.map(async m => await scrape(gws[m].port)))
+  modes.forEach((m, i) => {
+    for (const outcome of ['retried', 'dropped', 'dead_lettered', 'shed', 'deduplicated']) {
+      const n = sumOf(after[i], 'tagline_tag_events_total', { outcome }) - sumOf(before[i], 'tagline_tag_events_total', { outcome })
+      if (n > 0) failures.push(`both at once, ${m} ${spec.label}: ${n} events ${outcome}`)
+    }
+  })
+  const side = (i: number): SideRun['embedded'] => {
+    const pct = cpu[modes[i]]
+    return { reqPerSec: f[i].reqPerSec, gatewayUsPerRequest: typeof pct === 'number' && f[i].reqPerSec > 0 ? Math.round(pct * 1e4 / f[i].reqPerSec) : null, p99: f[i].latencyMs.p99 }
+  }
+  const run: SideRun = { load: spec.label, embedded: side(0), redis: side(1), ratio: round2(f[1].reqPerSec / Math.max(1, f[0].reqPerSec)) }
+  console.log(`${fmt(run.embedded.reqPerSec)} embedded + ${fmt(run.redis.reqPerSec)} Redis req/s: ${run.ratio}`)
+  return run
+}
+
 // ---------------------------------------------------------------------------------------------
 
 export async function main (): Promise<number> {
@@ -360,6 +427,13 @@ export async function main (): Promise<number> {
   for (const mode of order) await ingest(mode, gtag, true)
   for (const mode of ['redis', 'embedded'] as const) await ingest(mode, json, true)
   for (const mode of ['embedded', 'redis'] as const) await ingest(mode, fixed, false)
+  const sideRuns: SideRun[] = []
+  if (SIDE_ROUNDS > 0) {
+    console.log(`\nA2. ingest, both gateways loaded at the same time${PIN ? ', both on CPU 0' : ''} (${CONNECTIONS} connections each)`)
+    for (const spec of [gtag, json]) {
+      for (let r = 0; r < SIDE_ROUNDS; r++) sideRuns.push(await sideBySide(gws, sink, spec, r === 0, failures))
+    }
+  }
 
   // C. Idle, both gateways at once, queues empty.
   console.log(`\nC. idle: both gateways, queues empty, ${IDLE_S} s (after 5 s of quiet)…`)
@@ -593,6 +667,15 @@ export async function main (): Promise<number> {
   }
   console.log(`Redis ÷ embedded, GA4 hits: ${gtagRatio} (bar ≥ ${TARGET_RATIO}: ${gtagRatio >= TARGET_RATIO ? 'met' : 'MISSED'}); JSON purchases: ${jsonRatio}; gateway CPU per GA4 hit: ×${cpuRatio}`)
   console.log(`  per E/R pair, in order: ${pairRatios.join(', ')} (median ${pairMedian ?? '-'}, range ${sortedPairs[0] ?? '-'}–${sortedPairs[sortedPairs.length - 1] ?? '-'})`)
+  const sideRatio = (label: string): number | null => {
+    const xs = sideRuns.filter(r => r.load === label).map(r => r.ratio).sort((a, b) => a - b)
+    return xs.length === 0 ? null : round2((xs[(xs.length - 1) >> 1] + xs[xs.length >> 1]) / 2)
+  }
+  const sideGtag = sideRatio(gtag.label)
+  const sideJson = sideRatio(json.label)
+  if (sideRuns.length > 0) {
+    console.log(`both at once (A2), Redis ÷ embedded per round: GA4 ${sideRuns.filter(r => r.load === gtag.label).map(r => r.ratio).join(', ')} (median ${sideGtag ?? '-'}); JSON ${sideRuns.filter(r => r.load === json.label).map(r => r.ratio).join(', ')} (median ${sideJson ?? '-'}); gateway µs per request, E / R: ${sideRuns.map(r => `${r.embedded.gatewayUsPerRequest ?? '-'} / ${r.redis.gatewayUsPerRequest ?? '-'}`).join(', ')}`)
+  }
   const fixedRuns = runs.filter(r => r.load === fixed.label)
   console.log(`at ${FIXED_RATE} req/s: ${fixedRuns.map(r => `${r.mode} p50 ${r.figures.latencyMs.p50} / p99 ${r.figures.latencyMs.p99} ms (${fmt(r.figures.reqPerSec)} req/s carried)`).join('; ')}`)
 
@@ -642,7 +725,7 @@ export async function main (): Promise<number> {
       note: PIN ? 'A and C pinned: gateways on CPU 0; load generator, sink and a private Redis on CPU 1' : 'gateways, sinks, Redis and the load generator share the machine',
       pinned: PIN
     },
-    settings: { tags: TAGS, connections: CONNECTIONS, durationS: DURATION, jsonDurationS: JSON_DURATION, warmupS: WARMUP, rounds: ROUNDS, fixedRate: FIXED_RATE, fixedRateConnections: RATE_CONNECTIONS, idleS: IDLE_S, preloadHits: PRELOAD, drains: DRAINS, memoryEvents: MEMORY_EVENTS, purchasesPerRequest: PURCHASES_PER_REQUEST },
+    settings: { tags: TAGS, connections: CONNECTIONS, durationS: DURATION, jsonDurationS: JSON_DURATION, warmupS: WARMUP, rounds: ROUNDS, sideRounds: SIDE_ROUNDS, fixedRate: FIXED_RATE, fixedRateConnections: RATE_CONNECTIONS, idleS: IDLE_S, preloadHits: PRELOAD, drains: DRAINS, memoryEvents: MEMORY_EVENTS, purchasesPerRequest: PURCHASES_PER_REQUEST },
     ingest: {
       runs: runs.map(r => ({ mode: r.mode, load: r.load, figures: r.figures, gatewayUsPerRequest: r.gatewayUsPerRequest, redisUsPerRequest: r.redisUsPerRequest, redisCallsPerRequest: r.redisCallsPerRequest, delivered: { perSec: r.delivery.total.perSec, events: r.delivery.total.events, expected: r.delivery.total.expected, drainMs: r.delivery.drainMs } })),
       ratioGtag: gtagRatio,
@@ -650,6 +733,7 @@ export async function main (): Promise<number> {
       ratioGtagPairMedian: pairMedian,
       ratioJson: jsonRatio,
       gatewayCpuPerGtagHitRatio: cpuRatio,
+      bothAtOnce: { runs: sideRuns, ratioGtagMedian: sideGtag, ratioJsonMedian: sideJson },
       target: { ratioAtLeast: TARGET_RATIO, met: gtagRatio >= TARGET_RATIO }
     },
     idle: { seconds: IDLE_S, cpuMsPerSecond: idleMsPerS, redisCommandsPerSecondAllClients: idleRedisCommandsPerS, redisBeforeAnyGateway: redisQuiet },
