@@ -300,7 +300,7 @@ const eventJson = new WeakMap<object, string>()
  * A record as the bytes Redis stores. Bytes, not a string: ioredis joins string arguments into one
  * string per command, which Node then encodes into a new buffer sized for the worst case at every
  * socket write; with a turn's records in it, that was fresh memory at every write, and three times
- * the page faults per GA4 hit of embedded mode (bench/README.md, "Records as bytes").
+ * the page faults per GA4 hit of embedded mode (bench/README.md, "Issue 8, seventh look").
  */
 function recordBytes (item: QueuedEvent): Buffer {
   const { event, ...rest } = item

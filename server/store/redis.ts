@@ -89,9 +89,9 @@ export class RedisStore implements Store {
 
   /**
    * Merges of one event-loop turn go to Redis as one script call (MERGE_CHUNK records each): a
-   * purchase writes a new context (its transaction id) on every request, and a round trip each
-   * cost Redis mode about a third of its CPU per JSON purchase (bench/README.md, "Stitching
-   * contexts, gathered"). The records are not one slot, so this is a standalone-Redis script.
+   * purchase writes a new context (its transaction id) on every request, and a MULTI each was
+   * about half of what Redis mode added to a JSON purchase's CPU (bench/README.md, "Issue 8,
+   * seventh look"). The records are not one slot, so this is a standalone-Redis script.
    */
   async merge (key: string, fields: Record<string, string>, ttlMs: number): Promise<void> {
     await new Promise<void>((resolve, reject) => {
