@@ -22,23 +22,75 @@ function globEscape (s: string): string {
  */
 const COMMAND_TIMEOUT_MS = 5000
 
-/** Records per merge script (its arguments stay far below Lua's stack limit for unpack). */
-const MERGE_CHUNK = 200
+/** Records per script call (their arguments stay far below Lua's stack limit for unpack). */
+const RECORDS_PER_CALL = 200
 
-// KEYS: the records. ARGV, per record: ttl ms, the number of fields, then field, value, ….
-// One script: each record's fields and its ttl change together, as a MULTI of HSET + PEXPIRE did.
+// The stitching contexts' reads and writes, for several records at once (see TurnCalls). Each
+// record is tried on its own (pcall): one Redis refuses (a key of another type) fails only its own
+// caller. Per record, the reply is Redis's error message (a string) or the result.
+// MERGE: KEYS the records; ARGV per record: ttl ms, the number of fields, then field, value, ….
+// A record's fields and its ttl change together, as a MULTI of HSET + PEXPIRE did. Result: 1.
 const MERGE = `
-local a = 1
+local out, a = {}, 1
 for i = 1, #KEYS do
   local ttl, n = ARGV[a], tonumber(ARGV[a + 1])
-  if n > 0 then redis.call('HSET', KEYS[i], unpack(ARGV, a + 2, a + 1 + 2 * n)) end
-  redis.call('PEXPIRE', KEYS[i], ttl)
+  local r = 0
+  if n > 0 then r = redis.pcall('HSET', KEYS[i], unpack(ARGV, a + 2, a + 1 + 2 * n)) end
+  if type(r) == 'table' and r.err then
+    out[i] = r.err
+  else
+    redis.call('PEXPIRE', KEYS[i], ttl)
+    out[i] = 1
+  end
   a = a + 2 + 2 * n
 end
-return #KEYS
+return out
+`
+// READ: KEYS the records. Result: the record's fields and values, flat (empty: no record).
+const READ = `
+local out = {}
+for i = 1, #KEYS do
+  local r = redis.pcall('HGETALL', KEYS[i])
+  if r.err then out[i] = r.err else out[i] = r end
+end
+return out
 `
 
-interface PendingMerge { key: string, fields: Record<string, string>, ttlMs: number, resolve: () => void, reject: (err: unknown) => void }
+type RecordScript = (numberOfKeys: number, ...args: Array<string | number>) => Promise<unknown[]>
+
+/**
+ * Calls of one event-loop turn, sent together (RECORDS_PER_CALL per script call). A purchase
+ * writes a new context (its transaction id) on every request, and a MULTI each was about half of
+ * what Redis mode added to a JSON purchase's CPU (bench/README.md, "Issue 8, seventh look"); a
+ * backend event reads up to three contexts. The records of a call are not one slot: these are
+ * standalone-Redis scripts.
+ */
+class TurnCalls<I, O> {
+  private pending: Array<{ item: I, resolve: (out: O) => void, reject: (err: unknown) => void }> = []
+
+  constructor (private readonly send: (items: I[]) => Promise<Array<O | Error>>) {}
+
+  async call (item: I): Promise<O> {
+    return await new Promise<O>((resolve, reject) => {
+      this.pending.push({ item, resolve, reject })
+      if (this.pending.length === 1) setImmediate(() => { this.flush() })
+    })
+  }
+
+  private flush (): void {
+    const all = this.pending
+    this.pending = []
+    for (let from = 0; from < all.length; from += RECORDS_PER_CALL) {
+      const part = all.slice(from, from + RECORDS_PER_CALL)
+      Promise.resolve().then(async () => await this.send(part.map(p => p.item))).then(
+        outs => part.forEach((p, i) => { const out = outs[i]; if (out instanceof Error) p.reject(out); else p.resolve(out) }),
+        (err: unknown) => { for (const p of part) p.reject(err) })
+    }
+  }
+}
+
+/** A record's per-record reply: Redis's error message for it, as an Error. */
+const refusal = (reply: unknown): Error | undefined => typeof reply === 'string' ? new Error(reply) : undefined
 
 /** The shared store for replicas behind a load balancer. */
 export class RedisStore implements Store {
@@ -46,8 +98,8 @@ export class RedisStore implements Store {
   readonly client: Redis
   /** Prefix of every key this gateway writes (queues, dedup marks, contexts, rate limits). */
   readonly prefix: string
-  /** merge() calls of this event-loop turn, sent together (sendMerges). */
-  private merges: PendingMerge[] = []
+  private readonly merges: TurnCalls<{ key: string, fields: Record<string, string>, ttlMs: number }, undefined>
+  private readonly reads: TurnCalls<string, Record<string, string> | undefined>
 
   constructor (opts: RedisStoreOptions) {
     // Fail fast instead of queueing commands while Redis is away: the edge then answers 503
@@ -73,6 +125,30 @@ export class RedisStore implements Store {
     })
     this.client.on('error', () => { /* surfaced through ping() and failed commands */ })
     this.prefix = opts.prefix ?? 'tagline:'
+    this.client.defineCommand('taglineMerge', { lua: MERGE })
+    this.client.defineCommand('taglineRead', { lua: READ })
+    const scripts = this.client as unknown as { taglineMerge: RecordScript, taglineRead: RecordScript }
+    const rec = (key: string): string => this.prefix + 'rec:' + key
+    this.merges = new TurnCalls(async items => {
+      const args: Array<string | number> = []
+      for (const m of items) {
+        const entries = Object.entries(m.fields)
+        args.push(Math.max(1, Math.round(m.ttlMs)), entries.length)
+        for (const [f, v] of entries) args.push(f, v)
+      }
+      return (await scripts.taglineMerge(items.length, ...items.map(m => rec(m.key)), ...args)).map(refusal)
+    })
+    this.reads = new TurnCalls(async keys => {
+      const replies = await scripts.taglineRead(keys.length, ...keys.map(rec))
+      return replies.map(r => {
+        const flat = r as string[]
+        if (!Array.isArray(flat)) return refusal(r) ?? new Error('unexpected reply')
+        if (flat.length === 0) return undefined
+        const out: Record<string, string> = {}
+        for (let i = 0; i < flat.length; i += 2) out[flat[i]] = flat[i + 1]
+        return out
+      })
+    })
   }
 
   get redis (): { client: Redis, prefix: string } {
@@ -87,41 +163,14 @@ export class RedisStore implements Store {
     if (this.client.status === 'wait') await this.client.connect()
   }
 
-  /**
-   * Merges of one event-loop turn go to Redis as one script call (MERGE_CHUNK records each): a
-   * purchase writes a new context (its transaction id) on every request, and a MULTI each was
-   * about half of what Redis mode added to a JSON purchase's CPU (bench/README.md, "Issue 8,
-   * seventh look"). The records are not one slot, so this is a standalone-Redis script.
-   */
+  /** Gathered with the other merges of this event-loop turn (TurnCalls). */
   async merge (key: string, fields: Record<string, string>, ttlMs: number): Promise<void> {
-    await new Promise<void>((resolve, reject) => {
-      this.merges.push({ key, fields, ttlMs, resolve, reject })
-      if (this.merges.length === 1) setImmediate(() => this.sendMerges())
-    })
+    await this.merges.call({ key, fields, ttlMs })
   }
 
-  private sendMerges (): void {
-    const all = this.merges
-    this.merges = []
-    const c = this.client as unknown as Redis & { taglineMerge?: (...args: Array<string | number>) => Promise<unknown> }
-    if (c.taglineMerge === undefined) c.defineCommand('taglineMerge', { lua: MERGE })
-    for (let from = 0; from < all.length; from += MERGE_CHUNK) {
-      const part = all.slice(from, from + MERGE_CHUNK)
-      const keys: string[] = []
-      const args: Array<string | number> = []
-      for (const m of part) {
-        keys.push(this.prefix + 'rec:' + m.key)
-        const entries = Object.entries(m.fields)
-        args.push(Math.max(1, Math.round(m.ttlMs)), entries.length)
-        for (const [f, v] of entries) args.push(f, v)
-      }
-      c.taglineMerge!(keys.length, ...keys, ...args).then(() => { for (const m of part) m.resolve() }, err => { for (const m of part) m.reject(err) })
-    }
-  }
-
+  /** Gathered with the other reads of this event-loop turn (TurnCalls). */
   async fields (key: string): Promise<Record<string, string> | undefined> {
-    const rec = await this.client.hgetall(this.prefix + 'rec:' + key)
-    return Object.keys(rec).length === 0 ? undefined : rec
+    return await this.reads.call(key)
   }
 
   async * scan (prefix: string): AsyncIterable<Array<[string, Record<string, string>]>> {
