@@ -144,9 +144,10 @@ export class RedisStore implements Store {
         const flat = r as string[]
         if (!Array.isArray(flat)) return refusal(r) ?? new Error('unexpected reply')
         if (flat.length === 0) return undefined
-        const out: Record<string, string> = {}
-        for (let i = 0; i < flat.length; i += 2) out[flat[i]] = flat[i + 1]
-        return out
+        // fromEntries defines each field as its own property: a field named __proto__ stays data.
+        const pairs: Array<[string, string]> = []
+        for (let i = 0; i < flat.length; i += 2) pairs.push([flat[i], flat[i + 1]])
+        return Object.fromEntries(pairs)
       })
     })
   }

@@ -116,6 +116,10 @@ t.test('redis store: the merges and the reads of one turn are one call each; a r
   t.same((reads[0] as PromiseFulfilledResult<unknown>).value, { a: '1' })
   t.match((reads[1] as PromiseRejectedResult).reason, { message: /WRONGTYPE/ })
   t.ok(await store.client.pttl(`${store.prefix}rec:ctx:turn:a`) > 50_000, 'the merge that went through set its ttl')
+  await store.client.hset(`${store.prefix}rec:ctx:turn:proto`, '__proto__', 'x', 'a', '1')
+  const proto = await store.fields('ctx:turn:proto')
+  t.equal(Object.getPrototypeOf(proto), Object.prototype, 'a field named __proto__ in Redis stays a field')
+  t.same(Object.keys(proto ?? {}).sort(), ['__proto__', 'a'])
 })
 
 t.test('redis store reports an unreachable server', async t => {
