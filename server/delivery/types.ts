@@ -32,6 +32,8 @@ export interface UnstoredLetter {
   response?: string
   /** Why retrying stopped: max_attempts or max_age. */
   why?: string
+  /** How often the store has refused it so far: each refusal doubles the wait before the next try. */
+  refusals?: number
 }
 
 /**

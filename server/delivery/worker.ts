@@ -18,8 +18,17 @@ import { SendError } from './send.js'
 import type { Clock } from './clock.js'
 import { Breaker, type Verdict } from './breaker.js'
 
-/** How long an event whose dead letter the store refused waits before its letter is tried again. */
+/**
+ * How long an event whose dead letter the store refused waits before its letter is tried again:
+ * 30 s after the first refusal, doubling with each one after, up to 10 minutes (a store that is
+ * down for hours is then asked six times an hour per batch, not 120).
+ */
 const LETTER_RETRY_MS = 30_000
+const LETTER_RETRY_MAX_MS = 600_000
+
+function letterRetryMs (refusals: number): number {
+  return Math.min(LETTER_RETRY_MAX_MS, LETTER_RETRY_MS * 2 ** Math.max(0, refusals - 1))
+}
 
 export interface WorkerDeps {
   queue: TagQueue
@@ -317,16 +326,20 @@ export class TagWorker {
     // without sending), tried again after LETTER_RETRY_MS.
     const refused = await Promise.all(plan.letters.map(async l => await giveUp(this.d, this.tag.name, l, now)))
     const unstored: QueuedEvent[] = []
-    refused.forEach((r, i) => { if (r !== undefined) unstored.push({ ...plan.letters[i].item, letter: r.letter }) })
+    refused.forEach((r, i) => {
+      const { item } = plan.letters[i]
+      if (r !== undefined) unstored.push({ ...item, letter: { ...r.letter, refusals: (item.letter?.refusals ?? 0) + 1 } })
+    })
+    const retryInMs = letterRetryMs(Math.min(...unstored.map(i => i.letter?.refusals ?? 1)))
     if (unstored.length > 0) {
       // One line per batch, not per event: a store that is down refuses them all.
       const err = refused.find(r => r !== undefined)?.err
-      this.d.logger.error({ err, events: unstored.length, event_ids: unstored.slice(0, 10).map(i => i.event.event_id), retryInMs: LETTER_RETRY_MS }, 'dead letters could not be stored: their events stay queued')
+      this.d.logger.error({ err, events: unstored.length, event_ids: unstored.slice(0, 10).map(i => i.event.event_id), retryInMs }, 'dead letters could not be stored: their events stay queued')
     }
     const kept = new Set(unstored.map(i => i.id))
     await q.settle(settledIds(plan).filter(id => !kept.has(id)))
     for (const item of plan.sent) this.delivered(item, now)
-    if (unstored.length > 0) await q.schedule({ id: newBatchId(now), items: unstored }, now + LETTER_RETRY_MS)
+    if (unstored.length > 0) await q.schedule({ id: newBatchId(now), items: unstored }, now + retryInMs)
     if (plan.retry !== undefined) {
       const { batch, dueMs, reason, aborted } = plan.retry
       await q.schedule(batch, dueMs)

@@ -63,6 +63,38 @@ t.test('a dead letter the store refuses keeps its event queued, and is stored la
   await d.close(1000)
 })
 
+t.test('a letter the store keeps refusing is tried again after 30 s, then 60, 120, … up to 10 minutes', async t => {
+  const sink = await startSink(t, () => ({ status: 400, body: '{"error":"bad field currency"}' }))
+  const time = fakeClock()
+  const q = watchedQueues()
+  const log = captureLogger('info')
+  let refusals = 0
+  let refuse = true
+  const deadLetters = q.queues.deadLetters
+  const queues: QueueFactory = { ...q.queues, deadLetters: Object.assign(Object.create(deadLetters) as DeadLetterStore, {
+    add: async (l: DeadLetter) => { if (refuse) { refusals++; throw new Error('disk full') } await deadLetters.add(l) }
+  }) }
+  const m = metrics()
+  const d = new Delivery({ tags: [tag('a', { url: sink.url })], metrics: m, logger: log.logger, clock: time.clock, queues })
+  d.enqueue([{ tag: 'a', event: ev('purchase') }])
+  await sink.arrived(1)
+  const waits = [30_000, 60_000, 120_000, 240_000, 480_000, 600_000, 600_000]
+  let at = 0
+  for (const [i, wait] of waits.entries()) {
+    await until(() => refusals === i + 1 && q.counts('a').scheduled === 1, 5000, `refusal ${i + 1} kept`)
+    t.equal(q.counts('a').nextDueMs, at + wait, `after refusal ${i + 1}: tried again ${wait / 1000} s later`)
+    at += wait
+    await time.tick(wait)
+  }
+  refuse = false
+  await time.tick(600_000)
+  await until(async () => (await deadLetters.list('a')).length === 1, 5000, 'the letter stored at last')
+  t.equal(received(sink).length, 1, 'the destination was asked once in all')
+  t.same(log.lines.map(l => JSON.parse(l)).filter(l => l.level >= 50).map(l => l.retryInMs), [...waits, 600_000], 'each refusal logged with its wait')
+  t.equal(await count(m, 'a', 'dropped'), 1, 'counted once, when stored')
+  await d.close(1000)
+})
+
 t.test('a refused letter waits in the queue scrubbed and capped as the store would keep it', async t => {
   const log = captureLogger('info')
   const m = metrics()
