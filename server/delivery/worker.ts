@@ -323,7 +323,7 @@ export class TagWorker {
     const q = this.d.queue
     const now = this.d.clock.now()
     // An event whose letter the store refused stays queued as that letter (attempt() stores it
-    // without sending), tried again after LETTER_RETRY_MS.
+    // without sending), tried again after letterRetryMs(its refusals).
     const refused = await Promise.all(plan.letters.map(async l => await giveUp(this.d, this.tag.name, l, now)))
     const unstored: QueuedEvent[] = []
     refused.forEach((r, i) => {
