@@ -9,6 +9,15 @@ import type { DeadLetter } from '../../server/delivery/types.js'
 import { giveUp } from '../../server/delivery/letter.js'
 import { MAX_RESPONSE_CHARS } from '../../server/delivery/dead-letters.js'
 
+/** `store`, refusing every letter ("disk full") while `refuse()` says so; `refusals()` counts them. */
+function refusing (store: DeadLetterStore, refuse = (): boolean => true): { store: DeadLetterStore, refusals: () => number } {
+  let n = 0
+  const wrapped = Object.assign(Object.create(store) as DeadLetterStore, {
+    add: async (l: DeadLetter) => { if (refuse()) { n++; throw new Error('disk full') } await store.add(l) }
+  })
+  return { store: wrapped, refusals: () => n }
+}
+
 t.test('500 then 200: retried with the same batch id, attempt 1 then 2', async t => {
   const sink = await startSink(t, r => r.n === 0 ? { status: 500, body: 'busy' } : { status: 200 })
   const m = metrics()
@@ -36,9 +45,7 @@ t.test('a dead letter the store refuses keeps its event queued, and is stored la
   const log = captureLogger('info')
   let refuse = true
   const deadLetters = q.queues.deadLetters
-  const queues: QueueFactory = { ...q.queues, deadLetters: Object.assign(Object.create(deadLetters) as DeadLetterStore, {
-    add: async (l: DeadLetter) => { if (refuse) throw new Error('disk full'); await deadLetters.add(l) }
-  }) }
+  const queues: QueueFactory = { ...q.queues, deadLetters: refusing(deadLetters, () => refuse).store }
   const m = metrics()
   const d = new Delivery({ tags: [tag('a', { url: sink.url })], metrics: m, logger: log.logger, clock: time.clock, queues })
   const event = ev('purchase')
@@ -68,12 +75,10 @@ t.test('a letter the store keeps refusing is tried again after 30 s, then 60, 12
   const time = fakeClock()
   const q = watchedQueues()
   const log = captureLogger('info')
-  let refusals = 0
   let refuse = true
   const deadLetters = q.queues.deadLetters
-  const queues: QueueFactory = { ...q.queues, deadLetters: Object.assign(Object.create(deadLetters) as DeadLetterStore, {
-    add: async (l: DeadLetter) => { if (refuse) { refusals++; throw new Error('disk full') } await deadLetters.add(l) }
-  }) }
+  const { store, refusals } = refusing(deadLetters, () => refuse)
+  const queues: QueueFactory = { ...q.queues, deadLetters: store }
   const m = metrics()
   const d = new Delivery({ tags: [tag('a', { url: sink.url })], metrics: m, logger: log.logger, clock: time.clock, queues })
   d.enqueue([{ tag: 'a', event: ev('purchase') }])
@@ -81,7 +86,7 @@ t.test('a letter the store keeps refusing is tried again after 30 s, then 60, 12
   const waits = [30_000, 60_000, 120_000, 240_000, 480_000, 600_000, 600_000]
   let at = 0
   for (const [i, wait] of waits.entries()) {
-    await until(() => refusals === i + 1 && q.counts('a').scheduled === 1, 5000, `refusal ${i + 1} kept`)
+    await until(() => refusals() === i + 1 && q.counts('a').scheduled === 1, 5000, `refusal ${i + 1} kept`)
     t.equal(q.counts('a').nextDueMs, at + wait, `after refusal ${i + 1}: tried again ${wait / 1000} s later`)
     at += wait
     await time.tick(wait)
@@ -98,11 +103,11 @@ t.test('a letter the store keeps refusing is tried again after 30 s, then 60, 12
 t.test('a refused letter waits in the queue scrubbed and capped as the store would keep it', async t => {
   const log = captureLogger('info')
   const m = metrics()
-  const refusing: DeadLetterStore = Object.assign(Object.create(watchedQueues().queues.deadLetters) as DeadLetterStore, { add: async () => { throw new Error('disk full') } })
+  const full = refusing(watchedQueues().queues.deadLetters).store
   const event = ev('purchase', { user_data: { email_address: 'jane@example.com' } })
   const item = { id: 'i1', tag: 'a', event, attempts: 2, enqueuedMs: 0 }
   const body = `{"error":"bad email jane@example.com"}${'x'.repeat(70_000)}`
-  const refused = await giveUp({ metrics: m, logger: log.logger, deadLetters: refusing }, 'a', { item, outcome: 'dropped', reason: 'HTTP 400: bad email jane@example.com', status: 400, response: body, why: 'max_attempts' }, 5)
+  const refused = await giveUp({ metrics: m, logger: log.logger, deadLetters: full }, 'a', { item, outcome: 'dropped', reason: 'HTTP 400: bad email jane@example.com', status: 400, response: body, why: 'max_attempts' }, 5)
   t.match(refused?.err, /disk full/, 'refused, with the store\'s error')
   const kept = refused?.letter
   t.ok(kept, 'and the fields to keep queued')
@@ -119,7 +124,7 @@ t.test('a letter given up at the edge (never queued) that the store refuses: cou
   const log = captureLogger('info')
   const m = metrics()
   const base = watchedQueues().queues
-  const queues: QueueFactory = { ...base, deadLetters: Object.assign(Object.create(base.deadLetters) as DeadLetterStore, { add: async () => { throw new Error('disk full') } }) }
+  const queues: QueueFactory = { ...base, deadLetters: refusing(base.deadLetters).store }
   const d = new Delivery({ tags: [tag('a', { url: 'http://127.0.0.1:9/' })], metrics: m, logger: log.logger, queues })
   const event = ev('purchase')
   await d.deadLetter('a', event, 'prepare failed: bad phone')
