@@ -23,7 +23,6 @@ import { queueStats, replay, type ReplayResult, type TagStats } from './delivery
 import { newBatchId } from './delivery/batch-id.js'
 import { localUrl, type CliIo } from './cli-io.js'
 
-
 /** A failure with its exit code: 1 (config, Redis or the gateway), 2 (the arguments). */
 class CliFailure extends Error {
   /** usage: print the usage text after it; bare: print it as is (the config's problems). */
@@ -245,8 +244,6 @@ function redisHost (url: string): string {
 function checkUrl (url: string | undefined): void {
   if (url !== undefined && !/^https?:\/\/[^/]+/.test(url)) throw usageError(`--url takes the gateway's address, like http://127.0.0.1:8080, not "${url}".`)
 }
-
-/** Where a listener bound to host:port is reached from this host (a wildcard is loopback). */
 
 async function askGateway (config: CompiledConfig, file: string, url: string | undefined, method: 'GET' | 'POST', path: string, body?: object, stopped = ''): Promise<unknown> {
   const key = config.apiKeys[0]
