@@ -330,8 +330,9 @@ export class TagWorker {
       const { item } = plan.letters[i]
       if (r !== undefined) unstored.push({ ...item, letter: { ...r.letter, refusals: (item.letter?.refusals ?? 0) + 1 } })
     })
-    const retryInMs = letterRetryMs(Math.min(...unstored.map(i => i.letter?.refusals ?? 1)))
+    let retryInMs: number | undefined
     if (unstored.length > 0) {
+      retryInMs = letterRetryMs(Math.min(...unstored.map(i => i.letter?.refusals ?? 1)))
       // One line per batch, not per event: a store that is down refuses them all.
       const err = refused.find(r => r !== undefined)?.err
       this.d.logger.error({ err, events: unstored.length, event_ids: unstored.slice(0, 10).map(i => i.event.event_id), retryInMs }, 'dead letters could not be stored: their events stay queued')
@@ -339,7 +340,7 @@ export class TagWorker {
     const kept = new Set(unstored.map(i => i.id))
     await q.settle(settledIds(plan).filter(id => !kept.has(id)))
     for (const item of plan.sent) this.delivered(item, now)
-    if (unstored.length > 0) await q.schedule({ id: newBatchId(now), items: unstored }, now + retryInMs)
+    if (retryInMs !== undefined) await q.schedule({ id: newBatchId(now), items: unstored }, now + retryInMs)
     if (plan.retry !== undefined) {
       const { batch, dueMs, reason, aborted } = plan.retry
       await q.schedule(batch, dueMs)
