@@ -276,7 +276,6 @@ async function ingestRun (gw: Gw, mode: Mode, sink: Child, spec: RunSpec, warmup
   process.stdout.write('draining… ')
   const delivery = await waitForDelivery(sink.proc, gw.port, before, spec.client, loadStart, loadEnd)
   const sinkStats = await ask<SinkStats>(sink.proc, 'stats')
-  const perReq = (pct: number | null | undefined): number | null => typeof pct === 'number' && f.reqPerSec > 0 ? Math.round(pct * 1e4 / f.reqPerSec) : null
   let calls: Record<string, number> | undefined
   if (stats0 !== undefined && stats1 !== undefined && f.total > 0) {
     calls = {}
@@ -291,8 +290,8 @@ async function ingestRun (gw: Gw, mode: Mode, sink: Child, spec: RunSpec, warmup
     mode,
     load: spec.label,
     figures: f,
-    gatewayUsPerRequest: perReq(f.cpuPercent?.server),
-    redisUsPerRequest: mode === 'redis' ? perReq(f.cpuPercent?.redis) : null,
+    gatewayUsPerRequest: usPerRequest(f.cpuPercent?.server, f.reqPerSec),
+    redisUsPerRequest: mode === 'redis' ? usPerRequest(f.cpuPercent?.redis, f.reqPerSec) : null,
     ...(calls !== undefined ? { redisCallsPerRequest: calls } : {}),
     delivery,
     sink: sinkStats
@@ -300,6 +299,12 @@ async function ingestRun (gw: Gw, mode: Mode, sink: Child, spec: RunSpec, warmup
 }
 
 const mean = (xs: number[]): number => xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length
+const median = (xs: number[]): number | null => {
+  const s = [...xs].sort((a, b) => a - b)
+  return s.length === 0 ? null : round2((s[(s.length - 1) >> 1] + s[s.length >> 1]) / 2)
+}
+/** A process's CPU per request in µs, from its CPU % of one core over the load and the load's req/s. */
+const usPerRequest = (pct: number | null | undefined, reqPerSec: number): number | null => typeof pct === 'number' && reqPerSec > 0 ? Math.round(pct * 1e4 / reqPerSec) : null
 
 /** A2: one round of a load on both gateways at the same time. */
 interface SideRun {
@@ -357,10 +362,7 @@ async function sideBySide (gws: Record<Mode, Gw>, sink: Child, spec: RunSpec, wa
       if (n > 0) failures.push(`both at once, ${m} ${spec.label}: ${n} events ${outcome}`)
     }
   })
-  const side = (i: number): SideRun['embedded'] => {
-    const pct = cpu[modes[i]]
-    return { reqPerSec: f[i].reqPerSec, gatewayUsPerRequest: typeof pct === 'number' && f[i].reqPerSec > 0 ? Math.round(pct * 1e4 / f[i].reqPerSec) : null, p99: f[i].latencyMs.p99 }
-  }
+  const side = (i: number): SideRun['embedded'] => ({ reqPerSec: f[i].reqPerSec, gatewayUsPerRequest: usPerRequest(cpu[modes[i]], f[i].reqPerSec), p99: f[i].latencyMs.p99 })
   const run: SideRun = { load: spec.label, embedded: side(0), redis: side(1), ratio: round2(f[1].reqPerSec / Math.max(1, f[0].reqPerSec)) }
   console.log(`${fmt(run.embedded.reqPerSec)} embedded + ${fmt(run.redis.reqPerSec)} Redis req/s: ${run.ratio}`)
   return run
@@ -648,7 +650,7 @@ export async function main (): Promise<number> {
     pairRatios.push(round2(r.figures.reqPerSec / Math.max(1, e.figures.reqPerSec)))
   }
   const sortedPairs = [...pairRatios].sort((x, y) => x - y)
-  const pairMedian = sortedPairs.length === 0 ? null : round2((sortedPairs[(sortedPairs.length - 1) >> 1] + sortedPairs[sortedPairs.length >> 1]) / 2)
+  const pairMedian = median(pairRatios)
   const cpuRatio = round2(mean(byMode('redis', gtag.label).map(r => r.gatewayUsPerRequest ?? 0)) / Math.max(1, mean(byMode('embedded', gtag.label).map(r => r.gatewayUsPerRequest ?? 0))))
   console.log('\nA. ingest, in the order run (latency ms; CPU % of one core: gateway / sink / autocannon / Redis; µs/req: gateway CPU per request, Redis CPU per request)')
   const head = `${pad('mode', 9, true)}${pad('load', 32, true)}${pad('req/s', 8)}${pad('p50', 6)}${pad('p99', 6)}${pad('max', 7)}  ${pad('CPU %', 19, true)}${pad('µs/req', 8)}${pad('Redis', 7)}  delivered/s`
@@ -667,12 +669,8 @@ export async function main (): Promise<number> {
   }
   console.log(`Redis ÷ embedded, GA4 hits: ${gtagRatio} (bar ≥ ${TARGET_RATIO}: ${gtagRatio >= TARGET_RATIO ? 'met' : 'MISSED'}); JSON purchases: ${jsonRatio}; gateway CPU per GA4 hit: ×${cpuRatio}`)
   console.log(`  per E/R pair, in order: ${pairRatios.join(', ')} (median ${pairMedian ?? '-'}, range ${sortedPairs[0] ?? '-'}–${sortedPairs[sortedPairs.length - 1] ?? '-'})`)
-  const sideRatio = (label: string): number | null => {
-    const xs = sideRuns.filter(r => r.load === label).map(r => r.ratio).sort((a, b) => a - b)
-    return xs.length === 0 ? null : round2((xs[(xs.length - 1) >> 1] + xs[xs.length >> 1]) / 2)
-  }
-  const sideGtag = sideRatio(gtag.label)
-  const sideJson = sideRatio(json.label)
+  const sideGtag = median(sideRuns.filter(r => r.load === gtag.label).map(r => r.ratio))
+  const sideJson = median(sideRuns.filter(r => r.load === json.label).map(r => r.ratio))
   if (sideRuns.length > 0) {
     console.log(`both at once (A2), Redis ÷ embedded per round: GA4 ${sideRuns.filter(r => r.load === gtag.label).map(r => r.ratio).join(', ')} (median ${sideGtag ?? '-'}); JSON ${sideRuns.filter(r => r.load === json.label).map(r => r.ratio).join(', ')} (median ${sideJson ?? '-'}); gateway µs per request, E / R: ${sideRuns.map(r => `${r.embedded.gatewayUsPerRequest ?? '-'} / ${r.redis.gatewayUsPerRequest ?? '-'}`).join(', ')}`)
   }
