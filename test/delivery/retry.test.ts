@@ -1,11 +1,12 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { Delivery } from '../../server/delivery/index.js'
 import { captureLogger, count, ev, fakeClock, metrics, received, silent, tag, watchedQueues } from './fixtures/helpers.js'
 import { until } from '../fixtures/wait.js'
-import { freePort, startSink } from '../fixtures/sink.js'
+import { freePort, startSink, type Sink } from '../fixtures/sink.js'
 import type { QueueFactory } from '../../server/delivery/factory.js'
 import type { DeadLetterStore } from '../../server/delivery/dead-letters.js'
 import type { DeadLetter } from '../../server/delivery/types.js'
+import type { TaglineEvent } from '../../schemas/event.js'
 import { giveUp } from '../../server/delivery/letter.js'
 import { MAX_RESPONSE_CHARS } from '../../server/delivery/dead-letters.js'
 
@@ -16,6 +17,26 @@ function refusing (store: DeadLetterStore, refuse = (): boolean => true): { stor
     add: async (l: DeadLetter) => { if (refuse()) { n++; throw new Error('disk full') } await store.add(l) }
   })
   return { store: wrapped, refusals: () => n }
+}
+
+/**
+ * A tag whose destination drops every event (400) and whose dead-letter store refuses letters
+ * until `accept()`, on a fake clock; one purchase sent.
+ */
+async function refusedLetterRun (t: Test): Promise<{ sink: Sink, time: ReturnType<typeof fakeClock>, q: ReturnType<typeof watchedQueues>, log: ReturnType<typeof captureLogger>, m: ReturnType<typeof metrics>, d: Delivery, event: TaglineEvent, deadLetters: DeadLetterStore, refusals: () => number, accept: () => void }> {
+  const sink = await startSink(t, () => ({ status: 400, body: '{"error":"bad field currency"}' }))
+  const time = fakeClock()
+  const q = watchedQueues()
+  const log = captureLogger('info')
+  let refuse = true
+  const deadLetters = q.queues.deadLetters
+  const { store, refusals } = refusing(deadLetters, () => refuse)
+  const m = metrics()
+  const d = new Delivery({ tags: [tag('a', { url: sink.url })], metrics: m, logger: log.logger, clock: time.clock, queues: { ...q.queues, deadLetters: store } })
+  const event = ev('purchase')
+  d.enqueue([{ tag: 'a', event }])
+  await sink.arrived(1)
+  return { sink, time, q, log, m, d, event, deadLetters, refusals, accept: () => { refuse = false } }
 }
 
 t.test('500 then 200: retried with the same batch id, attempt 1 then 2', async t => {
@@ -39,25 +60,14 @@ t.test('500 then 200: retried with the same batch id, attempt 1 then 2', async t
 })
 
 t.test('a dead letter the store refuses keeps its event queued, and is stored later without sending the event again', async t => {
-  const sink = await startSink(t, () => ({ status: 400, body: '{"error":"bad field currency"}' }))
-  const time = fakeClock()
-  const q = watchedQueues()
-  const log = captureLogger('info')
-  let refuse = true
-  const deadLetters = q.queues.deadLetters
-  const queues: QueueFactory = { ...q.queues, deadLetters: refusing(deadLetters, () => refuse).store }
-  const m = metrics()
-  const d = new Delivery({ tags: [tag('a', { url: sink.url })], metrics: m, logger: log.logger, clock: time.clock, queues })
-  const event = ev('purchase')
-  d.enqueue([{ tag: 'a', event }])
-  await sink.arrived(1)
+  const { sink, time, q, log, m, d, event, deadLetters, accept } = await refusedLetterRun(t)
   await until(() => q.counts('a').scheduled === 1, 5000, 'the event kept as a retry')
   t.match(q.counts('a'), { scheduled: 1, inFlight: 0, waiting: 0, nextDueMs: 30_000 }, 'kept in the queue, tried again in 30 s')
   t.equal(await count(m, 'a', 'dropped'), 0, 'not counted as dropped while its letter is not stored')
   t.match(log.lines.map(l => JSON.parse(l)).filter(l => l.level >= 50), [{ msg: 'dead letters could not be stored: their events stay queued', events: 1, event_ids: [event.event_id], retryInMs: 30_000, err: { message: 'disk full' } }], 'logged once, with the error')
   await time.tick(29_999)
   t.equal(q.counts('a').scheduled, 1, 'still waiting at 29.999 s')
-  refuse = false
+  accept()
   await time.tick(1)
   await until(async () => (await deadLetters.list('a')).length === 1, 5000, 'the letter stored')
   const [dl] = await deadLetters.list('a')
@@ -71,18 +81,7 @@ t.test('a dead letter the store refuses keeps its event queued, and is stored la
 })
 
 t.test('a letter the store keeps refusing is tried again after 30 s, then 60, 120, … up to 10 minutes', async t => {
-  const sink = await startSink(t, () => ({ status: 400, body: '{"error":"bad field currency"}' }))
-  const time = fakeClock()
-  const q = watchedQueues()
-  const log = captureLogger('info')
-  let refuse = true
-  const deadLetters = q.queues.deadLetters
-  const { store, refusals } = refusing(deadLetters, () => refuse)
-  const queues: QueueFactory = { ...q.queues, deadLetters: store }
-  const m = metrics()
-  const d = new Delivery({ tags: [tag('a', { url: sink.url })], metrics: m, logger: log.logger, clock: time.clock, queues })
-  d.enqueue([{ tag: 'a', event: ev('purchase') }])
-  await sink.arrived(1)
+  const { sink, time, q, log, m, d, deadLetters, refusals, accept } = await refusedLetterRun(t)
   const waits = [30_000, 60_000, 120_000, 240_000, 480_000, 600_000, 600_000]
   let at = 0
   for (const [i, wait] of waits.entries()) {
@@ -91,7 +90,7 @@ t.test('a letter the store keeps refusing is tried again after 30 s, then 60, 12
     at += wait
     await time.tick(wait)
   }
-  refuse = false
+  accept()
   await time.tick(600_000)
   await until(async () => (await deadLetters.list('a')).length === 1, 5000, 'the letter stored at last')
   t.equal(received(sink).length, 1, 'the destination was asked once in all')
