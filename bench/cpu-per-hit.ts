@@ -5,13 +5,16 @@
 // start` does with store.redis, under a throwaway key prefix deleted at the end), and the Redis
 // server's own CPU per hit is reported beside the gateway's when it runs on this machine.
 // With --json each hit is a JSON purchase (POST /collect, bench/inputs.ts PURCHASE_BODY) instead.
+// With --json --gzip each purchase is sent gzipped (Content-Encoding: gzip), compressed before the
+// timed run so that only the gateway's decoding is measured.
 // With --debug the live debug view is on (debug.token set) and nobody watches it: the cost an
 // operator pays for leaving it enabled; --watched adds a viewer that serialises every entry as the
 // stream does (bench/debug-cost.ts compares the three).
-// Usage: npx tsx bench/cpu-per-hit.ts [hits, default 15000] [--redis] [--json] [--debug]   (BENCH_REDIS_URL, default redis://127.0.0.1:6379)
+// Usage: npx tsx bench/cpu-per-hit.ts [hits, default 15000] [--redis] [--json [--gzip]] [--debug]   (BENCH_REDIS_URL, default redis://127.0.0.1:6379)
 import { fork } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
+import { gzipSync } from 'node:zlib'
 import { fileURLToPath } from 'node:url'
 import { pino } from 'pino'
 import { loadConfig } from '../config/load.js'
@@ -28,6 +31,7 @@ const REDIS = process.argv.includes('--redis') ? (process.env.BENCH_REDIS_URL ??
 const PREFIX = `tagline-bench-cpu:${process.pid}-${randomBytes(3).toString('hex')}:`
 const CONCURRENCY = 50
 const JSON_HITS = process.argv.includes('--json')
+const GZIP = JSON_HITS && process.argv.includes('--gzip')
 const WATCHED = process.argv.includes('--watched')
 const DEBUG = WATCHED || process.argv.includes('--debug')
 
@@ -70,13 +74,20 @@ async function redisCpu (): Promise<number | undefined> {
   } catch { return undefined }
 }
 
-async function load (from: number, n: number): Promise<void> {
+const purchase = (i: number): string => PURCHASE_BODY.replaceAll('[<id>]', `ev-${i}`)
+
+/** The gzipped purchases of load(from, n), made before it runs (--gzip). */
+const gzipBodies = (from: number, n: number): Buffer[] => GZIP ? Array.from({ length: n }, (_, k) => gzipSync(purchase(from + k))) : []
+
+async function load (from: number, n: number, gzipped: Buffer[]): Promise<void> {
   let next = from
   await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
     while (next < from + n) {
       const i = next++
-      const res = JSON_HITS
-        ? await app.inject({ method: 'POST', url: '/collect', headers: { ...BROWSER_HEADERS, 'content-type': 'application/json' }, payload: PURCHASE_BODY.replaceAll('[<id>]', `ev-${i}`), remoteAddress: '127.0.0.1' })
+      const res = GZIP
+        ? await app.inject({ method: 'POST', url: '/collect', headers: { ...BROWSER_HEADERS, 'content-type': 'application/json', 'content-encoding': 'gzip' }, payload: gzipped[i - from], remoteAddress: '127.0.0.1' })
+        : JSON_HITS
+        ? await app.inject({ method: 'POST', url: '/collect', headers: { ...BROWSER_HEADERS, 'content-type': 'application/json' }, payload: purchase(i), remoteAddress: '127.0.0.1' })
         : await app.inject({ method: 'GET', url: `/g/collect?${GTAG_QUERY.replace('[<id>]', `ev-${i}`)}`, headers: BROWSER_HEADERS, remoteAddress: '127.0.0.1' })
       if (res.statusCode !== (JSON_HITS ? 202 : 204)) throw new Error(`status ${res.statusCode}: ${res.body}`)
     }
@@ -85,14 +96,15 @@ async function load (from: number, n: number): Promise<void> {
 }
 
 try {
-  await load(0, 3000) // warm-up: JIT, connections
+  await load(0, 3000, gzipBodies(0, 3000)) // warm-up: JIT, connections
+  const bodies = gzipBodies(10_000_000, N)
   const before = process.cpuUsage()
   const redisBefore = await redisCpu()
-  await load(10_000_000, N)
+  await load(10_000_000, N, bodies)
   const cpu = process.cpuUsage(before)
   const redisAfter = await redisCpu()
   const redis = redisBefore !== undefined && redisAfter !== undefined ? { redisCpuUsPerHit: Math.round((redisAfter - redisBefore) * 1e6 / N) } : {}
-  console.log(JSON.stringify({ hits: N, input: JSON_HITS ? 'json purchase' : 'gtag hit', mode: REDIS !== undefined ? 'redis' : 'embedded', debug: WATCHED ? 'watched' : DEBUG ? 'enabled, unwatched' : 'off', traced: hub.recent().length, streamedBytesPerHit: Math.round(streamed / (N + 3000)), cpuUsPerHit: Math.round((cpu.user + cpu.system) / N), userUs: Math.round(cpu.user / N), systemUs: Math.round(cpu.system / N), ...redis }))
+  console.log(JSON.stringify({ hits: N, input: GZIP ? 'json purchase, gzipped' : JSON_HITS ? 'json purchase' : 'gtag hit', mode: REDIS !== undefined ? 'redis' : 'embedded', debug: WATCHED ? 'watched' : DEBUG ? 'enabled, unwatched' : 'off', traced: hub.recent().length, streamedBytesPerHit: Math.round(streamed / (N + 3000)), cpuUsPerHit: Math.round((cpu.user + cpu.system) / N), userUs: Math.round(cpu.user / N), systemUs: Math.round(cpu.system / N), ...redis }))
 } finally {
   await app.close()
   await delivery.close(100)

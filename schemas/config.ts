@@ -117,7 +117,7 @@ const ServerSettings = Type.Object({
     max: Type.Integer({ minimum: 1 }),
     timeWindow: Type.Union([Type.Integer({ minimum: 1 }), Type.String({ pattern: TIME_WINDOW_PATTERN })])
   }, { additionalProperties: false })])),
-  bodyLimit: Type.Optional(Type.Integer({ minimum: 1024, maximum: 10 * 1024 * 1024, default: SERVER_DEFAULTS.bodyLimit })),
+  bodyLimit: Type.Optional(Type.Integer({ minimum: 1024, maximum: 10 * 1024 * 1024, default: SERVER_DEFAULTS.bodyLimit, description: 'Largest request body in bytes, as sent and, for a gzip, deflate or br body, once decoded.' })),
   shutdownTimeoutMs: Type.Optional(Type.Integer({ minimum: 0, default: SERVER_DEFAULTS.shutdownTimeoutMs })),
   spoolFile: Type.Optional(Type.String({ default: SERVER_DEFAULTS.spoolFile, description: 'Where undelivered events are written on shutdown (embedded store).' })),
   spoolMaxAge: Type.Optional(Duration(SERVER_DEFAULTS.spoolMaxAge, 'Spooled events accepted longer ago than this are dropped when the spool is replayed at start.')),

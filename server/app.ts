@@ -11,6 +11,7 @@ import { createMetrics, type Metrics } from './metrics.js'
 import { systemIds, type IdSource } from './ids.js'
 import { errors } from '../common/errors.js'
 import { errorHandler, frameworkErrors } from './http-errors.js'
+import { registerBodyParser } from './body.js'
 import { makeAuthenticator } from './auth.js'
 import { collectRoutes } from './routes/collect.js'
 import { opsRoutes } from './routes/ops.js'
@@ -51,13 +52,6 @@ export type AppDeps = AppCollaborators & ({ holder: ConfigHolder } | { config: C
 
 const ROUTE_METHODS = ['GET', 'POST']
 
-const BODY_TYPES = new Set(['text/plain', 'application/json', 'application/x-www-form-urlencoded', 'application/octet-stream', 'application/csp-report'])
-
-function acceptedType (header: string | undefined): boolean {
-  if (header === undefined) return true
-  const t = header.split(';')[0].trim().toLowerCase()
-  return t === '' || BODY_TYPES.has(t) || t.endsWith('+json')
-}
 
 const MINUTE = 60_000
 const TIME_WINDOW = new RegExp(TIME_WINDOW_PATTERN)
@@ -96,15 +90,7 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
     frameworkErrors
   })
 
-  // Every body arrives as a string; clients decide what it means. Unknown media types get 415.
-  app.removeAllContentTypeParsers()
-  app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: config.server.bodyLimit }, (req, body, done) => {
-    if (!acceptedType(req.headers['content-type'])) { done(errors.unsupportedMediaType(`Content type ${req.headers['content-type']} is not accepted; send application/json or text/plain.`), undefined); return }
-    // Nothing here decompresses: a gzip body read as text would be garbage (RFC 7694: 415).
-    const encoding = req.headers['content-encoding']?.trim().toLowerCase()
-    if (encoding !== undefined && encoding !== '' && encoding !== 'identity') { done(errors.unsupportedMediaType(`Content-Encoding ${encoding.slice(0, 40)} is not accepted; send the body uncompressed.`), undefined); return }
-    done(null, body)
-  })
+  registerBodyParser(app, config.server.bodyLimit)
 
   app.setErrorHandler(errorHandler(metrics))
   app.setNotFoundHandler((req, reply) => {
