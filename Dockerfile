@@ -4,7 +4,7 @@
 #     -e META_ACCESS_TOKEN=... tagline
 # The config is read from /etc/tagline/tagline.yaml (TAGLINE_CONFIG); without a mount there, the
 # image runs the quickstart config.
-FROM node:20-bookworm-slim AS build
+FROM node:26-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -18,7 +18,7 @@ COPY config ./config
 COPY schemas ./schemas
 RUN npm run build && npm prune --omit=dev
 
-FROM node:20-bookworm-slim
+FROM node:26-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build /app/package.json /app/package-lock.json ./
