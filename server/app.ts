@@ -52,7 +52,6 @@ export type AppDeps = AppCollaborators & ({ holder: ConfigHolder } | { config: C
 
 const ROUTE_METHODS = ['GET', 'POST']
 
-
 const MINUTE = 60_000
 const TIME_WINDOW = new RegExp(TIME_WINDOW_PATTERN)
 

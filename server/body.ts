@@ -31,7 +31,7 @@ const deflate: Decoder = (buf, opts, cb) => {
 const DECODERS: Record<string, Decoder> = { gzip: gunzip, 'x-gzip': gunzip, deflate, br: brotliDecompress }
 const NAMES = 'gzip, deflate or br'
 
-/** The encoding named by the header: '' for none (or identity), undefined for one we cannot undo. */
+/** The encoding the header names and its decoder (none for identity), or the 415 for one not read. */
 function encodingOf (header: string | undefined): { name: string, decode?: Decoder } | TaglineError {
   const name = header?.trim().toLowerCase() ?? ''
   if (name === '' || name === 'identity') return { name: '' }
