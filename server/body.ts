@@ -28,14 +28,15 @@ const deflate: Decoder = (buf, opts, cb) => {
   ;(zlibHeader ? inflate : inflateRaw)(buf, opts, cb)
 }
 
-const DECODERS: Record<string, Decoder> = { gzip: gunzip, 'x-gzip': gunzip, deflate, br: brotliDecompress }
+// A Map, not an object: a header of `constructor` or `__proto__` must not find Object's own members.
+const DECODERS = new Map<string, Decoder>([['gzip', gunzip], ['x-gzip', gunzip], ['deflate', deflate], ['br', brotliDecompress]])
 const NAMES = 'gzip, deflate or br'
 
 /** The encoding the header names and its decoder (none for identity), or the 415 for one not read. */
 function encodingOf (header: string | undefined): { name: string, decode?: Decoder } | TaglineError {
   const name = header?.trim().toLowerCase() ?? ''
   if (name === '' || name === 'identity') return { name: '' }
-  const decode = DECODERS[name]
+  const decode = DECODERS.get(name)
   if (decode !== undefined) return { name, decode }
   const shown = name.slice(0, 40)
   return errors.unsupportedMediaType(name.includes(',')
@@ -43,15 +44,13 @@ function encodingOf (header: string | undefined): { name: string, decode?: Decod
     : `Content-Encoding ${shown} is not accepted; send the body uncompressed or as ${NAMES}.`)
 }
 
-/** A decoded body, at most `limit` bytes of it (a small body may expand to gigabytes). */
-async function decoded (decode: Decoder, name: string, body: Buffer, limit: number): Promise<Buffer> {
-  return await new Promise((resolve, reject) => {
-    decode(body, { maxOutputLength: limit }, (err, out) => {
-      if (err === null) { resolve(out); return }
-      reject((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE'
-        ? errors.bodyTooLarge(`The body decompresses to more than the configured limit (server.bodyLimit, ${limit} bytes).`)
-        : errors.badRequest(`The body could not be decoded as ${name} (Content-Encoding).`))
-    })
+/** The body decoded, at most `limit` bytes of it (a small body may expand to gigabytes). */
+function decodeBody (decode: Decoder, name: string, body: Buffer, limit: number, done: (err: Error | null, body?: string) => void): void {
+  decode(body, { maxOutputLength: limit }, (err, out) => {
+    if (err === null) { done(null, out.toString('utf8')); return }
+    done((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE'
+      ? errors.bodyTooLarge(`The body decompresses to more than the configured limit (server.bodyLimit, ${limit} bytes).`)
+      : errors.badRequest(`The body could not be decoded as ${name} (Content-Encoding).`), undefined)
   })
 }
 
@@ -66,6 +65,6 @@ export function registerBodyParser (app: Pick<FastifyInstance, 'removeAllContent
     const encoding = encodingOf(req.headers['content-encoding'])
     if (encoding instanceof Error) { done(encoding, undefined); return }
     if (encoding.decode === undefined) { done(null, body.toString('utf8')); return }
-    decoded(encoding.decode, encoding.name, body, limit).then(out => { done(null, out.toString('utf8')) }, (err: Error) => { done(err, undefined) })
+    decodeBody(encoding.decode, encoding.name, body, limit, done)
   })
 }
