@@ -83,7 +83,8 @@ export function fromFields (rec: Record<string, string> | undefined): BrowserCon
     if (dot < 0) continue
     const group = key.slice(0, dot) as typeof GROUPS[number]
     const field = key.slice(dot + 1)
-    if (GROUP_FIELDS[group]?.has(field) !== true) continue
+    // hasOwn: a stored field named `constructor.x` must not reach Object's own members.
+    if (!Object.hasOwn(GROUP_FIELDS, group) || !GROUP_FIELDS[group].has(field)) continue
     ;((ctx as unknown as Record<string, Record<string, string>>)[group] ??= {})[field] = value
   }
   return ctx
