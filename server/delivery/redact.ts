@@ -106,11 +106,51 @@ export function describeRequest (req: OutgoingRequest, secrets: readonly string[
   return out
 }
 
-// The local part stops at URL punctuation, so that an address in a query string masks the
-// address, not the URL before it.
-const EMAIL = /[^\s"'<>@,;:()[\]/?=&#]+@[^\s"'<>@,;:()[\]/?=&#]+\.[A-Za-z]{2,}/g
-/** An e-mail address URL-encoded once or twice (a page URL inside a GA4 hit's `dl`). */
-const ENCODED_EMAIL = /[^\s"'<>@,;:()[\]&=?/]+%(?:25)?40[^\s"'<>@,;:()[\]&=?/]+\.[A-Za-z]{2,}/gi
+// E-mail addresses: a local part, `@` (or `%40`, `%2540`: URL-encoded once or twice, as in a page
+// URL inside a GA4 hit's `dl`), a domain ending in a dot and two or more letters. A plain address's
+// parts stop at URL punctuation, so that an address in a query string masks the address, not the
+// URL before it. Found by a scan that reads each character a bounded number of times, not by a
+// regular expression: one with open-ended parts backtracked on a traced body of `a%40a%40…`
+// (cubic) or `aaa…@` (quadratic), and a few kilobytes blocked the event loop for seconds.
+const PLAIN_STOP = /[\s"'<>@,;:()[\]/?=&#]/
+const ENCODED_STOP = /[\s"'<>@,;:()[\]&=?/]/
+const ANCHOR = /@|%(?:25)?40/g
+const isLetter = (c: number): boolean => (c >= 65 && c <= 90) || (c >= 97 && c <= 122)
+
+function maskEmails (text: string): string {
+  let out = ''
+  let copied = 0
+  // Per kind: [from, to) is known to hold no stop character (a run a later anchor can reuse).
+  const runs = { plain: { from: 0, to: 0 }, encoded: { from: 0, to: 0 } }
+  ANCHOR.lastIndex = 0
+  for (let m = ANCHOR.exec(text); m !== null; m = ANCHOR.exec(text)) {
+    const at = m.index
+    const after = at + m[0].length
+    const kind = m[0] === '@' ? 'plain' : 'encoded'
+    const stop = kind === 'plain' ? PLAIN_STOP : ENCODED_STOP
+    const run = runs[kind]
+    // The local part: back to a stop character, reusing what an earlier anchor of this kind scanned.
+    let start = at
+    while (start > copied && start > run.to && !stop.test(text[start - 1])) start--
+    if (start === run.to && start > copied && run.to > run.from) start = Math.max(run.from, copied)
+    runs[kind] = { from: start, to: at }
+    if (start === at) continue
+    // The domain: up to a stop character or the next anchor; it must end in `.` and two letters.
+    let end = after
+    while (end < text.length && !stop.test(text[end]) && text[end] !== '@' && !(text[end] === '%' && /^%(?:25)?40/.test(text.slice(end, end + 5)))) end++
+    let dot = -1
+    for (let i = end - 3; i > after; i--) {
+      if (text[i] === '.' && isLetter(text.charCodeAt(i + 1)) && isLetter(text.charCodeAt(i + 2))) { dot = i; break }
+    }
+    if (dot < 0) continue
+    let last = dot + 3
+    while (last < end && isLetter(text.charCodeAt(last))) last++
+    out += text.slice(copied, start) + REDACTED
+    copied = last
+    ANCHOR.lastIndex = last
+  }
+  return copied === 0 ? text : out + text.slice(copied)
+}
 
 // Where incoming requests carry user-provided data: GTM/gtag names (clients/user-data.ts), gtag's
 // `ep.user_data.*` and hashed `em`/`ph`, and the model's own field names.
@@ -129,7 +169,7 @@ const IP_LIKE = /\b(?:\d{1,3}\.){3}\d{1,3}\b|(?:[0-9a-f]{0,4}:){2,7}[0-9a-f]{0,4
 
 /** E-mail addresses, plain or URL-encoded, masked wherever they stand (a page URL, a free-text parameter). */
 export function scrubEmails (text: string): string {
-  return text.includes('@') || /%(25)?40/i.test(text) ? text.replace(EMAIL, REDACTED).replace(ENCODED_EMAIL, REDACTED) : text
+  return text.includes('@') || text.includes('%40') || text.includes('%2540') ? maskEmails(text) : text
 }
 
 /** Each IP address in a header value truncated as tags do (`ip: truncate`). */
@@ -182,7 +222,7 @@ function userDataValues (event: { user_data?: unknown, ip_override?: unknown }):
 export function scrubMessage (text: string, event: { user_data?: unknown, ip_override?: unknown }): string {
   let out = text
   for (const v of userDataValues(event)) if (out.includes(v)) out = out.split(v).join(REDACTED)
-  return out.replace(EMAIL, REDACTED)
+  return scrubEmails(out)
 }
 
 /** A destination's answer (or an error message), safe to show: secrets, then the carried events' user data. */

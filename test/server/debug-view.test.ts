@@ -167,6 +167,19 @@ t.test('the stream: each request, its events, per-tag outcomes, the exchanges an
   t.notMatch(text, '203.0.113.77', 'nor the full visitor IP')
 })
 
+t.test('a marked request whose body would make an e-mail pattern backtrack is traced, and the gateway stays responsive', async t => {
+  const sink = await startSink(t)
+  const gw = await gateway(t, yaml(t, sink, { debug: [`token: ${TOKEN}`] }))
+  // Any visitor can mark its requests; 16 KB of `a%2540` blocked the event loop for hours before.
+  const body = `en=search&ep.event_id=hostile-1&ep.q=${'a%2540'.repeat(2700)}`
+  const res = await request(`${gw.url}/g/collect?v=2&tid=G-TEST12345&cid=1.2&tagline_debug=1`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body })
+  t.equal(res.status, 204, 'the hit is answered')
+  t.equal((await request(`${gw.url}/healthz`)).status, 200, 'and so is the next request')
+  const entries = (await request(`${gw.url}/debug/traces`, { headers: { 'x-tagline-debug-token': TOKEN } })).json.entries
+  const traced = entries.find((e: any) => e.kind === 'request')
+  t.ok(traced?.request.body.startsWith('en=search&ep.event_id=hostile-1&ep.q=a%2540'), 'the request is traced with its body')
+})
+
 t.test('nothing is traced while nobody watches; marked traffic is, and its delivery too', async t => {
   const sink = await startSink(t)
   const gw = await gateway(t, yaml(t, sink, { debug: [`token: ${TOKEN}`] }))
