@@ -59,7 +59,9 @@ function fullVersionList (v: string): Array<{ brand: string, version: string }> 
 /** Collects `ep.user_data.*` (email, phone_number, address.0.first_name …) into GTM's nested shape. */
 function addUserData (raw: Record<string, unknown>, sub: string, value: string): void {
   if (!sub.startsWith('address.')) {
-    if (!sub.includes('.') && isSafeKey(sub)) raw[sub] = value
+    // A bare `address` has no place in the model (it holds fields), and must not stand where the
+    // fields of `address.*` go.
+    if (!sub.includes('.') && sub !== 'address' && isSafeKey(sub)) raw[sub] = value
     return
   }
   let field = sub.slice(8)

@@ -228,6 +228,11 @@ t.test('ep.user_data.* becomes user_data', async t => {
   t.strictSame(flat.user_data, { email_address: 'a@b.c', address: { street: 'Main 1' } })
   const [none] = gtag.parse(snap({ query: 'en=x&ep.user_data._tag_mode=CODE' }))
   t.equal(none.user_data, undefined)
+  // A bare `address` (a string where the model holds fields) is dropped, before or after its fields.
+  for (const q of ['en=x&ep.user_data.address=x&ep.user_data.address.city=Paris', 'en=x&ep.user_data.address.city=Paris&ep.user_data.address=x']) {
+    const [ev] = gtag.parse(snap({ query: q }))
+    t.strictSame(ev.user_data, { address: { city: 'Paris' } }, q)
+  }
 })
 
 t.test('consent: G100, G101, gcd variants and npa=1 on real hits', async t => {
