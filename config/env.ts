@@ -53,7 +53,8 @@ export function interpolate (text: string, env: Env): Interpolated {
     }
     const [, name, fallback] = m as unknown as [string, string, string | undefined]
     out.names.push(name)
-    const set = env[name]
+    // Own keys only: process.env inherits Object's members (`${toString}` would read a function).
+    const set = Object.hasOwn(env, name) && typeof env[name] === 'string' ? env[name] : undefined
     if (set !== undefined && set !== '') value += set
     else if (fallback !== undefined) value += fallback
     else out.errors.push({ code: 'env_missing', message: `environment variable ${name} is ${set === '' ? 'empty' : 'not set'}` })

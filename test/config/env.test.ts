@@ -20,6 +20,11 @@ t.test('errors', async t => {
   t.same(interpolate('${BACKEND_API_KEY}', env).errors, [{ code: 'env_missing', message: 'environment variable BACKEND_API_KEY is not set' }])
   t.same(interpolate('${EMPTY}', env).errors, [{ code: 'env_missing', message: 'environment variable EMPTY is empty' }])
   t.match(interpolate('${A}${B}', {}).errors, [{ message: /A is not set/ }, { message: /B is not set/ }])
+  // Names Object has (process.env inherits them) are variables like any other: not set here.
+  for (const name of ['toString', 'constructor', 'valueOf', 'hasOwnProperty', '__proto__']) {
+    t.same(interpolate(`https://x.example/\${${name}}`, env).errors, [{ code: 'env_missing', message: `environment variable ${name} is not set` }], name)
+    t.same(interpolate(`https://x.example/\${${name}}`, process.env).errors.length, Object.hasOwn(process.env, name) ? 0 : 1, `${name} against process.env`)
+  }
   t.match(interpolate('${1X}', env).errors, [{ code: 'env_malformed' }])
   t.match(interpolate('${}', env).errors, [{ code: 'env_malformed' }])
   t.match(interpolate('${HOST:default}', env).errors, [{ code: 'env_malformed' }])
