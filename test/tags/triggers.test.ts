@@ -1,5 +1,5 @@
 import t from 'tap'
-import { ConditionError, compileCondition, compilePath, compileTagDecision } from '../../tags/triggers.js'
+import { ConditionError, MATCHES_MAX_CHARS, compileCondition, compilePath, compileTagDecision } from '../../tags/triggers.js'
 import type { ConditionSpec, TriggerRefSpec } from '../../schemas/config.js'
 import type { TaglineEvent } from '../../schemas/event.js'
 import type { Predicate } from '../../tags/triggers.js'
@@ -212,4 +212,22 @@ t.test('fireOn / blockOn decisions', async t => {
 
   t.throws(() => compileTagDecision(['nope'], undefined, named), { name: 'ConditionError', code: 'unknown_trigger', path: ['fireOn', 0] })
   t.throws(() => compileTagDecision(['all'], [{ x: { matches: '(' } } as TriggerRefSpec], named), { code: 'bad_regex', path: ['blockOn', 0, 'x', 'matches'] })
+})
+
+t.test('a visitor\'s long values cost comparisons and patterns time in proportion, not more', async t => {
+  // A long run of digits then a non-digit: the numeric reading backtracked quadratically (seconds
+  // at 64 KB); a test timeout, not a timer, is what would catch a return of that.
+  const digits = '1'.repeat(1_000_000)
+  t.equal(holds({ 'params.qty': { gt: 0 } }, { params: { qty: `${digits}x` } }), false, 'digits then a letter: not a number')
+  t.equal(holds({ 'params.qty': { gt: 0 } }, { params: { qty: digits } }), true, 'digits alone: a (huge) number')
+  for (const [s, n] of [['1', true], ['1.', true], ['1.5', true], ['.5', true], ['-1e5', true], ['1.5E-3', true], ['1e', false], ['e5', false], ['.', false], ['-', false], ['1..2', false], ['0x1f', false], [' 1', false], ['', false]] as const) {
+    t.equal(holds({ 'params.n': { gte: -Infinity } }, { params: { n: s } }), n, `${JSON.stringify(s)} ${n ? 'is' : 'is not'} numeric`)
+  }
+  // matches reads the first MATCHES_MAX_CHARS characters: a pattern's cost is bounded, whatever it is.
+  const long = `https://shop.example/${'a'.repeat(200_000)}/checkout`
+  t.equal(holds({ page_location: { matches: '.*checkout' } }, { page_location: long }), false, 'past the first characters nothing is read')
+  t.equal(holds({ page_location: { matches: '^https://shop\\.example/' } }, { page_location: long }), true, 'what they hold still matches')
+  const edge = 'x'.repeat(MATCHES_MAX_CHARS - 8) + 'checkout'
+  t.equal(holds({ page_location: { matches: 'checkout$' } }, { page_location: edge }), true, 'a value of exactly the limit is read whole')
+  t.equal(holds({ page_location: { matches: 'checkout' } }, { page_location: 'x'.repeat(MATCHES_MAX_CHARS - 4) + 'checkout' }), false, 'a match that ends past the limit is not seen')
 })
