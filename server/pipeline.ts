@@ -1,6 +1,7 @@
 // One request's events: enrich → stitch trusted backend events → for each tag: route (triggers,
 // accepts, consent, GPC) → the tag's copy (transformations, IP mode, prepare) → enqueue, where
 // each tag's queue drops repeats of (event_name, event_id) in the step that stores the event.
+import { hash } from 'node:crypto'
 import type { RequestSnapshot, ParsedEvent } from '../clients/types.js'
 import type { CompiledConfig, CompiledTag } from '../config/types.js'
 import { withoutProtocolFields, type TaglineEvent } from '../schemas/event.js'
@@ -85,8 +86,13 @@ export function tagCopy (tag: CompiledTag, event: TaglineEvent, dropped?: Droppe
   return tag.def.prepare !== undefined ? tag.def.prepare(copy, tag.settings, { dropped }) : copy
 }
 
+// A mark lives for the dedup window, per tag: a visitor's 60 KB event id must not be kept whole
+// that long. Longer keys are kept as their hash (no short key has that form: they hold a NUL).
+const DEDUP_KEY_MAX = 256
+
 function dedupKey (e: TaglineEvent): string {
-  return `${e.event_name}\u0000${e.event_id}`
+  const key = `${e.event_name}\u0000${e.event_id}`
+  return key.length <= DEDUP_KEY_MAX ? key : `sha256:${hash('sha256', key, 'base64url')}`
 }
 
 export async function runPipeline (deps: PipelineDeps, snap: RequestSnapshot, client: string, parsed: ParsedEvent[]): Promise<PipelineResult> {
@@ -207,7 +213,8 @@ export class ContextWriter {
     }
     for (const [key, fields] of latest) {
       const { at_ms: _at, ...rest } = fields
-      const sig = JSON.stringify(rest)
+      // A digest: notes are kept for up to 50,000 keys, and a context may hold kilobytes.
+      const sig = hash('sha1', JSON.stringify(rest), 'base64')
       const last = this.#last.get(key)
       if (last !== undefined && last.sig === sig && now - last.at < REWRITE_AFTER_MS) continue
       this.#last.delete(key)

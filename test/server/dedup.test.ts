@@ -85,6 +85,17 @@ t.test('two apps sharing one Redis dedup across replicas', async t => {
   await drained(b)
   t.same(sink.delivered().map(e => e.event_id).sort(), ['R-1', 'race-1'])
   t.ok(await storeA.client.exists(`${prefix}{hook}:seen:purchase\u0000R-1`), 'the mark lives in Redis beside the tag\'s queue, under the prefix')
+  // A visitor's very long event id: deduplicated all the same, but its mark is a digest, not the id.
+  const long = 'L'.repeat(60_000)
+  t.equal((await post(a.app, { event_name: 'sign_up', event_id: long })).body.deduplicated, 0)
+  t.equal((await post(b.app, { event_name: 'sign_up', event_id: long })).body.deduplicated, 1, 'a repeat on the other replica')
+  t.equal((await post(a.app, { event_name: 'sign_up', event_id: long.slice(1) + 'M' })).body.deduplicated, 0, 'another long id is another event')
+  const marks = await storeA.client.keys(`${prefix}{hook}:seen:*`)
+  t.equal(marks.length, 4, 'one mark per event')
+  t.ok(marks.every(k => k.length < 300), 'no mark key holds a long id whole')
+  await drained(a)
+  await drained(b)
+  t.equal(sink.delivered().filter(e => e.event_name === 'sign_up' && String(e.event_id).length >= 60_000).length, 2, 'both long-id events delivered once')
 })
 
 t.test('store down and no local buffer: 503 store_unavailable, nothing delivered', async t => {
