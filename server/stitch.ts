@@ -24,6 +24,15 @@ export interface BrowserContext {
 }
 
 const SCALARS = ['client_id', 'ga_session_id', 'ip_override', 'user_agent', 'language', 'page_location'] as const
+/**
+ * A visitor sets these values, and a context outlives the request (days, in the store and in
+ * ContextWriter's notes): ids longer than KEY_ID_MAX name no context (real client, user and order
+ * ids are far shorter), and a context keeps values up to FIELD_MAX characters: a page URL is cut
+ * there (GA4 itself keeps 1,000), anything else longer is left out (a cut id would be wrong).
+ */
+const KEY_ID_MAX = 256
+const FIELD_MAX = 1024
+const kept = (k: string, v: string): string | undefined => v.length <= FIELD_MAX ? v : k === 'page_location' ? v.slice(0, FIELD_MAX) : undefined
 const GROUPS = ['browser_ids', 'click_ids', 'campaign'] as const
 
 /**
@@ -49,9 +58,10 @@ export function couldStitch (e: TaglineEvent): boolean {
 /** Where a browser event's context is kept (and where a backend event looks, most specific first). */
 export function contextKeys (e: TaglineEvent): string[] {
   const keys: string[] = []
-  if (e.transaction_id) keys.push(`ctx:tx:${e.transaction_id}`)
-  if (e.user_id) keys.push(`ctx:uid:${e.user_id}`)
-  if (e.client_id) keys.push(`ctx:cid:${e.client_id}`)
+  const usable = (id: string | undefined): id is string => id !== undefined && id !== '' && id.length <= KEY_ID_MAX
+  if (usable(e.transaction_id)) keys.push(`ctx:tx:${e.transaction_id}`)
+  if (usable(e.user_id)) keys.push(`ctx:uid:${e.user_id}`)
+  if (usable(e.client_id)) keys.push(`ctx:cid:${e.client_id}`)
   return keys
 }
 
@@ -59,10 +69,11 @@ export function contextKeys (e: TaglineEvent): string[] {
  * older click id or cookie survives a later hit that lacks it, with no read before the write. */
 export function contextFields (ctx: BrowserContext): Record<string, string> {
   const out: Record<string, string> = { at_ms: String(ctx.at_ms) }
-  for (const k of SCALARS) if (ctx[k] !== undefined) out[k] = ctx[k] as string
-  if (ctx.user_id !== undefined) out.user_id = ctx.user_id
+  const put = (name: string, value: string): void => { const v = kept(name, value); if (v !== undefined) out[name] = v }
+  for (const k of SCALARS) if (ctx[k] !== undefined) put(k, ctx[k] as string)
+  if (ctx.user_id !== undefined) put('user_id', ctx.user_id)
   for (const k of GROUPS) {
-    for (const [field, value] of Object.entries(ctx[k] ?? {})) if (typeof value === 'string') out[`${k}.${field}`] = value
+    for (const [field, value] of Object.entries(ctx[k] ?? {})) if (typeof value === 'string') put(`${k}.${field}`, value)
   }
   return out
 }

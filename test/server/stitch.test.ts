@@ -33,6 +33,18 @@ t.test('contexts travel as flat fields and come back whole', async t => {
   t.equal(fromFields(signedIn)?.user_id, undefined, 'but never comes back to be stitched')
 })
 
+t.test('what a visitor sets is bounded before it is kept: absurd ids name no context, long values are cut or left out', async t => {
+  const base = { event_name: 'page_view', source: { ...browserSource, received_ms: 1 } } as TaglineEvent
+  t.same(contextKeys({ ...base, client_id: '1.2', user_id: 'u'.repeat(256), transaction_id: 'T'.repeat(257) }), [`ctx:uid:${'u'.repeat(256)}`, 'ctx:cid:1.2'], 'an id over 256 characters is no key')
+  t.same(contextKeys({ ...base, client_id: 'c'.repeat(60_000) }), [], 'a 60 KB client id: no context at all')
+  const url = `https://shop.example/?q=${'a'.repeat(5000)}`
+  const fields = contextFields({ at_ms: 1, client_id: '1.2', page_location: url, user_agent: 'U'.repeat(1025), click_ids: { gclid: 'G'.repeat(2000), fbclid: 'F1' } })
+  t.equal(fields.page_location, url.slice(0, 1024), 'a long page URL is cut at 1,024 characters')
+  t.equal(fields.user_agent, undefined, 'a user agent over the limit is left out, not cut')
+  t.equal(fields['click_ids.gclid'], undefined, 'a click id too')
+  t.equal(fields['click_ids.fbclid'], 'F1', 'the rest is kept')
+})
+
 t.test('stitch fills only what is missing and lists it', async t => {
   const e: TaglineEvent = { event_name: 'purchase', user_id: 'u1', ip_override: '198.51.100.1', browser_ids: { fbp: 'mine' }, source: backendSource }
   const out = stitch(e, [undefined, { at_ms: 1, client_id: '1.2', ip_override: '203.0.113.7', user_agent: 'UA', page_location: 'https://shop.example/p?x=1', browser_ids: { fbp: 'theirs', fbc: 'fbc1' } }])
