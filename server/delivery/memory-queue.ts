@@ -38,6 +38,9 @@ export class MemoryQueue implements TagQueue {
 
   async take (max: number): Promise<QueuedEvent[]> {
     const out = this.items.slice(this.head, this.head + max)
+    // The slots let go of what they held: a delivered event must not stay in memory until the
+    // next compaction (up to about a thousand per tag, and a request's events can be large).
+    this.items.fill(undefined as unknown as QueuedEvent, this.head, this.head + out.length)
     this.head += out.length
     if (this.head > 1024 && this.head * 2 > this.items.length) {
       this.items = this.items.slice(this.head)
