@@ -33,9 +33,19 @@ export interface TraceHubOptions {
 
 type Viewer = (entry: TraceEntry) => void
 
+/**
+ * What the ring may hold in all, besides its count (debug.ringSize). Anyone can mark a request
+ * (?tagline_debug=1), and one marked request of many events traced 10 MB: 500 of them would have
+ * exhausted the heap. Sizes are the entries' JSON lengths.
+ */
+export const RING_MAX_CHARS = 32 * 1024 * 1024
+
 export class TraceHub {
   readonly replica: string
   readonly #ring: TraceEntry[] = []
+  /** The JSON length of each ring entry, and their sum. */
+  readonly #sizes: number[] = []
+  #chars = 0
   readonly #viewers = new Set<Viewer>()
   #listening: Promise<void> | undefined
   #seq = 0
@@ -89,9 +99,20 @@ export class TraceHub {
   }
 
   #deliver (entry: TraceEntry): void {
+    const size = JSON.stringify(entry).length
     this.#ring.push(entry)
-    const excess = this.#ring.length - this.opts.ringSize()
-    if (excess > 0) this.#ring.splice(0, excess)
+    this.#sizes.push(size)
+    this.#chars += size
+    // The oldest go first, past the count or the total size; the newest entry always stays.
+    let excess = Math.max(0, this.#ring.length - this.opts.ringSize())
+    let chars = this.#chars
+    for (let i = 0; i < excess; i++) chars -= this.#sizes[i]
+    while (chars > RING_MAX_CHARS && excess < this.#ring.length - 1) chars -= this.#sizes[excess++]
+    if (excess > 0) {
+      this.#ring.splice(0, excess)
+      this.#sizes.splice(0, excess)
+      this.#chars = chars
+    }
     for (const v of this.#viewers) {
       try { v(entry) } catch {}
     }
