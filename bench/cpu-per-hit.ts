@@ -8,7 +8,7 @@
 // With --json --gzip each purchase is sent gzipped (Content-Encoding: gzip), compressed before the
 // timed run so that only the gateway's decoding is measured.
 // With --debug the live debug view is on (debug.token set) and nobody watches it: the cost an
-// operator pays for leaving it enabled; --watched adds a viewer that serialises every entry as the
+// operator pays for leaving it enabled; --watched adds a viewer that takes every entry's JSON as the
 // stream does (bench/debug-cost.ts compares the three).
 // Usage: npx tsx bench/cpu-per-hit.ts [hits, default 15000] [--redis] [--json [--gzip]] [--debug]   (BENCH_REDIS_URL, default redis://127.0.0.1:6379)
 import { fork } from 'node:child_process'
@@ -61,7 +61,7 @@ const hub = new TraceHub({ replica: 'bench', ringSize: () => config.debug.ringSi
 const delivery = new Delivery({ tags: config.tags, metrics, logger, maxQueue: 200_000, queues: sharedQueues(store, config, metrics, logger), observer: hub.deliveryObserver() })
 const app = await buildApp({ config, store, delivery, metrics, logger, hub })
 let streamed = 0
-if (WATCHED) await hub.watch(entry => { streamed += JSON.stringify(entry).length })
+if (WATCHED) await hub.watch((_entry, json) => { streamed += json.length })
 
 /** The Redis server's CPU seconds so far, when it runs here (/proc). */
 async function redisCpu (): Promise<number | undefined> {

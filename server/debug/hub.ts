@@ -31,7 +31,8 @@ export interface TraceHubOptions {
   logger?: Logger
 }
 
-type Viewer = (entry: TraceEntry) => void
+/** A view: each entry, and its JSON (made once here, for the ring's size and every view). */
+type Viewer = (entry: TraceEntry, json: string) => void
 
 /**
  * What the ring may hold in all, besides its count (debug.ringSize). Anyone can mark a request
@@ -99,7 +100,8 @@ export class TraceHub {
   }
 
   #deliver (entry: TraceEntry): void {
-    const size = JSON.stringify(entry).length
+    const json = JSON.stringify(entry)
+    const size = json.length
     this.#ring.push(entry)
     this.#sizes.push(size)
     this.#chars += size
@@ -114,7 +116,7 @@ export class TraceHub {
       this.#chars = chars
     }
     for (const v of this.#viewers) {
-      try { v(entry) } catch {}
+      try { v(entry, json) } catch {}
     }
   }
 

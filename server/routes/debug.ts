@@ -128,10 +128,11 @@ function openStream (reply: FastifyReply, hub: TraceHub, streams: Set<ServerResp
   streams.add(raw)
   // A viewer that reads slower than the gateway traces skips entries rather than fill memory.
   let skipped = 0
-  const send = (event: string, data: unknown): void => {
+  /** `json`: the data as JSON already (the hub makes each entry's once, for every view). */
+  const send = (event: string, data: unknown, json = JSON.stringify(data)): void => {
     if (raw.writableNeedDrain) { skipped++; return }
     if (skipped > 0) { raw.write(`event: skipped\ndata: ${JSON.stringify({ entries: skipped })}\n\n`); skipped = 0 }
-    raw.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`)
+    raw.write(`event: ${event}\ndata: ${json}\n\n`)
   }
   const recent = hub.recent()
   send('hello', { replica: hub.replica, fleet: hub.fleet, ring: recent.length })
@@ -145,7 +146,7 @@ function openStream (reply: FastifyReply, hub: TraceHub, streams: Set<ServerResp
     streams.delete(raw)
     stop?.()
   })
-  void hub.watch((e: TraceEntry) => { send('trace', e) }).then(s => {
+  void hub.watch((e: TraceEntry, json: string) => { send('trace', e, json) }).then(s => {
     if (closed) s()
     else stop = s
   })
