@@ -105,6 +105,13 @@ export function enrich (parsed: ParsedEvent[], snap: RequestSnapshot, client: st
   let fbcCookieSet = false
 
   let clamped = 0
+  // The events of one request mostly share a page URL (the Referer, a batch's `dl`): parsed once.
+  const urls = new Map<string, URL | undefined>()
+  const urlOf = (s: string | undefined): URL | undefined => {
+    if (s === undefined) return undefined
+    if (!urls.has(s)) urls.set(s, parseUrl(s))
+    return urls.get(s)
+  }
   const events = parsed.map((p): TaglineEvent => {
     const e: TaglineEvent = { ...p } as TaglineEvent
     e.source = { client, request_id: snap.requestId, received_ms: now, trusted: snap.trusted }
@@ -121,7 +128,7 @@ export function enrich (parsed: ParsedEvent[], snap: RequestSnapshot, client: st
       if (e.language === undefined && lang !== undefined) e.language = lang
       if (e.page_location === undefined && referer !== undefined) e.page_location = referer
     }
-    const url = parseUrl(e.page_location)
+    const url = urlOf(e.page_location)
     if (url !== undefined) {
       e.page_hostname ??= url.hostname
       e.page_path ??= url.pathname
@@ -138,7 +145,8 @@ export function enrich (parsed: ParsedEvent[], snap: RequestSnapshot, client: st
     bids.ttp ??= c._ttp
     bids.ga ??= c._ga
     // Meta wants the click id exactly as it appeared in the URL: no decoding, no case change.
-    const fbclid = givenFbclid ?? rawParam(url, 'fbclid')
+    // (searchParams, parsed once per URL, says first whether to read the query as written.)
+    const fbclid = givenFbclid ?? (url?.searchParams.has('fbclid') === true ? rawParam(url, 'fbclid') : undefined)
     // The click id in the landing URL is the newest one: it replaces an older _fbc.
     if (fbclid !== undefined && (bids.fbc === undefined || fbclidOf(bids.fbc) !== fbclid)) {
       bids.fbc = buildFbc(fbclid, now)
