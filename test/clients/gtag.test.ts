@@ -163,6 +163,22 @@ t.test('missing en is a 400 naming each broken line', async t => {
   t.equal(failure(() => gtag.parse(snap({ query: 'en=' + 'x'.repeat(101) }))).code, 'invalid_event')
 })
 
+t.test('a hit of more than 500 parameters is a 400, not hundreds of thousands of fields', async t => {
+  const params = (n: number, from = 0): string => Array.from({ length: n }, (_, i) => `ep.p${from + i}=v`).join('&')
+  const [ok] = gtag.parse(snap({ query: `en=x&${params(499)}` }))
+  t.equal(Object.keys(ok.params ?? {}).length, 499, '500 parameters are read')
+  const over = failure(() => gtag.parse(snap({ query: `en=x&${params(500)}` })))
+  t.equal(over.code, 'invalid_event')
+  t.strictSame(over.details.map(d => d.path), ['query'])
+  t.match(over.message, /more than 500 parameters/)
+  // In a batch, each line counts with the query's parameters it inherits.
+  const batch = failure(() => gtag.parse(snap({ query: `v=2&${params(450)}`, body: `en=a\nen=b&${params(60, 1000)}\nen=c` })))
+  t.strictSame(batch.details.map(d => d.path), ['lines[1]'])
+  // 3,000 empty parameters × 100 lines: refused, not turned into 300,000 fields.
+  const hostile = failure(() => gtag.parse(snap({ query: '&'.repeat(1) + Array.from({ length: 3000 }, (_, i) => `k${i}=`).join('&'), body: Array.from({ length: 100 }, (_, i) => `en=e${i}`).join('\n') })))
+  t.equal(hostile.details.length, 100, 'every line refused')
+})
+
 t.test('missing v and tid are accepted and not invented', async t => {
   const [ev] = gtag.parse(snap({ query: 'en=page_view' }))
   t.equal(ev['x-ga-protocol_version'], undefined)
