@@ -134,7 +134,11 @@ function maskEmails (text: string): string {
     while (start > copied && start > run.to && !stop.test(text[start - 1])) start--
     if (start === run.to && start > copied && run.to > run.from) start = Math.max(run.from, copied)
     runs[kind] = { from: start, to: at }
-    if (start === at) continue
+    // No local part of its own: an address only if the previous mask ended right here (that
+    // address's domain took this one's local part, `ann%40ex.org%2Cjohn.doe%40mail.com`); then the
+    // mask runs on over this domain too.
+    const merging = start === at && at === copied && copied > 0
+    if (start === at && !merging) continue
     // The domain: up to a stop character or the next anchor; it must end in `.` and two letters.
     let end = after
     while (end < text.length && !stop.test(text[end]) && text[end] !== '@' && !(text[end] === '%' && /^%(?:25)?40/.test(text.slice(end, end + 5)))) end++
@@ -145,7 +149,7 @@ function maskEmails (text: string): string {
     if (dot < 0) continue
     let last = dot + 3
     while (last < end && isLetter(text.charCodeAt(last))) last++
-    out += text.slice(copied, start) + REDACTED
+    if (!merging) out += text.slice(copied, start) + REDACTED
     copied = last
     ANCHOR.lastIndex = last
   }

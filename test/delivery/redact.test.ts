@@ -20,7 +20,12 @@ t.test('addresses are masked, the text around them kept', async t => {
     // An encoded address in an encoded URL: the URL before it goes too (nothing there stops it).
     ['https%3A%2F%2Fshop.example%2F%3Femail%3Djane%40example.com&x=1', `${R}&x=1`],
     ['ep.q=a%40b%40c.com', `ep.q=${R}`],
-    ['a@b@c.com', `a@${R}`]
+    ['a@b@c.com', `a@${R}`],
+    // Two encoded addresses joined by an encoded comma or ampersand: the first one's domain runs
+    // into the second's local part, and the mask runs on over the second's domain.
+    ['ep.to=ann%40ex.org%2Cjohn.doe%40mail.com', `ep.to=${R}`],
+    ['dl=https%3A%2F%2Fs.example%2F%3Fto%3Dann%40ex.org%26cc%3Djohn.doe%40mail.com', `dl=${R}`],
+    ['a@b.cc+john.doe@x.com', R]
   ]
   for (const [text, want] of cases) t.equal(scrubEmails(text), want, text)
   for (const text of ['a@b.c', 'foo@bar', 'user@@example.com', '@example.com', 'no address here', '100%40 off', '']) {
