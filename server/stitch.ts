@@ -32,7 +32,9 @@ const SCALARS = ['client_id', 'ga_session_id', 'ip_override', 'user_agent', 'lan
  */
 const KEY_ID_MAX = 256
 const FIELD_MAX = 1024
-const kept = (k: string, v: string): string | undefined => v.length <= FIELD_MAX ? v : k === 'page_location' ? v.slice(0, FIELD_MAX) : undefined
+const kept = (k: string, v: string): string | undefined => v.length <= FIELD_MAX ? v : k === 'page_location' ? cut(v) : undefined
+/** A URL cut at FIELD_MAX, not inside a percent escape or a surrogate pair. */
+const cut = (url: string): string => url.slice(0, FIELD_MAX).replace(/%[0-9A-Fa-f]?$/, '').replace(/[\uD800-\uDBFF]$/, '')
 const GROUPS = ['browser_ids', 'click_ids', 'campaign'] as const
 
 /**
