@@ -213,23 +213,27 @@ export const gtag: Client = {
     const lines = bodyLines(snap.body)
     // Repeated keys: the last one wins, as it does when a line overrides the query.
     const shared: Hit = new Map(new URLSearchParams(snap.query))
-    const tooMany = `has more than ${MAX_PARAMS} parameters`
-    const results = lines.length === 0
-      ? [shared.size > MAX_PARAMS ? tooMany : toEvent(shared, snap.query, undefined)]
+    const hits = lines.length === 0
+      ? [shared]
       : lines.map(line => {
         const hit = new Map(shared)
         for (const [k, v] of new URLSearchParams(line)) hit.set(k, v)
-        return hit.size > MAX_PARAMS ? `${tooMany} with the query's` : toEvent(hit, snap.query, line)
+        return hit
       })
 
     const problems: ErrorDetail[] = []
-    results.forEach((r, i) => {
-      if (typeof r !== 'string') return
-      const where = lines.length === 0 ? 'The hit' : `Body line ${i + 1}`
-      const field = r.startsWith(tooMany) ? '' : '.en'
-      problems.push({ path: lines.length === 0 ? (field === '' ? 'query' : 'en') : `lines[${i}]${field}`, message: `${where} ${r}.` })
+    const events = hits.map((hit, i) => {
+      const line = lines[i]
+      const where = line === undefined ? 'The hit' : `Body line ${i + 1}`
+      if (hit.size > MAX_PARAMS) {
+        problems.push({ path: line === undefined ? 'query' : `lines[${i}]`, message: `${where} has more than ${MAX_PARAMS} parameters${line === undefined ? '' : " with the query's"}.` })
+        return undefined
+      }
+      const r = toEvent(hit, snap.query, line)
+      if (typeof r === 'string') problems.push({ path: line === undefined ? 'en' : `lines[${i}].en`, message: `${where} ${r}.` })
+      return r
     })
     if (problems.length > 0) throw errors.invalidEvent(problems[0].message, problems)
-    return results as ParsedEvent[]
+    return events as ParsedEvent[]
   }
 }
