@@ -141,7 +141,7 @@ function maskEmails (text: string): string {
     if (start === at && !merging) continue
     // The domain: up to a stop character or the next anchor; it must end in `.` and two letters.
     let end = after
-    while (end < text.length && !stop.test(text[end]) && text[end] !== '@' && !(text[end] === '%' && /^%(?:25)?40/.test(text.slice(end, end + 5)))) end++
+    while (end < text.length && !stop.test(text[end]) && text[end] !== '@' && !text.startsWith('%40', end) && !text.startsWith('%2540', end)) end++
     let dot = -1
     for (let i = end - 3; i > after; i--) {
       if (text[i] === '.' && isLetter(text.charCodeAt(i + 1)) && isLetter(text.charCodeAt(i + 2))) { dot = i; break }

@@ -129,10 +129,10 @@ function openStream (reply: FastifyReply, hub: TraceHub, streams: Set<ServerResp
   // A viewer that reads slower than the gateway traces skips entries rather than fill memory.
   let skipped = 0
   /** `json`: the data as JSON already (the hub makes each entry's once, for every view). */
-  const send = (event: string, data: unknown, json = JSON.stringify(data)): void => {
+  const send = (event: string, data: unknown, json?: string): void => {
     if (raw.writableNeedDrain) { skipped++; return }
     if (skipped > 0) { raw.write(`event: skipped\ndata: ${JSON.stringify({ entries: skipped })}\n\n`); skipped = 0 }
-    raw.write(`event: ${event}\ndata: ${json}\n\n`)
+    raw.write(`event: ${event}\ndata: ${json ?? JSON.stringify(data)}\n\n`)
   }
   const recent = hub.recent()
   send('hello', { replica: hub.replica, fleet: hub.fleet, ring: recent.length })
