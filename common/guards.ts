@@ -17,3 +17,13 @@ export function toNumber (v: unknown): number | undefined {
 export function isObject (v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v)
 }
+
+/**
+ * `s` cut to at most `max` UTF-16 units, never inside a surrogate pair; with `url`, nor inside a
+ * percent escape.
+ */
+export function cutText (s: string, max: number, url = false): string {
+  if (s.length <= max) return s
+  const cut = s.slice(0, max)
+  return (url ? cut.replace(/%[0-9A-Fa-f]?$/, '') : cut).replace(/[\uD800-\uDBFF]$/, '')
+}

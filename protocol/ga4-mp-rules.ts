@@ -2,6 +2,11 @@
 // problem here rather than from GA4's silent drop) and on the way out (tags/ga4.ts: what we build
 // must pass them too). Problems carry MP's validation codes:
 // https://developers.google.com/analytics/devguides/collection/protocol/ga4/validating-events
+//
+// Value lengths are GA4's collection limits, not the format's: GA4 takes a request with a long
+// value and keeps the event (its default RELAXED validation drops or cuts the value), so the edge
+// does not refuse one (`lengths: false`), and the GA4 tag cuts values to them (valueMax) instead of
+// losing the event.
 import { isObject, toNumber } from '../common/guards.js'
 import type { ErrorDetail } from '../common/errors.js'
 import { MAX_ITEMS, STANDARD_ITEM_KEYS } from './ga4-items.js'
@@ -33,6 +38,17 @@ const RESERVED_USER_PROPERTIES: ReadonlySet<string> = new Set(['first_open_time'
 const RESERVED_USER_PROPERTY_PREFIXES = ['_', 'firebase_', 'ga_', 'google_']
 // GTM's built-in session values may exceed the 100-character rule.
 const LENGTH_EXEMPT: ReadonlySet<string> = new Set(['session_id', 'session_number'])
+// Characters of a parameter's value (event and item parameters), and the three page fields GA4's
+// collection limits let run longer (https://support.google.com/analytics/answer/9267744).
+export const VALUE_MAX = 100
+const LONG_PARAMS: Readonly<Record<string, number>> = { page_location: 1000, page_referrer: 420, page_title: 300 }
+export const USER_PROPERTY_VALUE_MAX = 36
+
+/** The most characters GA4 keeps of event parameter `key`'s value; undefined: no limit. */
+export function valueMax (key: string): number | undefined {
+  if (LENGTH_EXEMPT.has(key)) return undefined
+  return Object.hasOwn(LONG_PARAMS, key) ? LONG_PARAMS[key] : VALUE_MAX
+}
 
 export interface MpProblem extends ErrorDetail {
   path: string
@@ -41,6 +57,9 @@ export interface MpProblem extends ErrorDetail {
 }
 
 type Add = (path: string, code: MpProblem['validationCode'], message: string) => void
+
+/** A value over its length limit (`max` undefined: none) is a problem only when lengths are checked. */
+type TooLong = (v: unknown, max: number | undefined) => boolean
 
 const isScalar = (v: unknown): boolean => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean'
 const describe = (v: unknown): string => v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v
@@ -52,7 +71,7 @@ function checkName (add: Add, path: string, what: string, name: string, max: num
   return false
 }
 
-function checkItems (add: Add, path: string, items: unknown): void {
+function checkItems (add: Add, tooLong: TooLong, path: string, items: unknown): void {
   if (!Array.isArray(items)) return add(path, 'VALUE_INVALID', `${path} must be an array of item objects, not ${describe(items)}.`)
   if (items.length > MAX_ITEMS) add(path, 'EXCEEDED_MAX_ENTITIES', `${path} has ${items.length} items; at most ${MAX_ITEMS} are allowed.`)
   items.slice(0, MAX_ITEMS).forEach((item, j) => {
@@ -63,13 +82,13 @@ function checkItems (add: Add, path: string, items: unknown): void {
       if (!STANDARD_ITEM_KEYS.has(key)) custom++
       if (!checkName(add, `${at}.${key}`, 'Item parameter name', key, 40)) continue
       if (!isScalar(v)) add(`${at}.${key}`, 'VALUE_INVALID', `${at}.${key} must be a string, number or boolean, not ${describe(v)}.`)
-      else if (typeof v === 'string' && v.length > 100) add(`${at}.${key}`, 'VALUE_OUT_OF_BOUNDS', `${at}.${key} is longer than 100 characters.`)
+      else if (tooLong(v, VALUE_MAX)) add(`${at}.${key}`, 'VALUE_OUT_OF_BOUNDS', `${at}.${key} is longer than ${VALUE_MAX} characters.`)
     }
     if (custom > MAX_CUSTOM_ITEM_PARAMS) add(at, 'EXCEEDED_MAX_ENTITIES', `${at} has ${custom} custom parameters; at most ${MAX_CUSTOM_ITEM_PARAMS} are allowed.`)
   })
 }
 
-function checkParams (add: Add, path: string, params: unknown): void {
+function checkParams (add: Add, tooLong: TooLong, path: string, params: unknown): void {
   if (params === undefined) return
   if (!isObject(params)) return add(path, 'VALUE_INVALID', `${path} must be an object, not ${describe(params)}.`)
   const keys = Object.keys(params)
@@ -82,9 +101,9 @@ function checkParams (add: Add, path: string, params: unknown): void {
     }
     if (!checkName(add, at, 'Parameter name', key, 40)) continue
     const v = params[key]
-    if (key === 'items') checkItems(add, at, v)
+    if (key === 'items') checkItems(add, tooLong, at, v)
     else if (!isScalar(v)) add(at, 'VALUE_INVALID', `${at} must be a string, number or boolean, not ${describe(v)}.`)
-    else if (typeof v === 'string' && v.length > 100 && !LENGTH_EXEMPT.has(key)) add(at, 'VALUE_OUT_OF_BOUNDS', `${at} is longer than 100 characters.`)
+    else if (tooLong(v, valueMax(key))) add(at, 'VALUE_OUT_OF_BOUNDS', `${at} is longer than ${valueMax(key)} characters.`)
   }
 }
 
@@ -93,7 +112,7 @@ function checkMicros (add: Add, path: string, v: unknown): void {
   if (v !== undefined && (n === undefined || n <= 0)) add(path, 'VALUE_INVALID', `${path} must be a positive number of microseconds since the epoch.`)
 }
 
-function checkEvent (add: Add, i: number, ev: unknown, app: boolean): void {
+function checkEvent (add: Add, tooLong: TooLong, i: number, ev: unknown, app: boolean): void {
   const at = `events[${i}]`
   if (!isObject(ev)) return add(at, 'VALUE_INVALID', `Event ${i} must be an object, not ${describe(ev)}.`)
   const name = ev.name
@@ -102,10 +121,10 @@ function checkEvent (add: Add, i: number, ev: unknown, app: boolean): void {
   else if (RESERVED_EVENTS.has(name) || (!app && APP_ONLY_EVENTS.has(name))) add(`${at}.name`, 'NAME_RESERVED', `Event name "${name}" is reserved by Google Analytics.`)
   else checkName(add, `${at}.name`, 'Event name', name, 40)
   checkMicros(add, `${at}.timestamp_micros`, ev.timestamp_micros)
-  checkParams(add, `${at}.params`, ev.params)
+  checkParams(add, tooLong, `${at}.params`, ev.params)
 }
 
-function checkUserProperties (add: Add, props: unknown): void {
+function checkUserProperties (add: Add, tooLong: TooLong, props: unknown): void {
   if (props === undefined) return
   if (!isObject(props)) return add('user_properties', 'VALUE_INVALID', `user_properties must be an object, not ${describe(props)}.`)
   const names = Object.keys(props)
@@ -122,7 +141,7 @@ function checkUserProperties (add: Add, props: unknown): void {
     const v = entry.value
     if (v === undefined) add(`${at}.value`, 'VALUE_REQUIRED', `${at} has no value.`)
     else if (typeof v !== 'string' && typeof v !== 'number') add(`${at}.value`, 'VALUE_INVALID', `${at}.value must be a string or number, not ${describe(v)}.`)
-    else if (typeof v === 'string' && v.length > 36) add(`${at}.value`, 'VALUE_OUT_OF_BOUNDS', `${at}.value is longer than 36 characters.`)
+    else if (tooLong(v, USER_PROPERTY_VALUE_MAX)) add(`${at}.value`, 'VALUE_OUT_OF_BOUNDS', `${at}.value is longer than ${USER_PROPERTY_VALUE_MAX} characters.`)
     checkMicros(add, `${at}.timestamp_micros`, entry.timestamp_micros)
   }
 }
@@ -174,10 +193,16 @@ function checkId (add: Add, body: Obj, key: string): boolean {
   return true // present, even if broken: don't also report it missing
 }
 
-/** Every problem of an MP body, in MP's own terms (the validation codes above). Empty when the body is valid. */
-export function validateMp (body: unknown): MpProblem[] {
+/**
+ * Every problem of an MP body, in MP's own terms (the validation codes above). Empty when the body
+ * is valid. `lengths: false` leaves values over GA4's length limits out (see the top of this file).
+ */
+export function validateMp (body: unknown, opts: { lengths?: boolean } = {}): MpProblem[] {
   const problems: MpProblem[] = []
   const add: Add = (path, validationCode, message) => { problems.push({ path, message, validationCode }) }
+  const tooLong: TooLong = opts.lengths === false
+    ? () => false
+    : (v, max) => typeof v === 'string' && max !== undefined && v.length > max
   if (!isObject(body)) {
     add('', 'VALUE_INVALID', 'The Measurement Protocol body must be a JSON object.')
     return problems
@@ -193,7 +218,7 @@ export function validateMp (body: unknown): MpProblem[] {
     add('non_personalized_ads', 'VALUE_INVALID', 'non_personalized_ads must be true or false.')
   }
   checkMicros(add, 'timestamp_micros', body.timestamp_micros)
-  checkUserProperties(add, body.user_properties)
+  checkUserProperties(add, tooLong, body.user_properties)
   checkUserData(add, body.user_data)
   checkConsent(add, body.consent)
   const events = body.events
@@ -201,7 +226,7 @@ export function validateMp (body: unknown): MpProblem[] {
   else if (!Array.isArray(events)) add('events', 'VALUE_INVALID', `events must be an array, not ${describe(events)}.`)
   else {
     if (events.length > MAX_EVENTS) add('events', 'EXCEEDED_MAX_ENTITIES', `The request has ${events.length} events; at most ${MAX_EVENTS} are allowed.`)
-    events.slice(0, MAX_EVENTS).forEach((ev, i) => checkEvent(add, i, ev, app && !web))
+    events.slice(0, MAX_EVENTS).forEach((ev, i) => checkEvent(add, tooLong, i, ev, app && !web))
   }
   return problems.length > MAX_PROBLEMS ? problems.slice(0, MAX_PROBLEMS) : problems
 }

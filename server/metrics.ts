@@ -21,6 +21,7 @@ export interface Metrics {
   queueClaimed: Counter<'tag'>
   /** User-data fields a tag's prepare left out of its copy of an event, by field and reason. */
   userDataDropped: Counter<'tag' | 'field' | 'reason'>
+  valuesCut: Counter<'tag' | 'field'>
   /** 1 while a tag's breaker holds it paused, by reason (credentials, failing). */
   tagPaused: Gauge<'tag' | 'reason'>
   /** Config reloads (SIGHUP or a change of the file) by result: ok, invalid, unchanged. */
@@ -108,6 +109,12 @@ export function createMetrics (opts: { defaultMetrics?: boolean } = {}): Metrics
       name: 'tagline_user_data_dropped_total',
       help: 'User-data fields given in an event but not sent to a tag, by field (email_address, phone_number, …) and reason: no_country (a national phone number and no defaultCountry to read it in), invalid (nothing the destination\'s rules can hash).',
       labelNames: ['tag', 'field', 'reason'],
+      registers
+    }),
+    valuesCut: new Counter({
+      name: 'tagline_values_cut_total',
+      help: 'Values longer than a destination keeps, cut to its limit before queueing (GA4 over Measurement Protocol: page_location 1,000 characters, page_referrer 420, page_title 300, other parameters and item values 100, user properties 36), by field: page_location, page_referrer, page_title, params, items, user_properties. The event is delivered with the value cut.',
+      labelNames: ['tag', 'field'],
       registers
     }),
     configReloads: new Counter({ name: 'tagline_config_reloads_total', help: 'Config reloads (SIGHUP or a change of the config file) by result: ok (applied), invalid (refused, the running config stays), unchanged (the file changed on disk but its content is the running one).', labelNames: ['result'], registers }),

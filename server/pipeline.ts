@@ -8,7 +8,7 @@ import { withoutProtocolFields, type TaglineEvent } from '../schemas/event.js'
 import type { Store } from './store/types.js'
 import type { Metrics } from './metrics.js'
 import type { TagDecision } from '../common/outcome.js'
-import type { DropReason, UserDataField } from '../tags/types.js'
+import type { PrepareContext } from '../tags/types.js'
 import type { EnqueueItem, EnqueueOutcome, Enqueuer } from './delivery/index.js'
 import type { RequestObserver } from './observer.js'
 import type { IdSource } from './ids.js'
@@ -67,14 +67,11 @@ function lean (event: TaglineEvent, keep: 'all' | readonly string[] = []): Tagli
   return copy
 }
 
-/** Told of each user-data field a tag's prepare left out, and why. */
-export type DroppedField = (field: UserDataField, reason: DropReason) => void
-
 /**
  * The tag's own copy of an event: transformations, the raw GA4 protocol values left out unless
  * the tag reads them, IP handling, then the tag's prepare step.
  */
-export function tagCopy (tag: CompiledTag, event: TaglineEvent, dropped?: DroppedField): TaglineEvent {
+export function tagCopy (tag: CompiledTag, event: TaglineEvent, told: PrepareContext = {}): TaglineEvent {
   let copy = hasTransform(tag.params) ? applyTransform(event, tag.params) : event
   copy = lean(copy, tag.def.protocolFields?.(tag.settings))
   if (tag.ip !== 'full' && copy.ip_override !== undefined) {
@@ -83,7 +80,7 @@ export function tagCopy (tag: CompiledTag, event: TaglineEvent, dropped?: Droppe
     if (ip === undefined) delete copy.ip_override
     else copy.ip_override = ip
   }
-  return tag.def.prepare !== undefined ? tag.def.prepare(copy, tag.settings, { dropped }) : copy
+  return tag.def.prepare !== undefined ? tag.def.prepare(copy, tag.settings, told) : copy
 }
 
 // A mark lives for the dedup window, per tag: a visitor's 60 KB event id must not be kept whole
@@ -119,13 +116,17 @@ export async function runPipeline (deps: PipelineDeps, snap: RequestSnapshot, cl
   for (const tag of config.tags) {
     // A phone number nobody can place in a country, an e-mail that is not one: the shop should see
     // which of its fields a destination never gets, and why.
-    const dropped: DroppedField = (field, reason) => { metrics.userDataDropped.inc({ tag: tag.name, field, reason }) }
+    // A value cut to the destination's limit: delivered, but not whole.
+    const told: PrepareContext = {
+      dropped: (field, reason) => { metrics.userDataDropped.inc({ tag: tag.name, field, reason }) },
+      cut: field => { metrics.valuesCut.inc({ tag: tag.name, field }) }
+    }
     for (let i = 0; i < events.length; i++) {
       const event = events[i]
       const r = route(tag, event, config.privacy.honorGpc)
       if (r.outcome === 'queued') {
         try {
-          items.push({ tag: tag.name, event: tagCopy(tag, event, dropped), key: keys[i] })
+          items.push({ tag: tag.name, event: tagCopy(tag, event, told), key: keys[i] })
           routed.push({ i, decision: r })
         } catch (err) {
           // prepare() is meant to be total; if one ever throws, the tag never gets the event

@@ -3,6 +3,7 @@
 // platforms collapses. The gateway remembers the last browser context per client_id, user_id and
 // transaction_id, and fills what a trusted backend event lacks. Pure: the pipeline does the I/O.
 import type { TaglineEvent, BrowserIds, ClickIds, Campaign } from '../schemas/event.js'
+import { cutText } from '../common/guards.js'
 
 export interface BrowserContext {
   client_id?: string
@@ -32,9 +33,7 @@ const SCALARS = ['client_id', 'ga_session_id', 'ip_override', 'user_agent', 'lan
  */
 const KEY_ID_MAX = 256
 const FIELD_MAX = 1024
-const kept = (k: string, v: string): string | undefined => v.length <= FIELD_MAX ? v : k === 'page_location' ? cut(v) : undefined
-/** A URL cut at FIELD_MAX, not inside a percent escape or a surrogate pair. */
-const cut = (url: string): string => url.slice(0, FIELD_MAX).replace(/%[0-9A-Fa-f]?$/, '').replace(/[\uD800-\uDBFF]$/, '')
+const kept = (k: string, v: string): string | undefined => v.length <= FIELD_MAX ? v : k === 'page_location' ? cutText(v, FIELD_MAX, true) : undefined
 const GROUPS = ['browser_ids', 'click_ids', 'campaign'] as const
 
 /**

@@ -6,7 +6,7 @@ import type { Dispatcher } from 'undici'
 import type { CompiledConfig, CompiledTag } from '../config/types.js'
 import type { RequestSnapshot } from '../clients/types.js'
 import type { TaglineEvent, Consent } from '../schemas/event.js'
-import type { DropReason, OutgoingRequest, UserDataField } from '../tags/types.js'
+import type { CutField, DropReason, OutgoingRequest, UserDataField } from '../tags/types.js'
 import type { RoutingOutcome } from '../common/outcome.js'
 import { claim } from '../clients/index.js'
 import { enrich } from './enrich.js'
@@ -91,6 +91,8 @@ export interface TryTag {
   rejected: Array<{ event: number, reason: string }>
   /** User data the tag's prepare left out (counted in tagline_user_data_dropped_total by the gateway). */
   dropped: Array<{ event: number, field: UserDataField, reason: DropReason }>
+  /** Values the tag's prepare cut to the destination's limit (tagline_values_cut_total). */
+  cut: Array<{ event: number, field: CutField }>
   /** build() threw: a bug in the tag, reported rather than crashing the report. */
   error?: string
 }
@@ -231,7 +233,7 @@ export async function tryEvent (config: CompiledConfig, input: TryInput, opts: T
 }
 
 async function tryTag (tag: CompiledTag, events: TaglineEvent[], honorGpc: boolean, now: number, dispatcher: Dispatcher | undefined): Promise<TryTag> {
-  const out: TryTag = { name: tag.name, type: tag.type, dryRun: tag.dryRun, routing: [], requests: [], rejected: [], dropped: [] }
+  const out: TryTag = { name: tag.name, type: tag.type, dryRun: tag.dryRun, routing: [], requests: [], rejected: [], dropped: [], cut: [] }
   const secrets = secretValues(tag.settings, tag.def.secrets)
   const copies: TaglineEvent[] = []
   const origin: number[] = [] // copy index → input event index
@@ -240,7 +242,10 @@ async function tryTag (tag: CompiledTag, events: TaglineEvent[], honorGpc: boole
     out.routing.push(r.detail !== undefined ? { event: i, outcome: r.outcome, detail: r.detail } : { event: i, outcome: r.outcome })
     if (r.outcome !== 'queued') return
     try {
-      copies.push(tagCopy(tag, event, (field, reason) => out.dropped.push({ event: i, field, reason })))
+      copies.push(tagCopy(tag, event, {
+        dropped: (field, reason) => out.dropped.push({ event: i, field, reason }),
+        cut: field => out.cut.push({ event: i, field })
+      }))
       origin.push(i)
     } catch (err) {
       out.rejected.push({ event: i, reason: `prepare failed (the gateway dead-letters the event for this tag, without its user data): ${redactText((err as Error).message, secrets, [event])}` })

@@ -19,6 +19,10 @@ const GTAG_HEADERS = { 'content-type': 'text/plain;charset=UTF-8', 'user-agent':
 const MP_URL = 'https://www.google-analytics.com/mp/collect?measurement_id=G-ABC123XYZ9&api_secret=mp-secret-1'
 const MP_HEADERS = { 'content-type': 'application/json' }
 const json = (body: unknown): string => JSON.stringify(body)
+// A landing URL whose 1,000th character falls inside an escape (%C3%A9 at 998), and a product name
+// of 104 characters.
+const LONG_URL = 'https://shop.example/landing?utm_source=partner&utm_campaign=' + 'spring-sale-'.repeat(78) + 'x%C3%A9'
+const LONG_NAME = 'Organic cotton crew-neck T-shirt, heavyweight 240 gsm, garment-dyed, relaxed fit, unisex, twelve colours'
 
 // page_view: everything in the query, empty body.
 const Q_PAGE_VIEW = 'v=2&tid=G-ABC123XYZ9&gtm=45je4ca0v9123456789za200&_p=1718000012345&gcs=G111&gcd=13t3t3t3t5l1&npa=0&dma=0&cid=1234567890.1717000000&ul=en-us&sr=1920x1080&uaa=x86&uab=64&uafvl=Chromium%3B126.0.6478.61%7CGoogle%2520Chrome%3B126.0.6478.61%7CNot-A.Brand%3B99.0.0.0&uamb=0&uam=&uap=Windows&uapv=15.0.0&uaw=0&are=1&frm=0&pscdl=noapi&_eu=AAI&_s=1&sid=1718000000&sct=7&seg=1&dl=https%3A%2F%2Fshop.example%2Fcategory%2Fshirts%3Futm_source%3Dnewsletter&dr=https%3A%2F%2Fwww.google.com%2F&dt=Shirts%20%7C%20Shop&en=page_view&_ee=1&tfd=1422&richsstsse'
@@ -198,6 +202,33 @@ export const GA4_EXAMPLES: Ga4Example[] = [
     expected: {
       requests: [],
       rejected: [{ index: 0, reason: 'Measurement Protocol accepts events at most 72 h old; this one is 73.0 h old (2024-06-07T11:00:00.000Z)' }]
+    }
+  },
+  {
+    name: 'values past GA4\'s length limits are cut to them, not refused (GA4 keeps such an event): page_location at 1,000 characters, outside a percent escape; an item name at 100',
+    settings: SETTINGS,
+    events: [{
+      event_name: 'purchase',
+      client_id: CID,
+      timestamp_ms: NOW,
+      transaction_id: 'T_77',
+      currency: 'EUR',
+      value: 59,
+      page_location: LONG_URL,
+      items: [{ item_id: 'SKU_7', item_name: LONG_NAME, price: 59 }]
+    }],
+    expected: {
+      requests: [{
+        method: 'POST',
+        url: MP_URL,
+        headers: MP_HEADERS,
+        body: json({
+          client_id: CID,
+          timestamp_micros: NOW * 1000,
+          events: [{ name: 'purchase', timestamp_micros: NOW * 1000, params: { page_location: LONG_URL.slice(0, 998), currency: 'EUR', value: 59, transaction_id: 'T_77', items: [{ item_id: 'SKU_7', item_name: LONG_NAME.slice(0, 100), price: 59 }] } }]
+        }),
+        events: [0]
+      }]
     }
   },
   {

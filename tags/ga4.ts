@@ -11,11 +11,12 @@
 import { Type, type Static } from '@sinclair/typebox'
 import type { Consent, TaglineEvent, UserData } from '../schemas/event.js'
 import { scrubRaw } from '../protocol/ga4-raw-hit.js'
-import { validateMp, type MpProblem } from '../protocol/ga4-mp-rules.js'
+import { USER_PROPERTY_VALUE_MAX, VALUE_MAX, validateMp, valueMax, type MpProblem } from '../protocol/ga4-mp-rules.js'
+import { cutText } from '../common/guards.js'
 import { classifyByStatus } from './http-status.js'
 import { isSha256Hex, withHashedUserData } from './pii.js'
 import { isoTime } from './event-time.js'
-import { defineTag, type OutgoingRequest, type Classification, type Rejection, type TagResponse } from './types.js'
+import { defineTag, type CutField, type OutgoingRequest, type Classification, type Rejection, type TagResponse } from './types.js'
 
 export const Ga4Settings = Type.Object({
   measurementId: Type.String({ pattern: '^G-[A-Z0-9]+$', description: 'The web stream\'s measurement ID (G-…): Measurement Protocol events go there. Forwarded gtag hits keep the tid they were sent with.' }),
@@ -37,9 +38,6 @@ const MP_MAX_BYTES = 130_000
 // MP accepts events backdated up to 72 h; RELAXED validation silently moves older ones to
 // "72 h ago", so they are refused here instead of being recorded at the wrong time.
 const MP_MAX_AGE_MS = 72 * 3600_000
-// GA4's collection limits exempt these from the 100-character rule
-// (https://support.google.com/analytics/answer/9267744).
-const LONG_PARAMS: Readonly<Record<string, number>> = { page_location: 1000, page_referrer: 420, page_title: 300 }
 
 interface RawHit { query: string, line?: string }
 const RAW_ONLY = ['x-ga-raw'] as const
@@ -163,6 +161,52 @@ function mpParams (e: TaglineEvent): Obj {
   return p
 }
 
+/** The model's fields that MP sends as event parameters (mpParams), strings, that a limit applies to. */
+const STRING_FIELDS = ['page_location', 'page_referrer', 'page_title', 'currency', 'transaction_id', 'coupon'] as const
+
+/**
+ * The event with each value longer than GA4 keeps cut to GA4's limit (valueMax: 1,000 characters of
+ * page_location, 100 of most parameters, 36 of a user property), each cut told to `cut`. GA4 keeps
+ * an event with a long value (it cuts or drops the value); refusing the event here would lose it.
+ * The same object when nothing is over.
+ */
+function withinLimits (e: TaglineEvent, cut?: (field: CutField) => void): TaglineEvent {
+  let out: TaglineEvent | undefined
+  const copy = (): TaglineEvent => (out ??= { ...e })
+  const fit = (v: unknown, max: number | undefined, field: CutField, url = false): unknown => {
+    if (typeof v !== 'string' || max === undefined || v.length <= max) return v
+    cut?.(field)
+    return cutText(v, max, url)
+  }
+  for (const k of STRING_FIELDS) {
+    const v = e[k]
+    const page = k === 'page_location' || k === 'page_referrer' || k === 'page_title'
+    const fitted = fit(v, valueMax(k), page ? k : 'params', k === 'page_location' || k === 'page_referrer')
+    if (fitted !== v) copy()[k] = fitted as string
+  }
+  const fitAll = <T extends Record<string, unknown>>(o: T, max: (key: string) => number | undefined, field: CutField): T => {
+    let fitted: Record<string, unknown> | undefined
+    for (const [k, v] of Object.entries(o)) {
+      const f = fit(v, max(k), field)
+      if (f !== v) (fitted ??= { ...o })[k] = f
+    }
+    return (fitted ?? o) as T
+  }
+  if (e.params !== undefined) {
+    const params = fitAll(e.params, valueMax, 'params')
+    if (params !== e.params) copy().params = params
+  }
+  if (e.items !== undefined) {
+    const items = e.items.map(item => fitAll(item, () => VALUE_MAX, 'items'))
+    if (items.some((item, i) => item !== e.items?.[i])) copy().items = items
+  }
+  if (e.user_properties !== undefined) {
+    const up = fitAll(e.user_properties, () => USER_PROPERTY_VALUE_MAX, 'user_properties')
+    if (up !== e.user_properties) copy().user_properties = up
+  }
+  return out ?? e
+}
+
 interface MpEvent { key: string, head: Obj, json: string }
 
 function describeProblems (problems: MpProblem[]): string {
@@ -171,8 +215,13 @@ function describeProblems (problems: MpProblem[]): string {
   return `Measurement Protocol would refuse this event: ${shown.join('; ')}${more}`
 }
 
-/** One event as MP wants it, or why MP would refuse it (checked alone, with its request fields). */
-function toMp (e: TaglineEvent, now: number): MpEvent | string {
+/**
+ * One event as MP wants it, or why MP would refuse it (checked alone, with its request fields).
+ * Values are cut to GA4's limits here too, for events queued without prepare's cut (before an
+ * upgrade, or gtag hits whose tag stopped forwarding them).
+ */
+function toMp (queued: TaglineEvent, now: number): MpEvent | string {
+  const e = withinLimits(queued)
   if (e.timestamp_ms !== undefined && now - e.timestamp_ms > MP_MAX_AGE_MS) {
     const hours = ((now - e.timestamp_ms) / 3600_000).toFixed(1)
     return `Measurement Protocol accepts events at most 72 h old; this one is ${hours} h old (${isoTime(e.timestamp_ms) ?? 'not a time'})`
@@ -195,23 +244,13 @@ function toMp (e: TaglineEvent, now: number): MpEvent | string {
   const event: Obj = { name: e.event_name }
   if (micros !== undefined) event.timestamp_micros = micros
   event.params = mpParams(e)
-  const problems = longParams(validateMp({ ...head, events: [event] }), event.params as Obj)
+  const problems = validateMp({ ...head, events: [event] })
   if (problems.length > 0) return describeProblems(problems)
 
   // Events share a request only when everything request-level is the same (timestamp aside:
   // each event carries its own, the request's is its first event's).
   const { timestamp_micros: _, ...shared } = head
   return { key: JSON.stringify(shared), head, json: JSON.stringify(event) }
-}
-
-/** validateMp applies MP's 100-character rule to every value; page_* fields have larger limits. */
-function longParams (problems: MpProblem[], params: Obj): MpProblem[] {
-  return problems.flatMap(p => {
-    const m = /^events\[0\]\.params\.(page_location|page_referrer|page_title)$/.exec(p.path)
-    if (m === null || p.validationCode !== 'VALUE_OUT_OF_BOUNDS') return [p]
-    const max = LONG_PARAMS[m[1]]
-    return String(params[m[1]]).length <= max ? [] : [{ ...p, message: `${p.path} is longer than ${max} characters.` }]
-  })
 }
 
 function mpBody (head: Obj, eventJson: string[]): string {
@@ -280,7 +319,12 @@ export const ga4 = defineTag({
   defaults: { batch: { maxEvents: 25, maxWaitMs: 1000 }, consent: [] },
   // gtag forwarding sends the raw hit on; the parsed x-ga-* values are in it already.
   protocolFields: () => RAW_ONLY,
-  prepare: (event, settings, ctx) => withHashedUserData(event, 'google', { defaultCountry: settings.defaultCountry, onDrop: ctx?.dropped }),
+  prepare (event, settings, ctx) {
+    const hashed = withHashedUserData(event, 'google', { defaultCountry: settings.defaultCountry, onDrop: ctx?.dropped })
+    // A forwarded hit goes as it came (GA4 applies its limits to it); what goes over MP is cut here,
+    // where each cut is counted once, not at every attempt.
+    return settings.forwardGtag !== false && rawHit(hashed) !== undefined ? hashed : withinLimits(hashed, ctx?.cut)
+  },
   build (events, settings: Settings, ctx) {
     const base = baseUrl(settings)
     const gtag: number[] = []

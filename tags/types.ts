@@ -68,9 +68,16 @@ export type UserDataField = 'email_address' | 'phone_number' | 'external_id' | '
  */
 export type DropReason = 'no_country' | 'invalid'
 
+/**
+ * Where a value longer than the destination keeps was cut to its limit: the page fields, or one
+ * of the event's parameters, items' values or user properties.
+ */
+export type CutField = 'page_location' | 'page_referrer' | 'page_title' | 'params' | 'items' | 'user_properties'
+
 /** What prepare may tell its caller; prepare stays pure, the caller counts. */
-interface PrepareContext {
+export interface PrepareContext {
   dropped? (field: UserDataField, reason: DropReason): void
+  cut? (field: CutField): void
 }
 
 interface TagDefaults {
@@ -92,7 +99,8 @@ export interface TagDefinition<S extends TSchema = TSchema> {
    * Optional, pure: the tag's own copy of an event, made when it is queued. Tags hash user data
    * here (each destination normalises differently), so the queue, the spool and the dead-letter
    * list only ever hold what that destination may receive. User data it leaves out is told to
-   * `ctx.dropped` (the pipeline counts it in `tagline_user_data_dropped_total`).
+   * `ctx.dropped` (the pipeline counts it in `tagline_user_data_dropped_total`), values it cuts to
+   * `ctx.cut` (`tagline_values_cut_total`).
    */
   prepare? (event: TaglineEvent, settings: Static<S>, ctx?: PrepareContext): TaglineEvent
   /**

@@ -173,6 +173,23 @@ t.test('limits: params', async t => {
   t.strictSame(codes(example(b => { b.events[0].params = [] })), [['events[0].params', 'VALUE_INVALID']])
 })
 
+t.test('limits: the page fields have longer ones; lengths: false leaves every value length to the tags', async t => {
+  const url = (n: number): string => 'https://shop.example/?' + 'q'.repeat(n - 22)
+  t.strictSame(codes(example(b => { b.events[0].params.page_location = url(1000); b.events[0].params.page_referrer = url(420); b.events[0].params.page_title = 't'.repeat(300) })), [])
+  t.strictSame(codes(example(b => { b.events[0].params.page_location = url(1001); b.events[0].params.page_referrer = url(421); b.events[0].params.page_title = 't'.repeat(301) })),
+    [['events[0].params.page_location', 'VALUE_OUT_OF_BOUNDS'], ['events[0].params.page_referrer', 'VALUE_OUT_OF_BOUNDS'], ['events[0].params.page_title', 'VALUE_OUT_OF_BOUNDS']])
+  t.match(validateMp(example(b => { b.events[0].params.page_location = url(1001) }))[0].message, /longer than 1000 characters/)
+  const long = example(b => {
+    b.events[0].params.page_location = url(5000)
+    b.events[0].params.note = 'x'.repeat(500)
+    b.events[0].params.items[0].item_name = 'n'.repeat(300)
+    b.user_properties.customer_tier.value = 'v'.repeat(100)
+  })
+  t.strictSame(validateMp(long, { lengths: false }), [], 'no length problem without lengths')
+  t.equal(validateMp(long).length, 4)
+  t.strictSame(validateMp(example(b => { b.events[0].name = 'a'.repeat(41); b.events[0].params.note = 'x'.repeat(500) }), { lengths: false }).map(p => p.validationCode), ['NAME_INVALID'], 'names are still checked')
+})
+
 t.test('limits: items', async t => {
   t.strictSame(codes(example(b => { b.events[0].params.items = 'SKU' })), [['events[0].params.items', 'VALUE_INVALID']])
   t.strictSame(codes(example(b => { b.events[0].params.items = Array.from({ length: 201 }, () => ({ item_id: 'a' })) })), [['events[0].params.items', 'EXCEEDED_MAX_ENTITIES']])

@@ -144,6 +144,15 @@ t.test('a phone number no tag can place in a country: each tag says it is not se
   for (const x of placed.tags) t.same(x.dropped, [], `${x.name}: identity.defaultCountry places it`)
 })
 
+t.test('a value longer than GA4 keeps: cut in the GA4 request, and the report says so', async t => {
+  const r = await tryEvent(config, jsonInput({ ...purchase, params: { gift_note: 'g'.repeat(180) } }), { now: NOW, ids })
+  t.same(tag(r, 'ga4').cut, [{ event: 0, field: 'params' }])
+  t.same(tag(r, 'ga4').rejected, [])
+  t.equal(JSON.parse(tag(r, 'ga4').requests[0].request.body as string).events[0].params.gift_note, 'g'.repeat(100))
+  t.same(tag(r, 'hook').cut, [], 'the webhook keeps it whole')
+  t.match(formatTryReport(r), /#0 purchase a value of params cut to the destination's length limit/)
+})
+
 t.test('a gtag hit URL: untrusted browser GET, forwarded, blocked by a trigger, Sec-GPC', async t => {
   t.same(readTryInput(GTAG), { kind: 'url', url: GTAG })
   t.same(readTryInput('/g/collect?v=2&en=x'), { kind: 'url', url: '/g/collect?v=2&en=x' })
