@@ -2,7 +2,7 @@
 // regexes that compile. Written defensively: the shape may already have failed validation, and
 // every problem found is reported at once.
 import { tagTypes } from '../tags/index.js'
-import { ALL_TRIGGER } from '../tags/triggers.js'
+import { ALL_TRIGGER, compilePattern } from '../tags/triggers.js'
 import { validateTagEntry, type Issue } from './validate.js'
 import { didYouMean } from './suggest.js'
 import { formatPath, type PathSegment } from './errors.js'
@@ -28,13 +28,8 @@ function checkRegexes (cond: unknown, segs: PathSegment[], out: Issue[]): void {
     } else if (key === 'not') {
       checkRegexes(value, [...segs, key], out)
     } else if (isObj(value) && typeof value.matches === 'string') {
-      try {
-        // eslint-disable-next-line no-new
-        new RegExp(value.matches)
-      } catch (err) {
-        const why = (err as Error).message.replace(/^Invalid regular expression: /, '')
-        out.push(issue([...segs, key, 'matches'], 'bad_regex', `invalid regular expression: ${why}`))
-      }
+      const re = compilePattern(value.matches)
+      if (typeof re === 'string') out.push(issue([...segs, key, 'matches'], 'bad_regex', re))
     }
   }
 }

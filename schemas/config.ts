@@ -20,7 +20,7 @@ const Matcher = Type.Union([
     contains: Type.Optional(Type.String()),
     startsWith: Type.Optional(Type.String()),
     endsWith: Type.Optional(Type.String()),
-    matches: Type.Optional(Type.String({ description: 'A JavaScript regular expression, without flags: write case variants as alternatives. It reads the first 2,048 characters of the value.' })),
+    matches: Type.Optional(Type.String({ description: 'A regular expression in RE2 syntax, as Google Tag Manager\'s triggers take (no lookarounds or backreferences; (?i) for case), tested anywhere in the value, matched in time linear in its length.' })),
     exists: Type.Optional(Type.Boolean())
   }, { additionalProperties: false, minProperties: 1 })
 ], { description: 'A scalar (equals) or an object of operators that must all hold.' })

@@ -1,5 +1,6 @@
 // Trigger conditions (README, "A minimal config"), compiled once at load into plain closures so the
 // per-event cost is a few property reads and comparisons: no parsing, no regex compiling, no allocation.
+import { RE2JS } from 're2js'
 import { isSafeKey } from '../common/guards.js'
 import type { ConditionSpec, TriggerRefSpec } from '../schemas/config.js'
 import type { TaglineEvent } from '../schemas/event.js'
@@ -37,13 +38,22 @@ const INDEX = /^(?:0|[1-9]\d*)$/
 // One way to split a run of digits (`\d+\.?\d*` had n, and a visitor's long digit string then
 // took quadratic time in every numeric comparison).
 const NUMERIC = /^-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/
+
 /**
- * How much of a value `matches` reads. An operator's pattern such as `.*checkout` takes time
- * quadratic in the value, and a visitor chooses the value (a 64 KB page URL: seconds per event).
- * GA4 itself keeps 1,000 characters of page_location
- * (https://support.google.com/analytics/answer/9267744).
+ * A `matches` pattern, compiled; or why it cannot be. RE2, as Google Tag Manager's triggers use
+ * (https://support.google.com/tagmanager/answer/7679401): it matches in time linear in the value,
+ * and a visitor chooses the value. A backtracking engine took seconds on a 64 KB URL for a pattern
+ * as plain as `.*checkout`, and reading only the value's start instead let a blockOn pattern miss
+ * what came after it. translateRegExp takes what a JavaScript pattern usually holds (`/`, named
+ * groups, `\u` escapes).
  */
-export const MATCHES_MAX_CHARS = 2048
+export function compilePattern (pattern: string): RE2JS | string {
+  try {
+    return RE2JS.compile(RE2JS.translateRegExp(pattern))
+  } catch (err) {
+    return `invalid regular expression (RE2 syntax, as in Google Tag Manager: no lookarounds, no backreferences): ${(err as Error).message.replace(/^error parsing regexp: /, '')}`
+  }
+}
 
 type Test = (value: unknown) => boolean
 type Getter = (root: unknown) => unknown
@@ -163,13 +173,9 @@ function compileOperator (op: string, arg: unknown, path: PathSegment[]): Test {
     }
     case 'matches': {
       need(typeof arg === 'string', 'a regular expression string')
-      let re: RegExp
-      try {
-        re = new RegExp(arg as string)
-      } catch (err) {
-        throw new ConditionError('bad_regex', path, `invalid regular expression: ${(err as Error).message.replace(/^Invalid regular expression: /, '')}`)
-      }
-      return v => typeof v === 'string' && re.test(v.length > MATCHES_MAX_CHARS ? v.slice(0, MATCHES_MAX_CHARS) : v)
+      const re = compilePattern(arg as string)
+      if (typeof re === 'string') throw new ConditionError('bad_regex', path, re)
+      return v => typeof v === 'string' && re.test(v)
     }
     case 'exists': {
       need(typeof arg === 'boolean', 'true or false')

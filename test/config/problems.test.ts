@@ -122,7 +122,7 @@ t.test('tags: types, names, trigger references, regexes', async t => {
   })
   one(t, 'triggers:\n  all: { event_name: x }\n', { code: 'reserved_trigger', line: 2, column: 3, path: 'triggers.all', message: /^'all' is built in/ })
   one(t, 'triggers:\n  staging:\n    page_location: { matches: "^https://(staging" }\n', {
-    code: 'bad_regex', line: 3, path: 'triggers.staging.page_location.matches', message: /^invalid regular expression: .*Unterminated group/
+    code: 'bad_regex', line: 3, path: 'triggers.staging.page_location.matches', message: /^invalid regular expression \(RE2 syntax.*missing closing \)/
   })
   one(t, 'tags:\n  - name: a\n    type: log\n    blockOn:\n      - { any: [ { x: 1 }, { "params.plan": { matches: "[" } } ] }\n', {
     code: 'bad_regex', line: 5, path: 'tags[0].blockOn[0].any[1]["params.plan"].matches'

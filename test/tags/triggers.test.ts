@@ -1,5 +1,5 @@
 import t from 'tap'
-import { ConditionError, MATCHES_MAX_CHARS, compileCondition, compilePath, compileTagDecision } from '../../tags/triggers.js'
+import { ConditionError, compileCondition, compilePath, compileTagDecision } from '../../tags/triggers.js'
 import type { ConditionSpec, TriggerRefSpec } from '../../schemas/config.js'
 import type { TaglineEvent } from '../../schemas/event.js'
 import type { Predicate } from '../../tags/triggers.js'
@@ -130,7 +130,15 @@ t.test('matches', async t => {
   const p = compileCondition({ page_location: { matches: 'checkout' } } as ConditionSpec)
   t.equal(p(purchase) && p(purchase) && p(purchase), true, 'no lastIndex state between events')
   t.throws(() => compileCondition({ page_location: { matches: '(' } } as ConditionSpec),
-    { name: 'ConditionError', code: 'bad_regex', path: ['page_location', 'matches'], message: /^invalid regular expression: / })
+    { name: 'ConditionError', code: 'bad_regex', path: ['page_location', 'matches'], message: /^invalid regular expression \(RE2 syntax.*missing closing \)/ })
+  // RE2, as in Google Tag Manager: what a JavaScript pattern string usually holds works.
+  t.equal(on({ page_location: { matches: '(?i)^HTTPS://SHOP\\.example/(checkout|cart)' } }), true, '(?i) for case')
+  t.equal(on({ page_location: { matches: 'shop.example/check' } }), true, 'a / needs no escape')
+  t.equal(on({ page_location: { matches: '(?<host>shop)\\.example' } }), true, 'named groups')
+  t.equal(holds({ page_title: { matches: '\\u00e9t\\u00e9' } }, { page_title: 'Soldes d\'\u00e9t\u00e9' }), true, '\\u escapes')
+  for (const bad of ['(?=x)a', '(?!staging)', '(?<=a)b', '(a)\\1']) {
+    t.throws(() => compileCondition({ page_location: { matches: bad } } as ConditionSpec), { code: 'bad_regex', message: /no lookarounds, no backreferences/ }, bad)
+  }
 })
 
 t.test('exists', async t => {
@@ -223,11 +231,13 @@ t.test('a visitor\'s long values cost comparisons and patterns time in proportio
   for (const [s, n] of [['1', true], ['1.', true], ['1.5', true], ['.5', true], ['-1e5', true], ['1.5E-3', true], ['1e', false], ['e5', false], ['.', false], ['-', false], ['1..2', false], ['0x1f', false], [' 1', false], ['', false]] as const) {
     t.equal(holds({ 'params.n': { gte: -Infinity } }, { params: { n: s } }), n, `${JSON.stringify(s)} ${n ? 'is' : 'is not'} numeric`)
   }
-  // matches reads the first MATCHES_MAX_CHARS characters: a pattern's cost is bounded, whatever it is.
+  // matches reads the whole value in time linear in it (RE2), whatever the pattern: what comes
+  // late in a long URL is seen, and patterns that backtrack do not.
   const long = `https://shop.example/${'a'.repeat(200_000)}/checkout`
-  t.equal(holds({ page_location: { matches: '.*checkout' } }, { page_location: long }), false, 'past the first characters nothing is read')
-  t.equal(holds({ page_location: { matches: '^https://shop\\.example/' } }, { page_location: long }), true, 'what they hold still matches')
-  const edge = 'x'.repeat(MATCHES_MAX_CHARS - 8) + 'checkout'
-  t.equal(holds({ page_location: { matches: 'checkout$' } }, { page_location: edge }), true, 'a value of exactly the limit is read whole')
-  t.equal(holds({ page_location: { matches: 'checkout' } }, { page_location: 'x'.repeat(MATCHES_MAX_CHARS - 4) + 'checkout' }), false, 'a match that ends past the limit is not seen')
+  t.equal(holds({ page_location: { matches: '.*checkout' } }, { page_location: long }), true, 'the end of a 200 KB value is read')
+  t.equal(holds({ page_location: { matches: '^https://shop\\.example/' } }, { page_location: long }), true)
+  t.equal(holds({ page_location: { matches: '(a+)+$' } }, { page_location: long }), false, 'a nested quantifier: no match, and no backtracking')
+  t.equal(holds({ page_location: { matches: '(a+)+/checkout$' } }, { page_location: long }), true)
+  const leak = `https://shop.example/account?${'x'.repeat(5000)}&email=jane%40example.com`
+  t.equal(holds({ page_location: { matches: '[?&]email=' } }, { page_location: leak }), true, 'e-mail in a long URL: a blockOn sees it')
 })
