@@ -20,10 +20,30 @@ export function isObject (v: unknown): v is Record<string, unknown> {
 
 /**
  * `s` cut to at most `max` UTF-16 units, never inside a surrogate pair; with `url`, nor inside a
- * percent escape.
+ * percent escape, nor between the escapes of one UTF-8 character (`%C3%A9`: both or neither), so
+ * that the cut URL still decodes.
  */
 export function cutText (s: string, max: number, url = false): string {
   if (s.length <= max) return s
-  const cut = s.slice(0, max)
-  return (url ? cut.replace(/%[0-9A-Fa-f]?$/, '') : cut).replace(/[\uD800-\uDBFF]$/, '')
+  const cut = s.slice(0, max).replace(/[\uD800-\uDBFF]$/, '')
+  return url ? wholeEscapes(cut.replace(/%[0-9A-Fa-f]?$/, '')) : cut
+}
+
+const ESCAPE = /^%[0-9A-Fa-f]{2}$/
+
+/** `url` without a trailing UTF-8 character whose escapes were cut short (its lead byte, too few continuations). */
+function wholeEscapes (url: string): string {
+  let end = url.length
+  let continuations = 0
+  while (end >= 3 && ESCAPE.test(url.slice(end - 3, end))) {
+    const byte = Number.parseInt(url.slice(end - 2, end), 16)
+    end -= 3
+    if (byte >= 0x80 && byte < 0xc0) {
+      if (++continuations > 3) break
+      continue
+    }
+    const needs = byte >= 0xf0 ? 3 : byte >= 0xe0 ? 2 : byte >= 0xc0 ? 1 : 0
+    return continuations < needs ? url.slice(0, end) : url
+  }
+  return url
 }

@@ -12,7 +12,7 @@ import { Type, type Static } from '@sinclair/typebox'
 import type { Consent, TaglineEvent, UserData } from '../schemas/event.js'
 import { scrubRaw } from '../protocol/ga4-raw-hit.js'
 import { USER_PROPERTY_VALUE_MAX, VALUE_MAX, validateMp, valueMax, type MpProblem } from '../protocol/ga4-mp-rules.js'
-import { cutText } from '../common/guards.js'
+import { cutText, isObject } from '../common/guards.js'
 import { classifyByStatus } from './http-status.js'
 import { isSha256Hex, withHashedUserData } from './pii.js'
 import { isoTime } from './event-time.js'
@@ -161,14 +161,16 @@ function mpParams (e: TaglineEvent): Obj {
   return p
 }
 
-/** The model's fields that MP sends as event parameters (mpParams), strings, that a limit applies to. */
-const STRING_FIELDS = ['page_location', 'page_referrer', 'page_title', 'currency', 'transaction_id', 'coupon'] as const
+/** Model fields that mpParams sends as parameters of their own name, before the event's params. */
+const MODEL_PARAMS: ReadonlySet<string> = new Set(['page_location', 'page_referrer', 'page_title', 'currency', 'value', 'transaction_id', 'tax', 'shipping', 'coupon', 'items'])
+const URL_PARAMS: ReadonlySet<string> = new Set(['page_location', 'page_referrer'])
 
 /**
- * The event with each value longer than GA4 keeps cut to GA4's limit (valueMax: 1,000 characters of
- * page_location, 100 of most parameters, 36 of a user property), each cut told to `cut`. GA4 keeps
- * an event with a long value (it cuts or drops the value); refusing the event here would lose it.
- * The same object when nothing is over.
+ * The event with each value MP would send that is longer than GA4 keeps cut to GA4's limit
+ * (valueMax: 1,000 characters of page_location, 100 of most parameters and item values, 36 of a
+ * user property), each cut told to `cut`. GA4 keeps an event with a long value (it cuts or drops
+ * the value); refusing the event here would lose it. Read off mpParams, so that what is cut and
+ * counted is what is sent. The same object when nothing is over.
  */
 function withinLimits (e: TaglineEvent, cut?: (field: CutField) => void): TaglineEvent {
   let out: TaglineEvent | undefined
@@ -178,30 +180,33 @@ function withinLimits (e: TaglineEvent, cut?: (field: CutField) => void): Taglin
     cut?.(field)
     return cutText(v, max, url)
   }
-  for (const k of STRING_FIELDS) {
-    const v = e[k]
-    const page = k === 'page_location' || k === 'page_referrer' || k === 'page_title'
-    const fitted = fit(v, valueMax(k), page ? k : 'params', k === 'page_location' || k === 'page_referrer')
-    if (fitted !== v) copy()[k] = fitted as string
-  }
-  const fitAll = <T extends Record<string, unknown>>(o: T, max: (key: string) => number | undefined, field: CutField): T => {
+  const fitAll = <T extends Record<string, unknown>>(o: T, max: number, field: CutField): T => {
     let fitted: Record<string, unknown> | undefined
     for (const [k, v] of Object.entries(o)) {
-      const f = fit(v, max(k), field)
+      const f = fit(v, max, field)
       if (f !== v) (fitted ??= { ...o })[k] = f
     }
     return (fitted ?? o) as T
   }
-  if (e.params !== undefined) {
-    const params = fitAll(e.params, valueMax, 'params')
-    if (params !== e.params) copy().params = params
+  /** Parameter k takes f where mpParams read it: the model field of that name, else params. */
+  const put = (k: string, f: unknown): void => {
+    const model = e as Record<string, unknown>
+    if (MODEL_PARAMS.has(k) && model[k] !== undefined && model[k] !== null) (copy() as Record<string, unknown>)[k] = f
+    else copy().params = { ...out?.params, [k]: f } as TaglineEvent['params']
   }
-  if (e.items !== undefined) {
-    const items = e.items.map(item => fitAll(item, () => VALUE_MAX, 'items'))
-    if (items.some((item, i) => item !== e.items?.[i])) copy().items = items
+  const sent = mpParams(e)
+  for (const [k, v] of Object.entries(sent)) {
+    if (k === 'items') {
+      if (!Array.isArray(v)) continue
+      const items = v.map(item => isObject(item) ? fitAll(item, VALUE_MAX, 'items') : item)
+      if (items.some((item, i) => item !== v[i])) put(k, items)
+      continue
+    }
+    const f = fit(v, valueMax(k), k === 'page_location' || k === 'page_referrer' || k === 'page_title' ? k : 'params', URL_PARAMS.has(k))
+    if (f !== v) put(k, f)
   }
   if (e.user_properties !== undefined) {
-    const up = fitAll(e.user_properties, () => USER_PROPERTY_VALUE_MAX, 'user_properties')
+    const up = fitAll(e.user_properties, USER_PROPERTY_VALUE_MAX, 'user_properties')
     if (up !== e.user_properties) copy().user_properties = up
   }
   return out ?? e

@@ -204,3 +204,25 @@ t.test('values longer than GA4 keeps are cut to its limits, not refused: GA4 kee
   t.equal(ga4.prepare!(hit, { ...S, forwardGtag: false } as any, { cut: f => cuts.push(f) }).page_location?.length, 998, 'not forwarded: over MP, cut')
   t.equal(cuts.length, 8)
 })
+
+t.test('the cut follows what MP sends: items and page fields under params, and nothing that is not sent', async t => {
+  const cuts: string[] = []
+  const prep = (e: TaglineEvent): TaglineEvent => ga4.prepare!(e, S as any, { cut: f => cuts.push(f) })
+  // Items given as a parameter (a JSON client may put them there) are sent as the items.
+  const viaParams = prep(ev({ event_name: 'purchase', currency: 'EUR', value: 1, params: { items: [{ item_id: 'X', item_name: 'n'.repeat(150) }, { item_id: 'Y' }] } }))
+  t.same(cuts, ['items'])
+  const { requests, rejected } = build([viaParams])
+  t.equal(rejected, undefined, 'not dead-lettered')
+  t.same(body(requests[0]).events[0].params.items, [{ item_id: 'X', item_name: 'n'.repeat(100) }, { item_id: 'Y' }])
+  // A page URL given as a parameter is cut as a URL.
+  cuts.length = 0
+  const url = prep(ev({ params: { page_location: 'https://a.example/?' + 'a'.repeat(979) + '%C3%A9' } }))
+  t.same(cuts, ['page_location'])
+  t.equal((url.params as any).page_location, 'https://a.example/?' + 'a'.repeat(979), 'not cut inside %C3%A9')
+  // What mpParams does not send is neither cut nor counted: a parameter a model field shadows,
+  // engagement_time_msec as a string.
+  cuts.length = 0
+  const shadowed = ev({ currency: 'EUR', value: 1, params: { currency: 'c'.repeat(150), engagement_time_msec: '9'.repeat(150) } as any })
+  t.equal(prep(shadowed), shadowed, 'the same event')
+  t.same(cuts, [])
+})
