@@ -109,9 +109,9 @@ export const mp: Client = {
   },
 
   parse (snap: RequestSnapshot): ParsedEvent[] {
-    // A value over GA4's length limits is GA4's to cut, not a reason to refuse the event to
-    // every destination (tags/ga4.ts cuts it).
-    const problems = validateMp(snap.json, { lengths: false })
+    // A value over GA4's length limits, a 26th parameter: GA4's to cut, not a reason to refuse the
+    // event to every destination (tags/ga4.ts cuts it).
+    const problems = validateMp(snap.json, { limits: false })
     if (problems.length > 0) {
       const summary = problems.length === 1 ? problems[0].message : `The Measurement Protocol payload has ${problems.length === MAX_PROBLEMS ? 'many' : problems.length} problems; the first: ${problems[0].message}`
       throw errors.invalidMp(summary, problems)

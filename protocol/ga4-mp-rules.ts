@@ -3,10 +3,10 @@
 // must pass them too). Problems carry MP's validation codes:
 // https://developers.google.com/analytics/devguides/collection/protocol/ga4/validating-events
 //
-// Value lengths are GA4's collection limits, not the format's: GA4 takes a request with a long
-// value and keeps the event (its default RELAXED validation drops or cuts the value), so the edge
-// does not refuse one (`lengths: false`), and the GA4 tag cuts values to them (valueMax) instead of
-// losing the event.
+// Value lengths and the counts of parameters, user properties and custom item parameters are
+// GA4's collection limits, not the format's: GA4 takes a request past them and keeps the event (its
+// default RELAXED validation drops or cuts what is over), so the edge does not refuse one
+// (`limits: false`), and the GA4 tag cuts the event to them instead of losing it.
 import { isObject, toNumber } from '../common/guards.js'
 import type { ErrorDetail } from '../common/errors.js'
 import { MAX_ITEMS, STANDARD_ITEM_KEYS } from './ga4-items.js'
@@ -18,9 +18,9 @@ type Obj = Record<string, unknown>
 // "Reserved names" in https://developers.google.com/analytics/devguides/collection/protocol/ga4/reference ----
 
 const MAX_EVENTS = 25
-const MAX_PARAMS = 25
-const MAX_USER_PROPERTIES = 25
-const MAX_CUSTOM_ITEM_PARAMS = 10
+export const MAX_PARAMS = 25
+export const MAX_USER_PROPERTIES = 25
+export const MAX_CUSTOM_ITEM_PARAMS = 10
 export const MAX_PROBLEMS = 100
 const NAME = /^[A-Za-z][A-Za-z0-9_]*$/
 const SHA256 = /^[0-9a-f]{64}$/
@@ -58,8 +58,13 @@ export interface MpProblem extends ErrorDetail {
 
 type Add = (path: string, code: MpProblem['validationCode'], message: string) => void
 
-/** A value over its length limit (`max` undefined: none) is a problem only when lengths are checked. */
-type TooLong = (v: unknown, max: number | undefined) => boolean
+/** GA4's collection limits, checked or not (see the top of this file). */
+interface Limits {
+  /** A value over its length limit (`max` undefined: none). */
+  long: (v: unknown, max: number | undefined) => boolean
+  /** More entries than the limit. */
+  many: (n: number, max: number) => boolean
+}
 
 const isScalar = (v: unknown): boolean => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean'
 const describe = (v: unknown): string => v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v
@@ -71,7 +76,7 @@ function checkName (add: Add, path: string, what: string, name: string, max: num
   return false
 }
 
-function checkItems (add: Add, tooLong: TooLong, path: string, items: unknown): void {
+function checkItems (add: Add, limits: Limits, path: string, items: unknown): void {
   if (!Array.isArray(items)) return add(path, 'VALUE_INVALID', `${path} must be an array of item objects, not ${describe(items)}.`)
   if (items.length > MAX_ITEMS) add(path, 'EXCEEDED_MAX_ENTITIES', `${path} has ${items.length} items; at most ${MAX_ITEMS} are allowed.`)
   items.slice(0, MAX_ITEMS).forEach((item, j) => {
@@ -82,17 +87,17 @@ function checkItems (add: Add, tooLong: TooLong, path: string, items: unknown): 
       if (!STANDARD_ITEM_KEYS.has(key)) custom++
       if (!checkName(add, `${at}.${key}`, 'Item parameter name', key, 40)) continue
       if (!isScalar(v)) add(`${at}.${key}`, 'VALUE_INVALID', `${at}.${key} must be a string, number or boolean, not ${describe(v)}.`)
-      else if (tooLong(v, VALUE_MAX)) add(`${at}.${key}`, 'VALUE_OUT_OF_BOUNDS', `${at}.${key} is longer than ${VALUE_MAX} characters.`)
+      else if (limits.long(v, VALUE_MAX)) add(`${at}.${key}`, 'VALUE_OUT_OF_BOUNDS', `${at}.${key} is longer than ${VALUE_MAX} characters.`)
     }
-    if (custom > MAX_CUSTOM_ITEM_PARAMS) add(at, 'EXCEEDED_MAX_ENTITIES', `${at} has ${custom} custom parameters; at most ${MAX_CUSTOM_ITEM_PARAMS} are allowed.`)
+    if (limits.many(custom, MAX_CUSTOM_ITEM_PARAMS)) add(at, 'EXCEEDED_MAX_ENTITIES', `${at} has ${custom} custom parameters; at most ${MAX_CUSTOM_ITEM_PARAMS} are allowed.`)
   })
 }
 
-function checkParams (add: Add, tooLong: TooLong, path: string, params: unknown): void {
+function checkParams (add: Add, limits: Limits, path: string, params: unknown): void {
   if (params === undefined) return
   if (!isObject(params)) return add(path, 'VALUE_INVALID', `${path} must be an object, not ${describe(params)}.`)
   const keys = Object.keys(params)
-  if (keys.length > MAX_PARAMS) add(path, 'EXCEEDED_MAX_ENTITIES', `${path} has ${keys.length} parameters; at most ${MAX_PARAMS} are allowed.`)
+  if (limits.many(keys.length, MAX_PARAMS)) add(path, 'EXCEEDED_MAX_ENTITIES', `${path} has ${keys.length} parameters; at most ${MAX_PARAMS} are allowed.`)
   for (const key of keys) {
     const at = `${path}.${key}`
     if (key === 'firebase_conversion' || RESERVED_PARAM_PREFIXES.some(p => key.startsWith(p))) {
@@ -101,9 +106,9 @@ function checkParams (add: Add, tooLong: TooLong, path: string, params: unknown)
     }
     if (!checkName(add, at, 'Parameter name', key, 40)) continue
     const v = params[key]
-    if (key === 'items') checkItems(add, tooLong, at, v)
+    if (key === 'items') checkItems(add, limits, at, v)
     else if (!isScalar(v)) add(at, 'VALUE_INVALID', `${at} must be a string, number or boolean, not ${describe(v)}.`)
-    else if (tooLong(v, valueMax(key))) add(at, 'VALUE_OUT_OF_BOUNDS', `${at} is longer than ${valueMax(key)} characters.`)
+    else if (limits.long(v, valueMax(key))) add(at, 'VALUE_OUT_OF_BOUNDS', `${at} is longer than ${valueMax(key)} characters.`)
   }
 }
 
@@ -112,7 +117,7 @@ function checkMicros (add: Add, path: string, v: unknown): void {
   if (v !== undefined && (n === undefined || n <= 0)) add(path, 'VALUE_INVALID', `${path} must be a positive number of microseconds since the epoch.`)
 }
 
-function checkEvent (add: Add, tooLong: TooLong, i: number, ev: unknown, app: boolean): void {
+function checkEvent (add: Add, limits: Limits, i: number, ev: unknown, app: boolean): void {
   const at = `events[${i}]`
   if (!isObject(ev)) return add(at, 'VALUE_INVALID', `Event ${i} must be an object, not ${describe(ev)}.`)
   const name = ev.name
@@ -121,14 +126,14 @@ function checkEvent (add: Add, tooLong: TooLong, i: number, ev: unknown, app: bo
   else if (RESERVED_EVENTS.has(name) || (!app && APP_ONLY_EVENTS.has(name))) add(`${at}.name`, 'NAME_RESERVED', `Event name "${name}" is reserved by Google Analytics.`)
   else checkName(add, `${at}.name`, 'Event name', name, 40)
   checkMicros(add, `${at}.timestamp_micros`, ev.timestamp_micros)
-  checkParams(add, tooLong, `${at}.params`, ev.params)
+  checkParams(add, limits, `${at}.params`, ev.params)
 }
 
-function checkUserProperties (add: Add, tooLong: TooLong, props: unknown): void {
+function checkUserProperties (add: Add, limits: Limits, props: unknown): void {
   if (props === undefined) return
   if (!isObject(props)) return add('user_properties', 'VALUE_INVALID', `user_properties must be an object, not ${describe(props)}.`)
   const names = Object.keys(props)
-  if (names.length > MAX_USER_PROPERTIES) add('user_properties', 'EXCEEDED_MAX_ENTITIES', `There are ${names.length} user properties; at most ${MAX_USER_PROPERTIES} are allowed.`)
+  if (limits.many(names.length, MAX_USER_PROPERTIES)) add('user_properties', 'EXCEEDED_MAX_ENTITIES', `There are ${names.length} user properties; at most ${MAX_USER_PROPERTIES} are allowed.`)
   for (const name of names) {
     const at = `user_properties.${name}`
     if (RESERVED_USER_PROPERTIES.has(name) || RESERVED_USER_PROPERTY_PREFIXES.some(p => name.startsWith(p))) {
@@ -141,7 +146,7 @@ function checkUserProperties (add: Add, tooLong: TooLong, props: unknown): void 
     const v = entry.value
     if (v === undefined) add(`${at}.value`, 'VALUE_REQUIRED', `${at} has no value.`)
     else if (typeof v !== 'string' && typeof v !== 'number') add(`${at}.value`, 'VALUE_INVALID', `${at}.value must be a string or number, not ${describe(v)}.`)
-    else if (tooLong(v, USER_PROPERTY_VALUE_MAX)) add(`${at}.value`, 'VALUE_OUT_OF_BOUNDS', `${at}.value is longer than ${USER_PROPERTY_VALUE_MAX} characters.`)
+    else if (limits.long(v, USER_PROPERTY_VALUE_MAX)) add(`${at}.value`, 'VALUE_OUT_OF_BOUNDS', `${at}.value is longer than ${USER_PROPERTY_VALUE_MAX} characters.`)
     checkMicros(add, `${at}.timestamp_micros`, entry.timestamp_micros)
   }
 }
@@ -195,14 +200,15 @@ function checkId (add: Add, body: Obj, key: string): boolean {
 
 /**
  * Every problem of an MP body, in MP's own terms (the validation codes above). Empty when the body
- * is valid. `lengths: false` leaves values over GA4's length limits out (see the top of this file).
+ * is valid. `limits: false` leaves out what is past GA4's collection limits: value lengths, and
+ * the counts of parameters, user properties and custom item parameters (see the top of this file).
  */
-export function validateMp (body: unknown, opts: { lengths?: boolean } = {}): MpProblem[] {
+export function validateMp (body: unknown, opts: { limits?: boolean } = {}): MpProblem[] {
   const problems: MpProblem[] = []
   const add: Add = (path, validationCode, message) => { problems.push({ path, message, validationCode }) }
-  const tooLong: TooLong = opts.lengths === false
-    ? () => false
-    : (v, max) => typeof v === 'string' && max !== undefined && v.length > max
+  const limits: Limits = opts.limits === false
+    ? { long: () => false, many: () => false }
+    : { long: (v, max) => typeof v === 'string' && max !== undefined && v.length > max, many: (n, max) => n > max }
   if (!isObject(body)) {
     add('', 'VALUE_INVALID', 'The Measurement Protocol body must be a JSON object.')
     return problems
@@ -218,7 +224,7 @@ export function validateMp (body: unknown, opts: { lengths?: boolean } = {}): Mp
     add('non_personalized_ads', 'VALUE_INVALID', 'non_personalized_ads must be true or false.')
   }
   checkMicros(add, 'timestamp_micros', body.timestamp_micros)
-  checkUserProperties(add, tooLong, body.user_properties)
+  checkUserProperties(add, limits, body.user_properties)
   checkUserData(add, body.user_data)
   checkConsent(add, body.consent)
   const events = body.events
@@ -226,7 +232,7 @@ export function validateMp (body: unknown, opts: { lengths?: boolean } = {}): Mp
   else if (!Array.isArray(events)) add('events', 'VALUE_INVALID', `events must be an array, not ${describe(events)}.`)
   else {
     if (events.length > MAX_EVENTS) add('events', 'EXCEEDED_MAX_ENTITIES', `The request has ${events.length} events; at most ${MAX_EVENTS} are allowed.`)
-    events.slice(0, MAX_EVENTS).forEach((ev, i) => checkEvent(add, tooLong, i, ev, app && !web))
+    events.slice(0, MAX_EVENTS).forEach((ev, i) => checkEvent(add, limits, i, ev, app && !web))
   }
   return problems.length > MAX_PROBLEMS ? problems.slice(0, MAX_PROBLEMS) : problems
 }

@@ -11,7 +11,8 @@
 import { Type, type Static } from '@sinclair/typebox'
 import type { Consent, TaglineEvent, UserData } from '../schemas/event.js'
 import { scrubRaw } from '../protocol/ga4-raw-hit.js'
-import { USER_PROPERTY_VALUE_MAX, VALUE_MAX, validateMp, valueMax, type MpProblem } from '../protocol/ga4-mp-rules.js'
+import { MAX_CUSTOM_ITEM_PARAMS, MAX_PARAMS, MAX_USER_PROPERTIES, USER_PROPERTY_VALUE_MAX, VALUE_MAX, validateMp, valueMax, type MpProblem } from '../protocol/ga4-mp-rules.js'
+import { STANDARD_ITEM_KEYS } from '../protocol/ga4-items.js'
 import { cutText, isObject } from '../common/guards.js'
 import { classifyByStatus } from './http-status.js'
 import { isSha256Hex, withHashedUserData } from './pii.js'
@@ -166,11 +167,14 @@ const MODEL_PARAMS: ReadonlySet<string> = new Set(['page_location', 'page_referr
 const URL_PARAMS: ReadonlySet<string> = new Set(['page_location', 'page_referrer'])
 
 /**
- * The event with each value MP would send that is longer than GA4 keeps cut to GA4's limit
- * (valueMax: 1,000 characters of page_location, 100 of most parameters and item values, 36 of a
- * user property), each cut told to `cut`. GA4 keeps an event with a long value (it cuts or drops
- * the value); refusing the event here would lose it. Read off mpParams, so that what is cut and
- * counted is what is sent. The same object when nothing is over.
+ * The event cut to what GA4 keeps of it: each value MP would send that is longer than GA4 keeps
+ * cut to GA4's limit (valueMax: 1,000 characters of page_location, 100 of most parameters and item
+ * values, 36 of a user property), and the event's own parameters past the 25th sent, user
+ * properties past the 25th and custom item parameters past an item's 10th left out. Each is told
+ * to `cut`. GA4 keeps an event past its limits (it cuts or drops what is over); refusing the event
+ * here would lose it. Read off mpParams, so that what is cut and counted is what would be sent,
+ * and the parameters mpParams adds itself (session, engagement, page, commerce) are kept first.
+ * The same object when nothing is over.
  */
 function withinLimits (e: TaglineEvent, cut?: (field: CutField) => void): TaglineEvent {
   let out: TaglineEvent | undefined
@@ -180,25 +184,49 @@ function withinLimits (e: TaglineEvent, cut?: (field: CutField) => void): Taglin
     cut?.(field)
     return cutText(v, max, url)
   }
-  const fitAll = <T extends Record<string, unknown>>(o: T, max: number, field: CutField): T => {
+  /** Its string values cut to `max`; past `most` entries that `counted` holds, the rest left out. */
+  const fitAll = <T extends Record<string, unknown>>(o: T, max: number, field: CutField, most = Infinity, counted: (k: string) => boolean = () => true): T => {
     let fitted: Record<string, unknown> | undefined
+    let n = 0
     for (const [k, v] of Object.entries(o)) {
+      if (counted(k) && ++n > most) {
+        cut?.(field)
+        delete (fitted ??= { ...o })[k]
+        continue
+      }
       const f = fit(v, max, field)
       if (f !== v) (fitted ??= { ...o })[k] = f
     }
     return (fitted ?? o) as T
   }
-  /** Parameter k takes f where mpParams read it: the model field of that name, else params. */
+  const model = e as Record<string, unknown>
+  /** Whether mpParams took parameter k from the model (or made it), not from the event's params. */
+  const fromModel = (k: string): boolean =>
+    k === 'engagement_time_msec' || (k === 'session_id' ? e.ga_session_id != null : MODEL_PARAMS.has(k) && model[k] != null)
+  /** Parameter k takes f (undefined: left out) where mpParams read it. */
   const put = (k: string, f: unknown): void => {
-    const model = e as Record<string, unknown>
-    if (MODEL_PARAMS.has(k) && model[k] !== undefined && model[k] !== null) (copy() as Record<string, unknown>)[k] = f
-    else copy().params = { ...out?.params, [k]: f } as TaglineEvent['params']
+    if (fromModel(k)) { (copy() as Record<string, unknown>)[k] = f; return }
+    const params: Record<string, unknown> = { ...copy().params }
+    if (f === undefined) delete params[k]
+    else params[k] = f
+    copy().params = params as TaglineEvent['params']
   }
   const sent = mpParams(e)
+  const keys = Object.keys(sent)
+  // Past the 25th, the event's own parameters go, last first: GA4 drops what is over (MP's RELAXED
+  // validation), and the ones mpParams adds are what every report reads.
+  let over = keys.length - MAX_PARAMS
+  for (let i = keys.length - 1; i >= 0 && over > 0; i--) {
+    if (fromModel(keys[i])) continue
+    put(keys[i], undefined)
+    cut?.('params')
+    delete sent[keys[i]]
+    over--
+  }
   for (const [k, v] of Object.entries(sent)) {
     if (k === 'items') {
       if (!Array.isArray(v)) continue
-      const items = v.map(item => isObject(item) ? fitAll(item, VALUE_MAX, 'items') : item)
+      const items = v.map(item => isObject(item) ? fitAll(item, VALUE_MAX, 'items', MAX_CUSTOM_ITEM_PARAMS, key => !STANDARD_ITEM_KEYS.has(key)) : item)
       if (items.some((item, i) => item !== v[i])) put(k, items)
       continue
     }
@@ -206,7 +234,7 @@ function withinLimits (e: TaglineEvent, cut?: (field: CutField) => void): Taglin
     if (f !== v) put(k, f)
   }
   if (e.user_properties !== undefined) {
-    const up = fitAll(e.user_properties, USER_PROPERTY_VALUE_MAX, 'user_properties')
+    const up = fitAll(e.user_properties, USER_PROPERTY_VALUE_MAX, 'user_properties', MAX_USER_PROPERTIES)
     if (up !== e.user_properties) copy().user_properties = up
   }
   return out ?? e

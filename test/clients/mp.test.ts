@@ -173,7 +173,7 @@ t.test('limits: params', async t => {
   t.strictSame(codes(example(b => { b.events[0].params = [] })), [['events[0].params', 'VALUE_INVALID']])
 })
 
-t.test('limits: the page fields have longer ones; lengths: false leaves every value length to the tags', async t => {
+t.test('limits: the page fields have longer ones; limits: false leaves value lengths and counts to the tags', async t => {
   const url = (n: number): string => 'https://shop.example/?' + 'q'.repeat(n - 22)
   t.strictSame(codes(example(b => { b.events[0].params.page_location = url(1000); b.events[0].params.page_referrer = url(420); b.events[0].params.page_title = 't'.repeat(300) })), [])
   t.strictSame(codes(example(b => { b.events[0].params.page_location = url(1001); b.events[0].params.page_referrer = url(421); b.events[0].params.page_title = 't'.repeat(301) })),
@@ -185,9 +185,17 @@ t.test('limits: the page fields have longer ones; lengths: false leaves every va
     b.events[0].params.items[0].item_name = 'n'.repeat(300)
     b.user_properties.customer_tier.value = 'v'.repeat(100)
   })
-  t.strictSame(validateMp(long, { lengths: false }), [], 'no length problem without lengths')
+  t.strictSame(validateMp(long, { limits: false }), [], 'no length problem without limits')
   t.equal(validateMp(long).length, 4)
-  t.strictSame(validateMp(example(b => { b.events[0].name = 'a'.repeat(41); b.events[0].params.note = 'x'.repeat(500) }), { lengths: false }).map(p => p.validationCode), ['NAME_INVALID'], 'names are still checked')
+  t.strictSame(validateMp(example(b => { b.events[0].name = 'a'.repeat(41); b.events[0].params.note = 'x'.repeat(500) }), { limits: false }).map(p => p.validationCode), ['NAME_INVALID'], 'names are still checked')
+  const many = example(b => {
+    for (let i = 0; i < 30; i++) b.events[0].params[`p${i}`] = i
+    for (let i = 0; i < 30; i++) b.user_properties[`u${i}`] = { value: i }
+    for (let i = 0; i < 12; i++) b.events[0].params.items[0][`c${i}`] = 'x'
+  })
+  t.equal(validateMp(many).length, 3, 'too many parameters, user properties, custom item parameters')
+  t.strictSame(validateMp(many, { limits: false }), [], 'counts are limits too')
+  t.strictSame(validateMp(example(b => { b.events = Array.from({ length: 26 }, () => ({ name: 'e' })) }), { limits: false }).map(p => p.validationCode), ['EXCEEDED_MAX_ENTITIES'], '26 events in one request are still refused')
 })
 
 t.test('limits: items', async t => {

@@ -68,3 +68,30 @@ t.test('a backend purchase over /collect with a long custom parameter: delivered
   t.equal(ga.events[0].params.coupon_note, 'n'.repeat(100))
   t.equal(await metric(h.metrics, 'tagline_values_cut_total', { tag: 'ga4', field: 'params' }), 1)
 })
+
+t.test('an MP event with 30 parameters: accepted, GA4 gets 25 (its own first), the webhook all 30', async t => {
+  const sink = await startSink(t)
+  const h = await harness({
+    sink,
+    tags: origin => hookTag('hook', origin) +
+      `  - { name: ga4, type: ga4, measurementId: G-ABC1234567, apiSecret: sec, endpoint: "${origin}/ga", batch: { maxEvents: 10, maxWaitMs: 0 }, retry: { maxAttempts: 1 } }\n`
+  })
+  t.teardown(h.close)
+  const params: Record<string, unknown> = { transaction_id: 'T-3', currency: 'EUR', value: 5 }
+  for (let i = 0; i < 27; i++) params[`custom_${i}`] = i
+  const res = await h.app.inject({
+    method: 'POST',
+    url: '/mp/collect?measurement_id=G-ABC1234567&api_secret=sec',
+    headers: { authorization: AUTH },
+    payload: { client_id: '555.1768470000', events: [{ name: 'purchase', params }] }
+  })
+  t.equal(res.statusCode, 204, 'taken')
+  await sink.waitFor(rs => rs.some(r => r.path === '/ga/mp/collect') && rs.some(r => r.path === '/hook'), 'both destinations')
+  const p = (sink.requests.find(r => r.path === '/ga/mp/collect')?.json as any).events[0].params
+  t.equal(Object.keys(p).length, 25)
+  t.same([p.transaction_id, p.currency, p.value], ['T-3', 'EUR', 5], 'the commerce parameters kept')
+  t.notOk('custom_26' in p, 'the last of the event\'s own left out')
+  const hook = (sink.requests.find(r => r.path === '/hook')?.json as any).events[0]
+  t.equal(Object.keys(hook.params).filter(k => k.startsWith('custom_')).length, 27, 'the webhook gets all of them')
+  t.equal(await metric(h.metrics, 'tagline_values_cut_total', { tag: 'ga4', field: 'params' }), 5, '30 sent, 25 kept')
+})

@@ -102,14 +102,12 @@ t.test('MP event params: session engagement, long page fields, limits', async t 
   t.equal(params({ page_location: url }).page_location, url, 'page_location may reach 1000 characters')
   const reason = (e: Partial<TaglineEvent>) => build([ev(e)]).rejected?.[0]?.reason
   t.equal(reason({ page_location: url + 'p'.repeat(200) }), undefined, 'a long value is cut, not refused (below)')
-  t.match(reason({ params: Object.fromEntries(Array.from({ length: 26 }, (_, i) => [`p${i}`, i])) }), /26 parameters; at most 25.*EXCEEDED_MAX_ENTITIES/)
   t.match(reason({ params: { ['p'.repeat(41)]: 1 } }), /longer than 40 characters/)
   t.match(reason({ params: { nested: { a: 1 } } }), /must be a string, number or boolean/)
   t.match(reason({ event_name: 'e'.repeat(41) }), /Event name .* longer than 40/)
   t.match(reason({ event_name: 'screen_view' }), /reserved/)
   t.match(reason({ user_properties: { ['u'.repeat(25)]: 'x' } }), /longer than 24/)
   t.match(reason({ user_properties: { first_visit_time: 1 } }), /reserved/)
-  t.match(reason({ user_properties: Object.fromEntries(Array.from({ length: 26 }, (_, i) => [`u${i}`, i])) }), /26 user properties/)
   t.match(reason({ items: [{ item_id: 'x', ['k'.repeat(41)]: 'v' }] }), /Item parameter name/)
   t.match(reason({ client_id: undefined }), /needs a client_id/)
   t.equal(reason({ timestamp_ms: NOW - 72 * 3600_000 }), undefined, 'exactly 72 h is still accepted')
@@ -225,4 +223,41 @@ t.test('the cut follows what MP sends: items and page fields under params, and n
   const shadowed = ev({ currency: 'EUR', value: 1, params: { currency: 'c'.repeat(150), engagement_time_msec: '9'.repeat(150) } as any })
   t.equal(prep(shadowed), shadowed, 'the same event')
   t.same(cuts, [])
+})
+
+t.test('past GA4\'s counts: the event\'s own parameters past the 25th sent, user properties past the 25th, custom item parameters past the 10th are left out, not the event', async t => {
+  const cuts: string[] = []
+  const custom = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`p${i}`, i]))
+  const e = ev({
+    event_name: 'purchase',
+    ga_session_id: '1718000000',
+    page_location: 'https://shop.example/thanks',
+    page_referrer: 'https://shop.example/cart',
+    page_title: 'Thanks',
+    currency: 'EUR',
+    value: 12,
+    transaction_id: 'T-9',
+    tax: 1,
+    shipping: 2,
+    coupon: 'C',
+    items: [{ item_id: 'A', price: 12, ...Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`c${i}`, 'x'])) }],
+    params: custom,
+    user_properties: Object.fromEntries(Array.from({ length: 27 }, (_, i) => [`u${i}`, i]))
+  })
+  const prepared = ga4.prepare!(e, S as any, { cut: f => cuts.push(f) })
+  const { requests, rejected } = build([prepared])
+  t.equal(rejected, undefined, 'sent, not dead-lettered')
+  const sent = body(requests[0])
+  const p = sent.events[0].params
+  t.equal(Object.keys(p).length, 25)
+  for (const k of ['session_id', 'engagement_time_msec', 'page_location', 'page_referrer', 'page_title', 'currency', 'value', 'transaction_id', 'tax', 'shipping', 'coupon', 'items']) t.ok(k in p, `${k} kept`)
+  t.same(Object.keys(p).filter(k => k.startsWith('p') && /^p\d+$/.test(k)), Array.from({ length: 13 }, (_, i) => `p${i}`), 'the first 13 of the event\'s own')
+  t.same(Object.keys(p.items[0]), ['item_id', 'price', ...Array.from({ length: 10 }, (_, i) => `c${i}`)], '10 custom item parameters')
+  t.same(Object.keys(sent.user_properties), Array.from({ length: 25 }, (_, i) => `u${i}`))
+  t.same(cuts.filter(c => c === 'params').length, 7)
+  t.same(cuts.filter(c => c === 'items').length, 2)
+  t.same(cuts.filter(c => c === 'user_properties').length, 2)
+  t.same(body(build([e]).requests[0]), sent, 'an event queued without the cut is sent the same')
+  const few = ev({ params: { a: 1 }, user_properties: { u: 1 } })
+  t.equal(ga4.prepare!(few, S as any, {}), few, 'nothing over: the same object')
 })
