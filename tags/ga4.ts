@@ -164,6 +164,8 @@ function mpParams (e: TaglineEvent): Obj {
 
 /** Model fields that mpParams sends as parameters of their own name, before the event's params. */
 const MODEL_PARAMS: ReadonlySet<string> = new Set(['page_location', 'page_referrer', 'page_title', 'currency', 'value', 'transaction_id', 'tax', 'shipping', 'coupon', 'items'])
+/** Parameters every report reads: past GA4's 25, the others go first, wherever these came from. */
+const KEPT_FIRST: ReadonlySet<string> = new Set([...MODEL_PARAMS, 'session_id', 'engagement_time_msec'])
 const URL_PARAMS: ReadonlySet<string> = new Set(['page_location', 'page_referrer'])
 
 /**
@@ -213,11 +215,11 @@ function withinLimits (e: TaglineEvent, cut?: (field: CutField) => void): Taglin
   }
   const sent = mpParams(e)
   const keys = Object.keys(sent)
-  // Past the 25th, the event's own parameters go, last first: GA4 drops what is over (MP's RELAXED
-  // validation), and the ones mpParams adds are what every report reads.
+  // Past the 25th, the event's other parameters go, last first: GA4 drops what is over (MP's
+  // RELAXED validation), and session, engagement, page and commerce are what every report reads.
   let over = keys.length - MAX_PARAMS
   for (let i = keys.length - 1; i >= 0 && over > 0; i--) {
-    if (fromModel(keys[i])) continue
+    if (KEPT_FIRST.has(keys[i])) continue
     put(keys[i], undefined)
     cut?.('params')
     delete sent[keys[i]]

@@ -39,6 +39,8 @@ const INDEX = /^(?:0|[1-9]\d*)$/
 // took quadratic time in every numeric comparison).
 const NUMERIC = /^-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/
 
+const REFUSED = 'invalid regular expression (RE2 syntax, as in Google Tag Manager: no lookarounds, no backreferences, repeat counts up to 1000)'
+
 /**
  * A `matches` pattern, compiled; or why it cannot be. RE2, as Google Tag Manager's triggers use
  * (https://support.google.com/tagmanager/answer/7679401): it matches in time linear in the value,
@@ -48,10 +50,17 @@ const NUMERIC = /^-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/
  * groups, `\u` escapes).
  */
 export function compilePattern (pattern: string): RE2JS | string {
+  // translateRegExp would read `\k<name>` (a named backreference, which RE2 lacks) as the text
+  // `k<name>`: a pattern that loads and never matches what its author meant.
+  for (let i = 0; i < pattern.length; i++) {
+    if (pattern[i] !== '\\') continue
+    if (pattern[i + 1] === 'k' && pattern[i + 2] === '<') return `${REFUSED}: \\k<…> is a backreference`
+    i++
+  }
   try {
     return RE2JS.compile(RE2JS.translateRegExp(pattern))
   } catch (err) {
-    return `invalid regular expression (RE2 syntax, as in Google Tag Manager: no lookarounds, no backreferences): ${(err as Error).message.replace(/^error parsing regexp: /, '')}`
+    return `${REFUSED}: ${(err as Error).message.replace(/^error parsing regexp: /, '')}`
   }
 }
 

@@ -261,3 +261,15 @@ t.test('past GA4\'s counts: the event\'s own parameters past the 25th sent, user
   const few = ev({ params: { a: 1 }, user_properties: { u: 1 } })
   t.equal(ga4.prepare!(few, S as any, {}), few, 'nothing over: the same object')
 })
+
+t.test('past 25 parameters, commerce given as parameters is kept too (the JSON client may put it there)', async t => {
+  const params: Record<string, unknown> = {}
+  for (let i = 0; i < 24; i++) params[`dim_${i}`] = i
+  Object.assign(params, { currency: 'EUR', value: 9, transaction_id: 'T-P', items: [{ item_id: 'A' }] })
+  const cuts: string[] = []
+  const sent = body(build([ga4.prepare!(ev({ event_name: 'purchase', params: params as any }), S as any, { cut: f => cuts.push(f) })]).requests[0]).events[0].params
+  t.same([sent.currency, sent.value, sent.transaction_id, sent.items], ['EUR', 9, 'T-P', [{ item_id: 'A' }]])
+  t.equal(Object.keys(sent).length, 25)
+  t.same(cuts, ['params', 'params', 'params'], 'three of the dimensions left out')
+  t.notOk('dim_23' in sent)
+})

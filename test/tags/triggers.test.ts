@@ -136,7 +136,10 @@ t.test('matches', async t => {
   t.equal(on({ page_location: { matches: 'shop.example/check' } }), true, 'a / needs no escape')
   t.equal(on({ page_location: { matches: '(?<host>shop)\\.example' } }), true, 'named groups')
   t.equal(holds({ page_title: { matches: '\\u00e9t\\u00e9' } }, { page_title: 'Soldes d\'\u00e9t\u00e9' }), true, '\\u escapes')
-  for (const bad of ['(?=x)a', '(?!staging)', '(?<=a)b', '(a)\\1']) {
+  t.equal(holds({ page_title: { matches: '\\\\k<' } }, { page_title: 'a\\k<b' }), true, 'a backslash then k< is text')
+  t.equal(holds({ page_title: { matches: 'a{1000}' } }, { page_title: 'a'.repeat(1000) }), true)
+  t.throws(() => compileCondition({ page_title: { matches: 'a{1001}' } } as ConditionSpec), { code: 'bad_regex', message: /repeat counts up to 1000.*invalid repeat count/ })
+  for (const bad of ['(?=x)a', '(?!staging)', '(?<=a)b', '(a)\\1', '(?<n>a)\\k<n>']) {
     t.throws(() => compileCondition({ page_location: { matches: bad } } as ConditionSpec), { code: 'bad_regex', message: /no lookarounds, no backreferences/ }, bad)
   }
 })
