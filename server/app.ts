@@ -125,8 +125,12 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
     allowedHeaders: ['content-type', 'authorization'],
     maxAge: 86400
   })
+  const authenticator = holder.derived(c => makeAuthenticator(c.apiKeys))
+  const authenticate = (header: string | undefined): boolean => authenticator()(header)
   // Installed or not at startup (a reload cannot turn it on or off); max and timeWindow are read
-  // per request, so a reload changes them. A reload does not reset the counts.
+  // per request, so a reload changes them. A reload does not reset the counts. The limit is for
+  // anonymous visitors: a backend with an API key is neither counted nor limited (an order
+  // backend posts each purchase from one address, busier than any visitor); a wrong key counts.
   if (config.server.rateLimit !== false) {
     const limit = holder.derived(c => c.server.rateLimit === false ? undefined : { max: c.server.rateLimit.max, windowMs: windowMs(c.server.rateLimit.timeWindow) })
     await app.register(rateLimit, {
@@ -134,12 +138,12 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
       timeWindow: () => limit()?.windowMs ?? MINUTE,
       ...deps.store.rateLimit,
       skipOnError: true,
+      // authenticate throws on a wrong key (the route answers 401): here that only means "count it".
+      allowList: req => { try { return authenticate(req.headers.authorization) } catch { return false } },
       errorResponseBuilder: () => errors.rateLimited()
     })
   }
 
-  const authenticator = holder.derived(c => makeAuthenticator(c.apiKeys))
-  const authenticate = (header: string | undefined): boolean => authenticator()(header)
   const hub = deps.hub ?? new TraceHub({ replica: 'local', ringSize: () => holder.current().debug.ringSize })
   await app.register(collectRoutes, { holder, store: deps.store, delivery: deps.delivery, metrics, ids, authenticate, hub })
   // With an ops port, /metrics is served there only; /healthz and /readyz stay here for the load balancer.

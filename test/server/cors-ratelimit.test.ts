@@ -1,7 +1,7 @@
 // CORS for browsers on other origins, and rate limits (in process and shared through Redis).
 import t, { type Test } from 'tap'
 import { randomInt } from 'node:crypto'
-import { harness, json, metric, redisStore } from './fixtures/harness.js'
+import { AUTH, harness, json, metric, redisStore } from './fixtures/harness.js'
 import { startSink } from '../fixtures/sink.js'
 
 const CORS = 'server:\n  rateLimit: false\n  cors: { origins: ["https://shop.example", "https://www.shop.example"] }\n'
@@ -89,6 +89,24 @@ t.test('rate limit: the 4th request in the window is 429 rate_limited', async t 
   }
   t.equal(await metric(h.metrics, 'tagline_events_rejected_total', { client: 'edge', reason: 'rate_limited' }), 2)
   t.equal(await metric(h.metrics, 'tagline_http_requests_total', { route: '/collect', status: 429 }), 1)
+})
+
+t.test('rate limit: a backend with an API key is neither counted nor limited; a wrong key is', async t => {
+  const h = await harness({ yaml: LIMIT })
+  t.teardown(h.close)
+  const remoteAddress = freshIp()
+  const post = async (authorization?: string): Promise<number> => (await h.app.inject({
+    method: 'POST', url: '/collect', remoteAddress, headers: authorization === undefined ? {} : { authorization }, payload: { event_name: 'x' }
+  })).statusCode
+  const backend: number[] = []
+  for (let i = 0; i < 10; i++) backend.push(await post(AUTH))
+  t.same(backend, Array(10).fill(202), 'ten purchases from one backend address in a window of 3')
+  t.same([await post(), await post(), await post(), await post()], [202, 202, 202, 429], 'a visitor on the same address still has all 3: the backend counted nothing')
+  t.equal(await post(AUTH), 202, 'the backend goes on while that address is limited')
+  const guesses = freshIp()
+  const wrong: number[] = []
+  for (let i = 0; i < 4; i++) wrong.push((await h.app.inject({ method: 'POST', url: '/collect', remoteAddress: guesses, headers: { authorization: 'Bearer not-a-key' }, payload: { event_name: 'x' } })).statusCode)
+  t.same(wrong, [401, 401, 401, 429], 'a wrong key is counted: guessing keys is limited')
 })
 
 /** Two gateways on the real Redis, with the same store prefix (replicas) or different ones. */
