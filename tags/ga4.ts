@@ -168,6 +168,35 @@ const MODEL_PARAMS: ReadonlySet<string> = new Set(['page_location', 'page_referr
 const KEPT_FIRST: ReadonlySet<string> = new Set([...MODEL_PARAMS, 'session_id', 'engagement_time_msec'])
 const URL_PARAMS: ReadonlySet<string> = new Set(['page_location', 'page_referrer'])
 
+const longer = (v: unknown, max: number | undefined): boolean => typeof v === 'string' && max !== undefined && v.length > max
+
+/** Whether withinLimits may have anything to cut (no allocation: nearly every event has nothing). */
+function mayBeOver (e: TaglineEvent): boolean {
+  const model = e as Record<string, unknown>
+  let params = 0
+  for (const k of MODEL_PARAMS) if (model[k] != null) { params++; if (longer(model[k], valueMax(k))) return true }
+  if (e.params !== undefined) {
+    for (const k in e.params) {
+      if (!Object.hasOwn(e.params, k)) continue
+      // session_id and engagement_time_msec aside, the count can only come out lower than this.
+      if (++params > MAX_PARAMS - 2 || longer(e.params[k], valueMax(k))) return true
+    }
+    if (Array.isArray(e.params.items)) return true
+  }
+  for (const item of (e.items ?? []) as Array<Record<string, unknown>>) {
+    let custom = 0
+    for (const k in item) {
+      if (!Object.hasOwn(item, k)) continue
+      if (longer(item[k], VALUE_MAX) || (!STANDARD_ITEM_KEYS.has(k) && ++custom > MAX_CUSTOM_ITEM_PARAMS)) return true
+    }
+  }
+  if (e.user_properties !== undefined) {
+    let n = 0
+    for (const k in e.user_properties) if (Object.hasOwn(e.user_properties, k) && (++n > MAX_USER_PROPERTIES || longer(e.user_properties[k], USER_PROPERTY_VALUE_MAX))) return true
+  }
+  return false
+}
+
 /**
  * The event cut to what GA4 keeps of it: each value MP would send that is longer than GA4 keeps
  * cut to GA4's limit (valueMax: 1,000 characters of page_location, 100 of most parameters and item
@@ -179,6 +208,7 @@ const URL_PARAMS: ReadonlySet<string> = new Set(['page_location', 'page_referrer
  * The same object when nothing is over.
  */
 function withinLimits (e: TaglineEvent, cut?: (field: CutField) => void): TaglineEvent {
+  if (!mayBeOver(e)) return e
   let out: TaglineEvent | undefined
   const copy = (): TaglineEvent => (out ??= { ...e })
   const fit = (v: unknown, max: number | undefined, field: CutField, url = false): unknown => {

@@ -273,3 +273,33 @@ t.test('past 25 parameters, commerce given as parameters is kept too (the JSON c
   t.same(cuts, ['params', 'params', 'params'], 'three of the dimensions left out')
   t.notOk('dim_23' in sent)
 })
+
+t.test('at each limit nothing is cut (the same object); one past it, that is cut', async t => {
+  const cuts: string[] = []
+  const prep = (e: TaglineEvent): TaglineEvent => ga4.prepare!(e, S as any, { cut: f => cuts.push(f) })
+  const n = (k: number, prefix = 'p'): Record<string, number> => Object.fromEntries(Array.from({ length: k }, (_, i) => [`${prefix}${i}`, i]))
+  const url = (len: number): string => 'https://s.example/?' + 'q'.repeat(len - 19)
+  const cases: Array<[string, (over: number) => Partial<TaglineEvent>, string]> = [
+    ['page_location', o => ({ page_location: url(1000 + o) }), 'page_location'],
+    ['page_referrer', o => ({ page_referrer: url(420 + o) }), 'page_referrer'],
+    ['page_title', o => ({ page_title: 't'.repeat(300 + o) }), 'page_title'],
+    ['coupon', o => ({ coupon: 'c'.repeat(100 + o) }), 'params'],
+    ['a parameter', o => ({ params: { note: 'n'.repeat(100 + o) } }), 'params'],
+    ['25 parameters with a session', o => ({ ga_session_id: '1718000000', params: n(23 + o) }), 'params'],
+    ['an item value', o => ({ items: [{ item_id: 'i'.repeat(100 + o) }] }), 'items'],
+    ['custom item parameters', o => ({ items: [{ item_id: 'A', ...Object.fromEntries(Array.from({ length: 10 + o }, (_, i) => [`c${i}`, 'x'])) }] }), 'items'],
+    ['a user property', o => ({ user_properties: { u: 'u'.repeat(36 + o) } }), 'user_properties'],
+    ['user properties', o => ({ user_properties: n(25 + o, 'u') }), 'user_properties']
+  ]
+  for (const [what, make, field] of cases) {
+    cuts.length = 0
+    const at = ev(make(0))
+    t.equal(prep(at), at, `${what}: at the limit, the same object`)
+    t.same(cuts, [], `${what}: nothing told`)
+    t.equal(build([at]).rejected, undefined, `${what}: at the limit, sent`)
+    const past = ev(make(1))
+    t.not(prep(past), past, `${what}: one past, cut`)
+    t.same(cuts, [field], `${what}: told as ${field}`)
+    t.equal(build([past]).rejected, undefined, `${what}: one past, still sent`)
+  }
+})
