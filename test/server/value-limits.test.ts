@@ -2,22 +2,25 @@
 // longer costs the event: the edge takes it, GA4 gets it cut to its limit, every other destination
 // gets it whole, and the cut is counted. GA4 itself keeps such an event; refusing or dead-lettering
 // it lost purchases from GA4's revenue.
-import t from 'tap'
-import { harness, hookTag, metric, AUTH } from './fixtures/harness.js'
-import { startSink } from '../fixtures/sink.js'
+import t, { type Test } from 'tap'
+import { harness, hookTag, metric, AUTH, type Harness } from './fixtures/harness.js'
+import { startSink, type Sink } from '../fixtures/sink.js'
 import { until } from '../fixtures/wait.js'
+
+/** A gateway with a GA4 tag (and a webhook beside it) delivering to a loopback sink. */
+async function gateway (t: Test, withHook: boolean): Promise<{ sink: Sink, h: Harness }> {
+  const sink = await startSink(t)
+  const ga4 = (origin: string): string => `  - { name: ga4, type: ga4, measurementId: G-ABC1234567, apiSecret: sec, endpoint: "${origin}/ga", batch: { maxEvents: 10, maxWaitMs: 0 }, retry: { maxAttempts: 1 } }\n`
+  const h = await harness({ sink, tags: origin => (withHook ? hookTag('hook', origin) : '') + ga4(origin) })
+  t.teardown(h.close)
+  return { sink, h }
+}
 
 const LANDING = 'https://shop.example/landing?utm_campaign=' + 'c'.repeat(1100)
 const NAME = 'Organic cotton crew-neck T-shirt, heavyweight 240 gsm, garment-dyed, relaxed fit, unisex, in twelve colours'
 
 t.test('a GA4 Measurement Protocol purchase with long values: accepted, GA4 gets them cut, the webhook whole', async t => {
-  const sink = await startSink(t)
-  const h = await harness({
-    sink,
-    tags: origin => hookTag('hook', origin) +
-      `  - { name: ga4, type: ga4, measurementId: G-ABC1234567, apiSecret: sec, endpoint: "${origin}/ga", batch: { maxEvents: 10, maxWaitMs: 0 }, retry: { maxAttempts: 1 } }\n`
-  })
-  t.teardown(h.close)
+  const { sink, h } = await gateway(t, true)
   t.ok(NAME.length > 100)
   const res = await h.app.inject({
     method: 'POST',
@@ -50,12 +53,7 @@ t.test('a GA4 Measurement Protocol purchase with long values: accepted, GA4 gets
 })
 
 t.test('a backend purchase over /collect with a long custom parameter: delivered to GA4, the value cut', async t => {
-  const sink = await startSink(t)
-  const h = await harness({
-    sink,
-    tags: origin => `  - { name: ga4, type: ga4, measurementId: G-ABC1234567, apiSecret: sec, endpoint: "${origin}/ga", batch: { maxEvents: 10, maxWaitMs: 0 }, retry: { maxAttempts: 1 } }\n`
-  })
-  t.teardown(h.close)
+  const { sink, h } = await gateway(t, false)
   const res = await h.app.inject({
     method: 'POST',
     url: '/collect',
@@ -70,13 +68,7 @@ t.test('a backend purchase over /collect with a long custom parameter: delivered
 })
 
 t.test('an MP event with 30 parameters: accepted, GA4 gets 25 (its own first), the webhook all 30', async t => {
-  const sink = await startSink(t)
-  const h = await harness({
-    sink,
-    tags: origin => hookTag('hook', origin) +
-      `  - { name: ga4, type: ga4, measurementId: G-ABC1234567, apiSecret: sec, endpoint: "${origin}/ga", batch: { maxEvents: 10, maxWaitMs: 0 }, retry: { maxAttempts: 1 } }\n`
-  })
-  t.teardown(h.close)
+  const { sink, h } = await gateway(t, true)
   const params: Record<string, unknown> = { transaction_id: 'T-3', currency: 'EUR', value: 5 }
   for (let i = 0; i < 27; i++) params[`custom_${i}`] = i
   const res = await h.app.inject({
