@@ -105,11 +105,25 @@ function checkTags (tags: unknown, triggers: Set<string>, out: Issue[]): void {
   })
 }
 
+// A key marks a request trusted (it may set the visitor's IP, user agent and raw GA4 fields) and
+// opens /admin (queues, replay, erasure): one short enough to guess is refused.
+const API_KEY_MIN = 16
+
+function checkApiKeys (auth: unknown, out: Issue[]): void {
+  if (!isObj(auth) || !Array.isArray(auth.apiKeys)) return
+  auth.apiKeys.forEach((key, i) => {
+    // Empty is "not set" (a variable left empty): no key, not a short one.
+    if (typeof key !== 'string' || key === '' || key.length >= API_KEY_MIN) return
+    out.push(issue(['auth', 'apiKeys', i], 'invalid_value', `an API key of ${key.length} characters can be guessed; use at least ${API_KEY_MIN} (openssl rand -hex 24 makes one)`))
+  })
+}
+
 /** Problems the schema cannot see, as issues to be placed on their lines. */
 export function checkConfig (raw: unknown): Issue[] {
   if (!isObj(raw)) return []
   const out: Issue[] = []
   const triggers = checkTriggers(raw.triggers, out)
   checkTags(raw.tags, triggers, out)
+  checkApiKeys(raw.auth, out)
   return out
 }

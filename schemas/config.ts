@@ -143,7 +143,7 @@ export const Config = Type.Object({
     prefix: Type.Optional(Type.String({ minLength: 1, default: STORE_DEFAULTS.prefix, description: 'Prefix of every Redis key.' }))
   }, { additionalProperties: false })),
   auth: Type.Optional(Type.Object({
-    apiKeys: Type.Optional(Type.Array(Type.String()))
+    apiKeys: Type.Optional(Type.Array(Type.String(), { description: 'Keys a backend sends as Authorization: Bearer <key>, each at least 16 characters (openssl rand -hex 24 makes one). A request with one is trusted: it may set the visitor\'s IP and user agent, and it opens /admin.' }))
   }, { additionalProperties: false })),
   dedup: Type.Optional(Type.Object({
     window: Type.Optional(Duration(IDENTITY_DEFAULTS.dedupWindow)),

@@ -10,7 +10,7 @@ import { validateConfigText } from '../../config/load.js'
 import { WHSEC } from '../fixtures/standard-webhooks.js'
 
 const EXAMPLES = fileURLToPath(new URL('../../config/examples/', import.meta.url))
-const ENV = { BACKEND_API_KEY: 'key-1', WEBHOOK_SECRET: WHSEC, GA4_API_SECRET: 'ga4-secret-1', META_ACCESS_TOKEN: 'meta-token-1', TIKTOK_ACCESS_TOKEN: 'tt-token-1', POSTHOG_API_KEY: 'phc_key_1' }
+const ENV = { BACKEND_API_KEY: 'backend-key-0001-e2f4', WEBHOOK_SECRET: WHSEC, GA4_API_SECRET: 'ga4-secret-1', META_ACCESS_TOKEN: 'meta-token-1', TIKTOK_ACCESS_TOKEN: 'tt-token-1', POSTHOG_API_KEY: 'phc_key_1' }
 const TAGS = 'tags:\n  - { name: console, type: log }\n'
 
 const addresses = (text: string, env: Record<string, string> = {}): unknown => {

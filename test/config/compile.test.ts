@@ -50,7 +50,7 @@ t.test('server, identity, auth, dedup, debug, delivery from the file', async t =
     '  watchConfig: false',
     'identity: { cookieDomain: .shop.example, metaCookies: false, stitch: { ttl: 2d } }',
     'store: { redis: "redis://r:6379", prefix: "shop-prod:" }',
-    'auth: { apiKeys: ["k1", "", "k2"] }',
+    'auth: { apiKeys: ["key-one-00000001", "", "key-two-00000002"] }',
     'dedup: { window: 10m, enabled: false }',
     'debug: { token: t0k_debug_view_0001, ring: 50, onOpsPort: true }',
     'delivery: { maxQueue: 5, deadLetterMax: 0, deadLetterMaxAge: 30d, claimIdle: 45s, localBuffer: 0 }'
@@ -62,7 +62,7 @@ t.test('server, identity, auth, dedup, debug, delivery from the file', async t =
   })
   t.same(c.identity, { cookieDomain: '.shop.example', fpid: true, metaCookies: false, stitch: { enabled: true, ttlMs: 2 * 86_400_000 } })
   t.same(c.store, { redis: 'redis://r:6379', prefix: 'shop-prod:' })
-  t.same(c.apiKeys, ['k1', 'k2'], 'empty keys are dropped')
+  t.same(c.apiKeys, ['key-one-00000001', 'key-two-00000002'], 'empty keys are dropped')
   t.same(c.dedup, { enabled: false, windowMs: 600_000 })
   t.same(c.debug, { token: 't0k_debug_view_0001', ringSize: 50, onOpsPort: true })
   t.same(c.delivery, { maxQueue: 5, deadLetterMax: 0, deadLetterMaxAgeMs: 30 * 86_400_000, claimIdleMs: 45_000, localBuffer: 0 })
@@ -89,12 +89,12 @@ t.test('env defaults, empty values and number coercion', async t => {
   t.same(c.debug, { ringSize: 500, onOpsPort: false }, 'an empty token disables /debug')
   t.same(c.apiKeys, ['literal ${NOT_A_VAR} and $5'], '$${ is a literal ${; empty keys dropped')
 
-  const d = load(text, { BODY_LIMIT: '2048', TRUST: 'true', REDIS_URL: 'redis://x', DEBUG_TOKEN: 'abc_debug_view_0001', API_KEY: 'k' })
+  const d = load(text, { BODY_LIMIT: '2048', TRUST: 'true', REDIS_URL: 'redis://x', DEBUG_TOKEN: 'abc_debug_view_0001', API_KEY: 'env-key-000000000001' })
   t.equal(d.server.bodyLimit, 2048)
   t.equal(d.server.trustProxy, true)
   t.same(d.store, { redis: 'redis://x', prefix: 'tagline:' })
   t.same(d.debug, { token: 'abc_debug_view_0001', ringSize: 500, onOpsPort: false })
-  t.same(d.apiKeys, ['k', 'literal ${NOT_A_VAR} and $5'])
+  t.same(d.apiKeys, ['env-key-000000000001', 'literal ${NOT_A_VAR} and $5'])
   t.equal(load(text, { BODY_LIMIT: '' }).server.bodyLimit, 65536, 'an empty variable takes the default')
   t.same(load('dedup:\n  window: ${W:-2h}').dedup.windowMs, 7_200_000, 'non-numeric text stays a string')
   t.equal(load('debug: { token: "x-${A}-${B}" }', { A: '1234567', B: '2345678' }).debug.token, 'x-1234567-2345678', 'several references in one value')

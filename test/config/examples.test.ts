@@ -29,11 +29,11 @@ t.test('quickstart runs with no accounts and no env vars', async t => {
 t.test('full loads with its env vars, and names them when missing', async t => {
   const file = example('full.yaml')
   t.match(readFileSync(file, 'utf8'), /^# yaml-language-server: \$schema=\.\.\/\.\.\/schemas\/config\.schema\.json\n/)
-  const env = { BACKEND_API_KEY: 'key-1', WEBHOOK_SECRET: WHSEC, GA4_API_SECRET: 'ga4-secret-1', META_ACCESS_TOKEN: 'meta-token-1', TIKTOK_ACCESS_TOKEN: 'tt-token-1', POSTHOG_API_KEY: 'phc_key_1' }
+  const env = { BACKEND_API_KEY: 'backend-key-0001-e2f4', WEBHOOK_SECRET: WHSEC, GA4_API_SECRET: 'ga4-secret-1', META_ACCESS_TOKEN: 'meta-token-1', TIKTOK_ACCESS_TOKEN: 'tt-token-1', POSTHOG_API_KEY: 'phc_key_1' }
   const c = loadConfigFile(file, env)
   t.equal(c.server.port, 8080)
   t.same(c.server.trustProxy, ['10.0.0.0/8'])
-  t.same(c.apiKeys, ['key-1'])
+  t.same(c.apiKeys, ['backend-key-0001-e2f4'])
   t.same(c.store, { prefix: 'tagline:' })
   t.same(c.debug, { ringSize: 500, onOpsPort: false })
   t.same(c.privacy, { honorGpc: true })

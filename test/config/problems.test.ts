@@ -92,6 +92,9 @@ t.test('environment variables', async t => {
     code: 'env_missing', line: 2, path: 'auth.apiKeys[0]', message: 'environment variable BACKEND_API_KEY is not set'
   })
   one(t, 'auth:\n  apiKeys: ["${BACKEND_API_KEY}"]\n', { code: 'env_missing', message: 'environment variable BACKEND_API_KEY is empty' }, { BACKEND_API_KEY: '' })
+  // A key opens /admin and lets a request set the visitor's IP: one short enough to guess is refused, without being printed.
+  one(t, 'auth:\n  apiKeys: ["${BACKEND_API_KEY}"]\n', { code: 'invalid_value', line: 2, path: 'auth.apiKeys[0]', message: 'an API key of 6 characters can be guessed; use at least 16 (openssl rand -hex 24 makes one)' }, { BACKEND_API_KEY: 'hunter' })
+  one(t, 'auth:\n  apiKeys: [0123456789abcdef, short-key]\n', { code: 'invalid_value', path: 'auth.apiKeys[1]', message: /9 characters/ })
   one(t, 'debug:\n  token: ${DEBUG TOKEN}\n', { code: 'env_malformed', line: 2, path: 'debug.token', message: /^malformed reference/ })
   one(t, 'debug:\n  token: abc${DEBUG\n', { code: 'env_malformed', path: 'debug.token', message: /^unterminated/ })
   one(t, 'server:\n  port: ${PORT_NUMBER}\n', { code: 'env_missing', path: 'server.port' })

@@ -208,17 +208,17 @@ t.test('restart-only settings are reported ignored and keep their running value'
 
 t.test('ConfigHolder: derived values are rebuilt only after a swap', async t => {
   const text = (keys: string[]): string => `auth:\n  apiKeys: ${JSON.stringify(keys)}\ntags: []\n`
-  const holder = new ConfigHolder(loadConfig({ text: text(['a']) }, {}))
+  const holder = new ConfigHolder(loadConfig({ text: text(['key-a-0000000001']) }, {}))
   let builds = 0
   const keys = holder.derived(c => { builds++; return c.apiKeys.join(',') })
-  t.equal(keys(), 'a')
-  t.equal(keys(), 'a')
+  t.equal(keys(), 'key-a-0000000001')
+  t.equal(keys(), 'key-a-0000000001')
   t.equal(builds, 1, 'built once for many reads')
-  const report = holder.swap(loadConfig({ text: text(['b']) }, {}))
+  const report = holder.swap(loadConfig({ text: text(['key-b-0000000002']) }, {}))
   t.same(report, { changed: ['auth.apiKeys'], ignoredUntilRestart: [] })
-  t.equal(keys(), 'b')
+  t.equal(keys(), 'key-b-0000000002')
   t.equal(builds, 2)
-  t.same(holder.swap(loadConfig({ text: text(['b']) }, {})), { changed: [], ignoredUntilRestart: [] }, 'the same file again: nothing changed')
+  t.same(holder.swap(loadConfig({ text: text(['key-b-0000000002']) }, {})), { changed: [], ignoredUntilRestart: [] }, 'the same file again: nothing changed')
 })
 
 // ------------------------------------------------------------------ the real process
