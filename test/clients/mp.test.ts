@@ -129,6 +129,11 @@ t.test('app streams, firebase_app_id, non_personalized_ads, address and consent 
   t.equal(ev.client_id, undefined)
 })
 
+t.test('consent.ad_storage (not MP\'s own field) is heard: a refusal there gates the ad tags', async t => {
+  const [ev] = mp.parse(snap({ client_id: '1.2', consent: { ad_storage: 'DENIED', analytics_storage: 'granted' }, events: [{ name: 'purchase' }] }))
+  t.same(ev.consent, { ad_storage: 'denied', analytics_storage: 'granted' })
+})
+
 t.test('a request with only user properties is valid and has no events', async t => {
   t.strictSame(mp.parse(snap({ client_id: '1.2', user_properties: { tier: { value: 'gold' } }, events: [] })), [])
 })
