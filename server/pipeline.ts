@@ -16,7 +16,7 @@ import { enrich, type CookieToSet } from './enrich.js'
 import { mintClientId } from './identity.js'
 import { applyTransform, hasTransform } from './transform.js'
 import { applyIpMode, contextIpMode, type IpMode } from './ip.js'
-import { contextFields, contextKeys, contextOf, fromFields, stitch, type BrowserContext } from './stitch.js'
+import { contextFields, contextKeys, contextOf, fromFields, learnedKeys, stitch, type BrowserContext } from './stitch.js'
 import { errors, isTaglineError } from '../common/errors.js'
 
 export interface PipelineDeps {
@@ -173,11 +173,11 @@ async function stitchBackendEvents (store: Store, events: TaglineEvent[]): Promi
     if (keys.length === 0) continue
     // A store that cannot answer costs the event its stitching, not its delivery.
     const lookup = async (ks: string[]): Promise<Array<BrowserContext | undefined>> => await Promise.all(ks.map(k => store.fields(k).then(fromFields, () => undefined)))
-    let out = stitch(e, await lookup(keys))
-    // An order id or user id may lead to the visitor's client id, whose context is the richest.
-    const more = contextKeys(out).filter(k => !keys.includes(k))
-    if (more.length > 0) out = stitch(out, await lookup(more), out.source?.stitched)
-    events[i] = out
+    const found = await lookup(keys)
+    const more = learnedKeys(e, found).filter(k => !keys.includes(k))
+    // All of them before anything is filled: the newest may be a refusal the first ones predate.
+    if (more.length > 0) found.push(...await lookup(more))
+    events[i] = stitch(e, found)
   }
 }
 
@@ -200,7 +200,9 @@ export class ContextWriter {
   /** Browser events leave their context behind, off the request path: a failed write only means
    * a later backend event is not stitched. `ip`: how much of the visitor IP the context keeps. */
   remember (events: TaglineEvent[], now: number, ip: IpMode = 'full'): void {
-    const latest = new Map<string, Record<string, string>>()
+    // Per key, what this request leaves, in its events' order: a refusal replaces the record (and
+    // what earlier events of the request merged), a later event merges onto that again.
+    const latest = new Map<string, { fields: Record<string, string>, replace: boolean }>()
     for (const e of events) {
       const ctx = contextOf(e)
       if (ctx === undefined) continue
@@ -210,9 +212,14 @@ export class ContextWriter {
         else ctx.ip_override = kept
       }
       const fields = contextFields(ctx)
-      for (const key of contextKeys(e)) latest.set(key, { ...latest.get(key), ...fields })
+      for (const key of contextKeys(e)) {
+        const before = latest.get(key)
+        latest.set(key, ctx.refused === true
+          ? { fields, replace: true }
+          : { fields: { ...before?.fields, ...fields }, replace: before?.replace === true })
+      }
     }
-    for (const [key, fields] of latest) {
+    for (const [key, { fields, replace }] of latest) {
       const { at_ms: _at, ...rest } = fields
       // A digest: notes are kept for up to 50,000 keys, and a context may hold kilobytes.
       const sig = hash('sha1', JSON.stringify(rest), 'base64')
@@ -226,7 +233,7 @@ export class ContextWriter {
         if (now - v.at < REWRITE_AFTER_MS && this.#last.size <= MAX_REMEMBERED) break
         this.#last.delete(k)
       }
-      this.store.merge(key, fields, this.ttlMs).catch(() => this.#last.delete(key))
+      this.store.merge(key, fields, this.ttlMs, { replace }).catch(() => this.#last.delete(key))
     }
   }
 }

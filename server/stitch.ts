@@ -2,7 +2,7 @@
 // knows the visitor's IP, user agent, cookies or click ids, and its match quality at the ad
 // platforms collapses. The gateway remembers the last browser context per client_id, user_id and
 // transaction_id, and fills what a trusted backend event lacks. Pure: the pipeline does the I/O.
-import type { TaglineEvent, BrowserIds, ClickIds, Campaign } from '../schemas/event.js'
+import type { TaglineEvent, BrowserIds, ClickIds, Campaign, Consent } from '../schemas/event.js'
 import { cutText } from '../common/guards.js'
 
 export interface BrowserContext {
@@ -21,6 +21,14 @@ export interface BrowserContext {
    * a user's contexts under their browsers' client ids and order ids too; never stitched.
    */
   user_id?: string
+  /** The consent the browser event stated: a backend event that states none takes it. */
+  consent?: Consent
+  /**
+   * The visitor refused (ad_storage or ad_user_data denied, or a Global Privacy Control signal).
+   * Such a context holds no identifiers: writing it erases what earlier hits left.
+   */
+  refused?: boolean
+  gpc?: boolean
   at_ms: number
 }
 
@@ -36,14 +44,27 @@ const FIELD_MAX = 1024
 const kept = (k: string, v: string): string | undefined => v.length <= FIELD_MAX ? v : k === 'page_location' ? cutText(v, FIELD_MAX, true) : undefined
 const GROUPS = ['browser_ids', 'click_ids', 'campaign'] as const
 
+const CONSENT_TYPES = ['ad_storage', 'analytics_storage', 'ad_user_data', 'ad_personalization'] as const
+
 /**
- * The context a browser event leaves behind; none when the visitor refused ad storage or ad data,
- * or sent a Global Privacy Control signal: stitching exists for ad matching, which they opted out of.
+ * The context a browser event leaves behind (none for a backend's). When the visitor refused ad
+ * storage or ad data, or sent a Global Privacy Control signal, it is a refusal: their consent and
+ * nothing else, written in place of what earlier hits left (ContextWriter), so that a later
+ * backend event for the same visitor, order or user is not given identifiers they took back, and
+ * takes their refusal as its consent when it states none (stitch).
  */
 export function contextOf (e: TaglineEvent): BrowserContext | undefined {
-  if (e.source?.trusted !== false || e.source.gpc === true) return undefined
-  if (e.consent?.ad_storage === 'denied' || e.consent?.ad_user_data === 'denied') return undefined
-  const ctx: BrowserContext = { at_ms: e.timestamp_ms ?? e.source.received_ms }
+  if (e.source?.trusted !== false) return undefined
+  const at = e.timestamp_ms ?? e.source.received_ms
+  const consent = e.consent !== undefined && Object.keys(e.consent).length > 0 ? { ...e.consent } : undefined
+  const gpc = e.source.gpc === true
+  if (gpc || e.consent?.ad_storage === 'denied' || e.consent?.ad_user_data === 'denied') {
+    const refusal: BrowserContext = { at_ms: at, refused: true, gpc }
+    if (consent !== undefined) refusal.consent = consent
+    return refusal
+  }
+  const ctx: BrowserContext = { at_ms: at, gpc: false }
+  if (consent !== undefined) ctx.consent = consent
   for (const k of SCALARS) if (e[k] !== undefined) ctx[k] = e[k]
   for (const k of GROUPS) if (e[k] !== undefined && Object.keys(e[k] as object).length > 0) (ctx as unknown as Record<string, unknown>)[k] = { ...e[k] }
   if (e.user_id !== undefined) ctx.user_id = e.user_id
@@ -53,7 +74,17 @@ export function contextOf (e: TaglineEvent): BrowserContext | undefined {
 /** Whether stitching could fill anything here: a trusted event, with a key to look up, missing a field. */
 export function couldStitch (e: TaglineEvent): boolean {
   if (e.source?.trusted !== true || contextKeys(e).length === 0) return false
-  return [...SCALARS, ...GROUPS].some(k => e[k] === undefined)
+  return e.consent === undefined || [...SCALARS, ...GROUPS].some(k => e[k] === undefined)
+}
+
+/**
+ * Where else to look, from what the contexts found say: an order id or user id may lead to the
+ * visitor's client id (the first found that names one), whose context is the richest.
+ */
+export function learnedKeys (e: TaglineEvent, contexts: Array<BrowserContext | undefined>): string[] {
+  if (e.client_id !== undefined) return []
+  const cid = contexts.find(c => c?.client_id !== undefined)?.client_id
+  return cid === undefined ? [] : contextKeys({ event_name: '', client_id: cid })
 }
 
 /** Where a browser event's context is kept (and where a backend event looks, most specific first). */
@@ -69,7 +100,9 @@ export function contextKeys (e: TaglineEvent): string[] {
 /** A context as flat store fields (`browser_ids.fbp`…): the store merges field by field, so an
  * older click id or cookie survives a later hit that lacks it, with no read before the write. */
 export function contextFields (ctx: BrowserContext): Record<string, string> {
-  const out: Record<string, string> = { at_ms: String(ctx.at_ms) }
+  // refused and gpc are written by every context, so a later grant clears an earlier refusal.
+  const out: Record<string, string> = { at_ms: String(ctx.at_ms), refused: ctx.refused === true ? '1' : '0', gpc: ctx.gpc === true ? '1' : '0' }
+  for (const k of CONSENT_TYPES) { const v = ctx.consent?.[k]; if (v !== undefined) out[`consent.${k}`] = v }
   const put = (name: string, value: string): void => { const v = kept(name, value); if (v !== undefined) out[name] = v }
   for (const k of SCALARS) if (ctx[k] !== undefined) put(k, ctx[k] as string)
   if (ctx.user_id !== undefined) put('user_id', ctx.user_id)
@@ -89,6 +122,14 @@ const GROUP_FIELDS: Record<string, ReadonlySet<string>> = {
 export function fromFields (rec: Record<string, string> | undefined): BrowserContext | undefined {
   if (rec === undefined) return undefined
   const ctx: BrowserContext = { at_ms: Number(rec.at_ms) || 0 }
+  if (rec.refused === '1') ctx.refused = true
+  if (rec.gpc === '1') ctx.gpc = true
+  for (const k of CONSENT_TYPES) {
+    const v = rec[`consent.${k}`]
+    if (v === 'granted' || v === 'denied') (ctx.consent ??= {})[k] = v
+  }
+  // A refusal holds no identifiers; should an older writer's fields sit beside it, none is read.
+  if (ctx.refused === true) return ctx
   for (const k of SCALARS) if (typeof rec[k] === 'string') ctx[k] = rec[k]
   for (const [key, value] of Object.entries(rec)) {
     const dot = key.indexOf('.')
@@ -102,12 +143,22 @@ export function fromFields (rec: Record<string, string> | undefined): BrowserCon
   return ctx
 }
 
-/** Fill what the backend event lacks from the contexts found (first found wins); list what was filled. */
-export function stitch (e: TaglineEvent, contexts: Array<BrowserContext | undefined>, already: string[] = []): TaglineEvent {
-  const filled: string[] = [...already]
+/**
+ * Fill what the backend event lacks from the contexts found (first found wins); list what was
+ * filled. The most recent context speaks for the visitor's consent: a backend event that states
+ * none takes it (and a GPC signal with it), and when that context is a refusal nothing else is
+ * filled, from any context.
+ */
+export function stitch (e: TaglineEvent, contexts: Array<BrowserContext | undefined>): TaglineEvent {
+  const found = contexts.filter((c): c is BrowserContext => c !== undefined)
+  if (found.length === 0) return e
+  const latest = found.reduce((a, b) => b.at_ms > a.at_ms ? b : a)
+  const filled: string[] = []
   const out: TaglineEvent = { ...e }
-  for (const ctx of contexts) {
-    if (ctx === undefined) continue
+  if (out.consent === undefined && latest.consent !== undefined) { out.consent = { ...latest.consent }; filled.push('consent') }
+  if (latest.gpc === true && out.source?.gpc !== true) { out.source = { ...out.source!, gpc: true }; filled.push('gpc') }
+  for (const ctx of latest.refused === true ? [] : found) {
+    if (ctx.refused === true) continue
     for (const k of SCALARS) {
       if (out[k] === undefined && ctx[k] !== undefined) { out[k] = ctx[k]; filled.push(k) }
     }
@@ -121,7 +172,7 @@ export function stitch (e: TaglineEvent, contexts: Array<BrowserContext | undefi
       if (Object.keys(into).length > 0) (out as Record<string, unknown>)[k] = into
     }
   }
-  if (filled.length === already.length) return e
+  if (filled.length === 0) return e
   out.source = { ...out.source!, stitched: filled }
   if (out.page_hostname === undefined && filled.includes('page_location')) {
     try {

@@ -23,10 +23,10 @@ export class MemoryStore implements Store {
     this.#now = opts.now ?? Date.now
   }
 
-  async merge (key: string, fields: Record<string, string>, ttlMs: number): Promise<void> {
+  async merge (key: string, fields: Record<string, string>, ttlMs: number, opts: { replace?: boolean } = {}): Promise<void> {
     const now = this.#now()
     const old = this.#records.get(key)
-    const kept = old !== undefined && old.expires > now ? old.fields : {}
+    const kept = old !== undefined && old.expires > now && opts.replace !== true ? old.fields : {}
     // Delete first so a rewritten key moves to the end: the Map stays ordered by write time.
     this.#records.delete(key)
     this.#records.set(key, { fields: { ...kept, ...fields }, expires: now + ttlMs })

@@ -28,21 +28,23 @@ const RECORDS_PER_CALL = 200
 // The stitching contexts' reads and writes, for several records at once (see TurnCalls). Each
 // record is tried on its own (pcall): one Redis refuses (a key of another type) fails only its own
 // caller. Per record, the reply is Redis's error message (a string) or the result.
-// MERGE: KEYS the records; ARGV per record: ttl ms, the number of fields, then field, value, ….
-// A record's fields and its ttl change together, as a MULTI of HSET + PEXPIRE did. Result: 1.
+// MERGE: KEYS the records; ARGV per record: ttl ms, '1' to replace the record (else '0'), the
+// number of fields, then field, value, …. A record's fields and its ttl change together, as a
+// MULTI of HSET + PEXPIRE did; a replace deletes the record first, in the same script. Result: 1.
 const MERGE = `
 local out, a = {}, 1
 for i = 1, #KEYS do
-  local ttl, n = ARGV[a], tonumber(ARGV[a + 1])
+  local ttl, replace, n = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2])
   local r = 0
-  if n > 0 then r = redis.pcall('HSET', KEYS[i], unpack(ARGV, a + 2, a + 1 + 2 * n)) end
+  if replace == '1' then redis.call('DEL', KEYS[i]) end
+  if n > 0 then r = redis.pcall('HSET', KEYS[i], unpack(ARGV, a + 3, a + 2 + 2 * n)) end
   if type(r) == 'table' and r.err then
     out[i] = r.err
   else
     redis.call('PEXPIRE', KEYS[i], ttl)
     out[i] = 1
   end
-  a = a + 2 + 2 * n
+  a = a + 3 + 2 * n
 end
 return out
 `
@@ -98,7 +100,7 @@ export class RedisStore implements Store {
   readonly client: Redis
   /** Prefix of every key this gateway writes (queues, dedup marks, contexts, rate limits). */
   readonly prefix: string
-  private readonly merges: TurnCalls<{ key: string, fields: Record<string, string>, ttlMs: number }, undefined>
+  private readonly merges: TurnCalls<{ key: string, fields: Record<string, string>, ttlMs: number, replace: boolean }, undefined>
   private readonly reads: TurnCalls<string, Record<string, string> | undefined>
 
   constructor (opts: RedisStoreOptions) {
@@ -133,7 +135,7 @@ export class RedisStore implements Store {
       const args: Array<string | number> = []
       for (const m of items) {
         const entries = Object.entries(m.fields)
-        args.push(Math.max(1, Math.round(m.ttlMs)), entries.length)
+        args.push(Math.max(1, Math.round(m.ttlMs)), m.replace ? '1' : '0', entries.length)
         for (const [f, v] of entries) args.push(f, v)
       }
       return (await scripts.taglineMerge(items.length, ...items.map(m => rec(m.key)), ...args)).map(refusal)
@@ -164,9 +166,9 @@ export class RedisStore implements Store {
     if (this.client.status === 'wait') await this.client.connect()
   }
 
-  /** Gathered with the other merges of this event-loop turn (TurnCalls). */
-  async merge (key: string, fields: Record<string, string>, ttlMs: number): Promise<void> {
-    await this.merges.call({ key, fields, ttlMs })
+  /** Gathered with the other merges of this event-loop turn (TurnCalls), in order. */
+  async merge (key: string, fields: Record<string, string>, ttlMs: number, opts: { replace?: boolean } = {}): Promise<void> {
+    await this.merges.call({ key, fields, ttlMs, replace: opts.replace === true })
   }
 
   /** Gathered with the other reads of this event-loop turn (TurnCalls). */

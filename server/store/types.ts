@@ -9,9 +9,10 @@ export interface Store {
   readonly redis?: { client: Redis, prefix: string }
   /**
    * Merge `fields` into the record under `key` (fields not given are kept) and keep it `ttlMs`
-   * from now. Field-level, so concurrent writers never lose each other's fields.
+   * from now. Field-level, so concurrent writers never lose each other's fields. With `replace`
+   * the record becomes `fields` alone: what it held before is gone, in the same step.
    */
-  merge (key: string, fields: Record<string, string>, ttlMs: number): Promise<void>
+  merge (key: string, fields: Record<string, string>, ttlMs: number, opts?: { replace?: boolean }): Promise<void>
   /** The record under `key`, or undefined when there is none or it expired. */
   fields (key: string): Promise<Record<string, string> | undefined>
   /**

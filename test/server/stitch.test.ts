@@ -9,23 +9,29 @@ import type { Store } from '../../server/store/types.js'
 const browserSource = { client: 'gtag', request_id: 'r1', received_ms: 1000, trusted: false }
 const backendSource = { client: 'json', request_id: 'r2', received_ms: 2000, trusted: true }
 
-t.test('contextOf: browser events only, and never when ad storage or ad data was refused', async t => {
+t.test('contextOf: browser events only; a refusal is a context of its own, with nothing but the refusal', async t => {
   const e: TaglineEvent = {
     event_name: 'page_view', client_id: '1.2', ip_override: '203.0.113.7', user_agent: 'UA', page_location: 'https://shop.example/?fbclid=F1',
     browser_ids: { fbp: 'fb.1.1.2', fbc: 'fb.1.1.F1' }, click_ids: { fbclid: 'F1' }, source: browserSource, timestamp_ms: 1000
   }
-  t.same(contextOf(e), { at_ms: 1000, client_id: '1.2', ip_override: '203.0.113.7', user_agent: 'UA', page_location: 'https://shop.example/?fbclid=F1', browser_ids: { fbp: 'fb.1.1.2', fbc: 'fb.1.1.F1' }, click_ids: { fbclid: 'F1' } })
+  t.same(contextOf(e), { at_ms: 1000, gpc: false, client_id: '1.2', ip_override: '203.0.113.7', user_agent: 'UA', page_location: 'https://shop.example/?fbclid=F1', browser_ids: { fbp: 'fb.1.1.2', fbc: 'fb.1.1.F1' }, click_ids: { fbclid: 'F1' } })
+  t.same(contextOf({ ...e, consent: { ad_storage: 'granted', ad_user_data: 'granted' } })?.consent, { ad_storage: 'granted', ad_user_data: 'granted' }, 'the consent stated is kept')
   t.equal(contextOf({ ...e, source: backendSource }), undefined, 'a backend event leaves no context')
-  t.equal(contextOf({ ...e, consent: { ad_storage: 'denied' } }), undefined)
-  t.equal(contextOf({ ...e, consent: { ad_user_data: 'denied' } }), undefined)
+  t.same(contextOf({ ...e, consent: { ad_storage: 'denied' } }), { at_ms: 1000, refused: true, gpc: false, consent: { ad_storage: 'denied' } })
+  t.same(contextOf({ ...e, consent: { ad_user_data: 'denied', analytics_storage: 'granted' } }), { at_ms: 1000, refused: true, gpc: false, consent: { ad_user_data: 'denied', analytics_storage: 'granted' } })
+  t.same(contextOf({ ...e, consent: { ad_personalization: 'denied' } })?.refused, undefined, 'personalization alone is no refusal of stitching')
   t.same(contextKeys({ event_name: 'x', client_id: 'c', user_id: 'u', transaction_id: 'T' }), ['ctx:tx:T', 'ctx:uid:u', 'ctx:cid:c'])
 })
 
 t.test('contexts travel as flat fields and come back whole', async t => {
-  const ctx = { at_ms: 5, client_id: '1.2', ip_override: '2.2.2.2', click_ids: { fbclid: 'F1' }, browser_ids: { fbp: 'p1', fbc: 'c2' } }
+  const ctx = { at_ms: 5, consent: { ad_storage: 'granted' as const }, client_id: '1.2', ip_override: '2.2.2.2', click_ids: { fbclid: 'F1' }, browser_ids: { fbp: 'p1', fbc: 'c2' } }
   const fields = contextFields(ctx)
-  t.same(fields, { at_ms: '5', client_id: '1.2', ip_override: '2.2.2.2', 'browser_ids.fbp': 'p1', 'browser_ids.fbc': 'c2', 'click_ids.fbclid': 'F1' })
+  t.same(fields, { at_ms: '5', refused: '0', gpc: '0', 'consent.ad_storage': 'granted', client_id: '1.2', ip_override: '2.2.2.2', 'browser_ids.fbp': 'p1', 'browser_ids.fbc': 'c2', 'click_ids.fbclid': 'F1' })
   t.same(fromFields(fields), ctx)
+  const refusal = contextFields({ at_ms: 6, refused: true, gpc: true })
+  t.same(refusal, { at_ms: '6', refused: '1', gpc: '1' })
+  t.same(fromFields({ ...fields, ...refusal }), { at_ms: 6, refused: true, gpc: true, consent: { ad_storage: 'granted' } }, 'a refusal reads no identifiers, even beside old ones')
+  t.same(fromFields({ at_ms: '1', 'consent.ad_storage': 'maybe' }), { at_ms: 1 }, 'a consent value that is not one is ignored')
   t.same(fromFields({ at_ms: 'x', 'browser_ids.__proto__': 'bad', 'nope.x': 'y', 'constructor.x': 'c', 'toString.y': 't', 'click_ids.gclid': 'G' }), { at_ms: 0, click_ids: { gclid: 'G' } }, 'unknown fields are ignored')
   t.equal(fromFields(undefined), undefined)
   const signedIn = contextFields({ at_ms: 5, client_id: '1.2', user_id: 'u1' })
@@ -135,9 +141,26 @@ t.test('stitching can be turned off', async t => {
   t.equal(h.sink.delivered('/hook').find(e => e.event_id === 'X')?.user_agent, undefined, 'the backend event is not stitched')
 })
 
-t.test('a visitor who sent Sec-GPC leaves no context to stitch', async t => {
+t.test('a visitor who sent Sec-GPC leaves a refusal, nothing to stitch', async t => {
   const e: TaglineEvent = { event_name: 'purchase', client_id: '1.2', ip_override: '192.0.2.44', source: { ...browserSource, gpc: true } }
-  t.equal(contextOf(e), undefined)
+  t.same(contextOf(e), { at_ms: 1000, refused: true, gpc: true })
+})
+
+t.test('stitch: the newest context speaks for consent; after a refusal nothing is filled', async t => {
+  const backend: TaglineEvent = { event_name: 'purchase', transaction_id: 'T1', source: backendSource }
+  const granted = { at_ms: 10, gpc: false, consent: { ad_storage: 'granted' as const, ad_user_data: 'granted' as const }, client_id: '1.2', ip_override: '203.0.113.7', browser_ids: { fbp: 'p1' } }
+  const refused = { at_ms: 20, refused: true, gpc: false, consent: { ad_storage: 'denied' as const, ad_user_data: 'denied' as const } }
+  const a = stitch(backend, [granted])
+  t.same([a.consent, a.ip_override, a.browser_ids, a.source?.stitched], [granted.consent, '203.0.113.7', { fbp: 'p1' }, ['consent', 'client_id', 'ip_override', 'browser_ids.fbp']], 'a grant: identifiers and its consent')
+  const b = stitch(backend, [granted, refused])
+  t.same([b.consent, b.ip_override, b.browser_ids, b.client_id, b.source?.stitched], [refused.consent, undefined, undefined, undefined, ['consent']], 'a newer refusal anywhere: its consent, no identifier from any context')
+  const c = stitch(backend, [{ ...refused, at_ms: 5 }, granted])
+  t.equal(c.ip_override, '203.0.113.7', 'a refusal the visitor took back by granting again later does not hold')
+  const own = stitch({ ...backend, consent: { ad_storage: 'granted', ad_user_data: 'granted' } }, [granted, refused])
+  t.same([own.consent, own.ip_override], [{ ad_storage: 'granted', ad_user_data: 'granted' }, undefined], 'consent the backend states is its own; still nothing from behind a refusal')
+  const gpc = stitch(backend, [granted, { at_ms: 30, refused: true, gpc: true }])
+  t.same([gpc.source?.gpc, gpc.consent, gpc.source?.stitched], [true, undefined, ['gpc']], 'a GPC refusal: the signal travels, nothing else')
+  t.equal(stitch(backend, [undefined]), backend, 'nothing found: the same event')
 })
 
 t.test('an unchanged context is not rewritten on every hit', async t => {

@@ -23,6 +23,19 @@ for (const [name, make] of makers) {
     t.same(await store.fields('ctx:cid:1.2'), { ip_override: '203.0.113.8', 'click_ids.fbclid': 'F1', 'browser_ids.fbp': 'fb.1.2.3' }, 'fields merge; newer values win')
     await Promise.all(Array.from({ length: 10 }, (_, i) => store.merge('ctx:race', { [`f${i}`]: String(i) }, 60_000)))
     t.equal(Object.keys(await store.fields('ctx:race') ?? {}).length, 10, 'concurrent merges lose no field')
+    await store.merge('ctx:cid:1.2', { refused: '1' }, 60_000, { replace: true })
+    t.same(await store.fields('ctx:cid:1.2'), { refused: '1' }, 'a replace leaves nothing of what was there')
+    await store.merge('ctx:cid:1.2', { ip_override: '203.0.113.9' }, 60_000)
+    t.same(await store.fields('ctx:cid:1.2'), { refused: '1', ip_override: '203.0.113.9' }, 'and a merge after it merges again')
+    await store.merge('ctx:new', { a: '1' }, 60_000, { replace: true })
+    t.same(await store.fields('ctx:new'), { a: '1' }, 'a replace of nothing writes')
+    // Order within a turn holds: a merge, a replace, a merge of one key in the same turn.
+    await Promise.all([
+      store.merge('ctx:turn', { old: '1', keep: 'no' }, 60_000),
+      store.merge('ctx:turn', { refused: '1' }, 60_000, { replace: true }),
+      store.merge('ctx:turn', { after: '1' }, 60_000)
+    ])
+    t.same(await store.fields('ctx:turn'), { refused: '1', after: '1' }, 'in the order given')
     await store.merge('ctx:short', { a: 'x' }, 30)
     await new Promise(resolve => setTimeout(resolve, 80))
     t.equal(await store.fields('ctx:short'), undefined, 'a record expires with its ttl')
