@@ -79,7 +79,16 @@ export function startConfigReloads (opts: ReloadOptions): ConfigReloads {
       return refuse(cause, result.problems)
     }
     const next = result.config
-    const { changed, ignoredUntilRestart } = gateway.reload(next)
+    let report: ReturnType<typeof gateway.reload>
+    try {
+      // Refused here when it would change what the running queues hold (a tag's type).
+      report = gateway.reload(next)
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err
+      refused = hash
+      return refuse(cause, err.problems)
+    }
+    const { changed, ignoredUntilRestart } = report
     configInfo.remove({ hash: running })
     configInfo.set({ hash }, 1)
     running = hash

@@ -4,6 +4,7 @@ import type { Dispatcher } from 'undici'
 import type { Logger } from 'pino'
 import type { CompiledTag } from '../../config/types.js'
 import { errors } from '../../common/errors.js'
+import { ConfigError } from '../../config/errors.js'
 import { DELIVERY_DEFAULTS } from '../../schemas/defaults.js'
 import type { DeadLetterStore } from './dead-letters.js'
 import { memoryQueues, type QueueFactory } from './factory.js'
@@ -208,6 +209,13 @@ export class Delivery implements Enqueuer, QueueAdmin {
    */
   reload (tags: CompiledTag[]): void {
     if (this.closing !== undefined) return
+    // A queue holds copies prepared for its tag's type (hashed its way, or not hashed at all for a
+    // webhook) and routed by its consent rules: under another type they would go out as they are.
+    const retyped = tags.flatMap((tag, i) => {
+      const was = this.workers.get(tag.name)?.tag.type
+      return tag.enabled && was !== undefined && was !== tag.type ? [{ path: `tags[${i}].type`, code: 'invalid_value' as const, message: `tag '${tag.name}' is a ${was} tag, and its queue and dead letters hold copies prepared for one; a tag keeps its type across reloads: give the ${tag.type} tag another name (the ${was} tag then finishes its queue and retires)` }] : []
+    })
+    if (retyped.length > 0) throw new ConfigError(undefined, retyped)
     const keep = new Set<string>()
     for (const tag of tags) {
       if (!tag.enabled) continue

@@ -8,6 +8,7 @@ import { loadConfig } from '../../config/load.js'
 import type { CompiledConfig } from '../../config/types.js'
 import { startGateway, type Gateway } from '../../server/start.js'
 import { ConfigHolder } from '../../server/config-holder.js'
+import { startConfigReloads } from '../../server/config-reload.js'
 import { hookTag, silent } from './fixtures/harness.js'
 import { startSink, type Sink } from '../fixtures/sink.js'
 import { spawnTagline } from '../e2e/fixtures/tagline.js'
@@ -126,6 +127,25 @@ t.test('triggers and tags: the next request is routed by the new config; kept ta
   t.same(ids('everything'), ['p1', 's1'], 'the removed tag takes nothing more')
   t.same(ids('late'), ['p2', 's2'], 'the new tag takes the next events')
   t.equal(gw.delivery.depth('everything'), 0, 'the removed tag drained')
+})
+
+t.test('a tag keeps its type: a reload that turns a webhook tag into a meta tag of the same name is refused', async t => {
+  const { gw, sink, config } = await gateway(t, url => ({ tags: oneHook(url) }))
+  const retyped = config(url => ({ tags: `  - { name: hook, type: meta, pixelId: "1234567890", accessToken: tok_meta_reload_1, endpoint: "${url}/hook" }\n` }))
+  t.throws(() => gw.reload(retyped), { name: 'ConfigError', problems: [{ path: 'tags[0].type', code: 'invalid_value', message: /'hook' is a webhook tag.*give the meta tag another name/ }] })
+  const base = gw.url
+  const res = await request(base + '/collect', { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${OLD_KEY}` }, body: JSON.stringify({ event_name: 'after_refusal', user_data: { email_address: 'jane@example.com' } }) })
+  t.equal(res.status, 202)
+  await sink.waitFor(() => sink.delivered('/hook').some(e => e.event_name === 'after_refusal'), 'the webhook, as it was')
+
+  // Through the reload path (SIGHUP, a file change): refused, counted, the running config stays.
+  const dir = tempDir(t, 'tagline-retype-')
+  const file = writeConfig(dir, 'tagline.yaml', yaml(join(dir, 'spool.jsonl'), { tags: `  - { name: hook, type: meta, pixelId: "1234567890", accessToken: tok_meta_reload_1, endpoint: "${sink.origin}/hook" }\n` }))
+  const reloads = startConfigReloads({ gateway: gw, file, hash: 'start', watch: false, logger: silent(), env: {} })
+  t.teardown(() => { reloads.close() })
+  t.equal(reloads.reload('signal'), 'invalid')
+  // Renamed, it is a new tag; the old one finishes its queue and retires.
+  t.doesNotThrow(() => gw.reload(config(url => ({ tags: `  - { name: hook_meta, type: meta, pixelId: "1234567890", accessToken: tok_meta_reload_1, endpoint: "${url}/meta" }\n` }))))
 })
 
 t.test('a load running across reloads: no request fails, no event is lost or doubled', async t => {
