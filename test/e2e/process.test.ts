@@ -427,7 +427,7 @@ t.test('c. the command line', async t => {
     const good = writeConfig(dir, 'good.yaml', [
       serverBlock({ spoolFile: join(dir, 'spool.jsonl') }),
       'auth:',
-      '  apiKeys: ["${TL_E2E_KEY:-dev-key}"]',
+      '  apiKeys: ["${TL_E2E_KEY:-dev-key-for-e2e-tests}"]',
       'triggers:',
       '  purchase: { event_name: purchase }',
       '  staging: { page_location: { matches: "^https://staging\\\\." } }',
