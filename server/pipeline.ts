@@ -224,7 +224,9 @@ export class ContextWriter {
       // A digest: notes are kept for up to 50,000 keys, and a context may hold kilobytes.
       const sig = hash('sha1', JSON.stringify(rest), 'base64')
       const last = this.#last.get(key)
-      if (last !== undefined && last.sig === sig && now - last.at < REWRITE_AFTER_MS) continue
+      // A refusal is always written: another replica may have written a grant since this one
+      // last wrote the same refusal, and its note cannot know.
+      if (!replace && last !== undefined && last.sig === sig && now - last.at < REWRITE_AFTER_MS) continue
       this.#last.delete(key)
       this.#last.set(key, { sig, at: now })
       // Oldest first (a rewritten key moves to the end): past REWRITE_AFTER_MS a note saves no

@@ -55,7 +55,9 @@ const CONSENT_TYPES = ['ad_storage', 'analytics_storage', 'ad_user_data', 'ad_pe
  */
 export function contextOf (e: TaglineEvent): BrowserContext | undefined {
   if (e.source?.trusted !== false) return undefined
-  const at = e.timestamp_ms ?? e.source.received_ms
+  // When the gateway received it, not the time the sender claims: which context is the newest
+  // decides whether a refusal holds, and a browser's clock (or a JSON beacon's timestamp) may lag.
+  const at = e.source.received_ms
   const consent = e.consent !== undefined && Object.keys(e.consent).length > 0 ? { ...e.consent } : undefined
   const gpc = e.source.gpc === true
   if (gpc || e.consent?.ad_storage === 'denied' || e.consent?.ad_user_data === 'denied') {
@@ -145,17 +147,27 @@ export function fromFields (rec: Record<string, string> | undefined): BrowserCon
 
 /**
  * Fill what the backend event lacks from the contexts found (first found wins); list what was
- * filled. The most recent context speaks for the visitor's consent: a backend event that states
- * none takes it (and a GPC signal with it), and when that context is a refusal nothing else is
- * filled, from any context.
+ * filled. The newest context (by arrival; a refusal wins a tie) speaks for the visitor's consent:
+ * a backend event takes from it each consent type it does not state, and its GPC signal; and when
+ * that context is a refusal nothing else is filled, from any context.
  */
 export function stitch (e: TaglineEvent, contexts: Array<BrowserContext | undefined>): TaglineEvent {
   const found = contexts.filter((c): c is BrowserContext => c !== undefined)
   if (found.length === 0) return e
-  const latest = found.reduce((a, b) => b.at_ms > a.at_ms ? b : a)
+  // A refusal wins a tie: the lines of one request share their arrival time, and one of them
+  // refusing is the visitor's answer for the whole request.
+  const newer = (a: BrowserContext, b: BrowserContext): boolean => b.at_ms > a.at_ms || (b.at_ms === a.at_ms && b.refused === true)
+  const latest = found.reduce((a, b) => newer(a, b) ? b : a)
   const filled: string[] = []
   const out: TaglineEvent = { ...e }
-  if (out.consent === undefined && latest.consent !== undefined) { out.consent = { ...latest.consent }; filled.push('consent') }
+  // Each consent type the event does not state itself comes from the newest context.
+  const unstated = CONSENT_TYPES.filter(k => latest.consent?.[k] !== undefined && out.consent?.[k] === undefined)
+  if (unstated.length > 0) {
+    out.consent = { ...out.consent }
+    for (const k of unstated) out.consent[k] = latest.consent?.[k]
+    filled.push('consent')
+  }
+  // GPC is the visitor's opt-out of sale and sharing: it holds whatever consent the event states.
   if (latest.gpc === true && out.source?.gpc !== true) { out.source = { ...out.source!, gpc: true }; filled.push('gpc') }
   for (const ctx of latest.refused === true ? [] : found) {
     if (ctx.refused === true) continue

@@ -99,3 +99,14 @@ t.test('one request, two lines: the last one refuses, so nothing of the first is
   t.equal(rec.refused, '1')
   t.notOk('click_ids.fbclid' in rec || 'ip_override' in rec, 'the first line\'s identifiers are not kept')
 })
+
+t.test('one request: a granted checkout for an order, then a refusal: the order\'s backend purchase reaches no ad platform', async t => {
+  const { h, sink } = await gateway(t)
+  const q = gtagQuery({ cid: 'C9.9', dl: 'https://shop.example/checkout?fbclid=FB9' })
+  const res = await h.app.inject({ method: 'POST', url: `/g/collect?${q}`, headers: { 'user-agent': UA, 'content-type': 'text/plain' }, remoteAddress: '203.0.113.10', payload: 'en=begin_checkout&ep.transaction_id=T9&gcs=G111\nen=scroll&gcs=G100&gcd=13p3p3p2p5l1' })
+  t.equal(res.statusCode, 204)
+  await until(async () => (await h.store.fields('ctx:cid:C9.9'))?.refused === '1', 3000, 'the refusal')
+  const backend = await purchase(h, sink, { transaction_id: 'T9' })
+  t.same(backend.paths, ['/hook'], 'the refusal in the same request holds for the order too')
+  t.equal(backend.hook.ip_override, undefined)
+})

@@ -161,6 +161,38 @@ t.test('stitch: the newest context speaks for consent; after a refusal nothing i
   const gpc = stitch(backend, [granted, { at_ms: 30, refused: true, gpc: true }])
   t.same([gpc.source?.gpc, gpc.consent, gpc.source?.stitched], [true, undefined, ['gpc']], 'a GPC refusal: the signal travels, nothing else')
   t.equal(stitch(backend, [undefined]), backend, 'nothing found: the same event')
+
+  // One request whose first line granted (its order's context) and whose second refused (the
+  // client id's): the same arrival time, and the refusal holds.
+  const tie = stitch(backend, [{ ...granted, at_ms: 40 }, { ...refused, at_ms: 40 }])
+  t.same([tie.ip_override, tie.consent], [undefined, refused.consent], 'a refusal wins a tie')
+  // Only what the backend does not state comes from the context: a backend that states
+  // ad_personalization alone still gets the visitor's refusal of ad_storage and ad_user_data.
+  const partial = stitch({ ...backend, consent: { ad_personalization: 'granted' } }, [granted, refused])
+  t.same(partial.consent, { ad_personalization: 'granted', ad_storage: 'denied', ad_user_data: 'denied' })
+  const stated = stitch({ ...backend, consent: { ad_storage: 'granted', ad_user_data: 'granted' } }, [{ at_ms: 50, refused: true, gpc: true }])
+  t.equal(stated.source?.gpc, true, 'GPC holds whatever consent the backend states')
+})
+
+t.test('contexts are ordered by arrival, not by the time a sender claims', async t => {
+  const e: TaglineEvent = { event_name: 'page_view', client_id: '1.2', timestamp_ms: 5, source: { ...browserSource, received_ms: 9000 } }
+  t.equal(contextOf(e)?.at_ms, 9000)
+})
+
+t.test('a refusal is written every time, even when this process wrote the same one (another replica may have written a grant since)', async t => {
+  const { ContextWriter } = await import('../../server/pipeline.js')
+  const { MemoryStore } = await import('../../server/store/memory.js')
+  const store = new MemoryStore()
+  const writes: boolean[] = []
+  const merge = store.merge.bind(store)
+  store.merge = async (k, f, ttl, opts) => { writes.push(opts?.replace === true); return await merge(k, f, ttl, opts) }
+  const writer = new ContextWriter(store, 60_000)
+  const refusal = (at: number): TaglineEvent => ({ event_name: 'page_view', client_id: '8.8', consent: { ad_storage: 'denied' }, source: { ...browserSource, received_ms: at } })
+  writer.remember([refusal(1000)], 1000)
+  await store.merge('ctx:cid:8.8', { refused: '0', ip_override: '203.0.113.5' }, 60_000) // another replica's grant
+  writer.remember([refusal(2000)], 2000)
+  t.same(writes, [true, false, true], 'written again')
+  t.equal((await store.fields('ctx:cid:8.8'))?.ip_override, undefined, 'and the grant in between is erased')
 })
 
 t.test('an unchanged context is not rewritten on every hit', async t => {
