@@ -40,6 +40,11 @@ export async function attempt (batch: Batch, c: AttemptContext): Promise<Plan> {
   for (const item of batch.items) {
     if (item.letter !== undefined) {
       plan.letters.push({ ...item.letter, item })
+    } else if (item.type !== undefined && item.type !== c.tag.type) {
+      // Prepared for another type of tag that had this name (before a restart, or in a dead letter
+      // replayed since): its user data is hashed that type's way, or not at all, and it was routed
+      // by that type's consent rules. Sent here it would go out as it is.
+      plan.letters.push({ item, outcome: 'dead_lettered', reason: `queued for a tag of type ${item.type}; '${c.tag.name}' is now of type ${c.tag.type}, so it is not sent` })
     } else if (isExpired(c.policy, item.firstAttemptMs, now)) {
       plan.letters.push({ item, outcome: 'dead_lettered', reason: giveUpReason(item.attempts, item.lastReason ?? 'retry window passed') })
     } else items.push(item)

@@ -126,7 +126,7 @@ export class Delivery implements Enqueuer, QueueAdmin {
       const { tag, event, key } = items[i]
       let group = byTag.get(tag)
       if (group === undefined) byTag.set(tag, group = { records: [], keys: [], at: [] })
-      group.records.push({ id: this.nextId(), tag, event, attempts: 0, enqueuedMs: now })
+      group.records.push({ id: this.nextId(), tag, type: this.workers.get(tag)?.tag.type, event, attempts: 0, enqueuedMs: now })
       group.keys.push(opts.dedupMs !== undefined ? key : undefined)
       group.at.push(i)
     }

@@ -10,6 +10,12 @@ export interface QueuedEvent {
   /** Unique within the tag's queue: what settle() and schedule() name. */
   id: string
   tag: string
+  /**
+   * The type of tag the copy was prepared for (hashed its way, or not at all for a webhook). A
+   * tag's name may come back as another type after a restart; such a copy is never sent there.
+   * Absent in records written before it existed.
+   */
+  type?: string
   event: TaglineEvent
   /** Attempts already made (0 until the first send). */
   attempts: number

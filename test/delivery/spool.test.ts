@@ -102,3 +102,26 @@ t.test('replayed events past maxAge are dead-lettered without another send', asy
   t.same(received(sink).flatMap(r => r.events.map(e => e.event_id)), [fresh.event.event_id])
   await d.close(1000)
 })
+
+t.test('a spooled copy prepared for one type of tag is never sent by another type of tag that took its name', async t => {
+  const spoolFile = join(t.testdir(), 'spool.jsonl')
+  const port = await freePort()
+  const log = captureLogger('debug')
+  const first = new Delivery({ tags: [tag('x', { url: `http://127.0.0.1:${port}/` }, { retry: { initialDelayMs: 60_000, maxDelayMs: 60_000 } })], metrics: metrics(), logger: log.logger, spoolFile })
+  await first.enqueue([{ tag: 'x', event: ev('purchase') }])
+  await until(() => log.lines.some(l => l.includes('retry scheduled')), 5000, 'the first attempt failed')
+  t.same(await first.close(100), { delivered: 0, spooled: 1 })
+  t.match(readLines(spoolFile), [{ tag: 'x', type: 'test' }], 'the record says the type it was prepared for')
+
+  // The next start has a tag of another type under the same name.
+  const sink = await startSink(t)
+  const m = metrics()
+  const other = { ...tag('x', { url: sink.url }), type: 'other-type' }
+  const second = new Delivery({ tags: [other], metrics: m, logger: silent(), spoolFile })
+  t.equal(await second.replaySpool(), 1)
+  await until(async () => await count(m, 'x', 'dead_lettered') === 1, 3000, 'dead-lettered')
+  t.equal(sink.requests.length, 0, 'nothing sent')
+  const letters = await second.deadLetters.list('x')
+  t.match(letters, [{ reason: "queued for a tag of type test; 'x' is now of type other-type, so it is not sent" }])
+  await second.close(100)
+})
