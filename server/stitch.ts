@@ -45,6 +45,8 @@ const kept = (k: string, v: string): string | undefined => v.length <= FIELD_MAX
 const GROUPS = ['browser_ids', 'click_ids', 'campaign'] as const
 
 const CONSENT_TYPES = ['ad_storage', 'analytics_storage', 'ad_user_data', 'ad_personalization'] as const
+/** What a refusal keeps (and stitches): GA4's client and session ids. */
+const ANALYTICS_IDS = ['client_id', 'ga_session_id'] as const
 
 /**
  * The context a browser event leaves behind (none for a backend's). When the visitor refused ad
@@ -63,6 +65,9 @@ export function contextOf (e: TaglineEvent): BrowserContext | undefined {
   if (gpc || e.consent?.ad_storage === 'denied' || e.consent?.ad_user_data === 'denied') {
     const refusal: BrowserContext = { at_ms: at, refused: true, gpc }
     if (consent !== undefined) refusal.consent = consent
+    // GA4's own ids are no ad identifier (no ad tag reads them): unless analytics was refused too,
+    // a backend purchase still lands in the visitor's GA4 session rather than as a new user.
+    if (e.consent?.analytics_storage !== 'denied') for (const k of ANALYTICS_IDS) if (e[k] !== undefined) refusal[k] = e[k]
     return refusal
   }
   const ctx: BrowserContext = { at_ms: at, gpc: false }
@@ -130,9 +135,9 @@ export function fromFields (rec: Record<string, string> | undefined): BrowserCon
     const v = rec[`consent.${k}`]
     if (v === 'granted' || v === 'denied') (ctx.consent ??= {})[k] = v
   }
-  // A refusal holds no identifiers; should an older writer's fields sit beside it, none is read.
+  // A refusal holds no identifiers but GA4's ids; should an older writer's fields sit beside it, none is read.
+  for (const k of ctx.refused === true ? ANALYTICS_IDS : SCALARS) if (typeof rec[k] === 'string') ctx[k] = rec[k]
   if (ctx.refused === true) return ctx
-  for (const k of SCALARS) if (typeof rec[k] === 'string') ctx[k] = rec[k]
   for (const [key, value] of Object.entries(rec)) {
     const dot = key.indexOf('.')
     if (dot < 0) continue
@@ -149,7 +154,8 @@ export function fromFields (rec: Record<string, string> | undefined): BrowserCon
  * Fill what the backend event lacks from the contexts found (first found wins); list what was
  * filled. The newest context (by arrival; a refusal wins a tie) speaks for the visitor's consent:
  * a backend event takes from it each consent type it does not state, and its GPC signal; and when
- * that context is a refusal nothing else is filled, from any context.
+ * that context is a refusal nothing else is filled, from any context, but GA4's client and
+ * session ids it kept.
  */
 export function stitch (e: TaglineEvent, contexts: Array<BrowserContext | undefined>): TaglineEvent {
   const found = contexts.filter((c): c is BrowserContext => c !== undefined)
@@ -169,6 +175,10 @@ export function stitch (e: TaglineEvent, contexts: Array<BrowserContext | undefi
   }
   // GPC is the visitor's opt-out of sale and sharing: it holds whatever consent the event states.
   if (latest.gpc === true && out.source?.gpc !== true) { out.source = { ...out.source!, gpc: true }; filled.push('gpc') }
+  if (latest.refused === true) {
+    // Behind a refusal, only GA4's ids, and only from the refusal itself.
+    for (const k of ANALYTICS_IDS) if (out[k] === undefined && latest[k] !== undefined) { out[k] = latest[k]; filled.push(k) }
+  }
   for (const ctx of latest.refused === true ? [] : found) {
     if (ctx.refused === true) continue
     for (const k of SCALARS) {

@@ -69,6 +69,8 @@ for (const [store, make] of [['memory', undefined], ['redis', redisStore]] as co
         t.equal(after.hook.browser_ids, undefined)
         if (refusal.startsWith('Sec-GPC')) t.equal(after.hook.source.gpc, true, 'the GPC signal travels with the event')
         else t.match(after.hook.consent, { ad_storage: 'denied', ad_user_data: 'denied' }, 'the refusal is its consent')
+        // GA4's client id is no ad identifier: kept unless analytics was refused too (G100 refuses both).
+        if (key.user_id !== undefined) t.equal(after.hook.client_id === 'C1.1', refusal.startsWith('Sec-GPC'), 'the client id joins the purchase to the visitor only where analytics was not refused')
       }
 
       // Granting again collects anew: a later purchase is stitched with what came after.

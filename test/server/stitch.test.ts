@@ -17,8 +17,9 @@ t.test('contextOf: browser events only; a refusal is a context of its own, with 
   t.same(contextOf(e), { at_ms: 1000, gpc: false, client_id: '1.2', ip_override: '203.0.113.7', user_agent: 'UA', page_location: 'https://shop.example/?fbclid=F1', browser_ids: { fbp: 'fb.1.1.2', fbc: 'fb.1.1.F1' }, click_ids: { fbclid: 'F1' } })
   t.same(contextOf({ ...e, consent: { ad_storage: 'granted', ad_user_data: 'granted' } })?.consent, { ad_storage: 'granted', ad_user_data: 'granted' }, 'the consent stated is kept')
   t.equal(contextOf({ ...e, source: backendSource }), undefined, 'a backend event leaves no context')
-  t.same(contextOf({ ...e, consent: { ad_storage: 'denied' } }), { at_ms: 1000, refused: true, gpc: false, consent: { ad_storage: 'denied' } })
-  t.same(contextOf({ ...e, consent: { ad_user_data: 'denied', analytics_storage: 'granted' } }), { at_ms: 1000, refused: true, gpc: false, consent: { ad_user_data: 'denied', analytics_storage: 'granted' } })
+  t.same(contextOf({ ...e, consent: { ad_storage: 'denied' } }), { at_ms: 1000, refused: true, gpc: false, consent: { ad_storage: 'denied' }, client_id: '1.2' }, 'a refusal keeps GA4\'s client id, nothing else')
+  t.same(contextOf({ ...e, consent: { ad_user_data: 'denied', analytics_storage: 'granted' } }), { at_ms: 1000, refused: true, gpc: false, consent: { ad_user_data: 'denied', analytics_storage: 'granted' }, client_id: '1.2' })
+  t.same(contextOf({ ...e, consent: { ad_storage: 'denied', analytics_storage: 'denied' } }), { at_ms: 1000, refused: true, gpc: false, consent: { ad_storage: 'denied', analytics_storage: 'denied' } }, 'analytics refused too: not even that')
   t.same(contextOf({ ...e, consent: { ad_personalization: 'denied' } })?.refused, undefined, 'personalization alone is no refusal of stitching')
   t.same(contextKeys({ event_name: 'x', client_id: 'c', user_id: 'u', transaction_id: 'T' }), ['ctx:tx:T', 'ctx:uid:u', 'ctx:cid:c'])
 })
@@ -30,7 +31,7 @@ t.test('contexts travel as flat fields and come back whole', async t => {
   t.same(fromFields(fields), ctx)
   const refusal = contextFields({ at_ms: 6, refused: true, gpc: true })
   t.same(refusal, { at_ms: '6', refused: '1', gpc: '1' })
-  t.same(fromFields({ ...fields, ...refusal }), { at_ms: 6, refused: true, gpc: true, consent: { ad_storage: 'granted' } }, 'a refusal reads no identifiers, even beside old ones')
+  t.same(fromFields({ ...fields, ...refusal }), { at_ms: 6, refused: true, gpc: true, consent: { ad_storage: 'granted' }, client_id: '1.2' }, 'a refusal reads no identifiers but GA4\'s, even beside old ones')
   t.same(fromFields({ at_ms: '1', 'consent.ad_storage': 'maybe' }), { at_ms: 1 }, 'a consent value that is not one is ignored')
   t.same(fromFields({ at_ms: 'x', 'browser_ids.__proto__': 'bad', 'nope.x': 'y', 'constructor.x': 'c', 'toString.y': 't', 'click_ids.gclid': 'G' }), { at_ms: 0, click_ids: { gclid: 'G' } }, 'unknown fields are ignored')
   t.equal(fromFields(undefined), undefined)
@@ -143,7 +144,7 @@ t.test('stitching can be turned off', async t => {
 
 t.test('a visitor who sent Sec-GPC leaves a refusal, nothing to stitch', async t => {
   const e: TaglineEvent = { event_name: 'purchase', client_id: '1.2', ip_override: '192.0.2.44', source: { ...browserSource, gpc: true } }
-  t.same(contextOf(e), { at_ms: 1000, refused: true, gpc: true })
+  t.same(contextOf(e), { at_ms: 1000, refused: true, gpc: true, client_id: '1.2' })
 })
 
 t.test('stitch: the newest context speaks for consent; after a refusal nothing is filled', async t => {
@@ -158,6 +159,8 @@ t.test('stitch: the newest context speaks for consent; after a refusal nothing i
   t.equal(c.ip_override, '203.0.113.7', 'a refusal the visitor took back by granting again later does not hold')
   const own = stitch({ ...backend, consent: { ad_storage: 'granted', ad_user_data: 'granted' } }, [granted, refused])
   t.same([own.consent, own.ip_override], [{ ad_storage: 'granted', ad_user_data: 'granted' }, undefined], 'consent the backend states is its own; still nothing from behind a refusal')
+  const ids = stitch(backend, [granted, { ...refused, client_id: '1.2', ga_session_id: '77' }])
+  t.same([ids.client_id, ids.ga_session_id, ids.ip_override, ids.source?.stitched], ['1.2', '77', undefined, ['consent', 'client_id', 'ga_session_id']], 'behind a refusal, GA4\'s ids it kept, nothing else')
   const gpc = stitch(backend, [granted, { at_ms: 30, refused: true, gpc: true }])
   t.same([gpc.source?.gpc, gpc.consent, gpc.source?.stitched], [true, undefined, ['gpc']], 'a GPC refusal: the signal travels, nothing else')
   t.equal(stitch(backend, [undefined]), backend, 'nothing found: the same event')
