@@ -2,7 +2,7 @@
 // a page forwards them verbatim. The shapes: https://developers.google.com/analytics/devguides/collection/ga4/ecommerce?client_type=gtm
 import { isObject, isSafeKey, toNumber } from '../common/guards.js'
 import { consentFromObject } from './consent.js'
-import type { Item } from '../schemas/event.js'
+import type { Consent, Item } from '../schemas/event.js'
 import { errors, type ErrorDetail } from '../common/errors.js'
 import { normalizeItems } from './items.js'
 import { normalizeUserData } from './user-data.js'
@@ -61,9 +61,28 @@ function isClearPush (v: unknown): boolean {
   return isObject(v) && !Object.hasOwn(v, 'event') && Object.hasOwn(v, 'ecommerce') && v.ecommerce === null
 }
 
+/**
+ * A gtag() command as a dataLayer holds it: gtag pushes its `arguments`, which a page forwards as
+ * an array or, serialised as they are, as `{"0": …, "1": …}`. Its name, and its arguments.
+ */
+function command (v: unknown): { name: string, args: unknown[] } | undefined {
+  const a = Array.isArray(v) ? v : isObject(v) && typeof v['0'] === 'string' ? [v['0'], v['1'], v['2']] : undefined
+  return a !== undefined && typeof a[0] === 'string' ? { name: a[0], args: a.slice(1) } : undefined
+}
+
+/**
+ * The consent a `gtag('consent', 'default' | 'update', {…})` command sets
+ * (https://developers.google.com/tag-platform/security/guides/consent).
+ */
+function consentCommand (v: unknown): Consent | undefined {
+  const c = command(v)
+  if (c?.name !== 'consent' || (c.args[0] !== 'default' && c.args[0] !== 'update')) return undefined
+  return consentFromObject(c.args[1])
+}
+
 function firstPush (json: unknown): unknown {
   if (!Array.isArray(json)) return json
-  return json.find(p => !isClearPush(p))
+  return json.find(p => !isClearPush(p) && command(p) === undefined)
 }
 
 export const datalayer: Client = {
@@ -83,14 +102,21 @@ export const datalayer: Client = {
     }
     const events: ParsedEvent[] = []
     const problems: ErrorDetail[] = []
+    // Consent Mode commands among the pushes set the state of the pushes after them, as on the
+    // page; a push's own `consent` wins for its type.
+    let state: Consent = {}
     pushes.forEach((push, i) => {
+      const set = consentCommand(push)
+      if (set !== undefined) { state = { ...state, ...set }; return }
       // Pushes without a string `event` (clear pushes, plain variable sets) are not events.
       if (!isObject(push) || typeof push.event !== 'string' || push.event === '') return
       if (push.event.length > 100) {
         problems.push({ path: `pushes[${i}].event`, message: `The event name in push ${i} is longer than 100 characters.` })
         return
       }
-      events.push(eventFromPush(push))
+      const ev = eventFromPush(push)
+      if (Object.keys(state).length > 0) ev.consent = { ...state, ...ev.consent }
+      events.push(ev)
     })
     if (problems.length > 0) throw errors.invalidEvent('Some dataLayer pushes are not valid.', problems)
     return events

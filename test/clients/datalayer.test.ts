@@ -140,3 +140,24 @@ t.test('a push\'s consent object becomes the event\'s consent, not a param', asy
   t.same(ev.consent, { ad_storage: 'denied', analytics_storage: 'granted', ad_user_data: 'denied' }, 'unknown values are left unset')
   t.equal(ev.params?.consent, undefined)
 })
+
+t.test('Consent Mode commands among the pushes set the consent of the pushes after them', async t => {
+  const { datalayer } = await import('../../clients/datalayer.js')
+  const pushes = [
+    ['consent', 'default', { ad_storage: 'granted', ad_user_data: 'granted', analytics_storage: 'granted' }],
+    { event: 'page_view' },
+    // gtag() pushes its arguments object; forwarded as it serialises, it is { "0": …, "1": …, "2": … }.
+    { 0: 'consent', 1: 'update', 2: { ad_storage: 'denied', ad_user_data: 'denied' } },
+    { event: 'purchase', ecommerce: { currency: 'EUR', value: 5 } },
+    { event: 'sign_up', consent: { ad_storage: 'granted' } },
+    ['config', 'G-ABC123XYZ9'],
+    ['consent', 'update', 'not an object']
+  ]
+  t.ok(datalayer.claims(snap(pushes)), 'claimed, though it starts with a command')
+  const [pv, buy, signUp, ...rest] = datalayer.parse(snap(pushes))
+  t.same(pv.consent, { ad_storage: 'granted', ad_user_data: 'granted', analytics_storage: 'granted' }, 'the default')
+  t.same(buy.consent, { ad_storage: 'denied', ad_user_data: 'denied', analytics_storage: 'granted' }, 'the update, over the default')
+  t.same(signUp.consent, { ad_storage: 'granted', ad_user_data: 'denied', analytics_storage: 'granted' }, 'a push\'s own consent wins for its type')
+  t.same(rest, [], 'commands are no events')
+  t.same(datalayer.parse(snap([{ event: 'x' }]))[0].consent, undefined, 'no command, no consent')
+})
