@@ -74,10 +74,11 @@ function command (v: unknown): { name: string, args: unknown[] } | undefined {
  * The consent a `gtag('consent', 'default' | 'update', {…})` command sets
  * (https://developers.google.com/tag-platform/security/guides/consent).
  */
-function consentCommand (v: unknown): Consent | undefined {
+function consentCommand (v: unknown): { kind: 'default' | 'update', set: Consent } | undefined {
   const c = command(v)
   if (c?.name !== 'consent' || (c.args[0] !== 'default' && c.args[0] !== 'update')) return undefined
-  return consentFromObject(c.args[1])
+  const set = consentFromObject(c.args[1])
+  return set === undefined ? undefined : { kind: c.args[0], set }
 }
 
 function firstPush (json: unknown): unknown {
@@ -105,9 +106,17 @@ export const datalayer: Client = {
     // Consent Mode commands among the pushes set the state of the pushes after them, as on the
     // page; a push's own `consent` wins for its type.
     let state: Consent = {}
+    const updated = new Set<string>()
     pushes.forEach((push, i) => {
-      const set = consentCommand(push)
-      if (set !== undefined) { state = { ...state, ...set }; return }
+      const cmd = consentCommand(push)
+      if (cmd !== undefined) {
+        // A default does not undo an update that came before it, as on the page.
+        const set = Object.fromEntries(Object.entries(cmd.set).filter(([k]) => cmd.kind === 'update' || !updated.has(k)))
+        if (cmd.kind === 'update') for (const k of Object.keys(set)) updated.add(k)
+        state = { ...state, ...set }
+        return
+      }
+      if (command(push) !== undefined) return
       // Pushes without a string `event` (clear pushes, plain variable sets) are not events.
       if (!isObject(push) || typeof push.event !== 'string' || push.event === '') return
       if (push.event.length > 100) {

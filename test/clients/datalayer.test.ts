@@ -160,4 +160,10 @@ t.test('Consent Mode commands among the pushes set the consent of the pushes aft
   t.same(signUp.consent, { ad_storage: 'granted', ad_user_data: 'denied', analytics_storage: 'granted' }, 'a push\'s own consent wins for its type')
   t.same(rest, [], 'commands are no events')
   t.same(datalayer.parse(snap([{ event: 'x' }]))[0].consent, undefined, 'no command, no consent')
+  const late = datalayer.parse(snap([
+    ['consent', 'update', { ad_storage: 'denied' }],
+    ['consent', 'default', { ad_storage: 'granted', analytics_storage: 'granted' }],
+    { event: 'x' }
+  ]))[0]
+  t.same(late.consent, { ad_storage: 'denied', analytics_storage: 'granted' }, 'a default after an update does not undo it')
 })
