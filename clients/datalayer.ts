@@ -66,7 +66,7 @@ function isClearPush (v: unknown): boolean {
  * an array or, serialised as they are, as `{"0": …, "1": …}`. Its name, and its arguments.
  */
 function command (v: unknown): { name: string, args: unknown[] } | undefined {
-  const a = Array.isArray(v) ? v : isObject(v) && typeof v['0'] === 'string' ? [v['0'], v['1'], v['2']] : undefined
+  const a = Array.isArray(v) ? v : isObject(v) && !Object.hasOwn(v, 'event') && typeof v['0'] === 'string' ? [v['0'], v['1'], v['2']] : undefined
   return a !== undefined && typeof a[0] === 'string' ? { name: a[0], args: a.slice(1) } : undefined
 }
 
@@ -74,11 +74,11 @@ function command (v: unknown): { name: string, args: unknown[] } | undefined {
  * The consent a `gtag('consent', 'default' | 'update', {…})` command sets
  * (https://developers.google.com/tag-platform/security/guides/consent).
  */
-function consentCommand (v: unknown): { kind: 'default' | 'update', set: Consent } | undefined {
+function consentCommand (v: unknown): { kind: 'default' | 'update', set: Consent, regional: boolean } | undefined {
   const c = command(v)
   if (c?.name !== 'consent' || (c.args[0] !== 'default' && c.args[0] !== 'update')) return undefined
   const set = consentFromObject(c.args[1])
-  return set === undefined ? undefined : { kind: c.args[0], set }
+  return set === undefined ? undefined : { kind: c.args[0], set, regional: isObject(c.args[1]) && c.args[1].region !== undefined }
 }
 
 function firstPush (json: unknown): unknown {
@@ -107,9 +107,14 @@ export const datalayer: Client = {
     // page; a push's own `consent` wins for its type.
     let state: Consent = {}
     const updated = new Set<string>()
+    // A default for some regions only (`region: [...]`) applies where the visitor is, which the
+    // server cannot tell: with one among the pushes, no default is applied, only the updates
+    // (the visitor's own choice). Before this the events stated nothing.
+    const regional = pushes.some(p => consentCommand(p)?.regional === true)
     pushes.forEach((push, i) => {
       const cmd = consentCommand(push)
       if (cmd !== undefined) {
+        if (cmd.kind === 'default' && regional) return
         // A default does not undo an update that came before it, as on the page.
         const set = Object.fromEntries(Object.entries(cmd.set).filter(([k]) => cmd.kind === 'update' || !updated.has(k)))
         if (cmd.kind === 'update') for (const k of Object.keys(set)) updated.add(k)

@@ -86,12 +86,14 @@ export function couldStitch (e: TaglineEvent): boolean {
 
 /**
  * Where else to look, from what the contexts found say: an order id or user id may lead to the
- * visitor's client id (the first found that names one), whose context is the richest.
+ * visitor's client ids, whose contexts are the richest.
  */
 export function learnedKeys (e: TaglineEvent, contexts: Array<BrowserContext | undefined>): string[] {
   if (e.client_id !== undefined) return []
-  const cid = contexts.find(c => c?.client_id !== undefined)?.client_id
-  return cid === undefined ? [] : contextKeys({ event_name: '', client_id: cid })
+  // Every client id named, not only the first: the newest context (a refusal, perhaps) may be
+  // under any of them.
+  const ids = new Set(contexts.map(c => c?.client_id).filter((id): id is string => id !== undefined))
+  return [...ids].flatMap(client_id => contextKeys({ event_name: '', client_id }))
 }
 
 /** Where a browser event's context is kept (and where a backend event looks, most specific first). */

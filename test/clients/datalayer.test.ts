@@ -166,4 +166,17 @@ t.test('Consent Mode commands among the pushes set the consent of the pushes aft
     { event: 'x' }
   ]))[0]
   t.same(late.consent, { ad_storage: 'denied', analytics_storage: 'granted' }, 'a default after an update does not undo it')
+  // Google's documented pattern: a strict default for some regions, then one for everyone else.
+  // Where the visitor is, the server cannot tell: no default applies, the updates do.
+  const regional = datalayer.parse(snap([
+    ['consent', 'default', { ad_storage: 'denied', ad_user_data: 'denied', region: ['DE', 'FR'] }],
+    ['consent', 'default', { ad_storage: 'granted', ad_user_data: 'granted' }],
+    { event: 'page_view' },
+    ['consent', 'update', { ad_storage: 'granted' }],
+    { event: 'purchase' }
+  ]))
+  t.same(regional.map(e => e.consent), [undefined, { ad_storage: 'granted' }])
+  const looks = [{ event: 'purchase', 0: 'consent', 1: 'update', 2: { ad_storage: 'denied' } }]
+  t.ok(datalayer.claims(snap(looks)), 'a push with an event is a push, whatever its other keys')
+  t.equal(datalayer.parse(snap(looks)).length, 1)
 })

@@ -112,3 +112,22 @@ t.test('one request: a granted checkout for an order, then a refusal: the order\
   t.same(backend.paths, ['/hook'], 'the refusal in the same request holds for the order too')
   t.equal(backend.hook.ip_override, undefined)
 })
+
+t.test('an order refused on one device, a grant then a refusal on another: the newest refusal holds, wherever it is', async t => {
+  const { h, sink } = await gateway(t)
+  const AD_DENIED = { gcs: 'G101', gcd: '13p3t3p2p5l1' } // ad storage and ad data refused, analytics granted
+  const at = async (cid: string, p: Record<string, string>): Promise<void> => {
+    const res = await h.app.inject({ method: 'GET', url: `/g/collect?${gtagQuery({ cid, ...p })}`, headers: { 'user-agent': UA }, remoteAddress: '203.0.113.11' })
+    if (res.statusCode !== 204) throw new Error(String(res.statusCode))
+  }
+  await at('P1.1', { en: 'purchase', 'ep.transaction_id': 'T5', ...AD_DENIED }) // the phone
+  await until(async () => (await h.store.fields('ctx:tx:T5'))?.refused === '1', 3000, 'the order\'s refusal')
+  await at('L2.2', { uid: 'U5', en: 'page_view', dl: 'https://shop.example/?fbclid=FB5', ...GRANTED }) // the laptop, signed in
+  await until(async () => (await h.store.fields('ctx:uid:U5'))?.refused === '0', 3000, 'the grant')
+  await new Promise(resolve => setTimeout(resolve, 5))
+  await at('L2.2', { en: 'page_view', ...AD_DENIED }) // the laptop, signed out, refusing again
+  await until(async () => (await h.store.fields('ctx:cid:L2.2'))?.refused === '1', 3000, 'the newest refusal')
+  const backend = await purchase(h, sink, { transaction_id: 'T5', user_id: 'U5' })
+  t.same(backend.paths, ['/hook'], 'no ad platform: every client id the contexts name is looked at')
+  t.equal(backend.hook.click_ids, undefined)
+})
