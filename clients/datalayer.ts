@@ -81,9 +81,25 @@ function consentCommand (v: unknown): { kind: 'default' | 'update', set: Consent
   return set === undefined ? undefined : { kind: c.args[0], set, regional: isObject(c.args[1]) && c.args[1].region !== undefined }
 }
 
+/**
+ * `gtag('event', name, {…})` as a push: a gtag.js page's dataLayer holds its events this way. The
+ * parameters sit at the top level, as gtag sends them (eventFromPush reads them there).
+ */
+function eventCommand (v: unknown): Obj | undefined {
+  const c = command(v)
+  if (c?.name !== 'event' || typeof c.args[0] !== 'string' || (c.args[1] !== undefined && !isObject(c.args[1]))) return undefined
+  return { ...(c.args[1] as Obj | undefined), event: c.args[0] }
+}
+
 function firstPush (json: unknown): unknown {
   if (!Array.isArray(json)) return json
-  return json.find(p => !isClearPush(p) && command(p) === undefined)
+  for (const p of json) {
+    if (isClearPush(p)) continue
+    if (command(p) === undefined) return p
+    const ev = eventCommand(p)
+    if (ev !== undefined) return ev
+  }
+  return undefined
 }
 
 export const datalayer: Client = {
@@ -121,8 +137,9 @@ export const datalayer: Client = {
         state = { ...state, ...set }
         return
       }
-      if (command(push) !== undefined) return
-      // Pushes without a string `event` (clear pushes, plain variable sets) are not events.
+      if (command(push) !== undefined) push = eventCommand(push)
+      // Pushes without a string `event` (clear pushes, plain variable sets, other gtag commands)
+      // are not events.
       if (!isObject(push) || typeof push.event !== 'string' || push.event === '') return
       if (push.event.length > 100) {
         problems.push({ path: `pushes[${i}].event`, message: `The event name in push ${i} is longer than 100 characters.` })

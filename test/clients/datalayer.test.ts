@@ -180,3 +180,22 @@ t.test('Consent Mode commands among the pushes set the consent of the pushes aft
   t.ok(datalayer.claims(snap(looks)), 'a push with an event is a push, whatever its other keys')
   t.equal(datalayer.parse(snap(looks)).length, 1)
 })
+
+t.test('a gtag.js page\'s dataLayer: its event commands are its events', async t => {
+  const pushes = [
+    ['js', '2026-12-02T10:00:00.000Z'],
+    ['config', 'G-ABC123XYZ9'],
+    ['consent', 'update', { ad_storage: 'denied' }],
+    ['event', 'purchase', { transaction_id: 'T-7', currency: 'EUR', value: 12.5, items: [{ item_id: 'SKU_1', price: 12.5, quantity: 1 }], coupon_note: 'x' }],
+    { 0: 'event', 1: 'sign_up', 2: { method: 'email' } },
+    ['event', 'no_params'],
+    ['event', 'bad', 'not an object'],
+    ['event', 42]
+  ]
+  t.ok(datalayer.claims(snap(pushes)), 'claimed: commands only')
+  const events = datalayer.parse(snap(pushes))
+  t.same(events.map(e => e.event_name), ['purchase', 'sign_up', 'no_params'])
+  t.match(events[0], { transaction_id: 'T-7', currency: 'EUR', value: 12.5, items: [{ item_id: 'SKU_1' }], params: { coupon_note: 'x' }, consent: { ad_storage: 'denied' } })
+  t.same(events[1].params, { method: 'email' })
+  t.notOk(datalayer.claims(snap([['js', 'x'], ['config', 'G-1']])), 'commands with no event: not a dataLayer of events')
+})

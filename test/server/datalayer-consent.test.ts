@@ -22,7 +22,10 @@ t.test('a dataLayer with a consent update: Meta gets the page view before it, no
   ]
   const res = await h.app.inject({ method: 'POST', url: '/collect', payload: pushes })
   t.equal(res.statusCode, 202)
-  await sink.waitFor(() => sink.delivered('/hook').length === 2, 'both at the webhook')
+  // A gtag.js page's dataLayer: its events are gtag('event', …) commands.
+  const gtagStyle = await h.app.inject({ method: 'POST', url: '/collect', payload: [['consent', 'update', { ad_storage: 'denied', ad_user_data: 'denied' }], ['event', 'purchase', { event_id: 'buy-2', transaction_id: 'T-DL2', currency: 'EUR', value: 7 }]] })
+  t.same(gtagStyle.json(), { accepted: 1, deduplicated: 0, event_ids: ['buy-2'] })
+  await sink.waitFor(() => sink.delivered('/hook').length === 3, 'all three at the webhook')
   await drained(h)
   const meta = sink.requests.filter(r => r.path === '/meta').flatMap(r => (r.json as any).data.map((e: any) => e.event_id))
   t.same(meta, ['pv-1'], 'Meta: the page view only')
