@@ -265,7 +265,7 @@ function intro (): string[] {
     `3. a \`purchase\` (or \`refund\`) without an \`event_id\` uses its \`transaction_id\`, so the browser and backend copies of one order share an id; the gateway itself drops a repeated (event name, event id) within \`dedup.window\` (default ${humanDuration(IDENTITY_DEFAULTS.dedupWindow)}), so every destination, GA4 included, gets it once (the window is kept per tag).`, '',
     '## Stitching backend events to the visitor', '',
     'A **trusted** backend event (sent with an API key) gets what it lacks (IP, user agent, language, page URL, `fbp` / `fbc` / `ttp`, click ids, campaign) from the visitor\'s last browser context, found by its `transaction_id`, then `user_id`, then `client_id`. ' +
-      `\`source.stitched\` lists the fields filled. Contexts are kept for \`identity.stitch.ttl\` (default ${humanDuration(IDENTITY_DEFAULTS.stitch.ttl)}; \`identity.stitch.enabled: false\` turns stitching off), and nothing is remembered from a visitor who denied \`ad_storage\` or \`ad_user_data\`.`, '',
+      `\`source.stitched\` lists the fields filled. Contexts are kept for \`identity.stitch.ttl\` (default ${humanDuration(IDENTITY_DEFAULTS.stitch.ttl)}; \`identity.stitch.enabled: false\` turns stitching off), and a refusal (\`ad_storage\` or \`ad_user_data\` denied, or GPC) replaces what earlier hits left: a backend event after it takes the refusal as its consent and gets no identifier (README, "A refusal is remembered too").`, '',
     ...userDataSection(),
     '## Settings every tag takes', '', ...settingsTable(shared as Schema, common, notes), ''
   ]

@@ -68,6 +68,8 @@ export function contextOf (e: TaglineEvent): BrowserContext | undefined {
     // GA4's own ids are no ad identifier (no ad tag reads them): unless analytics was refused too,
     // a backend purchase still lands in the visitor's GA4 session rather than as a new user.
     if (e.consent?.analytics_storage !== 'denied') for (const k of ANALYTICS_IDS) if (e[k] !== undefined) refusal[k] = e[k]
+    // Never stitched; `tagline forget --user-id` finds the refusal's records by it.
+    if (e.user_id !== undefined) refusal.user_id = e.user_id
     return refusal
   }
   const ctx: BrowserContext = { at_ms: at, gpc: false }

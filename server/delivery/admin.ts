@@ -76,7 +76,8 @@ export async function replay (opts: ReplayOptions): Promise<ReplayResult> {
   for (const l of letters) reasons.set(l.reason, (reasons.get(l.reason) ?? 0) + 1)
   const byReason = Object.fromEntries(reasons)
   if (opts.dryRun || letters.length === 0) return { tag, matched: letters.length, replayed: 0, byReason }
-  const records: QueuedEvent[] = letters.map(l => ({ id: opts.newId(), tag, event: l.event, attempts: 0, enqueuedMs: opts.now }))
+  // The type travels back with the event: a tag of another type that took the name since never sends it (attempt).
+  const records: QueuedEvent[] = letters.map(l => ({ id: opts.newId(), tag, ...(l.type !== undefined ? { type: l.type } : {}), event: l.event, attempts: 0, enqueuedMs: opts.now }))
   await opts.queue.push(records)
   await deadLetters.remove(tag, letters.map(l => l.id))
   return { tag, matched: letters.length, replayed: records.length, byReason }

@@ -32,6 +32,7 @@ export async function giveUp (s: LetterSinks, tag: string, l: Letter, now: numbe
   const letter = capped({ tag, event: kept, outcome, reason, attempts: item.attempts, atMs: now, status: l.status, response: l.response === undefined ? undefined : scrubMessage(l.response, item.event) })
   if (letter.status === undefined) delete letter.status
   if (letter.response === undefined) delete letter.response
+  if (item.type !== undefined) letter.type = item.type
   try {
     await s.deadLetters.add(letter)
   } catch (err) {

@@ -50,6 +50,8 @@ export type SpooledEvent = Omit<QueuedEvent, 'id'> & { id?: string, batchId?: st
 
 export interface DeadLetter {
   tag: string
+  /** The type of tag its event was prepared for (QueuedEvent.type): a replay keeps it. */
+  type?: string
   event: TaglineEvent
   /** Who stopped it: the destination (`dropped`) or the gateway (`dead_lettered`). */
   outcome: Extract<DeliveryOutcome, 'dropped' | 'dead_lettered'>

@@ -122,6 +122,10 @@ t.test('a spooled copy prepared for one type of tag is never sent by another typ
   await until(async () => await count(m, 'x', 'dead_lettered') === 1, 3000, 'dead-lettered')
   t.equal(sink.requests.length, 0, 'nothing sent')
   const letters = await second.deadLetters.list('x')
-  t.match(letters, [{ reason: "queued for a tag of type test; 'x' is now of type other-type, so it is not sent" }])
+  t.match(letters, [{ reason: "queued for a tag of type test; 'x' is now of type other-type, so it is not sent", type: 'test' }], 'the letter keeps the type')
+  // A replay of the letter into the tag of the other type: dead-lettered again, never sent.
+  t.match(await second.replay({ tag: 'x' }), { replayed: 1 })
+  await until(async () => await count(m, 'x', 'dead_lettered') === 2, 3000, 'dead-lettered again')
+  t.equal(sink.requests.length, 0, 'still nothing sent')
   await second.close(100)
 })

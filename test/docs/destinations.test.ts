@@ -31,7 +31,7 @@ t.test('the top section', async t => {
   t.match(rendered, /without an `event_id` uses its `transaction_id`/)
   t.match(rendered, /`dedup.window` \(default 48 hours\)/)
   t.match(rendered, /`identity.stitch.ttl` \(default 7 days/)
-  t.match(rendered, /denied `ad_storage` or `ad_user_data`/)
+  t.match(rendered, /a refusal \(`ad_storage` or `ad_user_data` denied, or GPC\) replaces what earlier hits left/)
   t.match(rendered, /## User data: what each destination receives/)
   t.match(rendered, /\| phone_number \| `"07700 900123"` \| \*\*not sent\*\* \(`no_country`\) \|/, 'a national number without a country is shown as not sent')
   t.match(rendered, /\| region \| `"California"` \| `ca` → SHA-256 \| `ca` \(clear\) \| `california` \(clear\) \|/, 'the platforms side by side')
