@@ -1,7 +1,7 @@
 // Consent Mode signals on a gtag hit: `gcs`, `gcd` and `npa` → the event's consent. Google documents
 // the consent types (https://developers.google.com/tag-platform/security/concepts/consent-mode) but
 // not these parameters; their encoding: https://www.simoahava.com/analytics/consent-mode-v2-google-tags/
-import type { Consent } from '../schemas/event.js'
+import { CONSENT_TYPES, type Consent } from '../schemas/event.js'
 
 type State = 'granted' | 'denied'
 
@@ -62,11 +62,11 @@ export function consentFromHit (gcs: string | undefined, gcd: string | undefined
  * A consent object as a dataLayer push or tagline JSON sender writes it, `{ ad_storage: 'denied', … }`:
  * `granted` / `denied` in any case (MP's `GRANTED`), or booleans. Anything else is left unset.
  */
-export function consentFromObject (v: unknown, keys: readonly (keyof Consent)[] = CONSENT_KEYS): Consent | undefined {
+export function consentFromObject (v: unknown): Consent | undefined {
   if (v === null || typeof v !== 'object' || Array.isArray(v)) return undefined
   const src = v as Record<string, unknown>
   const out: Consent = {}
-  for (const key of keys) {
+  for (const key of CONSENT_TYPES) {
     if (!Object.hasOwn(src, key)) continue
     const raw = src[key]
     const s = typeof raw === 'boolean' ? (raw ? 'granted' : 'denied') : typeof raw === 'string' ? raw.trim().toLowerCase() : undefined
@@ -75,4 +75,3 @@ export function consentFromObject (v: unknown, keys: readonly (keyof Consent)[] 
   return Object.keys(out).length > 0 ? out : undefined
 }
 
-const CONSENT_KEYS: readonly (keyof Consent)[] = ['ad_storage', 'analytics_storage', 'ad_user_data', 'ad_personalization']

@@ -41,7 +41,7 @@ function mpUserData (raw: Obj): UserData | undefined {
 function mpConsent (body: Obj): Consent | undefined {
   // MP defines ad_user_data and ad_personalization; a sender that also says ad_storage (or
   // analytics_storage) is heard too: a refusal there must gate the ad tags as a gtag hit's would.
-  const out: Consent = consentFromObject(body.consent, ['ad_storage', 'analytics_storage', 'ad_user_data', 'ad_personalization']) ?? {}
+  const out: Consent = consentFromObject(body.consent) ?? {}
   // Deprecated flag, honoured only where the consent object is silent.
   if (body.non_personalized_ads === true && out.ad_personalization === undefined) out.ad_personalization = 'denied'
   return Object.keys(out).length > 0 ? out : undefined

@@ -2,7 +2,7 @@
 // knows the visitor's IP, user agent, cookies or click ids, and its match quality at the ad
 // platforms collapses. The gateway remembers the last browser context per client_id, user_id and
 // transaction_id, and fills what a trusted backend event lacks. Pure: the pipeline does the I/O.
-import type { TaglineEvent, BrowserIds, ClickIds, Campaign, Consent } from '../schemas/event.js'
+import { CONSENT_TYPES, type TaglineEvent, type BrowserIds, type ClickIds, type Campaign, type Consent } from '../schemas/event.js'
 import { cutText } from '../common/guards.js'
 
 export interface BrowserContext {
@@ -44,7 +44,6 @@ const FIELD_MAX = 1024
 const kept = (k: string, v: string): string | undefined => v.length <= FIELD_MAX ? v : k === 'page_location' ? cutText(v, FIELD_MAX, true) : undefined
 const GROUPS = ['browser_ids', 'click_ids', 'campaign'] as const
 
-const CONSENT_TYPES = ['ad_storage', 'analytics_storage', 'ad_user_data', 'ad_personalization'] as const
 /** What a refusal keeps (and stitches): GA4's client and session ids. */
 const ANALYTICS_IDS = ['client_id', 'ga_session_id'] as const
 
