@@ -44,6 +44,9 @@ export const VALUE_MAX = 100
 const LONG_PARAMS: Readonly<Record<string, number>> = { page_location: 1000, page_referrer: 420, page_title: 300 }
 export const USER_PROPERTY_VALUE_MAX = 36
 
+/** Whether `v` is a string longer than `max` characters (`max` undefined: no limit). */
+export const longerThan = (v: unknown, max: number | undefined): boolean => typeof v === 'string' && max !== undefined && v.length > max
+
 /** The most characters GA4 keeps of event parameter `key`'s value; undefined: no limit. */
 export function valueMax (key: string): number | undefined {
   if (LENGTH_EXEMPT.has(key)) return undefined
@@ -208,7 +211,7 @@ export function validateMp (body: unknown, opts: { limits?: boolean } = {}): MpP
   const add: Add = (path, validationCode, message) => { problems.push({ path, message, validationCode }) }
   const limits: Limits = opts.limits === false
     ? { long: () => false, many: () => false }
-    : { long: (v, max) => typeof v === 'string' && max !== undefined && v.length > max, many: (n, max) => n > max }
+    : { long: longerThan, many: (n, max) => n > max }
   if (!isObject(body)) {
     add('', 'VALUE_INVALID', 'The Measurement Protocol body must be a JSON object.')
     return problems

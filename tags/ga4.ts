@@ -11,7 +11,7 @@
 import { Type, type Static } from '@sinclair/typebox'
 import type { Consent, TaglineEvent, UserData } from '../schemas/event.js'
 import { scrubRaw } from '../protocol/ga4-raw-hit.js'
-import { MAX_CUSTOM_ITEM_PARAMS, MAX_PARAMS, MAX_USER_PROPERTIES, USER_PROPERTY_VALUE_MAX, VALUE_MAX, validateMp, valueMax, type MpProblem } from '../protocol/ga4-mp-rules.js'
+import { MAX_CUSTOM_ITEM_PARAMS, MAX_PARAMS, MAX_USER_PROPERTIES, USER_PROPERTY_VALUE_MAX, VALUE_MAX, longerThan, validateMp, valueMax, type MpProblem } from '../protocol/ga4-mp-rules.js'
 import { STANDARD_ITEM_KEYS } from '../protocol/ga4-items.js'
 import { cutText, isObject } from '../common/guards.js'
 import { classifyByStatus } from './http-status.js'
@@ -168,18 +168,16 @@ const MODEL_PARAMS: ReadonlySet<string> = new Set(['page_location', 'page_referr
 const KEPT_FIRST: ReadonlySet<string> = new Set([...MODEL_PARAMS, 'session_id', 'engagement_time_msec'])
 const URL_PARAMS: ReadonlySet<string> = new Set(['page_location', 'page_referrer'])
 
-const longer = (v: unknown, max: number | undefined): boolean => typeof v === 'string' && max !== undefined && v.length > max
-
 /** Whether withinLimits may have anything to cut (no allocation: nearly every event has nothing). */
 function mayBeOver (e: TaglineEvent): boolean {
   const model = e as Record<string, unknown>
   let params = 0
-  for (const k of MODEL_PARAMS) if (model[k] != null) { params++; if (longer(model[k], valueMax(k))) return true }
+  for (const k of MODEL_PARAMS) if (model[k] != null) { params++; if (longerThan(model[k], valueMax(k))) return true }
   if (e.params !== undefined) {
     for (const k in e.params) {
       if (!Object.hasOwn(e.params, k)) continue
       // session_id and engagement_time_msec aside, the count can only come out lower than this.
-      if (++params > MAX_PARAMS - 2 || longer(e.params[k], valueMax(k))) return true
+      if (++params > MAX_PARAMS - 2 || longerThan(e.params[k], valueMax(k))) return true
     }
     if (Array.isArray(e.params.items)) return true
   }
@@ -187,12 +185,12 @@ function mayBeOver (e: TaglineEvent): boolean {
     let custom = 0
     for (const k in item) {
       if (!Object.hasOwn(item, k)) continue
-      if (longer(item[k], VALUE_MAX) || (!STANDARD_ITEM_KEYS.has(k) && ++custom > MAX_CUSTOM_ITEM_PARAMS)) return true
+      if (longerThan(item[k], VALUE_MAX) || (!STANDARD_ITEM_KEYS.has(k) && ++custom > MAX_CUSTOM_ITEM_PARAMS)) return true
     }
   }
   if (e.user_properties !== undefined) {
     let n = 0
-    for (const k in e.user_properties) if (Object.hasOwn(e.user_properties, k) && (++n > MAX_USER_PROPERTIES || longer(e.user_properties[k], USER_PROPERTY_VALUE_MAX))) return true
+    for (const k in e.user_properties) if (Object.hasOwn(e.user_properties, k) && (++n > MAX_USER_PROPERTIES || longerThan(e.user_properties[k], USER_PROPERTY_VALUE_MAX))) return true
   }
   return false
 }
@@ -212,9 +210,9 @@ function withinLimits (e: TaglineEvent, cut?: (field: CutField) => void): Taglin
   let out: TaglineEvent | undefined
   const copy = (): TaglineEvent => (out ??= { ...e })
   const fit = (v: unknown, max: number | undefined, field: CutField, url = false): unknown => {
-    if (typeof v !== 'string' || max === undefined || v.length <= max) return v
+    if (!longerThan(v, max)) return v
     cut?.(field)
-    return cutText(v, max, url)
+    return cutText(v as string, max as number, url)
   }
   /** Its string values cut to `max`; past `most` entries that `counted` holds, the rest left out. */
   const fitAll = <T extends Record<string, unknown>>(o: T, max: number, field: CutField, most = Infinity, counted: (k: string) => boolean = () => true): T => {
