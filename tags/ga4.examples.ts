@@ -3,7 +3,7 @@
 // delivery does, so user data goes in raw and comes out hashed.
 // Hits are in the format gtag.js sends, with fictitious ids.
 import type { TaglineEvent } from '../schemas/event.js'
-import type { TagExample } from './types.js'
+import type { OutgoingRequest, TagExample } from './types.js'
 import { MESSY_USER_DATA, MESSY_USER_ID } from './pii.examples.js'
 
 export type Ga4Example = TagExample<{ measurementId: string, apiSecret: string, region?: 'global' | 'eu', forwardGtag?: boolean, debug?: boolean, defaultCountry?: string }>
@@ -19,6 +19,8 @@ const GTAG_HEADERS = { 'content-type': 'text/plain;charset=UTF-8', 'user-agent':
 const MP_URL = 'https://www.google-analytics.com/mp/collect?measurement_id=G-ABC123XYZ9&api_secret=mp-secret-1'
 const MP_HEADERS = { 'content-type': 'application/json' }
 const json = (body: unknown): string => JSON.stringify(body)
+/** A Measurement Protocol request of the default settings: the body, and the events it carries. */
+const mpRequest = (body: unknown, events: number[]): OutgoingRequest => ({ method: 'POST', url: MP_URL, headers: MP_HEADERS, body: json(body), events })
 // A landing URL whose 1,000th character falls inside an escape (%C3%A9 at 998), and a product name
 // of 104 characters.
 const LONG_URL = 'https://shop.example/landing?utm_source=partner&utm_campaign=' + 'spring-sale-'.repeat(78) + 'x%C3%A9'
@@ -123,27 +125,21 @@ export const GA4_EXAMPLES: Ga4Example[] = [
     settings: SETTINGS,
     events: [backendPurchase],
     expected: {
-      requests: [{
-        method: 'POST',
-        url: MP_URL,
-        headers: MP_HEADERS,
-        body: json({
-          client_id: CID,
-          user_id: 'cust-88231',
+      requests: [mpRequest({
+        client_id: CID,
+        user_id: 'cust-88231',
+        timestamp_micros: (NOW - 60_000) * 1000,
+        ip_override: IP,
+        user_agent: UA,
+        consent: { ad_user_data: 'GRANTED', ad_personalization: 'DENIED' },
+        user_properties: { customer_tier: { value: 'premium' } },
+        user_data: { sha256_email_address: [H_EMAIL], address: [{ sha256_first_name: H_FIRST, sha256_last_name: H_LAST, city: 'oslo', country: 'NO' }] },
+        events: [{
+          name: 'purchase',
           timestamp_micros: (NOW - 60_000) * 1000,
-          ip_override: IP,
-          user_agent: UA,
-          consent: { ad_user_data: 'GRANTED', ad_personalization: 'DENIED' },
-          user_properties: { customer_tier: { value: 'premium' } },
-          user_data: { sha256_email_address: [H_EMAIL], address: [{ sha256_first_name: H_FIRST, sha256_last_name: H_LAST, city: 'oslo', country: 'NO' }] },
-          events: [{
-            name: 'purchase',
-            timestamp_micros: (NOW - 60_000) * 1000,
-            params: { session_id: '1718000000', engagement_time_msec: 1, currency: 'USD', value: 72.05, transaction_id: 'T_12345', tax: 4.9, shipping: 5.99, coupon: 'SUMMER_FUN', items: ITEMS, payment_type: 'card' }
-          }]
-        }),
-        events: [0]
-      }]
+          params: { session_id: '1718000000', engagement_time_msec: 1, currency: 'USD', value: 72.05, transaction_id: 'T_12345', tax: 4.9, shipping: 5.99, coupon: 'SUMMER_FUN', items: ITEMS, payment_type: 'card' }
+        }]
+      }, [0])]
     }
   },
   {
@@ -172,8 +168,8 @@ export const GA4_EXAMPLES: Ga4Example[] = [
     events: LEADS.map(lead),
     expected: {
       requests: [
-        { method: 'POST', url: MP_URL, headers: MP_HEADERS, body: json({ client_id: CID, timestamp_micros: (NOW - 100_000) * 1000, events: LEADS.slice(0, 25).map(leadJson) }), events: LEADS.slice(0, 25) },
-        { method: 'POST', url: MP_URL, headers: MP_HEADERS, body: json({ client_id: CID, timestamp_micros: (NOW - 100_000 + 25) * 1000, events: [leadJson(25)] }), events: [25] }
+        mpRequest({ client_id: CID, timestamp_micros: (NOW - 100_000) * 1000, events: LEADS.slice(0, 25).map(leadJson) }, LEADS.slice(0, 25)),
+        mpRequest({ client_id: CID, timestamp_micros: (NOW - 100_000 + 25) * 1000, events: [leadJson(25)] }, [25])
       ]
     }
   },
@@ -187,7 +183,7 @@ export const GA4_EXAMPLES: Ga4Example[] = [
       { event_name: 'login', client_id: CID, timestamp_ms: NOW, params: { method: 'email' } }
     ],
     expected: {
-      requests: [{ method: 'POST', url: MP_URL, headers: MP_HEADERS, body: json({ client_id: CID, timestamp_micros: NOW * 1000, events: [{ name: 'login', timestamp_micros: NOW * 1000, params: { method: 'email' } }] }), events: [3] }],
+      requests: [mpRequest({ client_id: CID, timestamp_micros: NOW * 1000, events: [{ name: 'login', timestamp_micros: NOW * 1000, params: { method: 'email' } }] }, [3])],
       rejected: [
         { index: 0, reason: 'Measurement Protocol would refuse this event: Event name "add-to-cart" is not valid: names start with a letter and hold only letters, digits and underscores. (NAME_INVALID at event.name)' },
         { index: 1, reason: 'Measurement Protocol would refuse this event: Event name "session_start" is reserved by Google Analytics. (NAME_RESERVED at event.name)' },
@@ -218,17 +214,11 @@ export const GA4_EXAMPLES: Ga4Example[] = [
       items: [{ item_id: 'SKU_7', item_name: LONG_NAME, price: 59 }]
     }],
     expected: {
-      requests: [{
-        method: 'POST',
-        url: MP_URL,
-        headers: MP_HEADERS,
-        body: json({
-          client_id: CID,
-          timestamp_micros: NOW * 1000,
-          events: [{ name: 'purchase', timestamp_micros: NOW * 1000, params: { page_location: LONG_URL.slice(0, 998), currency: 'EUR', value: 59, transaction_id: 'T_77', items: [{ item_id: 'SKU_7', item_name: LONG_NAME.slice(0, 100), price: 59 }] } }]
-        }),
-        events: [0]
-      }]
+      requests: [mpRequest({
+        client_id: CID,
+        timestamp_micros: NOW * 1000,
+        events: [{ name: 'purchase', timestamp_micros: NOW * 1000, params: { page_location: LONG_URL.slice(0, 998), currency: 'EUR', value: 59, transaction_id: 'T_77', items: [{ item_id: 'SKU_7', item_name: LONG_NAME.slice(0, 100), price: 59 }] } }]
+      }, [0])]
     }
   },
   {
@@ -236,23 +226,17 @@ export const GA4_EXAMPLES: Ga4Example[] = [
     settings: SETTINGS,
     events: [{ event_name: 'purchase', client_id: CID, user_id: MESSY_USER_ID, timestamp_ms: NOW - 1000, transaction_id: 'ORD-42', currency: 'USD', value: 25, user_data: MESSY_USER_DATA }],
     expected: {
-      requests: [{
-        method: 'POST',
-        url: MP_URL,
-        headers: MP_HEADERS,
-        body: json({
-          client_id: CID,
-          user_id: MESSY_USER_ID,
-          timestamp_micros: (NOW - 1000) * 1000,
-          user_data: {
-            sha256_email_address: [MESSY.email],
-            sha256_phone_number: [MESSY.phone],
-            address: [{ sha256_first_name: MESSY.first, sha256_last_name: MESSY.last, sha256_street: MESSY.street, city: 'san francisco', region: 'california', postal_code: '94105-1234', country: 'US' }]
-          },
-          events: [{ name: 'purchase', timestamp_micros: (NOW - 1000) * 1000, params: { currency: 'USD', value: 25, transaction_id: 'ORD-42' } }]
-        }),
-        events: [0]
-      }]
+      requests: [mpRequest({
+        client_id: CID,
+        user_id: MESSY_USER_ID,
+        timestamp_micros: (NOW - 1000) * 1000,
+        user_data: {
+          sha256_email_address: [MESSY.email],
+          sha256_phone_number: [MESSY.phone],
+          address: [{ sha256_first_name: MESSY.first, sha256_last_name: MESSY.last, sha256_street: MESSY.street, city: 'san francisco', region: 'california', postal_code: '94105-1234', country: 'US' }]
+        },
+        events: [{ name: 'purchase', timestamp_micros: (NOW - 1000) * 1000, params: { currency: 'USD', value: 25, transaction_id: 'ORD-42' } }]
+      }, [0])]
     }
   }
 ]
