@@ -6,6 +6,7 @@ import type { RequestSnapshot, ParsedEvent } from '../clients/types.js'
 import type { CompiledConfig, CompiledTag } from '../config/types.js'
 import { withoutProtocolFields, type TaglineEvent } from '../schemas/event.js'
 import type { Store } from './store/types.js'
+import type { StoreFaults } from './store/faults.js'
 import type { Metrics } from './metrics.js'
 import type { TagDecision } from '../common/outcome.js'
 import type { PrepareContext } from '../tags/types.js'
@@ -23,6 +24,8 @@ export interface PipelineDeps {
   config: CompiledConfig
   store: Store
   contexts: ContextWriter
+  /** Told of store operations that fail (counted and logged). */
+  faults: StoreFaults
   delivery: Enqueuer
   metrics: Metrics
   ids: IdSource
@@ -102,7 +105,7 @@ export async function runPipeline (deps: PipelineDeps, snap: RequestSnapshot, cl
   trace?.events?.(events)
 
   if (config.identity.stitch.enabled) {
-    await stitchBackendEvents(store, events)
+    await stitchBackendEvents(store, events, deps.faults)
     deps.contexts.remember(events, snap.receivedMs, contextIpMode(config.tags))
   }
   for (const e of events) e.client_id ??= mintClientId(deps.ids, snap.receivedMs)
@@ -145,8 +148,10 @@ export async function runPipeline (deps: PipelineDeps, snap: RequestSnapshot, cl
     try {
       outcomes = await deps.delivery.enqueue(items, { dedupMs: config.dedup.enabled ? config.dedup.windowMs : undefined })
     } catch (err) {
+      if (isTaglineError(err)) throw err
       // The store's own message (hosts, ports) is for the operator's log, not for browsers.
-      throw isTaglineError(err) ? err : errors.storeUnavailable('The events could not be stored; nothing was accepted. Try again shortly.')
+      deps.faults.report('enqueue', err)
+      throw errors.storeUnavailable('The events could not be stored; nothing was accepted. Try again shortly.')
     }
   }
   // An event is a repeat when every tag it was queued for already had it.
@@ -165,14 +170,17 @@ export async function runPipeline (deps: PipelineDeps, snap: RequestSnapshot, cl
 }
 
 /** Trusted backend events get what they lack from the visitor's last browser context. */
-async function stitchBackendEvents (store: Store, events: TaglineEvent[]): Promise<void> {
+async function stitchBackendEvents (store: Store, events: TaglineEvent[], faults: StoreFaults): Promise<void> {
   for (let i = 0; i < events.length; i++) {
     const e = events[i]
     if (e.source?.trusted !== true) continue
     const keys = contextKeys(e)
     if (keys.length === 0) continue
     // A store that cannot answer costs the event its stitching, not its delivery.
-    const lookup = async (ks: string[]): Promise<Array<BrowserContext | undefined>> => await Promise.all(ks.map(k => store.fields(k).then(fromFields, () => undefined)))
+    const lookup = async (ks: string[]): Promise<Array<BrowserContext | undefined>> => await Promise.all(ks.map(k => store.fields(k).then(fromFields, (err: unknown) => {
+      faults.report('context_read', err)
+      return undefined
+    })))
     const found = await lookup(keys)
     const more = learnedKeys(e, found).filter(k => !keys.includes(k))
     // All of them before anything is filled: the newest may be a refusal the first ones predate.
@@ -192,7 +200,7 @@ const MAX_REMEMBERED = 50_000
 export class ContextWriter {
   #last = new Map<string, { sig: string, at: number }>()
 
-  constructor (private readonly store: Store, private readonly ttlMs: number) {}
+  constructor (private readonly store: Store, private readonly ttlMs: number, private readonly faults?: StoreFaults) {}
 
   /** Keys it holds a note of (at most REWRITE_AFTER_MS old, as of the last write). */
   get noted (): number { return this.#last.size }
@@ -235,7 +243,10 @@ export class ContextWriter {
         if (now - v.at < REWRITE_AFTER_MS && this.#last.size <= MAX_REMEMBERED) break
         this.#last.delete(k)
       }
-      this.store.merge(key, fields, this.ttlMs, { replace }).catch(() => this.#last.delete(key))
+      this.store.merge(key, fields, this.ttlMs, { replace }).catch((err: unknown) => {
+        this.#last.delete(key)
+        this.faults?.report('context_write', err)
+      })
     }
   }
 }

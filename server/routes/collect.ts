@@ -7,6 +7,7 @@ import type { IdSource } from '../ids.js'
 import { claim } from '../../clients/index.js'
 import { snapshotOf } from '../snapshot.js'
 import { ContextWriter, runPipeline } from '../pipeline.js'
+import { StoreFaults } from '../store/faults.js'
 import type { Enqueuer } from '../delivery/index.js'
 import { cookieDomain } from '../identity.js'
 import { TaglineError } from '../../common/errors.js'
@@ -26,14 +27,15 @@ export interface CollectOptions {
 
 export async function collectRoutes (app: FastifyInstance, opts: CollectOptions): Promise<void> {
   const { metrics } = opts
+  const faults = new StoreFaults(metrics.storeErrors, app.log.child({ component: 'store' }))
   // One ContextWriter, not one per request: it remembers what it wrote. Only a reload that changes
   // the stitch ttl replaces it, as its remembered writes carry the old ttl.
   let contexts: { ttlMs: number, writer: ContextWriter } | undefined
   // The pipeline's view of the config, rebuilt only after a reload: per request, one compare.
   const pipelineDeps = opts.holder.derived(config => {
     const ttlMs = config.identity.stitch.ttlMs
-    if (contexts?.ttlMs !== ttlMs) contexts = { ttlMs, writer: new ContextWriter(opts.store, ttlMs) }
-    return { config, store: opts.store, delivery: opts.delivery, metrics, ids: opts.ids, contexts: contexts.writer }
+    if (contexts?.ttlMs !== ttlMs) contexts = { ttlMs, writer: new ContextWriter(opts.store, ttlMs, faults) }
+    return { config, store: opts.store, delivery: opts.delivery, metrics, ids: opts.ids, contexts: contexts.writer, faults }
   })
 
   async function collect (req: FastifyRequest, reply: FastifyReply): Promise<void> {

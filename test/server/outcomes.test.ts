@@ -5,6 +5,7 @@ import { harness, drained, metric, hookTag, AUTH, json, silent, fixedIds } from 
 import { DELIVERY_OUTCOMES, ROUTING_OUTCOMES, type TagDecision } from '../../common/outcome.js'
 import { Delivery } from '../../server/delivery/index.js'
 import { ContextWriter, runPipeline } from '../../server/pipeline.js'
+import { StoreFaults } from '../../server/store/faults.js'
 import type { DeliveryObserver, RequestObserver } from '../../server/observer.js'
 import { loadConfig } from '../../config/load.js'
 import { createMetrics } from '../../server/metrics.js'
@@ -89,7 +90,7 @@ tags:
   const seen: { events?: readonly TaglineEvent[], client?: string } = {}
   const trace: RequestObserver = { claimed: c => { seen.client = c }, events: e => { seen.events = e }, routed: (e, d) => routed.push([e.event_id, d]) }
   const ids = fixedIds()
-  const deps = { config, store, delivery, metrics, ids, contexts: new ContextWriter(store, 60_000), observer: trace }
+  const deps = { config, store, delivery, metrics, ids, contexts: new ContextWriter(store, 60_000), faults: new StoreFaults(metrics.storeErrors), observer: trace }
   const snap: RequestSnapshot = { method: 'POST', path: '/collect', query: '', body: '', headers: {}, ip: '203.0.113.1', cookies: {}, trusted: true, requestId: 'r1', receivedMs: ids.now() }
   const events = [
     { event_name: 'purchase', event_id: 'P-1', transaction_id: 'P-1', currency: 'EUR', value: 5 },
