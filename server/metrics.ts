@@ -24,6 +24,10 @@ export interface Metrics {
   valuesCut: Counter<'tag' | 'field'>
   /** 1 while a tag's breaker holds it paused, by reason (credentials, failing). */
   tagPaused: Gauge<'tag' | 'reason'>
+  /** Redis mode: 1 while a setting of the shared Redis puts queued events at risk (eviction, no_aof). */
+  storeRisk: Gauge<'risk'>
+  /** Store operations that failed, by op: enqueue (the request got 503), context_read, context_write. */
+  storeErrors: Counter<'op'>
   /** Config reloads (SIGHUP or a change of the file) by result: ok, invalid, unchanged. */
   configReloads: Counter<'result'>
   /** 1 for the running config's content hash (short sha256); the label changes on a reload. */
@@ -117,6 +121,8 @@ export function createMetrics (opts: { defaultMetrics?: boolean } = {}): Metrics
       labelNames: ['tag', 'field'],
       registers
     }),
+    storeRisk: new Gauge({ name: 'tagline_store_risk', help: 'Redis mode: 1 while a setting of the shared Redis puts queued events at risk, by risk: eviction (a maxmemory-policy other than noeviction with maxmemory set: keys can be evicted), no_aof (appendonly no: a restart of Redis loses what it acknowledged since its last snapshot). Read at start and every 5 minutes.', labelNames: ['risk'], registers }),
+    storeErrors: new Counter({ name: 'tagline_store_errors_total', help: 'Store operations that failed, by op: enqueue (events could not be stored: the request was answered 503 and its sender retries), context_read (a backend event went unstitched), context_write (a browser context, or a refusal, was not remembered).', labelNames: ['op'], registers }),
     configReloads: new Counter({ name: 'tagline_config_reloads_total', help: 'Config reloads (SIGHUP or a change of the config file) by result: ok (applied), invalid (refused, the running config stays), unchanged (the file changed on disk but its content is the running one).', labelNames: ['result'], registers }),
     configInfo: new Gauge({ name: 'tagline_config_info', help: 'Always 1, labelled with the running config file\'s content hash (first 12 hex digits of its sha256).', labelNames: ['hash'], registers }),
     queueClaimed: new Counter({ name: 'tagline_queue_claimed_total', help: 'Redis mode: events another replica took and never settled (it died or stalled past delivery.claimIdle), taken over by this one.', labelNames: ['tag'], registers })

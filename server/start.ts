@@ -17,9 +17,12 @@ import { ForwardedForWatch } from './forwarded-for.js'
 import { buildOpsApp, listenOps, type OpsListener } from './ops-app.js'
 import { TraceHub } from './debug/hub.js'
 import { RedisTraceBus } from './debug/redis-bus.js'
+import { watchRedisRisks } from './store/redis-risks.js'
 
 /** This process among the replicas: its consumer name in the groups, its name in the debug view. */
 const REPLICA = `${hostname()}:${process.pid}`
+/** How often the shared Redis's eviction and persistence settings are read again. */
+const RISK_CHECK_EVERY_MS = 5 * 60_000
 
 export interface Gateway {
   app: FastifyInstance
@@ -52,6 +55,10 @@ export async function startGateway (opts: StartOptions): Promise<Gateway> {
   const logger = opts.logger ?? createLogger()
   const metrics = createMetrics()
   const store = await createStore(config.store)
+  // A Redis that evicts or keeps nothing on disk loses acknowledged events without an error.
+  const risks = store.redis === undefined
+    ? undefined
+    : await watchRedisRisks({ client: store.redis.client, gauge: metrics.storeRisk, logger: logger.child({ component: 'store' }), everyMs: RISK_CHECK_EVERY_MS })
   const deliveryLogger = logger.child({ component: 'delivery' })
   const spoolFile = resolve(config.server.spoolFile)
   const queues = sharedQueues(store, config, metrics, deliveryLogger) ??
@@ -97,6 +104,7 @@ export async function startGateway (opts: StartOptions): Promise<Gateway> {
     await ops?.app.close().catch(() => {})
     await delivery.close(0).catch(() => {})
     await bus?.close().catch(() => {})
+    risks?.stop()
     await store.close().catch(() => {})
     throw err
   }
@@ -140,6 +148,7 @@ export async function startGateway (opts: StartOptions): Promise<Gateway> {
           if (!await settlesWithin(closingOps, 1000)) ops.app.server.closeAllConnections()
         }
         await bus?.close()
+        risks?.stop()
         await store.close()
         logger.info(result, 'tagline stopped')
         return result
