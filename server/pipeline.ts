@@ -146,7 +146,7 @@ export async function runPipeline (deps: PipelineDeps, snap: RequestSnapshot, cl
   let outcomes: EnqueueOutcome[] = []
   if (items.length > 0) {
     try {
-      outcomes = await deps.delivery.enqueue(items, { dedupMs: config.dedup.enabled ? config.dedup.windowMs : undefined })
+      outcomes = await deps.delivery.enqueue(items, { dedupMs: config.dedup.enabled ? config.dedup.windowMs : undefined, anonymous: !snap.trusted })
     } catch (err) {
       if (isTaglineError(err)) throw err
       // The store's own message (hosts, ports) is for the operator's log, not for browsers.

@@ -56,6 +56,16 @@ export interface EnqueueItem {
   key?: string
 }
 
+/**
+ * What events sent without an API key may fill of a queue: all but its last tenth, which is kept
+ * for backend events (orders, sign-ups). A destination down for hours, or a flood of beacons,
+ * fills a queue with page views first, and must not cost the conversions a backend reports.
+ * (A queue of under 10 keeps no reserve.)
+ */
+function anonymousMax (maxQueue: number): number {
+  return maxQueue - Math.floor(maxQueue / 10)
+}
+
 /** Per item: stored, a repeat the tag already has (within the dedup window), or shed (its tag's queue is full). */
 export type EnqueueOutcome = 'queued' | 'deduplicated' | 'shed'
 
@@ -66,8 +76,10 @@ export interface Enqueuer {
    * Resolves once every item is stored, found a repeat or shed; rejects when a queue cannot be
    * reached (some tags may have stored theirs: their marks make the sender's retry a repeat
    * there, so the retry is safe). Rejects with queue_full when every item was shed.
+   * `anonymous`: the request had no valid API key; its events may not take a queue's last
+   * tenth (anonymousMax), kept for backend events.
    */
-  enqueue (items: readonly EnqueueItem[], opts?: { dedupMs?: number }): Promise<EnqueueOutcome[]>
+  enqueue (items: readonly EnqueueItem[], opts?: { dedupMs?: number, anonymous?: boolean }): Promise<EnqueueOutcome[]>
   /**
    * An event the pipeline could not make ready for a tag (its prepare failed): kept with the
    * reason, without its user data, and never sent.
@@ -118,7 +130,7 @@ export class Delivery implements Enqueuer, QueueAdmin {
     opts.metrics.readQueues(async () => await this.stats())
   }
 
-  async enqueue (items: readonly EnqueueItem[], opts: { dedupMs?: number } = {}): Promise<EnqueueOutcome[]> {
+  async enqueue (items: readonly EnqueueItem[], opts: { dedupMs?: number, anonymous?: boolean } = {}): Promise<EnqueueOutcome[]> {
     if (this.closing !== undefined) throw errors.notReady('Delivery is shutting down; the events were not accepted.')
     const byTag = new Map<string, { records: QueuedEvent[], keys: Array<string | undefined>, at: number[] }>()
     const now = this.now()
@@ -140,17 +152,18 @@ export class Delivery implements Enqueuer, QueueAdmin {
       }
     }
     const outcomes: EnqueueOutcome[] = new Array(items.length).fill('queued')
+    const max = opts.anonymous === true ? anonymousMax(this.maxQueue) : this.maxQueue
     await Promise.all([...byTag].map(async ([tag, g]) => {
       const worker = this.workers.get(tag) as TagWorker
       const marks = opts.dedupMs !== undefined && g.keys.some(k => k !== undefined) ? { keys: g.keys, ttlMs: opts.dedupMs } : undefined
-      const r = await worker.accept(g.records, { marks, max: this.maxQueue }).catch((err: unknown) => {
+      const r = await worker.accept(g.records, { marks, max }).catch((err: unknown) => {
         // Per request, so debug: the worker's watch loop warns once per outage.
         this.logger.debug({ err, tag, events: g.records.length }, 'enqueue failed: the queue could not store the events')
         throw err
       })
       if (r.shed) {
         for (const i of g.at) outcomes[i] = 'shed'
-        this.shed(worker, g.records.length)
+        this.shed(worker, g.records.length, max)
       }
       for (const i of r.repeats) outcomes[g.at[i]] = 'deduplicated'
     }))
@@ -278,7 +291,7 @@ export class Delivery implements Enqueuer, QueueAdmin {
    * A full tag loses new events rather than making the edge refuse them for every tag: counted per
    * tag, and logged at warn at most once a second per tag (a flood would drown the log).
    */
-  private shed (worker: TagWorker, events: number): void {
+  private shed (worker: TagWorker, events: number, max: number): void {
     const tag = worker.tag.name
     this.opts.metrics.countOutcome(tag, 'shed', events)
     const now = this.now()
@@ -288,7 +301,10 @@ export class Delivery implements Enqueuer, QueueAdmin {
       return
     }
     this.shedLogged.set(tag, { at: now, events: 0 })
-    this.logger.warn({ tag, events: events + (last?.events ?? 0), depth: worker.size, maxQueue: this.maxQueue }, 'queue full: the tag sheds new events (maxQueue); its destination is not keeping up or is down')
+    const full = max === this.maxQueue
+    this.logger.warn({ tag, events: events + (last?.events ?? 0), depth: worker.size, maxQueue: this.maxQueue, ...(full ? {} : { anonymousMax: max }) }, full
+      ? 'queue full: the tag sheds new events (maxQueue); its destination is not keeping up or is down'
+      : 'queue nearly full: the tag sheds events sent without an API key (the last tenth of maxQueue is kept for backend events); its destination is not keeping up or is down')
   }
 
   private nextId (): string {

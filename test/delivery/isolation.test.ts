@@ -34,6 +34,24 @@ t.test('a full tag sheds its events; the other tags still take theirs; all shed 
   t.equal(received(sink).length, 2, 'close flushed both tags, a batch each')
 })
 
+t.test('events sent without an API key leave a queue\'s last tenth to backend events', async t => {
+  const sink = await startSink(t)
+  const m = metrics()
+  const log = captureLogger('warn')
+  const d = new Delivery({ tags: [tag('a', { url: sink.url }, { batch: { maxEvents: 100, maxWaitMs: 60_000 } })], metrics: m, logger: log.logger, maxQueue: 20 })
+  t.teardown(async () => { await d.close(0) })
+  const anonymous = async (n: number): Promise<unknown> => await d.enqueue(Array.from({ length: n }, () => ({ tag: 'a', event: ev() })), { anonymous: true }).catch((err: { code: string }) => err.code)
+  t.same(await anonymous(17), Array(17).fill('queued'))
+  t.equal(await anonymous(2), 'queue_full', 'a push that would pass 18 of 20 is shed whole')
+  t.same(await anonymous(1), ['queued'], '18 of 20')
+  t.equal(await anonymous(1), 'queue_full')
+  t.same(await d.enqueue([{ tag: 'a', event: ev() }, { tag: 'a', event: ev() }]), ['queued', 'queued'], 'a backend request takes the last two')
+  t.equal(await d.enqueue([{ tag: 'a', event: ev() }]).catch((err: { code: string }) => err.code), 'queue_full', 'and past maxQueue it sheds too')
+  t.equal(d.depth('a'), 20)
+  t.equal(await count(m, 'a', 'shed'), 4)
+  t.match(JSON.parse(log.lines[0]), { tag: 'a', maxQueue: 20, anonymousMax: 18, msg: /sheds events sent without an API key/ }, 'the log says which kind it sheds')
+})
+
 t.test('unknown tags and enqueue after close are refused with 503', async t => {
   const sink = await startSink(t)
   const d = new Delivery({ tags: [tag('a', { url: sink.url })], metrics: metrics(), logger: silent() })
