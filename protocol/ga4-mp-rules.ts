@@ -44,6 +44,25 @@ export const VALUE_MAX = 100
 const LONG_PARAMS: Readonly<Record<string, number>> = { page_location: 1000, page_referrer: 420, page_title: 300 }
 export const USER_PROPERTY_VALUE_MAX = 36
 
+/** Longest names: of events, parameters and item parameters, and of user properties. */
+const NAME_MAX = 40
+const USER_PROPERTY_NAME_MAX = 24
+
+/** Whether GA4 reads `name` as a name: at most `max` characters, a letter, then letters, digits, underscores. */
+const validName = (name: string, max: number): boolean => name.length <= max && NAME.test(name)
+
+const reservedParamName = (key: string): boolean => key === 'firebase_conversion' || RESERVED_PARAM_PREFIXES.some(p => key.startsWith(p))
+const reservedUserPropertyName = (name: string): boolean => RESERVED_USER_PROPERTIES.has(name) || RESERVED_USER_PROPERTY_PREFIXES.some(p => name.startsWith(p))
+
+/** Whether GA4 refuses an event or item parameter by its name (reserved, or not a name). */
+export const refusedParamName = (key: string): boolean => reservedParamName(key) || !validName(key, NAME_MAX)
+
+/** Whether GA4 refuses a user property by its name (reserved, or not a name). */
+export const refusedUserPropertyName = (name: string): boolean => reservedUserPropertyName(name) || !validName(name, USER_PROPERTY_NAME_MAX)
+
+/** A value a parameter (event or item) may hold. */
+export const isScalar = (v: unknown): boolean => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean'
+
 /** Whether `v` is a string longer than `max` characters (`max` undefined: no limit). */
 export const longerThan = (v: unknown, max: number | undefined): boolean => typeof v === 'string' && max !== undefined && v.length > max
 
@@ -69,13 +88,12 @@ interface Limits {
   many: (n: number, max: number) => boolean
 }
 
-const isScalar = (v: unknown): boolean => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean'
 const describe = (v: unknown): string => v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v
 
 function checkName (add: Add, path: string, what: string, name: string, max: number): boolean {
+  if (validName(name, max)) return true
   if (name.length > max) add(path, 'NAME_INVALID', `${what} "${name.slice(0, 60)}" is longer than ${max} characters.`)
-  else if (!NAME.test(name)) add(path, 'NAME_INVALID', `${what} "${name}" is not valid: names start with a letter and hold only letters, digits and underscores.`)
-  else return true
+  else add(path, 'NAME_INVALID', `${what} "${name}" is not valid: names start with a letter and hold only letters, digits and underscores.`)
   return false
 }
 
@@ -88,7 +106,7 @@ function checkItems (add: Add, limits: Limits, path: string, items: unknown): vo
     let custom = 0
     for (const [key, v] of Object.entries(item)) {
       if (!STANDARD_ITEM_KEYS.has(key)) custom++
-      if (!checkName(add, `${at}.${key}`, 'Item parameter name', key, 40)) continue
+      if (!checkName(add, `${at}.${key}`, 'Item parameter name', key, NAME_MAX)) continue
       if (!isScalar(v)) add(`${at}.${key}`, 'VALUE_INVALID', `${at}.${key} must be a string, number or boolean, not ${describe(v)}.`)
       else if (limits.long(v, VALUE_MAX)) add(`${at}.${key}`, 'VALUE_OUT_OF_BOUNDS', `${at}.${key} is longer than ${VALUE_MAX} characters.`)
     }
@@ -103,11 +121,11 @@ function checkParams (add: Add, limits: Limits, path: string, params: unknown): 
   if (limits.many(keys.length, MAX_PARAMS)) add(path, 'EXCEEDED_MAX_ENTITIES', `${path} has ${keys.length} parameters; at most ${MAX_PARAMS} are allowed.`)
   for (const key of keys) {
     const at = `${path}.${key}`
-    if (key === 'firebase_conversion' || RESERVED_PARAM_PREFIXES.some(p => key.startsWith(p))) {
+    if (reservedParamName(key)) {
       add(at, 'NAME_RESERVED', `Parameter name "${key}" is reserved by Google Analytics.`)
       continue
     }
-    if (!checkName(add, at, 'Parameter name', key, 40)) continue
+    if (!checkName(add, at, 'Parameter name', key, NAME_MAX)) continue
     const v = params[key]
     if (key === 'items') checkItems(add, limits, at, v)
     else if (!isScalar(v)) add(at, 'VALUE_INVALID', `${at} must be a string, number or boolean, not ${describe(v)}.`)
@@ -127,7 +145,7 @@ function checkEvent (add: Add, limits: Limits, i: number, ev: unknown, app: bool
   if (name === undefined) add(`${at}.name`, 'VALUE_REQUIRED', `Event ${i} has no name.`)
   else if (typeof name !== 'string') add(`${at}.name`, 'VALUE_INVALID', `The name of event ${i} must be a string, not ${describe(name)}.`)
   else if (RESERVED_EVENTS.has(name) || (!app && APP_ONLY_EVENTS.has(name))) add(`${at}.name`, 'NAME_RESERVED', `Event name "${name}" is reserved by Google Analytics.`)
-  else checkName(add, `${at}.name`, 'Event name', name, 40)
+  else checkName(add, `${at}.name`, 'Event name', name, NAME_MAX)
   checkMicros(add, `${at}.timestamp_micros`, ev.timestamp_micros)
   checkParams(add, limits, `${at}.params`, ev.params)
 }
@@ -139,11 +157,11 @@ function checkUserProperties (add: Add, limits: Limits, props: unknown): void {
   if (limits.many(names.length, MAX_USER_PROPERTIES)) add('user_properties', 'EXCEEDED_MAX_ENTITIES', `There are ${names.length} user properties; at most ${MAX_USER_PROPERTIES} are allowed.`)
   for (const name of names) {
     const at = `user_properties.${name}`
-    if (RESERVED_USER_PROPERTIES.has(name) || RESERVED_USER_PROPERTY_PREFIXES.some(p => name.startsWith(p))) {
+    if (reservedUserPropertyName(name)) {
       add(at, 'NAME_RESERVED', `User property name "${name}" is reserved by Google Analytics.`)
       continue
     }
-    if (!checkName(add, at, 'User property name', name, 24)) continue
+    if (!checkName(add, at, 'User property name', name, USER_PROPERTY_NAME_MAX)) continue
     const entry = props[name]
     if (!isObject(entry)) { add(at, 'VALUE_INVALID', `${at} must be an object like { "value": … }, not ${describe(entry)}.`); continue }
     const v = entry.value

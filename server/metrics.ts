@@ -117,7 +117,7 @@ export function createMetrics (opts: { defaultMetrics?: boolean } = {}): Metrics
     }),
     valuesCut: new Counter({
       name: 'tagline_values_cut_total',
-      help: 'Values past what a destination keeps, cut before queueing (GA4 over Measurement Protocol: page_location 1,000 characters, page_referrer 420, page_title 300, other parameters and item values 100, user properties 36; past 25 parameters, 25 user properties or 10 custom item parameters, the rest left out), by field: page_location, page_referrer, page_title, params, items, user_properties; counted once per value when the event is queued for the tag, which sends it cut (unless it refuses the event for another reason, such as its age).',
+      help: 'Values past what a destination keeps, cut before queueing (GA4 over Measurement Protocol: page_location 1,000 characters, page_referrer 420, page_title 300, other parameters and item values 100, user properties 36; past 25 parameters, 25 user properties or 10 custom item parameters, the rest left out; a parameter, item parameter or user property whose name GA4 reserves or cannot read, or whose value is not a string, number or boolean, left out), by field: page_location, page_referrer, page_title, params, items, user_properties; counted once per value when the event is queued for the tag, which sends it cut (unless it refuses the event for another reason, such as its age).',
       labelNames: ['tag', 'field'],
       registers
     }),

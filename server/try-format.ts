@@ -69,7 +69,7 @@ function tagText (t: TryTag, report: TryReport): string[] {
     if (q.response !== undefined) for (const l of responseText(q.response)) lines.push(`    → ${l}`)
   })
   for (const d of t.dropped) lines.push(`  ${name(d.event)} user_data ${d.field} not sent: ${DROPPED[d.reason]}`)
-  for (const c of t.cut) lines.push(`  ${name(c.event)} ${c.field}: a value cut to the destination's length limit, or left out past its count`)
+  for (const c of t.cut) lines.push(`  ${name(c.event)} ${c.field}: a value cut to the destination's length limit, or left out (past its count, or a name or value the destination refuses)`)
   for (const r of t.rejected) lines.push(`  ${name(r.event)} rejected: ${r.reason}`)
   if (t.error !== undefined) lines.push(`  error: ${t.error}`)
   return lines

@@ -11,7 +11,7 @@
 import { Type, type Static } from '@sinclair/typebox'
 import type { Consent, TaglineEvent, UserData } from '../schemas/event.js'
 import { scrubRaw } from '../protocol/ga4-raw-hit.js'
-import { MAX_CUSTOM_ITEM_PARAMS, MAX_PARAMS, MAX_USER_PROPERTIES, USER_PROPERTY_VALUE_MAX, VALUE_MAX, longerThan, validateMp, valueMax, type MpProblem } from '../protocol/ga4-mp-rules.js'
+import { MAX_CUSTOM_ITEM_PARAMS, MAX_PARAMS, MAX_USER_PROPERTIES, USER_PROPERTY_VALUE_MAX, VALUE_MAX, isScalar, longerThan, refusedParamName, refusedUserPropertyName, validateMp, valueMax, type MpProblem } from '../protocol/ga4-mp-rules.js'
 import { STANDARD_ITEM_KEYS } from '../protocol/ga4-items.js'
 import { cutText, isObject } from '../common/guards.js'
 import { classifyByStatus } from './http-status.js'
@@ -168,6 +168,14 @@ const MODEL_PARAMS: ReadonlySet<string> = new Set(['page_location', 'page_referr
 const KEPT_FIRST: ReadonlySet<string> = new Set([...MODEL_PARAMS, 'session_id', 'engagement_time_msec'])
 const URL_PARAMS: ReadonlySet<string> = new Set(['page_location', 'page_referrer'])
 
+// What GA4 would drop by its name or its value's type, left out so that the rest of the event is
+// sent (MP's validation refuses the event for it; GA4's collection keeps the event without it).
+// A parameter other than items: a name GA4 reserves or cannot read, or a value that is not a
+// string, number or boolean (an object, an array, null).
+const refusedParam = (k: string, v: unknown): boolean => k === 'items' ? !Array.isArray(v) : refusedParamName(k) || !isScalar(v)
+const refusedItemParam = (k: string, v: unknown): boolean => (!STANDARD_ITEM_KEYS.has(k) && refusedParamName(k)) || !isScalar(v)
+const refusedUserProperty = (k: string, v: unknown): boolean => refusedUserPropertyName(k) || !isScalar(v)
+
 /** Whether withinLimits may have anything to cut (no allocation: nearly every event has nothing). */
 function mayBeOver (e: TaglineEvent): boolean {
   const model = e as Record<string, unknown>
@@ -177,20 +185,25 @@ function mayBeOver (e: TaglineEvent): boolean {
     for (const k in e.params) {
       if (!Object.hasOwn(e.params, k)) continue
       // session_id and engagement_time_msec aside, the count can only come out lower than this.
-      if (++params > MAX_PARAMS - 2 || longerThan(e.params[k], valueMax(k))) return true
+      if (++params > MAX_PARAMS - 2 || longerThan(e.params[k], valueMax(k)) || refusedParam(k, e.params[k])) return true
     }
     if (Array.isArray(e.params.items)) return true
   }
-  for (const item of (e.items ?? []) as Array<Record<string, unknown>>) {
+  for (const item of (e.items ?? []) as unknown[]) {
+    if (!isObject(item)) return true
     let custom = 0
     for (const k in item) {
       if (!Object.hasOwn(item, k)) continue
-      if (longerThan(item[k], VALUE_MAX) || (!STANDARD_ITEM_KEYS.has(k) && ++custom > MAX_CUSTOM_ITEM_PARAMS)) return true
+      if (longerThan(item[k], VALUE_MAX) || refusedItemParam(k, item[k]) || (!STANDARD_ITEM_KEYS.has(k) && ++custom > MAX_CUSTOM_ITEM_PARAMS)) return true
     }
   }
   if (e.user_properties !== undefined) {
     let n = 0
-    for (const k in e.user_properties) if (Object.hasOwn(e.user_properties, k) && (++n > MAX_USER_PROPERTIES || longerThan(e.user_properties[k], USER_PROPERTY_VALUE_MAX))) return true
+    for (const k in e.user_properties) {
+      if (!Object.hasOwn(e.user_properties, k)) continue
+      const v = e.user_properties[k]
+      if (++n > MAX_USER_PROPERTIES || longerThan(v, USER_PROPERTY_VALUE_MAX) || refusedUserProperty(k, v)) return true
+    }
   }
   return false
 }
@@ -199,8 +212,9 @@ function mayBeOver (e: TaglineEvent): boolean {
  * The event cut to what GA4 keeps of it: each value MP would send that is longer than GA4 keeps
  * cut to GA4's limit (valueMax: 1,000 characters of page_location, 100 of most parameters and item
  * values, 36 of a user property), and the event's own parameters past the 25th sent, user
- * properties past the 25th and custom item parameters past an item's 10th left out. Each is told
- * to `cut`. GA4 keeps an event past its limits (it cuts or drops what is over); refusing the event
+ * properties past the 25th and custom item parameters past an item's 10th left out; before that,
+ * parameters, item parameters and user properties GA4 refuses by name or value type left out.
+ * Each is told to `cut`. GA4 keeps an event past its limits (it cuts or drops what is over); refusing the event
  * here would lose it. Read off mpParams, so that what is cut and counted is what would be sent,
  * and the parameters mpParams adds itself (session, engagement, page, commerce) are kept first.
  * The same object when nothing is over.
@@ -214,12 +228,15 @@ function withinLimits (e: TaglineEvent, cut?: (field: CutField) => void): Taglin
     cut?.(field)
     return cutText(v as string, max as number, url)
   }
-  /** Its string values cut to `max`; past `most` entries that `counted` holds, the rest left out. */
-  const fitAll = <T extends Record<string, unknown>>(o: T, max: number, field: CutField, most = Infinity, counted: (k: string) => boolean = () => true): T => {
+  /**
+   * Its entries GA4 `refused` left out; its string values cut to `max`; past `most` entries that
+   * `counted` holds, the rest left out.
+   */
+  const fitAll = <T extends Record<string, unknown>>(o: T, max: number, field: CutField, refused: (k: string, v: unknown) => boolean, most = Infinity, counted: (k: string) => boolean = () => true): T => {
     let fitted: Record<string, unknown> | undefined
     let n = 0
     for (const [k, v] of Object.entries(o)) {
-      if (counted(k) && ++n > most) {
+      if (refused(k, v) || (counted(k) && ++n > most)) {
         cut?.(field)
         delete (fitted ??= { ...o })[k]
         continue
@@ -242,6 +259,12 @@ function withinLimits (e: TaglineEvent, cut?: (field: CutField) => void): Taglin
     copy().params = params as TaglineEvent['params']
   }
   const sent = mpParams(e)
+  for (const [k, v] of Object.entries(sent)) {
+    if (fromModel(k) || !refusedParam(k, v)) continue
+    put(k, undefined)
+    cut?.('params')
+    delete sent[k]
+  }
   const keys = Object.keys(sent)
   // Past the 25th, the event's other parameters go, last first: GA4 drops what is over (MP's
   // RELAXED validation), and session, engagement, page and commerce are what every report reads.
@@ -256,15 +279,18 @@ function withinLimits (e: TaglineEvent, cut?: (field: CutField) => void): Taglin
   for (const [k, v] of Object.entries(sent)) {
     if (k === 'items') {
       if (!Array.isArray(v)) continue
-      const items = v.map(item => isObject(item) ? fitAll(item, VALUE_MAX, 'items', MAX_CUSTOM_ITEM_PARAMS, key => !STANDARD_ITEM_KEYS.has(key)) : item)
-      if (items.some((item, i) => item !== v[i])) put(k, items)
+      // An entry that is not an item object at all goes too.
+      const objects = v.filter(isObject)
+      for (let n = objects.length; n < v.length; n++) cut?.('items')
+      const items = objects.map(item => fitAll(item, VALUE_MAX, 'items', refusedItemParam, MAX_CUSTOM_ITEM_PARAMS, key => !STANDARD_ITEM_KEYS.has(key)))
+      if (items.length !== v.length || items.some((item, i) => item !== v[i])) put(k, items)
       continue
     }
     const f = fit(v, valueMax(k), k === 'page_location' || k === 'page_referrer' || k === 'page_title' ? k : 'params', URL_PARAMS.has(k))
     if (f !== v) put(k, f)
   }
   if (e.user_properties !== undefined) {
-    const up = fitAll(e.user_properties, USER_PROPERTY_VALUE_MAX, 'user_properties', MAX_USER_PROPERTIES)
+    const up = fitAll(e.user_properties, USER_PROPERTY_VALUE_MAX, 'user_properties', refusedUserProperty, MAX_USER_PROPERTIES)
     if (up !== e.user_properties) copy().user_properties = up
   }
   return out ?? e

@@ -87,3 +87,37 @@ t.test('an MP event with 30 parameters: accepted, GA4 gets 25 (its own first), t
   t.equal(Object.keys(hook.params).filter(k => k.startsWith('custom_')).length, 27, 'the webhook gets all of them')
   t.equal(await metric(h.metrics, 'tagline_values_cut_total', { tag: 'ga4', field: 'params' }), 5, '30 sent, 25 kept')
 })
+
+t.test('a backend purchase whose fields GA4 would refuse by name or type: GA4 gets the purchase without them, the webhook everything', async t => {
+  const { sink, h } = await gateway(t, true)
+  const res = await h.app.inject({
+    method: 'POST',
+    url: '/collect',
+    headers: { authorization: AUTH },
+    payload: {
+      event_name: 'purchase',
+      client_id: '555.1768470000',
+      transaction_id: 'T-NAMES',
+      currency: 'EUR',
+      value: 80,
+      // A shop system's own fields: a hyphen, a space, a reserved prefix, an object.
+      params: { 'order-type': 'gift', ga_channel: 'web', shipping_tier: 'express', cart: { lines: 2 } },
+      user_properties: { 'plan tier': 'gold', plan: 'pro' },
+      items: [{ item_id: 'SKU-1', price: 40, quantity: 2, 'gift-wrap': 'yes', colour: 'red' }]
+    }
+  })
+  t.equal(res.statusCode, 202)
+  await sink.waitFor(rs => rs.some(r => r.path === '/ga/mp/collect') && rs.some(r => r.path === '/hook'), 'both destinations')
+  const ga = sink.requests.find(r => r.path === '/ga/mp/collect')?.json as any
+  t.same(ga.events[0].params, { currency: 'EUR', value: 80, transaction_id: 'T-NAMES', items: [{ item_id: 'SKU-1', price: 40, quantity: 2, colour: 'red' }], shipping_tier: 'express' },
+    'GA4: the revenue and the fields it takes; order-type, ga_channel, cart and gift-wrap left out')
+  t.same(ga.user_properties, { plan: { value: 'pro' } }, 'GA4: the user property it can read')
+  const hook = (sink.requests.find(r => r.path === '/hook')?.json as any).events[0]
+  t.same(hook.params, { 'order-type': 'gift', ga_channel: 'web', shipping_tier: 'express', cart: { lines: 2 } }, 'the webhook gets every field')
+  const cut = async (field: string): Promise<number> => await metric(h.metrics, 'tagline_values_cut_total', { tag: 'ga4', field })
+  t.equal(await cut('params'), 3)
+  t.equal(await cut('items'), 1)
+  t.equal(await cut('user_properties'), 1)
+  await until(async () => await metric(h.metrics, 'tagline_tag_events_total', { tag: 'ga4', outcome: 'sent' }) === 1, 5000, 'GA4 counts it sent')
+  t.equal((await h.delivery.deadLetters.list()).length, 0, 'nothing dead-lettered')
+})
