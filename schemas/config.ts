@@ -158,7 +158,7 @@ export const Config = Type.Object({
     honorGpc: Type.Optional(Type.Boolean({ default: PRIVACY_DEFAULTS.honorGpc, description: 'Treat the Sec-GPC: 1 header as an opt-out of advertising tags.' }))
   }, { additionalProperties: false })),
   delivery: Type.Optional(Type.Object({
-    maxQueue: Type.Optional(Type.Integer({ minimum: 1, default: DELIVERY_DEFAULTS.maxQueue, description: 'Events a tag queue may hold; past it the tag sheds new events (counted as `shed`), the other tags are unaffected. Events sent without an API key are shed at 90% of it: the last tenth is kept for backend events.' })),
+    maxQueue: Type.Optional(Type.Integer({ minimum: 1, default: DELIVERY_DEFAULTS.maxQueue, description: 'Events a tag queue may hold; past it the tag sheds new events (counted as `shed`), the other tags are unaffected. With auth.apiKeys set, events sent without a key are shed at 90% of it: the last tenth is kept for backend events.' })),
     deadLetterMax: Type.Optional(Type.Integer({ minimum: 0, default: DELIVERY_DEFAULTS.deadLetterMax })),
     deadLetterMaxAge: Type.Optional(Duration(DELIVERY_DEFAULTS.deadLetterMaxAge, 'Dead letters older than this are removed (swept at start and at least hourly).')),
     claimIdle: Type.Optional(Duration(DELIVERY_DEFAULTS.claimIdle)),

@@ -146,7 +146,8 @@ export async function runPipeline (deps: PipelineDeps, snap: RequestSnapshot, cl
   let outcomes: EnqueueOutcome[] = []
   if (items.length > 0) {
     try {
-      outcomes = await deps.delivery.enqueue(items, { dedupMs: config.dedup.enabled ? config.dedup.windowMs : undefined, anonymous: !snap.trusted })
+      // Without API keys no request is a backend's: no reserve to keep for one.
+      outcomes = await deps.delivery.enqueue(items, { dedupMs: config.dedup.enabled ? config.dedup.windowMs : undefined, anonymous: !snap.trusted && config.apiKeys.length > 0 })
     } catch (err) {
       if (isTaglineError(err)) throw err
       // The store's own message (hosts, ports) is for the operator's log, not for browsers.

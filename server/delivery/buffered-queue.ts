@@ -6,7 +6,7 @@
 // never buffered.
 import { ReplyError } from 'ioredis'
 import type { Logger } from 'pino'
-import type { PushOptions, PushResult, QueueCounts, SharedQueue, TagQueue } from './queue.js'
+import { anonymousMax, type PushOptions, type PushResult, type QueueCounts, type SharedQueue, type TagQueue } from './queue.js'
 import type { Batch, QueuedEvent } from './types.js'
 import { MemoryMarks } from './memory-marks.js'
 
@@ -60,11 +60,11 @@ export class BufferedQueue implements TagQueue {
         return await this.inner.push(items, opts)
       } catch (err) {
         if (err instanceof ReplyError) throw err
-        if (!this.room(items.length)) throw err
+        if (!this.room(items.length, opts.anonymous)) throw err
         this.opts.logger?.warn({ err, events: items.length }, 'Redis unreachable: events kept in this process until it answers (dedup is this process\'s only)')
       }
     }
-    if (!this.room(items.length)) throw new Error(`Redis unreachable and the local buffer holds ${this.kept.length} events (its max is ${this.opts.max})`)
+    if (!this.room(items.length, opts.anonymous)) throw new Error(`Redis unreachable and the local buffer holds ${this.kept.length} events (its max is ${this.opts.max})`)
     const ttlMs = opts.marks?.ttlMs ?? 0
     const { fresh, repeats, marking } = this.marks.sift(opts.marks?.keys, items.length)
     for (const key of marking) this.marks.add(key, ttlMs)
@@ -88,8 +88,9 @@ export class BufferedQueue implements TagQueue {
     await this.flushing
   }
 
-  private room (n: number): boolean {
-    return this.kept.length + n <= this.opts.max
+  /** Anonymous events leave the buffer's last tenth to backend events, as they do a queue's. */
+  private room (n: number, anonymous = false): boolean {
+    return this.kept.length + n <= (anonymous ? anonymousMax(this.opts.max) : this.opts.max)
   }
 
   private withBuffered (c: QueueCounts): QueueCounts {

@@ -19,6 +19,7 @@ import { systemClock, type Clock } from './clock.js'
 import { newBatchId } from './batch-id.js'
 import type { TaglineEvent } from '../../schemas/event.js'
 import { queueStats, replay, type ReplayResult, type TagStats } from './admin.js'
+import { anonymousMax } from './queue.js'
 
 export type { SpooledEvent } from './types.js'
 
@@ -54,16 +55,6 @@ export interface EnqueueItem {
   event: TaglineEvent
   /** The dedup key of the event as it arrived; absent, it is never a repeat. */
   key?: string
-}
-
-/**
- * What events sent without an API key may fill of a queue: all but its last tenth, which is kept
- * for backend events (orders, sign-ups). A destination down for hours, or a flood of beacons,
- * fills a queue with page views first, and must not cost the conversions a backend reports.
- * (A queue of under 10 keeps no reserve.)
- */
-function anonymousMax (maxQueue: number): number {
-  return maxQueue - Math.floor(maxQueue / 10)
 }
 
 /** Per item: stored, a repeat the tag already has (within the dedup window), or shed (its tag's queue is full). */
@@ -156,14 +147,14 @@ export class Delivery implements Enqueuer, QueueAdmin {
     await Promise.all([...byTag].map(async ([tag, g]) => {
       const worker = this.workers.get(tag) as TagWorker
       const marks = opts.dedupMs !== undefined && g.keys.some(k => k !== undefined) ? { keys: g.keys, ttlMs: opts.dedupMs } : undefined
-      const r = await worker.accept(g.records, { marks, max }).catch((err: unknown) => {
+      const r = await worker.accept(g.records, { marks, max, anonymous: opts.anonymous }).catch((err: unknown) => {
         // Per request, so debug: the worker's watch loop warns once per outage.
         this.logger.debug({ err, tag, events: g.records.length }, 'enqueue failed: the queue could not store the events')
         throw err
       })
       if (r.shed) {
         for (const i of g.at) outcomes[i] = 'shed'
-        this.shed(worker, g.records.length, max)
+        this.shed(worker, g.records.length, opts.anonymous === true)
       }
       for (const i of r.repeats) outcomes[g.at[i]] = 'deduplicated'
     }))
@@ -289,22 +280,23 @@ export class Delivery implements Enqueuer, QueueAdmin {
 
   /**
    * A full tag loses new events rather than making the edge refuse them for every tag: counted per
-   * tag, and logged at warn at most once a second per tag (a flood would drown the log).
+   * tag, and logged at warn at most once a second per tag and kind (anonymous events shed at
+   * anonymousMax, or any at maxQueue), so that a backend's lost orders get a line of their own.
    */
-  private shed (worker: TagWorker, events: number, max: number): void {
+  private shed (worker: TagWorker, events: number, anonymous: boolean): void {
     const tag = worker.tag.name
     this.opts.metrics.countOutcome(tag, 'shed', events)
     const now = this.now()
-    const last = this.shedLogged.get(tag)
+    const key = `${tag}\u0000${anonymous ? 'anonymous' : 'all'}`
+    const last = this.shedLogged.get(key)
     if (last !== undefined && now - last.at < 1000) {
       last.events += events
       return
     }
-    this.shedLogged.set(tag, { at: now, events: 0 })
-    const full = max === this.maxQueue
-    this.logger.warn({ tag, events: events + (last?.events ?? 0), depth: worker.size, maxQueue: this.maxQueue, ...(full ? {} : { anonymousMax: max }) }, full
-      ? 'queue full: the tag sheds new events (maxQueue); its destination is not keeping up or is down'
-      : 'queue nearly full: the tag sheds events sent without an API key (the last tenth of maxQueue is kept for backend events); its destination is not keeping up or is down')
+    this.shedLogged.set(key, { at: now, events: 0 })
+    const fields = { tag, events: events + (last?.events ?? 0), depth: worker.size, maxQueue: this.maxQueue }
+    if (anonymous) this.logger.warn({ ...fields, anonymousMax: anonymousMax(this.maxQueue) }, 'queue nearly full: the tag sheds events sent without an API key (the last tenth of maxQueue is kept for backend events); its destination is not keeping up or is down')
+    else this.logger.warn(fields, 'queue full: the tag sheds new events (maxQueue), backend events too; its destination is not keeping up or is down')
   }
 
   private nextId (): string {

@@ -27,6 +27,21 @@ export interface PushOptions {
   marks?: { keys: ReadonlyArray<string | undefined>, ttlMs: number }
   /** Store nothing when the queue would then hold more than this many events (waiting + in flight + scheduled). */
   max?: number
+  /**
+   * Events of a request without a valid API key: they may not fill a queue's last tenth
+   * (`max` says so for the queue; a buffer in front of it, BufferedQueue, keeps its own).
+   */
+  anonymous?: boolean
+}
+
+/**
+ * What events sent without an API key may fill of a queue or buffer of `size`: all but its last
+ * tenth, kept for backend events (orders, sign-ups). A destination down for hours, or a flood of
+ * beacons, fills a queue with page views first, and must not cost the conversions a backend
+ * reports. (Under 10, no reserve.)
+ */
+export function anonymousMax (size: number): number {
+  return size - Math.floor(size / 10)
 }
 
 export interface PushResult {

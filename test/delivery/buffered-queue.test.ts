@@ -40,6 +40,22 @@ t.test('kept while Redis is down, flushed in order with their marks when it retu
   t.same(await q.push([f], marks(['k-b'])), { shed: false, repeats: [0] }, 'the buffered events\' marks reached Redis')
 })
 
+t.test('while Redis is down, anonymous events leave the buffer\'s last tenth to backend events', async t => {
+  const redis = await startRedisServer(t)
+  const client = redisClient(redis.url)
+  await client.connect()
+  t.teardown(() => { client.disconnect() })
+  const q = redisQueues({ client, prefix: 'buf-reserve:', consumer: 'one', claimIdleMs: 60_000, localBuffer: 10 }).queue('a')
+  t.teardown(async () => { await q.shared?.close() })
+  await redis.stop()
+  const items = (k: number): QueuedEvent[] => Array.from({ length: k }, item)
+  t.same(await q.push(items(9), { anonymous: true }), { shed: false, repeats: [] }, 'nine of ten')
+  await t.rejects(q.push(items(1), { anonymous: true }), 'the tenth is not for a browser\'s event')
+  t.same(await q.push(items(1)), { shed: false, repeats: [] }, 'a backend event takes it')
+  await t.rejects(q.push(items(1)), 'and past the buffer nobody gets in')
+  t.equal(q.counts().buffered, 10)
+})
+
 t.test('a Redis that stops answering (frozen, connection open) is an outage too: the push is kept here after the command timeout, the next at once, all flushed when it answers', async t => {
   const redis = await startRedisServer(t)
   // The store's own client: its command and socket timeouts are what is under test.

@@ -30,3 +30,12 @@ for (const [kind, makeStore] of stores) {
     await until(() => h.delivery.depth('hook') === 19, 5000, 'the queue to hold 19')
   })
 }
+
+t.test('without API keys no request is a backend\'s: browser events may fill the whole queue', async t => {
+  const sink = await startSink(t, 'hang')
+  const h = await harness({ sink, maxQueue: 20, apiKeys: false, tags: url => hookTag('hook', url).replace('maxWaitMs: 0', 'maxWaitMs: 60000') })
+  t.teardown(h.close)
+  const statuses: number[] = []
+  for (let i = 0; i < 21; i++) statuses.push((await h.app.inject({ method: 'POST', url: '/collect', headers: { 'content-type': 'application/json' }, payload: { event_name: 'page_view', event_id: `pv-${i}` } })).statusCode)
+  t.same(statuses, [...Array(20).fill(202), 503])
+})
