@@ -57,6 +57,9 @@ const reservedUserPropertyName = (name: string): boolean => RESERVED_USER_PROPER
 /** Whether GA4 refuses an event or item parameter by its name (reserved, or not a name). */
 export const refusedParamName = (key: string): boolean => reservedParamName(key) || !validName(key, NAME_MAX)
 
+/** Whether GA4 refuses an item parameter by its name (not a name; no names are reserved there). */
+export const refusedItemParamName = (key: string): boolean => !validName(key, NAME_MAX)
+
 /** Whether GA4 refuses a user property by its name (reserved, or not a name). */
 export const refusedUserPropertyName = (name: string): boolean => reservedUserPropertyName(name) || !validName(name, USER_PROPERTY_NAME_MAX)
 

@@ -11,8 +11,8 @@
 import { Type, type Static } from '@sinclair/typebox'
 import type { Consent, TaglineEvent, UserData } from '../schemas/event.js'
 import { scrubRaw } from '../protocol/ga4-raw-hit.js'
-import { MAX_CUSTOM_ITEM_PARAMS, MAX_PARAMS, MAX_USER_PROPERTIES, USER_PROPERTY_VALUE_MAX, VALUE_MAX, isScalar, longerThan, refusedParamName, refusedUserPropertyName, validateMp, valueMax, type MpProblem } from '../protocol/ga4-mp-rules.js'
-import { STANDARD_ITEM_KEYS } from '../protocol/ga4-items.js'
+import { MAX_CUSTOM_ITEM_PARAMS, MAX_PARAMS, MAX_USER_PROPERTIES, USER_PROPERTY_VALUE_MAX, VALUE_MAX, isScalar, longerThan, refusedItemParamName, refusedParamName, refusedUserPropertyName, validateMp, valueMax, type MpProblem } from '../protocol/ga4-mp-rules.js'
+import { MAX_ITEMS, STANDARD_ITEM_KEYS } from '../protocol/ga4-items.js'
 import { cutText, isObject } from '../common/guards.js'
 import { classifyByStatus } from './http-status.js'
 import { isSha256Hex, withHashedUserData } from './pii.js'
@@ -173,7 +173,9 @@ const URL_PARAMS: ReadonlySet<string> = new Set(['page_location', 'page_referrer
 // A parameter other than items: a name GA4 reserves or cannot read, or a value that is not a
 // string, number or boolean (an object, an array, null).
 const refusedParam = (k: string, v: unknown): boolean => k === 'items' ? !Array.isArray(v) : refusedParamName(k) || !isScalar(v)
-const refusedItemParam = (k: string, v: unknown): boolean => (!STANDARD_ITEM_KEYS.has(k) && refusedParamName(k)) || !isScalar(v)
+const refusedItemParam = (k: string, v: unknown): boolean => refusedItemParamName(k) || !isScalar(v)
+/** GA4 needs an item_id or an item_name to read an item at all. */
+const unnamedItem = (item: Record<string, unknown>): boolean => item.item_id == null && item.item_name == null
 const refusedUserProperty = (k: string, v: unknown): boolean => refusedUserPropertyName(k) || !isScalar(v)
 
 /** Whether withinLimits may have anything to cut (no allocation: nearly every event has nothing). */
@@ -189,8 +191,9 @@ function mayBeOver (e: TaglineEvent): boolean {
     }
     if (Array.isArray(e.params.items)) return true
   }
+  if (e.items !== undefined && e.items.length > MAX_ITEMS) return true
   for (const item of (e.items ?? []) as unknown[]) {
-    if (!isObject(item)) return true
+    if (!isObject(item) || unnamedItem(item)) return true
     let custom = 0
     for (const k in item) {
       if (!Object.hasOwn(item, k)) continue
@@ -279,10 +282,12 @@ function withinLimits (e: TaglineEvent, cut?: (field: CutField) => void): Taglin
   for (const [k, v] of Object.entries(sent)) {
     if (k === 'items') {
       if (!Array.isArray(v)) continue
-      // An entry that is not an item object at all goes too.
-      const objects = v.filter(isObject)
-      for (let n = objects.length; n < v.length; n++) cut?.('items')
-      const items = objects.map(item => fitAll(item, VALUE_MAX, 'items', refusedItemParam, MAX_CUSTOM_ITEM_PARAMS, key => !STANDARD_ITEM_KEYS.has(key)))
+      // Items past the 200th go, and so does an entry that is not an item GA4 can read: not an
+      // object, or (once fitted) with neither an item_id nor an item_name.
+      const items = v.slice(0, MAX_ITEMS).filter(isObject)
+        .map(item => fitAll(item, VALUE_MAX, 'items', refusedItemParam, MAX_CUSTOM_ITEM_PARAMS, key => !STANDARD_ITEM_KEYS.has(key)))
+        .filter(item => !unnamedItem(item))
+      for (let n = items.length; n < v.length; n++) cut?.('items')
       if (items.length !== v.length || items.some((item, i) => item !== v[i])) put(k, items)
       continue
     }

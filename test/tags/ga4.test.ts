@@ -226,6 +226,40 @@ t.test('the cut follows what MP sends: items and page fields under params, and n
   t.same(cuts, [])
 })
 
+t.test('what GA4 refuses by name or value type is left out and counted; the event is sent', async t => {
+  const cuts: string[] = []
+  const prep = (e: TaglineEvent): TaglineEvent => ga4.prepare!(e, S as any, { cut: f => cuts.push(f) })
+  const sent = (e: TaglineEvent): any => {
+    const { requests, rejected } = build([prep(e)])
+    t.equal(rejected, undefined, 'not dead-lettered')
+    return body(requests[0])
+  }
+  const params = Object.fromEntries(Array.from({ length: 24 }, (_, i) => [`p${i}`, i]))
+  const out = sent(ev({ event_name: 'purchase', currency: 'EUR', value: 5, params: { 'order-type': 'gift', _hidden: 1, firebase_conversion: 1, list: [1], obj: {}, ...params } as any }))
+  t.same(Object.keys(out.events[0].params).sort(), ['currency', 'value', ...Object.keys(params).slice(0, 23)].sort(), 'refused ones go before the 25 are counted: 23 of the 24 valid ones fit beside currency and value')
+  t.same(cuts.filter(c => c === 'params').length, 6, 'five refused, one past the 25th')
+
+  cuts.length = 0
+  const items = sent(ev({ event_name: 'purchase', currency: 'EUR', value: 5, items: [
+    { item_id: 'A', ga_note: 'kept: no reserved names among item parameters', 'gift-wrap': 'yes', colour: ['red'] },
+    { item_id: { sku: 1 }, price: 3 },
+    'not an item',
+    { item_name: 'B', price: 2 }
+  ] as any })).events[0].params.items
+  t.same(items, [{ item_id: 'A', ga_note: 'kept: no reserved names among item parameters' }, { item_name: 'B', price: 2 }], 'an item left with neither id nor name goes, and so does an entry that is no item')
+  t.same(cuts, Array(5).fill('items'), 'once per item parameter left out (gift-wrap, colour, the object item_id) and per item gone (two)')
+
+  cuts.length = 0
+  const many = Array.from({ length: 230 }, (_, i) => ({ item_id: `I${i}` }))
+  t.equal(sent(ev({ event_name: 'purchase', currency: 'EUR', value: 5, params: { items: many } })).events[0].params.items.length, 200, 'items past the 200th go')
+  t.equal(cuts.length, 30)
+
+  cuts.length = 0
+  const up = sent(ev({ user_properties: { 'plan tier': 'gold', first_open_time: 1, ['u'.repeat(25)]: 'x', plan: 'pro', vip: true, nested: { a: 1 } } as any })).user_properties
+  t.same(up, { plan: { value: 'pro' }, vip: { value: 'true' } })
+  t.same(cuts, Array(4).fill('user_properties'))
+})
+
 t.test('past GA4\'s counts: the event\'s own parameters past the 25th sent, user properties past the 25th, custom item parameters past the 10th are left out, not the event', async t => {
   const cuts: string[] = []
   const custom = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`p${i}`, i]))
