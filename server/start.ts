@@ -55,10 +55,6 @@ export async function startGateway (opts: StartOptions): Promise<Gateway> {
   const logger = opts.logger ?? createLogger()
   const metrics = createMetrics()
   const store = await createStore(config.store)
-  // A Redis that evicts or keeps nothing on disk loses acknowledged events without an error.
-  const risks = store.redis === undefined
-    ? undefined
-    : await watchRedisRisks({ client: store.redis.client, gauge: metrics.storeRisk, logger: logger.child({ component: 'store' }), everyMs: RISK_CHECK_EVERY_MS })
   const deliveryLogger = logger.child({ component: 'delivery' })
   const spoolFile = resolve(config.server.spoolFile)
   const queues = sharedQueues(store, config, metrics, deliveryLogger) ??
@@ -84,7 +80,10 @@ export async function startGateway (opts: StartOptions): Promise<Gateway> {
   let app: FastifyInstance | undefined
   let address: string
   let ops: OpsListener | undefined
+  let risks: { stop: () => void } | undefined
   try {
+    // A Redis that evicts or keeps nothing on disk loses acknowledged events without an error.
+    if (store.redis !== undefined) risks = await watchRedisRisks({ client: store.redis.client, gauge: metrics.storeRisk, logger: logger.child({ component: 'store' }), everyMs: RISK_CHECK_EVERY_MS })
     const forget = { store, queues: queues.eraser, deadLetters: queues.deadLetters, spoolFile }
     const forwardedFor = new ForwardedForWatch(logger)
     app = await buildApp({ holder, store, delivery, metrics, logger, isReady: () => ready, forget, forwardedFor, hub })

@@ -31,8 +31,9 @@ export class StoreFaults {
     }
     this.logged.set(op, { atMs: now, since: 0 })
     const message = err instanceof Error ? err.message : String(err)
-    // Redis's own words for a full memory with maxmemory-policy noeviction.
-    const hint = message.startsWith('OOM ') ? 'Redis is at its maxmemory and refuses writes: raise maxmemory or free memory (README, "Embedded mode and Redis mode")' : undefined
+    // Redis's own words for a full memory with maxmemory-policy noeviction (inside a script's
+    // error too, as Redis before 7 reports it).
+    const hint = /\bOOM command not allowed\b/.test(message) ? 'Redis is at its maxmemory and refuses writes: raise maxmemory or free memory (README, "Embedded mode and Redis mode")' : undefined
     const { level, msg } = SAID[op]
     this.logger[level]({ op, error: message, ...(hint !== undefined ? { hint } : {}), ...(last !== undefined && last.since > 0 ? { unlogged: last.since } : {}) }, msg)
   }

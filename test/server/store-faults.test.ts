@@ -31,6 +31,9 @@ t.test('a line per kind of failure at most every 10 s, with the count of those n
   t.match(lines[0], { error: /^OOM /, hint: /maxmemory/, msg: /answered 503/ }, 'Redis at maxmemory is named as such')
   t.equal(lines[2].hint, undefined, 'no maxmemory hint for another error')
   t.match(lines[2].error, /READONLY/)
+  const older = captureLogs('info')
+  new StoreFaults(metrics.storeErrors, older.logger).report('enqueue', new Error('ERR Error running script (call to f_0f2a): @user_script:12: -OOM command not allowed when used memory > \'maxmemory\'.'))
+  t.match(logLines(older.text())[0], { hint: /maxmemory/ }, 'also as a script error, as Redis before 7 words it')
 })
 
 t.test('Redis at maxmemory: 503 with a JSON error, the reason in the log, nothing lost once it has room', async t => {
