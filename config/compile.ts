@@ -81,7 +81,7 @@ export function compileConfig (raw: Config, file?: string): CompiledConfig {
       ...listenAddresses(s),
       trustProxy: Array.isArray(s.trustProxy) ? [...s.trustProxy] : s.trustProxy ?? false,
       corsOrigins: [...(s.cors?.origins ?? [])],
-      rateLimit: s.rateLimit === false ? false : { ...(s.rateLimit ?? SERVER_DEFAULTS.rateLimit) },
+      rateLimit: s.rateLimit === false ? false : { ...SERVER_DEFAULTS.rateLimit, ...s.rateLimit },
       bodyLimit: s.bodyLimit ?? SERVER_DEFAULTS.bodyLimit,
       shutdownTimeoutMs: s.shutdownTimeoutMs ?? SERVER_DEFAULTS.shutdownTimeoutMs,
       spoolFile: s.spoolFile ?? SERVER_DEFAULTS.spoolFile,

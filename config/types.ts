@@ -50,7 +50,7 @@ export interface CompiledConfig {
     ops?: { port: number, host: string }
     trustProxy: boolean | string[] | number
     corsOrigins: string[]
-    rateLimit: false | { max: number, timeWindow: number | string }
+    rateLimit: false | { max: number, timeWindow: number | string, events: number }
     bodyLimit: number
     shutdownTimeoutMs: number
     spoolFile: string

@@ -23,7 +23,7 @@ export const PRIVACY_DEFAULTS = Object.freeze({
 export const SERVER_DEFAULTS = Object.freeze({
   port: 8080,
   host: '0.0.0.0',
-  rateLimit: Object.freeze({ max: 600, timeWindow: '1 minute' }),
+  rateLimit: Object.freeze({ max: 600, timeWindow: '1 minute', events: 3000 }),
   bodyLimit: 65536,
   /** Bounds the whole stop: closing the listener, draining delivery, writing the spool. */
   shutdownTimeoutMs: 10_000,

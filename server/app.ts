@@ -131,8 +131,9 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
   // per request, so a reload changes them. A reload does not reset the counts. The limit is for
   // anonymous visitors: a backend with an API key is neither counted nor limited (an order
   // backend posts each purchase from one address, busier than any visitor); a wrong key counts.
-  if (config.server.rateLimit !== false) {
-    const limit = holder.derived(c => c.server.rateLimit === false ? undefined : { max: c.server.rateLimit.max, windowMs: windowMs(c.server.rateLimit.timeWindow) })
+  const limit = holder.derived(c => c.server.rateLimit === false ? undefined : { max: c.server.rateLimit.max, windowMs: windowMs(c.server.rateLimit.timeWindow), events: c.server.rateLimit.events })
+  const limited = config.server.rateLimit !== false
+  if (limited) {
     await app.register(rateLimit, {
       max: () => limit()?.max ?? Number.MAX_SAFE_INTEGER,
       timeWindow: () => limit()?.windowMs ?? MINUTE,
@@ -145,7 +146,9 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
   }
 
   const hub = deps.hub ?? new TraceHub({ replica: 'local', ringSize: () => holder.current().debug.ringSize })
-  await app.register(collectRoutes, { holder, store: deps.store, delivery: deps.delivery, metrics, ids, authenticate, hub })
+  // The events of a request count too (server/event-budget.ts), where requests are limited.
+  const eventLimit = (): { events: number, windowMs: number } | undefined => limited ? limit() : undefined
+  await app.register(collectRoutes, { holder, store: deps.store, delivery: deps.delivery, metrics, ids, authenticate, hub, eventLimit })
   // With an ops port, /metrics is served there only; /healthz and /readyz stay here for the load balancer.
   await app.register(opsRoutes, { store: deps.store, metrics, isReady: deps.isReady ?? (() => true), serveMetrics: config.server.ops === undefined, forwardedFor })
   await app.register(adminRoutes, { holder, admin: deps.delivery, authenticate, forget: deps.forget })

@@ -10,9 +10,10 @@ import { ContextWriter, runPipeline } from '../pipeline.js'
 import { StoreFaults } from '../store/faults.js'
 import type { Enqueuer } from '../delivery/index.js'
 import { cookieDomain } from '../identity.js'
-import { TaglineError } from '../../common/errors.js'
+import { TaglineError, errors } from '../../common/errors.js'
 import type { TraceHub } from '../debug/hub.js'
 import { MARK_COOKIE, marking } from '../debug/marked.js'
+import { EventBudget } from '../event-budget.js'
 
 export interface CollectOptions {
   holder: ConfigHolder
@@ -23,10 +24,13 @@ export interface CollectOptions {
   authenticate: (header: string | undefined) => boolean
   /** The live debug view's traces. */
   hub: TraceHub
+  /** Events per visitor address per window for requests without an API key; undefined: no limit. */
+  eventLimit: () => { events: number, windowMs: number } | undefined
 }
 
 export async function collectRoutes (app: FastifyInstance, opts: CollectOptions): Promise<void> {
   const { metrics } = opts
+  const budget = new EventBudget()
   const faults = new StoreFaults(metrics.storeErrors, app.log.child({ component: 'store' }))
   // One ContextWriter, not one per request: it remembers what it wrote. Only a reload that changes
   // the stitch ttl replaces it, as its remembered writes carry the old ttl.
@@ -57,6 +61,12 @@ export async function collectRoutes (app: FastifyInstance, opts: CollectOptions)
         // The pipeline tells the tracer which client claimed the request; a refused one never gets there.
         tracer?.claimed(claimed.client)
         throw claimed.error
+      }
+      const limit = snap.trusted ? undefined : opts.eventLimit()
+      const wait = limit === undefined ? undefined : budget.take(snap.ip, claimed.events.length, limit.events, limit.windowMs, receivedMs)
+      if (wait !== undefined) {
+        void reply.header('retry-after', String(Math.ceil(wait / 1000)))
+        throw errors.rateLimited(`Too many events from this address (server.rateLimit.events, ${limit?.events} per window); nothing was accepted. Try again in ${Math.ceil(wait / 1000)} s.`)
       }
       const result = await runPipeline(tracer === undefined ? deps : { ...deps, observer: tracer }, snap, claimed.client, claimed.events)
 

@@ -15,7 +15,7 @@ t.test('an empty file loads with every default', async t => {
       host: '0.0.0.0',
       trustProxy: false,
       corsOrigins: [],
-      rateLimit: { max: 600, timeWindow: '1 minute' },
+      rateLimit: { max: 600, timeWindow: '1 minute', events: 3000 },
       bodyLimit: 65536,
       shutdownTimeoutMs: 10000,
       spoolFile: 'data/spool.jsonl',
@@ -67,7 +67,8 @@ t.test('server, identity, auth, dedup, debug, delivery from the file', async t =
   t.same(c.debug, { token: 't0k_debug_view_0001', ringSize: 50, onOpsPort: true })
   t.same(c.delivery, { maxQueue: 5, deadLetterMax: 0, deadLetterMaxAgeMs: 30 * 86_400_000, claimIdleMs: 45_000, localBuffer: 0 })
   t.same(load('dedup: { window: 1500 }').dedup.windowMs, 1500, 'a number is milliseconds')
-  t.same(load('server: { rateLimit: { max: 10, timeWindow: 1000 } }').server.rateLimit, { max: 10, timeWindow: 1000 })
+  t.same(load('server: { rateLimit: { max: 10, timeWindow: 1000 } }').server.rateLimit, { max: 10, timeWindow: 1000, events: 3000 }, 'the event budget by default')
+  t.same(load('server: { rateLimit: { max: 10, timeWindow: 1000, events: 800 } }').server.rateLimit, { max: 10, timeWindow: 1000, events: 800 })
 })
 
 t.test('env defaults, empty values and number coercion', async t => {

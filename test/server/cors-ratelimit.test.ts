@@ -146,3 +146,46 @@ t.test('rate limit through Redis: gateways with different prefixes keep separate
   t.equal(await send(a.app), 429, 'gateway A is limited')
   t.equal(await send(b.app), 202, 'gateway B counts on its own')
 })
+
+t.test('events count too: a request of many events spends its address\'s event budget; a backend with a key is not counted', async t => {
+  const h = await harness({ yaml: 'server:\n  rateLimit: { max: 1000, timeWindow: "2 seconds", events: 500 }\n' })
+  t.teardown(h.close)
+  const remoteAddress = freshIp()
+  let n = 0
+  const post = async (count: number, from = remoteAddress, authorization?: string): Promise<Awaited<ReturnType<typeof h.app.inject>>> => await h.app.inject({
+    method: 'POST',
+    url: '/collect',
+    remoteAddress: from,
+    headers: authorization === undefined ? {} : { authorization },
+    payload: { events: Array.from({ length: count }, () => ({ event_name: 'page_view', event_id: `pv-${++n}` })) }
+  })
+  t.equal((await post(300)).statusCode, 202)
+  const over = await post(300)
+  t.equal(over.statusCode, 429, '600 events of 500 in the window')
+  t.same({ ...json(over), message: typeof json(over).message }, { error: 'rate_limited', message: 'string', details: [] })
+  t.match(json(over).message, /Too many events from this address/)
+  const wait = Number(over.headers['retry-after'])
+  t.ok(wait >= 1 && wait <= 2, `Retry-After in whole seconds until the window ends (${wait})`)
+  t.equal((await post(200)).statusCode, 202, 'the refused request took nothing: 300 + 200 fit')
+  t.equal((await post(1)).statusCode, 429)
+  t.equal((await post(500, freshIp())).statusCode, 202, 'another address has a budget of its own')
+  t.equal((await post(500, remoteAddress, AUTH)).statusCode, 202, 'a backend with an API key is not counted')
+  t.equal(await metric(h.metrics, 'tagline_events_rejected_total', { client: 'json', reason: 'rate_limited' }), 2)
+  await new Promise(resolve => setTimeout(resolve, 2100))
+  t.equal((await post(500)).statusCode, 202, 'a new window, a full budget')
+})
+
+t.test('the event budget is off with the rate limit, and a config may not set it below one request\'s 500 events', async t => {
+  const h = await harness({ yaml: 'server:\n  rateLimit: false\n' })
+  t.teardown(h.close)
+  const remoteAddress = freshIp()
+  for (let i = 0; i < 8; i++) {
+    const res = await h.app.inject({ method: 'POST', url: '/collect', remoteAddress, payload: { events: Array.from({ length: 500 }, () => ({ event_name: 'page_view' })) } })
+    if (res.statusCode !== 202) { t.fail(`request ${i}: ${res.statusCode}`); return }
+  }
+  t.pass('4,000 events from one address, no limit')
+  const { validateConfigText } = await import('../../config/load.js')
+  const r = validateConfigText('server:\n  rateLimit: { max: 10, timeWindow: "1 minute", events: 100 }\ntags: []\n')
+  t.equal(r.ok, false)
+  t.match(JSON.stringify(r), /events/)
+})
