@@ -43,6 +43,7 @@ export const errors = {
   bodyTooLarge: define('body_too_large', 413, 'The body is larger than the configured limit.'),
   unsupportedMediaType: define('unsupported_media_type', 415, 'This content type is not accepted.'),
   rateLimited: define('rate_limited', 429, 'Too many requests; slow down.'),
+  tooManyEvents: define('too_many_events', 429, 'Too many events from this address; slow down.'),
   queueFull: define('queue_full', 503, 'A delivery queue is full; the events were not accepted.'),
   storeUnavailable: define('store_unavailable', 503, 'The store cannot take events right now.'),
   notReady: define('not_ready', 503, 'The gateway is not ready.')

@@ -114,9 +114,9 @@ const ServerSettings = Type.Object({
   })),
   cors: Type.Optional(Type.Object({ origins: Type.Array(Type.String()) }, { additionalProperties: false })),
   rateLimit: Type.Optional(Type.Union([Type.Literal(false), Type.Object({
-    max: Type.Integer({ minimum: 1, description: 'Requests per visitor address per timeWindow (requests with a valid API key are not counted).' }),
+    max: Type.Integer({ minimum: 1, description: 'Requests per visitor (an address; for IPv6 its /64) per timeWindow (requests with a valid API key are not counted).' }),
     timeWindow: Type.Union([Type.Integer({ minimum: 1 }), Type.String({ pattern: TIME_WINDOW_PATTERN })]),
-    events: Type.Optional(Type.Integer({ minimum: 500, default: SERVER_DEFAULTS.rateLimit.events, description: 'Events per visitor address per timeWindow, counted by each replica (a request may carry up to 500). Past it the request is answered 429.' }))
+    events: Type.Optional(Type.Integer({ minimum: 500, default: SERVER_DEFAULTS.rateLimit.events, description: 'Events per visitor (an address; for IPv6 its /64) per timeWindow, counted by each replica (a request may carry up to 500). Past it the request is answered 429 too_many_events.' }))
   }, { additionalProperties: false })])),
   bodyLimit: Type.Optional(Type.Integer({ minimum: 1024, maximum: 10 * 1024 * 1024, default: SERVER_DEFAULTS.bodyLimit, description: 'Largest request body in bytes, as sent and, for a gzip, deflate or br body, once decoded.' })),
   shutdownTimeoutMs: Type.Optional(Type.Integer({ minimum: 0, default: SERVER_DEFAULTS.shutdownTimeoutMs })),

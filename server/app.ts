@@ -22,6 +22,7 @@ import type { ForgetTargets } from './forget.js'
 import { ForwardedForWatch } from './forwarded-for.js'
 import { TraceHub } from './debug/hub.js'
 import { debugRoutes } from './routes/debug.js'
+import { visitorKey } from './event-budget.js'
 import { TIME_WINDOW_PATTERN, TIME_WINDOW_UNITS } from '../schemas/config.js'
 
 interface AppCollaborators {
@@ -139,6 +140,8 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
       timeWindow: () => limit()?.windowMs ?? MINUTE,
       ...deps.store.rateLimit,
       skipOnError: true,
+      // A visitor is its address, or for IPv6 its /64, as for the event budget.
+      keyGenerator: req => visitorKey(req.ip),
       // authenticate throws on a wrong key (the route answers 401): here that only means "count it".
       allowList: req => { try { return authenticate(req.headers.authorization) } catch { return false } },
       errorResponseBuilder: () => errors.rateLimited()

@@ -1,39 +1,82 @@
-// Events per visitor address per window, for requests without an API key. The request limit
+// Events per visitor per window, for requests without an API key. The request limit
 // (@fastify/rate-limit, server.rateLimit.max) counts requests, and one request may carry up to 500
-// events, each a pipeline run and a queued copy per tag: within the request limit, one address
+// events, each a pipeline run and a queued copy per tag: within the request limit, one visitor
 // could keep a gateway's CPU busy and fill its queues. This counts the events. It is kept in this
 // process, not in the shared store: what it protects, the CPU, is each replica's own, and it costs
-// no round trip per beacon.
+// no round trip per beacon. A visitor is its address, or for IPv6 its /64 (visitorKey).
+import { isIPv6 } from 'node:net'
 
-/** Addresses remembered at most; past it the oldest windows are forgotten (they start afresh). */
-const MAX_ADDRESSES = 100_000
+/** Visitors remembered at most; past it the oldest windows are forgotten (they start afresh). */
+const MAX_VISITORS = 100_000
+
+/**
+ * Whom a limit counts: the address, or for IPv6 its /64, the block one host (a home, a phone)
+ * is usually given, so that rotating through it does not buy a fresh budget each time.
+ */
+export function visitorKey (ip: string): string {
+  if (!isIPv6(ip)) return ip
+  const bare = ip.split('%')[0].toLowerCase()
+  // An IPv4 address in IPv6 form (::ffff:203.0.113.7) is that IPv4 address.
+  const v4 = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(bare)
+  if (v4 !== null) return v4[1]
+  const [head, tail] = bare.split('::')
+  const h = head === '' ? [] : head.split(':')
+  const t = tail === undefined || tail === '' ? [] : tail.split(':')
+  const groups = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t]
+  return `${groups.slice(0, 4).map(g => parseInt(g, 16).toString(16)).join(':')}::/64`
+}
+
+interface Window { startMs: number, used: number }
 
 export class EventBudget {
-  readonly #windows = new Map<string, { startMs: number, used: number }>()
+  readonly #windows = new Map<string, Window>()
+  // The windows in the order they started, beside the map: forgetting the oldest reads from the
+  // front of an array, not of a Map, whose deleted entries a walk from the front steps over.
+  #order: Array<[key: string, w: Window]> = []
+  #head = 0
+
+  /** Visitors with a window open or not yet forgotten. */
+  get size (): number { return this.#windows.size }
 
   /**
-   * Takes `n` events from `address`'s budget of `max` per `windowMs`. Undefined when they fit;
+   * Takes `n` events of `key`'s budget of `max` per `windowMs`. Undefined when they fit;
    * otherwise nothing is taken and the result is how many ms until the window starts afresh.
    */
-  take (address: string, n: number, max: number, windowMs: number, nowMs: number): number | undefined {
-    let w = this.#windows.get(address)
-    if (w === undefined || nowMs - w.startMs >= windowMs) {
-      // A new window goes to the end, so the map stays oldest first.
-      this.#windows.delete(address)
+  take (key: string, n: number, max: number, windowMs: number, nowMs: number): number | undefined {
+    this.sweep(nowMs, windowMs)
+    let w = this.#windows.get(key)
+    // A clock stepped back starts a new window too, rather than one that ends hours from now.
+    if (w === undefined || nowMs - w.startMs >= windowMs || nowMs < w.startMs) {
       w = { startMs: nowMs, used: 0 }
-      this.#windows.set(address, w)
-      this.#forget(nowMs, windowMs)
+      this.#windows.set(key, w)
+      this.#order.push([key, w])
+      this.sweep(nowMs, windowMs)
     }
     if (w.used + n > max) return Math.max(1, w.startMs + windowMs - nowMs)
     w.used += n
     return undefined
   }
 
-  /** Windows that have ended, and the oldest past MAX_ADDRESSES. */
-  #forget (nowMs: number, windowMs: number): void {
-    for (const [address, w] of this.#windows) {
-      if (nowMs - w.startMs < windowMs && this.#windows.size <= MAX_ADDRESSES) break
-      this.#windows.delete(address)
+  /** Gives back what take() took for a request that was then not accepted (a 503): it is retried. */
+  refund (key: string, n: number): void {
+    const w = this.#windows.get(key)
+    if (w !== undefined) w.used = Math.max(0, w.used - n)
+  }
+
+  /** Forgets the windows that have ended, and the oldest past MAX_VISITORS. */
+  sweep (nowMs: number, windowMs: number): void {
+    while (this.#head < this.#order.length) {
+      const [key, w] = this.#order[this.#head]
+      // Windows start in order, so the first live one ends the walk (a window replaced since is
+      // stale here: the map holds its successor, which comes later in the array).
+      const current = this.#windows.get(key) === w
+      if (current && nowMs - w.startMs < windowMs && nowMs >= w.startMs && this.#windows.size <= MAX_VISITORS) break
+      if (current) this.#windows.delete(key)
+      this.#head++
+    }
+    if (this.#head > 1024 && this.#head * 2 > this.#order.length) {
+      this.#order = this.#order.slice(this.#head)
+      this.#head = 0
     }
   }
 }

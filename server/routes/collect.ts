@@ -13,7 +13,10 @@ import { cookieDomain } from '../identity.js'
 import { TaglineError, errors } from '../../common/errors.js'
 import type { TraceHub } from '../debug/hub.js'
 import { MARK_COOKIE, marking } from '../debug/marked.js'
-import { EventBudget } from '../event-budget.js'
+import { EventBudget, visitorKey } from '../event-budget.js'
+
+/** How often ended event-budget windows are forgotten when no request comes. */
+const SWEEP_EVERY_MS = 60_000
 
 export interface CollectOptions {
   holder: ConfigHolder
@@ -31,6 +34,12 @@ export interface CollectOptions {
 export async function collectRoutes (app: FastifyInstance, opts: CollectOptions): Promise<void> {
   const { metrics } = opts
   const budget = new EventBudget()
+  // Ended windows go even when no request comes to start a new one: the table holds addresses.
+  const sweeper = setInterval(() => {
+    const limit = opts.eventLimit()
+    if (limit !== undefined) budget.sweep(Date.now(), limit.windowMs)
+  }, SWEEP_EVERY_MS).unref()
+  app.addHook('onClose', async () => { clearInterval(sweeper) })
   const faults = new StoreFaults(metrics.storeErrors, app.log.child({ component: 'store' }))
   // One ContextWriter, not one per request: it remembers what it wrote. Only a reload that changes
   // the stitch ttl replaces it, as its remembered writes carry the old ttl.
@@ -48,6 +57,7 @@ export async function collectRoutes (app: FastifyInstance, opts: CollectOptions)
     // One config for the whole request, even if a reload lands while it awaits the store.
     const deps = pipelineDeps()
     let tracer: ReturnType<TraceHub['trace']>
+    let spent: { key: string, n: number } | undefined
     try {
       const trusted = opts.authenticate(req.headers.authorization)
       const snap = snapshotOf(req, trusted, receivedMs)
@@ -63,10 +73,17 @@ export async function collectRoutes (app: FastifyInstance, opts: CollectOptions)
         throw claimed.error
       }
       const limit = snap.trusted ? undefined : opts.eventLimit()
-      const wait = limit === undefined ? undefined : budget.take(snap.ip, claimed.events.length, limit.events, limit.windowMs, receivedMs)
-      if (wait !== undefined) {
-        void reply.header('retry-after', String(Math.ceil(wait / 1000)))
-        throw errors.rateLimited(`Too many events from this address (server.rateLimit.events, ${limit?.events} per window); nothing was accepted. Try again in ${Math.ceil(wait / 1000)} s.`)
+      if (limit !== undefined) {
+        const key = visitorKey(snap.ip)
+        const wait = budget.take(key, claimed.events.length, limit.events, limit.windowMs, receivedMs)
+        if (wait !== undefined) {
+          const s = Math.ceil(wait / 1000)
+          // The request limit's headers speak of requests, which this refusal is not about.
+          for (const h of ['x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset']) reply.removeHeader(h)
+          void reply.header('retry-after', String(s))
+          throw errors.tooManyEvents(`Too many events from this address (server.rateLimit.events: ${limit.events} per window); nothing was accepted. Try again in ${s} s.`)
+        }
+        spent = { key, n: claimed.events.length }
       }
       const result = await runPipeline(tracer === undefined ? deps : { ...deps, observer: tracer }, snap, claimed.client, claimed.events)
 
@@ -89,8 +106,11 @@ export async function collectRoutes (app: FastifyInstance, opts: CollectOptions)
       tracer?.finish(202)
       reply.code(202).send({ accepted: result.accepted, deduplicated: result.deduplicated, event_ids: result.event_ids })
     } catch (err) {
+      // Not accepted, to be sent again: what it spent of the event budget is given back.
+      if (spent !== undefined && err instanceof TaglineError && err.statusCode === 503) budget.refund(spent.key, spent.n)
       if (err instanceof TaglineError) {
-        metrics.eventsRejected.inc({ client: clientName, reason: err.code })
+        // 429s are counted by the error handler (client "edge"), with the request limit's.
+        if (err.statusCode !== 429) metrics.eventsRejected.inc({ client: clientName, reason: err.code })
         tracer?.finish(err.statusCode, err.code)
       } else tracer?.finish(500, 'internal')
       throw err

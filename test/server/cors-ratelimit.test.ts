@@ -162,7 +162,8 @@ t.test('events count too: a request of many events spends its address\'s event b
   t.equal((await post(300)).statusCode, 202)
   const over = await post(300)
   t.equal(over.statusCode, 429, '600 events of 500 in the window')
-  t.same({ ...json(over), message: typeof json(over).message }, { error: 'rate_limited', message: 'string', details: [] })
+  t.same({ ...json(over), message: typeof json(over).message }, { error: 'too_many_events', message: 'string', details: [] })
+  t.equal(over.headers['x-ratelimit-remaining'], undefined, 'not the request limit\'s headers: it is not what refused this')
   t.match(json(over).message, /Too many events from this address/)
   const wait = Number(over.headers['retry-after'])
   t.ok(wait >= 1 && wait <= 2, `Retry-After in whole seconds until the window ends (${wait})`)
@@ -170,7 +171,8 @@ t.test('events count too: a request of many events spends its address\'s event b
   t.equal((await post(1)).statusCode, 429)
   t.equal((await post(500, freshIp())).statusCode, 202, 'another address has a budget of its own')
   t.equal((await post(500, remoteAddress, AUTH)).statusCode, 202, 'a backend with an API key is not counted')
-  t.equal(await metric(h.metrics, 'tagline_events_rejected_total', { client: 'json', reason: 'rate_limited' }), 2)
+  t.equal(await metric(h.metrics, 'tagline_events_rejected_total', { reason: 'too_many_events' }), 2, 'counted once each')
+  t.equal(await metric(h.metrics, 'tagline_events_rejected_total', { client: 'edge', reason: 'too_many_events' }), 2, 'as the edge\'s, beside the request limit\'s')
   await new Promise(resolve => setTimeout(resolve, 2100))
   t.equal((await post(500)).statusCode, 202, 'a new window, a full budget')
 })
@@ -188,4 +190,42 @@ t.test('the event budget is off with the rate limit, and a config may not set it
   const r = validateConfigText('server:\n  rateLimit: { max: 10, timeWindow: "1 minute", events: 100 }\ntags: []\n')
   t.equal(r.ok, false)
   t.match(JSON.stringify(r), /events/)
+})
+
+t.test('an IPv6 visitor is its /64, for both limits', async t => {
+  const { visitorKey } = await import('../../server/event-budget.js')
+  t.equal(visitorKey('203.0.113.7'), '203.0.113.7')
+  t.equal(visitorKey('::ffff:203.0.113.7'), '203.0.113.7', 'IPv4 in IPv6 form is the IPv4 address')
+  t.equal(visitorKey('2001:db8:aa:1:1234:5678:9abc:def0'), '2001:db8:aa:1::/64')
+  t.equal(visitorKey('2001:DB8:AA:1::42'), '2001:db8:aa:1::/64', 'compressed, upper case')
+  t.equal(visitorKey('2001:db8::1'), '2001:db8:0:0::/64')
+  t.equal(visitorKey('fe80::1%eth0'), 'fe80:0:0:0::/64', 'a zone is not part of it')
+  t.equal(visitorKey('::1'), '0:0:0:0::/64')
+
+  const h = await harness({ yaml: 'server:\n  rateLimit: { max: 2, timeWindow: "1 minute", events: 500 }\n' })
+  t.teardown(h.close)
+  const block = (): string => `2001:db8:${randomInt(0, 65536).toString(16)}:${randomInt(0, 65536).toString(16)}`
+  const post = async (ip: string, count = 1): Promise<number> => (await h.app.inject({
+    method: 'POST', url: '/collect', remoteAddress: ip, payload: { events: Array.from({ length: count }, () => ({ event_name: 'page_view' })) }
+  })).statusCode
+  const a = block()
+  t.same([await post(`${a}::1`), await post(`${a}::2`), await post(`${a}::3`)], [202, 202, 429], 'requests: three addresses of one /64 share its limit')
+  const b = block()
+  t.same([await post(`${b}::1`, 300), await post(`${b}::2`, 300)], [202, 429], 'events: likewise')
+})
+
+t.test('the event budget: a refund gives back what a refused request took; a clock stepped back starts a new window; ended windows are forgotten', async t => {
+  const { EventBudget } = await import('../../server/event-budget.js')
+  const b = new EventBudget()
+  t.equal(b.take('v', 400, 500, 60_000, 1_000), undefined)
+  t.equal(b.take('v', 200, 500, 60_000, 2_000), 59_000, 'over: ms until the window ends, nothing taken')
+  b.refund('v', 400)
+  t.equal(b.take('v', 500, 500, 60_000, 3_000), undefined, 'the 400 given back (the request was answered 503 and will come again)')
+  t.equal(b.take('v', 1, 500, 60_000, 3_000 - 3_600_000), undefined, 'an hour back in time: a new window, not one ending in an hour')
+  t.equal(b.take('w', 1, 500, 60_000, 10_000), undefined)
+  t.equal(b.size, 1, 'back at the right time, v\'s window from the wrong one has ended: forgotten as w\'s starts')
+  b.sweep(10_000 + 60_000, 60_000)
+  t.equal(b.size, 0, 'w\'s window ended: forgotten without a request')
+  for (let i = 0; i < 3000; i++) b.take(`x${i}`, 1, 500, 1_000, 100_000 + i)
+  t.ok(b.size <= 1001, `only the last second's visitors are kept (${b.size})`)
 })
