@@ -284,9 +284,10 @@ function withinLimits (e: TaglineEvent, cut?: (field: CutField) => void): Taglin
       if (!Array.isArray(v)) continue
       // Items past the 200th go, and so does an entry that is not an item GA4 can read: not an
       // object, or (once fitted) with neither an item_id nor an item_name.
-      const items = v.slice(0, MAX_ITEMS).filter(isObject)
+      const items = v.filter(isObject)
         .map(item => fitAll(item, VALUE_MAX, 'items', refusedItemParam, MAX_CUSTOM_ITEM_PARAMS, key => !STANDARD_ITEM_KEYS.has(key)))
         .filter(item => !unnamedItem(item))
+        .slice(0, MAX_ITEMS)
       for (let n = items.length; n < v.length; n++) cut?.('items')
       if (items.length !== v.length || items.some((item, i) => item !== v[i])) put(k, items)
       continue

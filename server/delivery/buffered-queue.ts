@@ -64,7 +64,7 @@ export class BufferedQueue implements TagQueue {
         this.opts.logger?.warn({ err, events: items.length }, 'Redis unreachable: events kept in this process until it answers (dedup is this process\'s only)')
       }
     }
-    if (!this.room(items.length, opts.anonymous)) throw new Error(`Redis unreachable and the local buffer holds ${this.kept.length} events (its max is ${this.opts.max})`)
+    if (!this.room(items.length, opts.anonymous)) throw new Error(`Redis unreachable and the local buffer holds ${this.kept.length} events (its max is ${opts.anonymous === true ? `${anonymousMax(this.opts.max)} for events without an API key, ` : ''}${this.opts.max})`)
     const ttlMs = opts.marks?.ttlMs ?? 0
     const { fresh, repeats, marking } = this.marks.sift(opts.marks?.keys, items.length)
     for (const key of marking) this.marks.add(key, ttlMs)

@@ -296,7 +296,7 @@ export class Delivery implements Enqueuer, QueueAdmin {
     this.shedLogged.set(key, { at: now, events: 0 })
     const fields = { tag, events: events + (last?.events ?? 0), depth: worker.size, maxQueue: this.maxQueue }
     if (anonymous) this.logger.warn({ ...fields, anonymousMax: anonymousMax(this.maxQueue) }, 'queue nearly full: the tag sheds events sent without an API key (the last tenth of maxQueue is kept for backend events); its destination is not keeping up or is down')
-    else this.logger.warn(fields, 'queue full: the tag sheds new events (maxQueue), backend events too; its destination is not keeping up or is down')
+    else this.logger.warn(fields, 'queue full: the tag sheds new events (maxQueue), whoever sent them; its destination is not keeping up or is down')
   }
 
   private nextId (): string {

@@ -253,6 +253,10 @@ t.test('what GA4 refuses by name or value type is left out and counted; the even
   const many = Array.from({ length: 230 }, (_, i) => ({ item_id: `I${i}` }))
   t.equal(sent(ev({ event_name: 'purchase', currency: 'EUR', value: 5, params: { items: many } })).events[0].params.items.length, 200, 'items past the 200th go')
   t.equal(cuts.length, 30)
+  cuts.length = 0
+  const junkFirst = [...Array.from({ length: 10 }, () => ({ price: 1 })), ...many.slice(0, 200)]
+  t.equal(sent(ev({ event_name: 'purchase', currency: 'EUR', value: 5, params: { items: junkFirst } })).events[0].params.items.length, 200, 'unreadable items go before the 200 are counted')
+  t.equal(cuts.length, 10)
 
   cuts.length = 0
   const up = sent(ev({ user_properties: { 'plan tier': 'gold', first_open_time: 1, ['u'.repeat(25)]: 'x', plan: 'pro', vip: true, nested: { a: 1 } } as any })).user_properties
