@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto'
 import type { Logger } from 'pino'
 import { ConfigError, formatProblems, loadConfig, validateConfigText, type ConfigProblem, type Env } from '../config/load.js'
 import { readConfigText } from '../config/source.js'
+import { consentNotices } from '../config/notices.js'
 import type { CompiledConfig } from '../config/types.js'
 import type { Gateway } from './start.js'
 import { watchConfigFile, type ConfigWatch } from './config-watch.js'
@@ -94,6 +95,7 @@ export function startConfigReloads (opts: ReloadOptions): ConfigReloads {
     running = hash
     refused = undefined
     logger.info({ config: file, cause, hash, changed, ignoredUntilRestart, tags: next.tags.map(t => `${t.name}:${t.type}`) }, 'config reloaded')
+    for (const notice of consentNotices(next)) logger.warn({ config: file }, notice)
     if (ignoredUntilRestart.length > 0) {
       logger.warn({ settings: ignoredUntilRestart }, 'these settings changed in the file but need a restart; their running values stay')
     }

@@ -87,7 +87,12 @@ async function validateFile (file: string, out: (s: string) => void, err: (s: st
   try { text = readFileSync(file, 'utf8') } catch (e) { err(`tagline validate: cannot read ${file}: ${(e as Error).message}`); return 2 }
   const { validateConfigText, formatProblems } = await import('../config/load.js')
   const result = validateConfigText({ text, file }, process.env)
-  if (result.ok) { out(`${file}: valid (${plural(result.config.tags.length, 'tag')}, ${plural(result.config.triggers.size, 'trigger')})`); return 0 }
+  if (result.ok) {
+    out(`${file}: valid (${plural(result.config.tags.length, 'tag')}, ${plural(result.config.triggers.size, 'trigger')})`)
+    const { consentNotices } = await import('../config/notices.js')
+    for (const notice of consentNotices(result.config)) out(`  note: ${notice}`)
+    return 0
+  }
   err(formatProblems(file, result.problems))
   return 1
 }

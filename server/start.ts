@@ -18,6 +18,7 @@ import { buildOpsApp, listenOps, type OpsListener } from './ops-app.js'
 import { TraceHub } from './debug/hub.js'
 import { RedisTraceBus } from './debug/redis-bus.js'
 import { watchRedisRisks } from './store/redis-risks.js'
+import { consentNotices } from '../config/notices.js'
 
 /** This process among the replicas: its consumer name in the groups, its name in the debug view. */
 const REPLICA = `${hostname()}:${process.pid}`
@@ -110,6 +111,7 @@ export async function startGateway (opts: StartOptions): Promise<Gateway> {
   ready = true
   const sweep = sweepDeadLetters({ store: queues.deadLetters, maxAgeMs: config.delivery.deadLetterMaxAgeMs, logger: deliveryLogger })
   logger.info({ address, ...(ops !== undefined ? { opsAddress: ops.url } : {}), tags: config.tags.map(t => `${t.name}:${t.type}`), store: store.kind }, 'tagline is listening')
+  for (const notice of consentNotices(config)) logger.warn(notice)
 
   let stopping: Promise<{ delivered: number, spooled: number }> | undefined
   const server = app
