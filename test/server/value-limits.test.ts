@@ -16,6 +16,11 @@ async function gateway (t: Test, withHook: boolean): Promise<{ sink: Sink, h: Ha
   return { sink, h }
 }
 
+/** A backend's POST /collect, with the API key. */
+async function backend (h: Harness, payload: object): Promise<Awaited<ReturnType<Harness['app']['inject']>>> {
+  return await h.app.inject({ method: 'POST', url: '/collect', headers: { authorization: AUTH }, payload })
+}
+
 const LANDING = 'https://shop.example/landing?utm_campaign=' + 'c'.repeat(1100)
 const NAME = 'Organic cotton crew-neck T-shirt, heavyweight 240 gsm, garment-dyed, relaxed fit, unisex, in twelve colours'
 
@@ -54,12 +59,7 @@ t.test('a GA4 Measurement Protocol purchase with long values: accepted, GA4 gets
 
 t.test('a backend purchase over /collect with a long custom parameter: delivered to GA4, the value cut', async t => {
   const { sink, h } = await gateway(t, false)
-  const res = await h.app.inject({
-    method: 'POST',
-    url: '/collect',
-    headers: { authorization: AUTH },
-    payload: { event_name: 'purchase', client_id: '555.1768470000', transaction_id: 'T-2', currency: 'EUR', value: 10, params: { coupon_note: 'n'.repeat(250) } }
-  })
+  const res = await backend(h, { event_name: 'purchase', client_id: '555.1768470000', transaction_id: 'T-2', currency: 'EUR', value: 10, params: { coupon_note: 'n'.repeat(250) } })
   t.equal(res.statusCode, 202)
   await sink.waitFor(rs => rs.some(r => r.path === '/ga/mp/collect'), 'GA4')
   const ga = sink.requests.find(r => r.path === '/ga/mp/collect')?.json as any
@@ -90,21 +90,16 @@ t.test('an MP event with 30 parameters: accepted, GA4 gets 25 (its own first), t
 
 t.test('a backend purchase whose fields GA4 would refuse by name or type: GA4 gets the purchase without them, the webhook everything', async t => {
   const { sink, h } = await gateway(t, true)
-  const res = await h.app.inject({
-    method: 'POST',
-    url: '/collect',
-    headers: { authorization: AUTH },
-    payload: {
-      event_name: 'purchase',
-      client_id: '555.1768470000',
-      transaction_id: 'T-NAMES',
-      currency: 'EUR',
-      value: 80,
-      // A shop system's own fields: a hyphen, a space, a reserved prefix, an object.
-      params: { 'order-type': 'gift', ga_channel: 'web', shipping_tier: 'express', cart: { lines: 2 } },
-      user_properties: { 'plan tier': 'gold', plan: 'pro' },
-      items: [{ item_id: 'SKU-1', price: 40, quantity: 2, 'gift-wrap': 'yes', colour: 'red' }]
-    }
+  const res = await backend(h, {
+    event_name: 'purchase',
+    client_id: '555.1768470000',
+    transaction_id: 'T-NAMES',
+    currency: 'EUR',
+    value: 80,
+    // A shop system's own fields: a hyphen, a space, a reserved prefix, an object.
+    params: { 'order-type': 'gift', ga_channel: 'web', shipping_tier: 'express', cart: { lines: 2 } },
+    user_properties: { 'plan tier': 'gold', plan: 'pro' },
+    items: [{ item_id: 'SKU-1', price: 40, quantity: 2, 'gift-wrap': 'yes', colour: 'red' }]
   })
   t.equal(res.statusCode, 202)
   await sink.waitFor(rs => rs.some(r => r.path === '/ga/mp/collect') && rs.some(r => r.path === '/hook'), 'both destinations')
