@@ -21,6 +21,7 @@ import { personMatch } from './person.js'
 import type { TagQueue } from './delivery/queue.js'
 import { queueStats, replay, type ReplayResult, type TagStats } from './delivery/admin.js'
 import { newBatchId } from './delivery/batch-id.js'
+import { readRedisRisks } from './store/redis-risks.js'
 import { localUrl, type CliIo } from './cli-io.js'
 
 /** A failure with its exit code: 1 (config, Redis or the gateway), 2 (the arguments). */
@@ -42,12 +43,21 @@ export async function queuesCommand (argv: string[], io: CliIo): Promise<number>
     checkUrl(values.url)
     const { config, file } = readConfig(values.config ?? io.defaultConfig)
     let queues: TagStats[]
+    // Redis mode: the settings that can lose what the queues hold, said where an operator looks.
+    let risks: string[] = []
     if (config.store.redis !== undefined) {
-      queues = await onRedis(config, async (queueOf, factory) => await queueStats(enabledTags(config), queueOf, factory.deadLetters, Date.now()))
+      queues = await onRedis(config, async (queueOf, factory, store) => {
+        const client = store.redis?.client
+        const found = client === undefined ? [] : await readRedisRisks(client)
+        risks = Array.isArray(found) ? found.map(f => f.message) : []
+        return await queueStats(enabledTags(config), queueOf, factory.deadLetters, Date.now())
+      })
     } else {
       queues = (await askGateway(config, file, values.url, 'GET', '/admin/queues') as { queues: TagStats[] }).queues
     }
-    io.out(values.json === true ? JSON.stringify({ queues }, null, 2) : formatQueues(queues))
+    io.out(values.json === true
+      ? JSON.stringify({ queues, ...(risks.length > 0 ? { risks } : {}) }, null, 2)
+      : [formatQueues(queues), ...risks.map(r => `warning: ${r}`)].join('\n'))
   })
 }
 
