@@ -18,9 +18,11 @@ function nonEmpty (s: string | undefined): string | undefined {
 
 type TagEntry = CommonTagSettings & Record<string, unknown>
 
-function decider (entry: TagEntry, index: number, named: Map<string, Predicate>): CompiledTag['decide'] {
+function decider (entry: TagEntry, index: number, named: Map<string, Predicate>): Pick<CompiledTag, 'decide' | 'blocks'> {
   try {
-    return compileTagDecision(entry.fireOn, entry.blockOn, named)
+    const decide = compileTagDecision(entry.fireOn, entry.blockOn, named)
+    const blockOnly = compileTagDecision([ALL_TRIGGER], entry.blockOn, named)
+    return { decide, blocks: event => blockOnly(event).fire === false }
   } catch (err) {
     if (err instanceof ConditionError) throw new ConditionError(err.code, ['tags', index, ...err.path], err.message)
     throw err
@@ -57,7 +59,7 @@ function compileTag (entry: TagEntry, index: number, named: Map<string, Predicat
     enabled: entry.enabled ?? TAG_DEFAULTS.enabled,
     dryRun: entry.dryRun ?? TAG_DEFAULTS.dryRun,
     settings,
-    decide: decider(entry, index, named),
+    ...decider(entry, index, named),
     consent: [...(entry.consent ?? def.defaults.consent)],
     ip: entry.ip ?? TAG_DEFAULTS.ip,
     batch: { ...def.defaults.batch, ...entry.batch },

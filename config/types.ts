@@ -29,6 +29,8 @@ export interface CompiledTag {
   settings: Record<string, unknown>
   /** Decide fireOn / blockOn for one event. */
   decide (event: TaglineEvent): FireDecision
+  /** Whether one of the tag's blockOn triggers holds for the event, whatever fireOn says. */
+  blocks (event: TaglineEvent): boolean
   consent: ConsentType[]
   ip: 'full' | 'truncate' | 'none'
   batch: { maxEvents: number, maxWaitMs: number }

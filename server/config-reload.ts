@@ -95,7 +95,7 @@ export function startConfigReloads (opts: ReloadOptions): ConfigReloads {
     running = hash
     refused = undefined
     logger.info({ config: file, cause, hash, changed, ignoredUntilRestart, tags: next.tags.map(t => `${t.name}:${t.type}`) }, 'config reloaded')
-    for (const notice of consentNotices(next)) logger.warn({ config: file }, notice)
+    for (const { message, ...fields } of consentNotices(next)) logger.warn({ config: file, ...fields }, message)
     if (ignoredUntilRestart.length > 0) {
       logger.warn({ settings: ignoredUntilRestart }, 'these settings changed in the file but need a restart; their running values stay')
     }

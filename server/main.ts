@@ -90,7 +90,7 @@ async function validateFile (file: string, out: (s: string) => void, err: (s: st
   if (result.ok) {
     out(`${file}: valid (${plural(result.config.tags.length, 'tag')}, ${plural(result.config.triggers.size, 'trigger')})`)
     const { consentNotices } = await import('../config/notices.js')
-    for (const notice of consentNotices(result.config)) out(`  note: ${notice}`)
+    for (const notice of consentNotices(result.config)) out(`  note: ${notice.message}`)
     return 0
   }
   err(formatProblems(file, result.problems))

@@ -111,7 +111,7 @@ export async function startGateway (opts: StartOptions): Promise<Gateway> {
   ready = true
   const sweep = sweepDeadLetters({ store: queues.deadLetters, maxAgeMs: config.delivery.deadLetterMaxAgeMs, logger: deliveryLogger })
   logger.info({ address, ...(ops !== undefined ? { opsAddress: ops.url } : {}), tags: config.tags.map(t => `${t.name}:${t.type}`), store: store.kind }, 'tagline is listening')
-  for (const notice of consentNotices(config)) logger.warn(notice)
+  for (const { message, ...fields } of consentNotices(config)) logger.warn(fields, message)
 
   let stopping: Promise<{ delivered: number, spooled: number }> | undefined
   const server = app
