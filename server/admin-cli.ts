@@ -43,21 +43,27 @@ export async function queuesCommand (argv: string[], io: CliIo): Promise<number>
     checkUrl(values.url)
     const { config, file } = readConfig(values.config ?? io.defaultConfig)
     let queues: TagStats[]
-    // Redis mode: the settings that can lose what the queues hold, said where an operator looks.
-    let risks: string[] = []
+    // Redis mode: the settings that can lose what the queues hold, said where an operator looks
+    // (on stderr, so the table stays what a script reads).
+    let risks: Awaited<ReturnType<typeof readRedisRisks>> | undefined
     if (config.store.redis !== undefined) {
       queues = await onRedis(config, async (queueOf, factory, store) => {
         const client = store.redis?.client
-        const found = client === undefined ? [] : await readRedisRisks(client)
-        risks = Array.isArray(found) ? found.map(f => f.message) : []
+        if (client !== undefined) risks = await readRedisRisks(client)
         return await queueStats(enabledTags(config), queueOf, factory.deadLetters, Date.now())
       })
     } else {
       queues = (await askGateway(config, file, values.url, 'GET', '/admin/queues') as { queues: TagStats[] }).queues
     }
+    const found = Array.isArray(risks) ? risks.map(({ risk, level, message }) => ({ risk, level, message })) : undefined
     io.out(values.json === true
-      ? JSON.stringify({ queues, ...(risks.length > 0 ? { risks } : {}) }, null, 2)
-      : [formatQueues(queues), ...risks.map(r => `warning: ${r}`)].join('\n'))
+      // risks: [] when checked and nothing found; risksChecked: false when Redis would not say.
+      ? JSON.stringify({ queues, ...(risks === undefined ? {} : found !== undefined ? { risks: found } : { risksChecked: false }) }, null, 2)
+      : formatQueues(queues))
+    if (values.json !== true) {
+      for (const f of found ?? []) io.err(`${f.level === 'error' ? 'error' : 'warning'}: ${f.message}`)
+      if (risks === 'refused') io.err('note: Redis\'s eviction and persistence settings were not checked (INFO is not allowed for this user)')
+    }
   })
 }
 

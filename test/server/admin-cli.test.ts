@@ -77,3 +77,29 @@ t.test('help lists both commands', async t => {
   t.match(r.out, /tagline queues \[--config FILE\] \[--json\]/)
   t.match(r.out, /tagline replay --tag NAME \[--since 2h\] \[--limit N\] \[--dry-run\]/)
 })
+
+t.test('queues on a Redis whose user may not run INFO: the table, and a note that its settings were not checked', async t => {
+  const { startRedisServer } = await import('../fixtures/redis-server.js')
+  const { Redis } = await import('ioredis')
+  const server = await startRedisServer(t)
+  const admin = new Redis(server.port, '127.0.0.1')
+  t.teardown(() => { admin.disconnect() })
+  await admin.config('SET', 'maxmemory', '1gb')
+  await admin.config('SET', 'maxmemory-policy', 'allkeys-lru')
+  await admin.acl('SETUSER', 'ops', 'on', '>ops-pass-123', '~*', '&*', '+@all', '-info', '-config')
+  const dir = t.testdir({
+    'evicting.yaml': `store:\n  redis: "redis://127.0.0.1:${server.port}"\ntags:\n  - { name: hook, type: log }\n`,
+    'noinfo.yaml': `store:\n  redis: "redis://ops:ops-pass-123@127.0.0.1:${server.port}"\ntags:\n  - { name: hook, type: log }\n`
+  })
+  const evicting = await run('queues', '--config', join(dir, 'evicting.yaml'))
+  t.equal(evicting.code, 0)
+  t.match(evicting.out, /^tag\s+waiting/m)
+  t.match(evicting.err, /^error: Redis evicts any key .*allkeys-lru/m, 'an evicting Redis is an error line on stderr')
+  const json = JSON.parse((await run('queues', '--config', join(dir, 'evicting.yaml'), '--json')).out)
+  t.match(json.risks, [{ risk: 'eviction', level: 'error' }])
+  const refused = await run('queues', '--config', join(dir, 'noinfo.yaml'))
+  t.equal(refused.code, 0)
+  t.match(refused.out, /^hook\s+0/m)
+  t.match(refused.err, /not checked \(INFO is not allowed/)
+  t.same(JSON.parse((await run('queues', '--config', join(dir, 'noinfo.yaml'), '--json')).out).risksChecked, false)
+})
