@@ -61,9 +61,9 @@ const RELOADABLE: Record<string, (c: CompiledConfig) => unknown> = {
   debug: c => c.debug
 }
 
-/** What of a tag can be compared (its decision is a compiled function). */
+/** What of a tag can be compared (its decision and its block check are compiled functions). */
 function tagData (t: CompiledTag): unknown {
-  const { def: _def, decide: _decide, ...data } = t
+  const { def: _def, decide: _decide, blocks: _blocks, ...data } = t
   return data
 }
 
