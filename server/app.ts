@@ -133,8 +133,7 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
   // anonymous visitors: a backend with an API key is neither counted nor limited (an order
   // backend posts each purchase from one address, busier than any visitor); a wrong key counts.
   const limit = holder.derived(c => c.server.rateLimit === false ? undefined : { max: c.server.rateLimit.max, windowMs: windowMs(c.server.rateLimit.timeWindow), events: c.server.rateLimit.events })
-  const limited = config.server.rateLimit !== false
-  if (limited) {
+  if (config.server.rateLimit !== false) {
     await app.register(rateLimit, {
       max: () => limit()?.max ?? Number.MAX_SAFE_INTEGER,
       timeWindow: () => limit()?.windowMs ?? MINUTE,
@@ -149,9 +148,10 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
   }
 
   const hub = deps.hub ?? new TraceHub({ replica: 'local', ringSize: () => holder.current().debug.ringSize })
-  // The events of a request count too (server/event-budget.ts), where requests are limited.
-  const eventLimit = (): { events: number, windowMs: number } | undefined => limited ? limit() : undefined
-  await app.register(collectRoutes, { holder, store: deps.store, delivery: deps.delivery, metrics, ids, authenticate, hub, eventLimit })
+  // The events of a request count too (server/event-budget.ts), where requests are limited: the
+  // holder keeps rateLimit as it was at start when a reload would turn it on or off, so `limit` is
+  // undefined exactly when the plugin is not installed.
+  await app.register(collectRoutes, { holder, store: deps.store, delivery: deps.delivery, metrics, ids, authenticate, hub, eventLimit: limit })
   // With an ops port, /metrics is served there only; /healthz and /readyz stay here for the load balancer.
   await app.register(opsRoutes, { store: deps.store, metrics, isReady: deps.isReady ?? (() => true), serveMetrics: config.server.ops === undefined, forwardedFor })
   await app.register(adminRoutes, { holder, admin: deps.delivery, authenticate, forget: deps.forget })
