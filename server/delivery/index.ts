@@ -4,6 +4,7 @@ import type { Dispatcher } from 'undici'
 import type { Logger } from 'pino'
 import type { CompiledTag } from '../../config/types.js'
 import { errors } from '../../common/errors.js'
+import { Throttle } from '../../common/throttle.js'
 import { ConfigError } from '../../config/errors.js'
 import { DELIVERY_DEFAULTS } from '../../schemas/defaults.js'
 import type { DeadLetterStore } from './dead-letters.js'
@@ -103,7 +104,7 @@ export class Delivery implements Enqueuer, QueueAdmin {
   private closing?: Promise<{ delivered: number, spooled: number }>
   private delivered = 0
   private onIdle?: () => void
-  private readonly shedLogged = new Map<string, { at: number, events: number }>()
+  private readonly shedLogged = new Throttle(1000)
   // Queue ids: unique per process and time-ordered, cheap enough for every event.
   private readonly idPrefix = newBatchId(Date.now())
   private seq = 0
@@ -286,15 +287,9 @@ export class Delivery implements Enqueuer, QueueAdmin {
   private shed (worker: TagWorker, events: number, anonymous: boolean): void {
     const tag = worker.tag.name
     this.opts.metrics.countOutcome(tag, 'shed', events)
-    const now = this.now()
-    const key = `${tag}\u0000${anonymous ? 'anonymous' : 'all'}`
-    const last = this.shedLogged.get(key)
-    if (last !== undefined && now - last.at < 1000) {
-      last.events += events
-      return
-    }
-    this.shedLogged.set(key, { at: now, events: 0 })
-    const fields = { tag, events: events + (last?.events ?? 0), depth: worker.size, maxQueue: this.maxQueue }
+    const held = this.shedLogged.pass(`${tag}\u0000${anonymous ? 'anonymous' : 'all'}`, this.now(), events)
+    if (held === undefined) return
+    const fields = { tag, events: events + held, depth: worker.size, maxQueue: this.maxQueue }
     if (anonymous) this.logger.warn({ ...fields, anonymousMax: anonymousMax(this.maxQueue) }, 'queue nearly full: the tag sheds events sent without an API key (the last tenth of maxQueue is kept for backend events); its destination is not keeping up or is down')
     else this.logger.warn(fields, 'queue full: the tag sheds new events (maxQueue), whoever sent them; its destination is not keeping up or is down')
   }

@@ -4,6 +4,7 @@
 // LOG_EVERY_MS, with how many went unlogged since.
 import type { LogFn } from 'pino'
 import type { Counter } from 'prom-client'
+import { Throttle } from '../../common/throttle.js'
 
 export type StoreOp = 'enqueue' | 'context_read' | 'context_write'
 
@@ -16,25 +17,20 @@ const SAID: Record<StoreOp, { level: 'error' | 'warn', msg: string }> = {
 }
 
 export class StoreFaults {
-  private readonly logged = new Map<StoreOp, { atMs: number, since: number }>()
+  private readonly throttle = new Throttle(LOG_EVERY_MS)
 
   constructor (private readonly counter: Counter<'op'>, private readonly logger?: { warn: LogFn, error: LogFn }, private readonly now: () => number = Date.now) {}
 
   report (op: StoreOp, err: unknown): void {
     this.counter.inc({ op })
     if (this.logger === undefined) return
-    const now = this.now()
-    const last = this.logged.get(op)
-    if (last !== undefined && now - last.atMs < LOG_EVERY_MS) {
-      last.since++
-      return
-    }
-    this.logged.set(op, { atMs: now, since: 0 })
+    const unlogged = this.throttle.pass(op, this.now())
+    if (unlogged === undefined) return
     const message = err instanceof Error ? err.message : String(err)
     // Redis's own words for a full memory with maxmemory-policy noeviction (inside a script's
     // error too, as Redis before 7 reports it).
     const hint = /\bOOM command not allowed\b/.test(message) ? 'Redis is at its maxmemory and refuses writes: raise maxmemory or free memory (README, "Embedded mode and Redis mode")' : undefined
     const { level, msg } = SAID[op]
-    this.logger[level]({ op, error: message, ...(hint !== undefined ? { hint } : {}), ...(last !== undefined && last.since > 0 ? { unlogged: last.since } : {}) }, msg)
+    this.logger[level]({ op, error: message, ...(hint !== undefined ? { hint } : {}), ...(unlogged > 0 ? { unlogged } : {}) }, msg)
   }
 }
