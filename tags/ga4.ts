@@ -262,21 +262,19 @@ function withinLimits (e: TaglineEvent, cut?: (field: CutField) => void): Taglin
     copy().params = params as TaglineEvent['params']
   }
   const sent = mpParams(e)
-  for (const [k, v] of Object.entries(sent)) {
-    if (fromModel(k) || !refusedParam(k, v)) continue
+  const leaveOut = (k: string): void => {
     put(k, undefined)
     cut?.('params')
     delete sent[k]
   }
+  for (const [k, v] of Object.entries(sent)) if (!fromModel(k) && refusedParam(k, v)) leaveOut(k)
   const keys = Object.keys(sent)
   // Past the 25th, the event's other parameters go, last first: GA4 drops what is over (MP's
   // RELAXED validation), and session, engagement, page and commerce are what every report reads.
   let over = keys.length - MAX_PARAMS
   for (let i = keys.length - 1; i >= 0 && over > 0; i--) {
     if (KEPT_FIRST.has(keys[i])) continue
-    put(keys[i], undefined)
-    cut?.('params')
-    delete sent[keys[i]]
+    leaveOut(keys[i])
     over--
   }
   for (const [k, v] of Object.entries(sent)) {
