@@ -5,6 +5,7 @@
 // process, not in the shared store: what it protects, the CPU, is each replica's own, and it costs
 // no round trip per beacon. A visitor is its address, or for IPv6 its /64 (visitorKey).
 import { isIPv6 } from 'node:net'
+import { ipv6Groups } from './ip.js'
 
 /** Visitors remembered at most; past it the oldest windows are forgotten (they start afresh). */
 const MAX_VISITORS = 100_000
@@ -15,15 +16,10 @@ const MAX_VISITORS = 100_000
  */
 export function visitorKey (ip: string): string {
   if (!isIPv6(ip)) return ip
-  const bare = ip.split('%')[0].toLowerCase()
   // An IPv4 address in IPv6 form (::ffff:203.0.113.7) is that IPv4 address.
-  const v4 = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(bare)
+  const v4 = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip)
   if (v4 !== null) return v4[1]
-  const [head, tail] = bare.split('::')
-  const h = head === '' ? [] : head.split(':')
-  const t = tail === undefined || tail === '' ? [] : tail.split(':')
-  const groups = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t]
-  return `${groups.slice(0, 4).map(g => parseInt(g, 16).toString(16)).join(':')}::/64`
+  return `${ipv6Groups(ip).slice(0, 4).join(':')}::/64`
 }
 
 interface Window { startMs: number, used: number }
