@@ -54,7 +54,7 @@ const validName = (name: string, max: number): boolean => name.length <= max && 
 const reservedParamName = (key: string): boolean => key === 'firebase_conversion' || RESERVED_PARAM_PREFIXES.some(p => key.startsWith(p))
 const reservedUserPropertyName = (name: string): boolean => RESERVED_USER_PROPERTIES.has(name) || RESERVED_USER_PROPERTY_PREFIXES.some(p => name.startsWith(p))
 
-/** Whether GA4 refuses an event or item parameter by its name (reserved, or not a name). */
+/** Whether GA4 refuses an event parameter by its name (reserved, or not a name). */
 export const refusedParamName = (key: string): boolean => reservedParamName(key) || !validName(key, NAME_MAX)
 
 /** Whether GA4 refuses an item parameter by its name (not a name; no names are reserved there). */
