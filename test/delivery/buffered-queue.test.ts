@@ -1,12 +1,12 @@
 // Redis mode while Redis is away: a push is kept in this process (bounded), deduplicated against
 // this process's marks, and flushed to the stream in order, with its marks, once Redis answers.
 // A private redis-server is stopped and started again for real.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { redisQueues } from '../../server/delivery/factory.js'
 import { BufferedQueue } from '../../server/delivery/buffered-queue.js'
 import { RedisStore } from '../../server/store/redis.js'
 import type { QueuedEvent } from '../../server/delivery/types.js'
-import { startRedisServer } from '../fixtures/redis-server.js'
+import { startRedisServer, type RedisServer } from '../fixtures/redis-server.js'
 import { until } from '../fixtures/wait.js'
 import { redisClient } from './fixtures/redis.js'
 import { ev } from './fixtures/helpers.js'
@@ -15,13 +15,19 @@ let n = 0
 const item = (): QueuedEvent => ({ id: `b${++n}`, tag: 'a', event: ev(), attempts: 0, enqueuedMs: n })
 const marks = (keys: Array<string | undefined>): { marks: { keys: Array<string | undefined>, ttlMs: number } } => ({ marks: { keys, ttlMs: 60_000 } })
 
-t.test('kept while Redis is down, flushed in order with their marks when it returns; bounded', async t => {
+/** Tag a's queue, with a local buffer of `localBuffer`, on a private redis-server the test may stop. */
+async function bufferedOnPrivateRedis (t: Test, prefix: string, localBuffer: number): Promise<{ redis: RedisServer, q: ReturnType<ReturnType<typeof redisQueues>['queue']> }> {
   const redis = await startRedisServer(t)
   const client = redisClient(redis.url)
   await client.connect()
   t.teardown(() => { client.disconnect() })
-  const q = redisQueues({ client, prefix: 'buf:', consumer: 'one', claimIdleMs: 60_000, localBuffer: 5 }).queue('a')
+  const q = redisQueues({ client, prefix, consumer: 'one', claimIdleMs: 60_000, localBuffer }).queue('a')
   t.teardown(async () => { await q.shared?.close() })
+  return { redis, q }
+}
+
+t.test('kept while Redis is down, flushed in order with their marks when it returns; bounded', async t => {
+  const { redis, q } = await bufferedOnPrivateRedis(t, 'buf:', 5)
   const [a, b, c, d, e, f] = [item(), item(), item(), item(), item(), item()]
   t.same(await q.push([a], marks(['k-a'])), { shed: false, repeats: [] }, 'stored in Redis while it is up')
 
@@ -41,12 +47,7 @@ t.test('kept while Redis is down, flushed in order with their marks when it retu
 })
 
 t.test('while Redis is down, anonymous events leave the buffer\'s last tenth to backend events', async t => {
-  const redis = await startRedisServer(t)
-  const client = redisClient(redis.url)
-  await client.connect()
-  t.teardown(() => { client.disconnect() })
-  const q = redisQueues({ client, prefix: 'buf-reserve:', consumer: 'one', claimIdleMs: 60_000, localBuffer: 10 }).queue('a')
-  t.teardown(async () => { await q.shared?.close() })
+  const { redis, q } = await bufferedOnPrivateRedis(t, 'buf-reserve:', 10)
   await redis.stop()
   const items = (k: number): QueuedEvent[] => Array.from({ length: k }, item)
   t.same(await q.push(items(9), { anonymous: true }), { shed: false, repeats: [] }, 'nine of ten')
