@@ -20,7 +20,15 @@ const STRING_KEYS: ReadonlySet<string> = new Set([
 ])
 const NUMBER_KEYS: ReadonlySet<string> = new Set(['value', 'tax', 'shipping'])
 // GTM's callback hooks: functions in the browser, meaningless on the server.
-const IGNORED_KEYS: ReadonlySet<string> = new Set(['event', 'ecommerce', 'user_data', 'consent', 'eventCallback', 'eventTimeout', 'event_callback', 'event_timeout'])
+const IGNORED_KEYS: ReadonlySet<string> = new Set(['event', 'ecommerce', 'user_data', 'user_properties', 'consent', 'eventCallback', 'eventTimeout', 'event_callback', 'event_timeout'])
+// Settings of the Google tag itself, which `gtag('set', …)` also takes; they are not event
+// parameters (https://developers.google.com/tag-platform/gtagjs/reference). `developer_id.<id>` too.
+const TAG_SETTINGS: ReadonlySet<string> = new Set([
+  'send_page_view', 'server_container_url', 'transport_url', 'transport_type', 'groups', 'linker',
+  'cookie_domain', 'cookie_expires', 'cookie_flags', 'cookie_path', 'cookie_prefix', 'cookie_update',
+  'ads_data_redaction', 'url_passthrough', 'allow_google_signals', 'allow_ad_personalization_signals',
+  'allow_enhanced_conversions', 'restricted_data_processing', 'anonymize_ip', 'wait_for_update'
+])
 
 /** Copy one level of keys onto the event: model keys where they fit, the rest into params. */
 function assign (ev: ParsedEvent, params: Obj, src: Obj, ignore: ReadonlySet<string>): void {
@@ -49,11 +57,23 @@ function eventFromPush (push: Obj): ParsedEvent {
   if (isObject(push.ecommerce)) assign(ev, params, push.ecommerce, NO_KEYS)
   const userData = normalizeUserData(push.user_data)
   if (userData !== undefined) ev.user_data = userData
+  const userProps = userProperties(push.user_properties)
+  if (userProps !== undefined) ev.user_properties = userProps
   // The consent state the page holds for this visitor: tags and stitching honour it.
   const consent = consentFromObject(push.consent)
   if (consent !== undefined) ev.consent = consent
   if (Object.keys(params).length > 0) ev.params = params as ParsedEvent['params']
   return ev
+}
+
+/** `user_properties: { tier: 'gold' }`: its scalar values; GA4's own shape, so a push may carry it too. */
+function userProperties (v: unknown): Record<string, string | number | boolean> | undefined {
+  if (!isObject(v)) return undefined
+  const out: Record<string, string | number | boolean> = {}
+  for (const [key, val] of Object.entries(v)) {
+    if (isSafeKey(key) && (typeof val === 'string' || typeof val === 'boolean' || (typeof val === 'number' && Number.isFinite(val)))) out[key] = val
+  }
+  return Object.keys(out).length > 0 ? out : undefined
 }
 
 /** `{ ecommerce: null }` and friends: GTM's "clear the previous ecommerce object" push. */
@@ -91,6 +111,40 @@ function eventCommand (v: unknown): Obj | undefined {
   return { ...(c.args[1] as Obj | undefined), event: c.args[0] }
 }
 
+/**
+ * What a `gtag('set', {…})` or `gtag('set', name, value)` command sets for every event after it
+ * (`user_data` for enhanced conversions, `user_id`, `user_properties`, `currency`, …), without the
+ * tag's own settings. A `gtag('config', 'G-…', {…})` sets parameters for that measurement id's
+ * events only, which would be wrong for the other destinations; of it, only `user_id` (how Google
+ * documents setting the User-ID, https://developers.google.com/analytics/devguides/collection/ga4/user-id)
+ * and `user_properties` are taken, since they describe the visitor, not the target.
+ */
+function setCommand (v: unknown): Obj | undefined {
+  const c = command(v)
+  let set: Obj | undefined
+  if (c?.name === 'set') {
+    const [a, b] = c.args
+    set = isObject(a) ? a : typeof a === 'string' && b !== undefined ? { [a]: b } : undefined
+  } else if (c?.name === 'config' && typeof c.args[0] === 'string' && c.args[0].startsWith('G-') && isObject(c.args[1])) {
+    const { user_id: userId, user_properties: props } = c.args[1]
+    set = { user_id: userId, user_properties: props }
+  }
+  if (set === undefined) return undefined
+  // `event_id` names one event: set for all, it would make every later one a repeat.
+  const out: Obj = {}
+  for (const [key, val] of Object.entries(set)) {
+    if (val !== undefined && isSafeKey(key) && key !== 'event' && key !== 'event_id' && !TAG_SETTINGS.has(key) && !key.startsWith('developer_id')) out[key] = val
+  }
+  return out
+}
+
+/** `set` values under a push: the push's own win, and `user_properties` merge name by name. */
+function withSet (push: Obj, set: Obj): Obj {
+  const out = { ...set, ...push }
+  if (isObject(set.user_properties) && isObject(push.user_properties)) out.user_properties = { ...set.user_properties, ...push.user_properties }
+  return out
+}
+
 function firstPush (json: unknown): unknown {
   if (!Array.isArray(json)) return json
   for (const p of json) {
@@ -123,6 +177,8 @@ export const datalayer: Client = {
     // page; a push's own `consent` wins for its type.
     let state: Consent = {}
     const updated = new Set<string>()
+    // What `set` commands among the pushes set, for the event pushes after them, as on the page.
+    let set: Obj = {}
     // A default for some regions only (`region: [...]`) applies where the visitor is, which the
     // server cannot tell: with one among the pushes, no default is applied, only the updates
     // (the visitor's own choice). Before this the events stated nothing.
@@ -137,6 +193,11 @@ export const datalayer: Client = {
         state = { ...state, ...set }
         return
       }
+      const setting = setCommand(push)
+      if (setting !== undefined) {
+        set = withSet(setting, set)
+        return
+      }
       if (command(push) !== undefined) push = eventCommand(push)
       // Pushes without a string `event` (clear pushes, plain variable sets, other gtag commands)
       // are not events.
@@ -145,7 +206,7 @@ export const datalayer: Client = {
         problems.push({ path: `pushes[${i}].event`, message: `The event name in push ${i} is longer than 100 characters.` })
         return
       }
-      const ev = eventFromPush(push)
+      const ev = eventFromPush(Object.keys(set).length > 0 ? withSet(push, set) : push)
       if (Object.keys(state).length > 0) ev.consent = { ...state, ...ev.consent }
       events.push(ev)
     })

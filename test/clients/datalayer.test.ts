@@ -199,3 +199,38 @@ t.test('a gtag.js page\'s dataLayer: its event commands are its events', async t
   t.same(events[1].params, { method: 'email' })
   t.notOk(datalayer.claims(snap([['js', 'x'], ['config', 'G-1']])), 'commands with no event: not a dataLayer of events')
 })
+
+t.test('gtag set commands set what the events after them carry; config gives user_id and user_properties', async t => {
+  const pushes = [
+    ['js', '2026-12-02T10:00:00.000Z'],
+    // Enhanced conversions: the page hands gtag the visitor's data once, for the events after it.
+    ['set', 'user_data', { email: 'Jane@Example.com', phone_number: '+15551234567' }],
+    ['config', 'G-ABC123XYZ9', { user_id: 'cust-88231', send_page_view: false, user_properties: { tier: 'gold', plan: 'pro' } }],
+    ['config', 'AW-123456', { user_id: 'not-this-one' }],
+    { 0: 'set', 1: { currency: 'EUR', cookie_flags: 'SameSite=None;Secure', 'developer_id.dZGVkNj': true, event_id: 'shared', __proto__x: 1 } },
+    ['event', 'page_view'],
+    ['set', 'user_properties', { plan: 'team' }],
+    ['event', 'purchase', { transaction_id: 'T-9', value: 30, user_properties: { seats: 3 }, user_data: { email: 'other@example.com' } }],
+    ['set', { currency: 'USD' }],
+    { event: 'add_to_cart', currency: 'SEK', value: 1 }
+  ]
+  t.ok(datalayer.claims(snap(pushes)))
+  const [pv, buy, cart, ...rest] = datalayer.parse(snap(pushes))
+  t.same(rest, [], 'commands are no events')
+  t.same(pv.user_data, { email_address: 'Jane@Example.com', phone_number: '+15551234567' }, 'set user_data reaches the event (raw here; tags hash it)')
+  t.equal(pv.user_id, 'cust-88231', 'the GA4 config\'s user_id, not another target\'s')
+  t.same(pv.user_properties, { tier: 'gold', plan: 'pro' })
+  t.equal(pv.currency, 'EUR')
+  t.same(pv.params, { __proto__x: 1 }, 'no tag settings, developer ids or cookie flags among the parameters')
+  t.equal(pv.event_id, undefined, 'an event_id is never set for all events')
+  t.same(buy.user_data, { email_address: 'other@example.com' }, 'the event\'s own user_data wins')
+  t.same(buy.user_properties, { tier: 'gold', plan: 'team', seats: 3 }, 'user_properties merge by name, the later and the event\'s own win')
+  t.equal(buy.currency, 'EUR')
+  t.equal(cart.currency, 'SEK', 'a push\'s own field wins over a set one')
+  t.equal(cart.user_id, 'cust-88231')
+  const plain = datalayer.parse(snap([{ event: 'x', user_properties: { a: 'b', n: 2, bad: { nested: 1 }, inf: Infinity } }]))[0]
+  t.same(plain.user_properties, { a: 'b', n: 2 }, 'a push\'s user_properties are the event\'s, scalars only')
+  t.equal(plain.params, undefined, 'not a parameter')
+  const before = datalayer.parse(snap([{ event: 'early' }, ['set', { user_id: 'u1' }], { event: 'late' }]))
+  t.same(before.map(e => e.user_id), [undefined, 'u1'], 'a set applies to the pushes after it only')
+})
