@@ -241,9 +241,6 @@ export function validateMp (body: unknown, opts: { limits?: boolean } = {}): MpP
   const app = checkId(add, body, 'app_instance_id')
   if (!web && !app) add('client_id', 'VALUE_REQUIRED', 'client_id (web streams) or app_instance_id (app streams) is required.')
   if (body.user_id !== undefined && typeof body.user_id !== 'string') add('user_id', 'VALUE_INVALID', 'user_id must be a string.')
-  if (body.user_data !== undefined && (typeof body.user_id !== 'string' || body.user_id === '')) {
-    add('user_id', 'VALUE_REQUIRED', 'user_id is required when user_data is sent.')
-  }
   if (body.non_personalized_ads !== undefined && typeof body.non_personalized_ads !== 'boolean') {
     add('non_personalized_ads', 'VALUE_INVALID', 'non_personalized_ads must be true or false.')
   }

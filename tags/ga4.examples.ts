@@ -143,7 +143,7 @@ export const GA4_EXAMPLES: Ga4Example[] = [
     }
   },
   {
-    name: 'eu region: both transports go to region1; no user_id, so no user_data; empty transaction_id left out',
+    name: 'eu region: both transports go to region1; user_data hashed Google\'s way, also without a user_id; empty transaction_id left out',
     settings: { ...SETTINGS, region: 'eu' },
     events: [
       gtagEvent('page_view', Q_PAGE_VIEW),
@@ -156,7 +156,7 @@ export const GA4_EXAMPLES: Ga4Example[] = [
           method: 'POST',
           url: 'https://region1.google-analytics.com/mp/collect?measurement_id=G-ABC123XYZ9&api_secret=mp-secret-1',
           headers: MP_HEADERS,
-          body: json({ client_id: CID, timestamp_micros: NOW * 1000, events: [{ name: 'refund', timestamp_micros: NOW * 1000, params: { currency: 'EUR', value: 5 } }] }),
+          body: json({ client_id: CID, timestamp_micros: NOW * 1000, user_data: { sha256_email_address: ['86e0b9e56c17cc4d12387e1949b85053fbe73bc3ce5a1188713a9d300cc6133d'] }, events: [{ name: 'refund', timestamp_micros: NOW * 1000, params: { currency: 'EUR', value: 5 } }] }),
           events: [1]
         }
       ]

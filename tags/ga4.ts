@@ -330,8 +330,10 @@ function toMp (queued: TaglineEvent, now: number): MpEvent | string {
   if (consent !== undefined) head.consent = consent
   const up = mpUserProperties(e.user_properties)
   if (up !== undefined) head.user_properties = up
-  // MP takes user_data only with a user_id.
-  const ud = head.user_id !== undefined ? mpUserData(e.user_data) : undefined
+  // user_data with or without a user_id: Google recommends one, no longer requires it
+  // (https://developers.google.com/analytics/devguides/collection/ga4/uid-data). None when the
+  // visitor denied ad_user_data, as gtag sends none then.
+  const ud = e.consent?.ad_user_data !== 'denied' ? mpUserData(e.user_data) : undefined
   if (ud !== undefined) head.user_data = ud
 
   const event: Obj = { name: e.event_name }

@@ -230,7 +230,7 @@ t.test('limits: ids, user_data, consent and top-level types', async t => {
   t.strictSame(codes(example(b => { delete b.client_id })), [['client_id', 'VALUE_REQUIRED']])
   t.strictSame(codes(example(b => { b.client_id = 12345 })), [['client_id', 'VALUE_INVALID']])
   t.strictSame(codes(example(b => { delete b.client_id; b.app_instance_id = 'abc' })), [])
-  t.strictSame(codes(example(b => { delete b.user_id })), [['user_id', 'VALUE_REQUIRED']])
+  t.strictSame(codes(example(b => { delete b.user_id })), [], 'user_data without a user_id: recommended, not required (https://developers.google.com/analytics/devguides/collection/ga4/uid-data)')
   t.strictSame(codes(example(b => { b.user_id = 5; delete b.user_data })), [['user_id', 'VALUE_INVALID']])
   t.strictSame(codes(example(b => { b.user_data = 'jane@example.com' })), [['user_data', 'VALUE_INVALID']])
   t.strictSame(codes(example(b => { b.user_data.sha256_email_address = ['jane@example.com'] })), [['user_data.sha256_email_address[0]', 'VALUE_INVALID']])

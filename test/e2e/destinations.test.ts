@@ -598,7 +598,7 @@ t.test('destinations: the real process against loopback Meta, TikTok, GA4, PostH
     const atc = mp.find(h => gaKey(h) === 'add_to_cart ' + ATC_URL)
     t.match(atc?.head, { client_id: A.cid, ip_override: A.ip, user_agent: A.ua }, '(2) dataLayer push over MP: client id from _ga, visitor IP and UA')
     t.same(atc?.head?.consent, { ad_user_data: 'GRANTED', ad_personalization: 'GRANTED' }, '(2) dataLayer push over MP: the consent state it carried')
-    t.notOk('user_data' in (atc?.head ?? {}), '(2) no user_data without a user_id')
+    t.same(atc?.head?.user_data, { sha256_email_address: [sha256('jane.doe@example.com')], sha256_phone_number: [PH_E164] }, '(2) user_data hashed Google\'s way without a user_id too (a guest)')
     t.match(atc?.mp, { name: 'add_to_cart', params: { page_location: ATC_URL, currency: 'USD', value: 30.03, items: [{ item_id: 'SKU_12345', price: 10.01, quantity: 3 }] } }, '(2) the MP add_to_cart event reaches GA4')
     t.notOk(JSON.stringify(atc?.mp ?? {}).includes('"consent"'), '(2) consent is not sent as an event parameter')
     const c2 = mp.find(h => gaKey(h) === 'add_to_cart ' + C2_URL)

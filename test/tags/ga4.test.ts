@@ -115,7 +115,7 @@ t.test('MP event params: session engagement, long page fields, limits', async t 
   t.match(reason({ timestamp_ms: NOW - 72 * 3600_000 - 1 }), /at most 72 h old/)
 })
 
-t.test('MP user_data: only digests, only with a user_id', async t => {
+t.test('MP user_data: only digests, with or without a user_id, none when ad_user_data is denied', async t => {
   const raw = { email_address: 'jane@example.com', phone_number: '+4791234567', address: { first_name: 'Jane', city: 'oslo' } }
   const withId = body(build([ev({ user_id: 'u1', user_data: raw })]).requests[0])
   t.same(withId.user_data, { address: [{ city: 'oslo' }] }, 'an unprepared event never sends raw identifiers')
@@ -127,7 +127,10 @@ t.test('MP user_data: only digests, only with a user_id', async t => {
     sha256_phone_number: [sha256Hex('+4791234567')],
     address: [{ sha256_first_name: sha256Hex('jane'), city: 'oslo' }]
   })
-  t.equal(body(build([ga4.prepare!(ev({ user_data: raw }), S as any)]).requests[0]).user_data, undefined, 'no user_id, no user_data')
+  t.same(body(build([ga4.prepare!(ev({ user_data: raw }), S as any)]).requests[0]).user_data, sent, 'without a user_id too (a guest checkout): Google recommends one, no longer requires it')
+  const denied = body(build([ga4.prepare!(ev({ user_id: 'u1', user_data: raw, consent: { ad_user_data: 'denied' } }), S as any)]).requests[0])
+  t.equal(denied.user_data, undefined, 'ad_user_data denied: no user_data, as gtag sends none')
+  t.same(denied.consent, { ad_user_data: 'DENIED' }, 'and the denial itself')
 })
 
 t.test('prepare: hashes with Google\'s rules, nothing raw survives', async t => {
