@@ -183,7 +183,7 @@ async function stitchBackendEvents (store: Store, events: TaglineEvent[], faults
       return undefined
     })))
     const found = await lookup(keys)
-    const more = learnedKeys(e, found).filter(k => !keys.includes(k))
+    const more = learnedKeys(found).filter(k => !keys.includes(k))
     // All of them before anything is filled: the newest may be a refusal the first ones predate.
     if (more.length > 0) found.push(...await lookup(more))
     events[i] = stitch(e, found)

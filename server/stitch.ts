@@ -87,10 +87,11 @@ export function couldStitch (e: TaglineEvent): boolean {
 
 /**
  * Where else to look, from what the contexts found say: an order id or user id may lead to the
- * visitor's client ids, whose contexts are the richest.
+ * visitor's client ids, whose contexts are the richest. Also when the event names a client id of
+ * its own (a backend's made-up one, as Measurement Protocol senders make): the visitor's browser
+ * may have refused since, and that refusal is only under its client id.
  */
-export function learnedKeys (e: TaglineEvent, contexts: Array<BrowserContext | undefined>): string[] {
-  if (e.client_id !== undefined) return []
+export function learnedKeys (contexts: Array<BrowserContext | undefined>): string[] {
   // Every client id named, not only the first: the newest context (a refusal, perhaps) may be
   // under any of them.
   const ids = new Set(contexts.map(c => c?.client_id).filter((id): id is string => id !== undefined))

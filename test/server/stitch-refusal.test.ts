@@ -131,3 +131,21 @@ t.test('an order refused on one device, a grant then a refusal on another: the n
   t.same(backend.paths, ['/hook'], 'no ad platform: every client id the contexts name is looked at')
   t.equal(backend.hook.click_ids, undefined)
 })
+
+t.test('a backend purchase with a client id of its own (MP style) still finds the browser\'s newer refusal', async t => {
+  for (const key of [{ user_id: 'U7' }, { transaction_id: 'T7' }] as Array<Record<string, string>>) {
+    const { h, sink } = await gateway(t)
+    // Signed in and granted, with an order and a Meta click; later the same browser, signed out, refuses.
+    await hit(h, { cid: 'C7.7', uid: 'U7', en: 'purchase', 'ep.transaction_id': 'T7', dl: 'https://shop.example/?fbclid=FB7', ...GRANTED })
+    await until(async () => (await h.store.fields('ctx:uid:U7'))?.ip_override !== undefined && (await h.store.fields('ctx:tx:T7')) !== undefined, 3000, 'the grant')
+    await new Promise(resolve => setTimeout(resolve, 5))
+    const res = await h.app.inject({ method: 'GET', url: `/g/collect?${gtagQuery({ cid: 'C7.7', en: 'page_view', ...DENIED })}`, headers: { 'user-agent': UA }, remoteAddress: '203.0.113.7' })
+    t.equal(res.statusCode, 204)
+    await until(async () => (await h.store.fields('ctx:cid:C7.7'))?.refused === '1', 3000, 'the refusal')
+    const backend = await purchase(h, sink, { ...key, client_id: 'backend.1' })
+    t.same(backend.paths, ['/hook'], `found by ${Object.keys(key)[0]}: no ad platform, though the event names another client id`)
+    t.equal(backend.hook.ip_override, undefined, 'no IP of the browser that refused')
+    t.equal(backend.hook.browser_ids, undefined, 'nor its _fbp')
+    t.equal(backend.hook.click_ids, undefined, 'nor its click id')
+  }
+})
