@@ -145,6 +145,39 @@ function withSet (push: Obj, set: Obj): Obj {
   return out
 }
 
+/**
+ * The consent state Consent Mode commands build up, push by push, as on the page: a default does
+ * not undo an update that came before it. A default for some regions only (`region: [...]`)
+ * applies where the visitor is, which the server cannot tell: with one among the pushes, no
+ * default is applied, only the updates (the visitor's own choice).
+ */
+class ConsentState {
+  state: Consent = {}
+  readonly #updated = new Set<string>()
+  readonly #regional: boolean
+
+  constructor (pushes: unknown[]) {
+    this.#regional = pushes.some(p => consentCommand(p)?.regional === true)
+  }
+
+  /** Applies the push if it is a consent command; false when it is none. */
+  apply (push: unknown): boolean {
+    const cmd = consentCommand(push)
+    if (cmd === undefined) return false
+    if (cmd.kind === 'default' && this.#regional) return true
+    const set = Object.fromEntries(Object.entries(cmd.set).filter(([k]) => cmd.kind === 'update' || !this.#updated.has(k)))
+    if (cmd.kind === 'update') for (const k of Object.keys(set)) this.#updated.add(k)
+    this.state = { ...this.state, ...set }
+    return true
+  }
+}
+
+/** Whether a push is an event: a push with a non-empty string `event`, or a gtag event command. */
+function isEventPush (push: unknown): boolean {
+  const ev = command(push) !== undefined ? eventCommand(push) : push
+  return isObject(ev) && typeof ev.event === 'string' && ev.event !== ''
+}
+
 function firstPush (json: unknown): unknown {
   if (!Array.isArray(json)) return json
   for (const p of json) {
@@ -175,24 +208,11 @@ export const datalayer: Client = {
     const problems: ErrorDetail[] = []
     // Consent Mode commands among the pushes set the state of the pushes after them, as on the
     // page; a push's own `consent` wins for its type.
-    let state: Consent = {}
-    const updated = new Set<string>()
+    const consent = new ConsentState(pushes)
     // What `set` commands among the pushes set, for the event pushes after them, as on the page.
     let set: Obj = {}
-    // A default for some regions only (`region: [...]`) applies where the visitor is, which the
-    // server cannot tell: with one among the pushes, no default is applied, only the updates
-    // (the visitor's own choice). Before this the events stated nothing.
-    const regional = pushes.some(p => consentCommand(p)?.regional === true)
     pushes.forEach((push, i) => {
-      const cmd = consentCommand(push)
-      if (cmd !== undefined) {
-        if (cmd.kind === 'default' && regional) return
-        // A default does not undo an update that came before it, as on the page.
-        const set = Object.fromEntries(Object.entries(cmd.set).filter(([k]) => cmd.kind === 'update' || !updated.has(k)))
-        if (cmd.kind === 'update') for (const k of Object.keys(set)) updated.add(k)
-        state = { ...state, ...set }
-        return
-      }
+      if (consent.apply(push)) return
       const setting = setCommand(push)
       if (setting !== undefined) {
         set = withSet(setting, set)
@@ -207,10 +227,24 @@ export const datalayer: Client = {
         return
       }
       const ev = eventFromPush(Object.keys(set).length > 0 ? withSet(push, set) : push)
-      if (Object.keys(state).length > 0) ev.consent = { ...state, ...ev.consent }
+      if (Object.keys(consent.state).length > 0) ev.consent = { ...consent.state, ...ev.consent }
       events.push(ev)
     })
     if (problems.length > 0) throw errors.invalidEvent('Some dataLayer pushes are not valid.', problems)
     return events
+  },
+
+  // A visitor who answers the banner after a page view: a batching bridge sends both together,
+  // the update last. The events keep the consent they were made under; the answer is the
+  // visitor's state now.
+  consentAfter (snap: RequestSnapshot): Consent | undefined {
+    if (!Array.isArray(snap.json)) return undefined
+    const pushes: unknown[] = snap.json
+    let last = -1
+    for (let i = pushes.length - 1; i >= 0 && last < 0; i--) if (isEventPush(pushes[i])) last = i
+    if (!pushes.slice(last + 1).some(p => consentCommand(p) !== undefined)) return undefined
+    const consent = new ConsentState(pushes)
+    for (const push of pushes) consent.apply(push)
+    return Object.keys(consent.state).length > 0 ? consent.state : undefined
   }
 }

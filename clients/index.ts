@@ -7,6 +7,7 @@ import { gtag } from './gtag.js'
 import { json } from './json.js'
 import { mp } from './mp.js'
 import type { Client, ParsedEvent, RequestSnapshot } from './types.js'
+import type { Consent } from '../schemas/event.js'
 
 export type { Client, RequestSnapshot } from './types.js'
 export const clients: readonly Client[] = [gtag, mp, datalayer, json]
@@ -16,7 +17,7 @@ export const clients: readonly Client[] = [gtag, mp, datalayer, json]
  * why the request cannot be read. The HTTP edge, `tagline try` and the tests all come through here.
  */
 export type Claim =
-  | { client: string, events: ParsedEvent[], error?: undefined }
+  | { client: string, events: ParsedEvent[], consent?: Consent, error?: undefined }
   | { client: string, error: TaglineError }
 
 export function claim (snap: RequestSnapshot): Claim {
@@ -29,7 +30,9 @@ export function claim (snap: RequestSnapshot): Claim {
     }
     if (!claimed) continue
     try {
-      return { client: client.name, events: client.parse(snap) }
+      const events = client.parse(snap)
+      const consent = client.consentAfter?.(snap)
+      return consent === undefined ? { client: client.name, events } : { client: client.name, events, consent }
     } catch (err) {
       return { client: client.name, error: isTaglineError(err) ? err : errors.badRequest(`The ${client.name} request could not be read.`) }
     }

@@ -1,4 +1,4 @@
-import type { TaglineEvent } from '../schemas/event.js'
+import type { Consent, TaglineEvent } from '../schemas/event.js'
 
 /**
  * What the HTTP edge hands to clients: everything a client may look at, already decoded,
@@ -41,4 +41,10 @@ export interface Client {
   claims (snap: RequestSnapshot): boolean
   /** Parse into events; throws a TaglineError (4xx) when the request is broken. */
   parse (snap: RequestSnapshot): ParsedEvent[]
+  /**
+   * The visitor's consent as the request leaves it, where that is more than its events say (a
+   * dataLayer's Consent Mode update after its last event): the cookies the answer sets and the
+   * context the visitor leaves follow it. Called after parse() succeeded.
+   */
+  consentAfter? (snap: RequestSnapshot): Consent | undefined
 }

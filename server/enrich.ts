@@ -1,7 +1,7 @@
 // Enrichment: what the request adds to the parsed events (README.md, "The event model", "from" column).
 // Pure: the clock and id minting come in through `ids`, cookies to set go out in the result.
 import type { RequestSnapshot, ParsedEvent } from '../clients/types.js'
-import type { TaglineEvent, ClickIds, Campaign } from '../schemas/event.js'
+import type { TaglineEvent, ClickIds, Campaign, Consent } from '../schemas/event.js'
 import type { IdSource } from './ids.js'
 import {
   clientIdFromFpid, clientIdFromGa, fpidFor, mintFpid, mintClientId, mintFbp, buildFbc, fbclidOf,
@@ -70,7 +70,7 @@ function rawParam (url: URL | undefined, name: string): string | undefined {
   return undefined
 }
 
-export function enrich (parsed: ParsedEvent[], snap: RequestSnapshot, client: string, identity: IdentitySettings, ids: IdSource): EnrichResult {
+export function enrich (parsed: ParsedEvent[], snap: RequestSnapshot, client: string, identity: IdentitySettings, ids: IdSource, after?: Consent): EnrichResult {
   const now = snap.receivedMs
   const browser = !snap.trusted
   const cookies: CookieToSet[] = []
@@ -78,8 +78,10 @@ export function enrich (parsed: ParsedEvent[], snap: RequestSnapshot, client: st
   const c: Record<string, string | undefined> = Object.create(null)
   for (const [name, value] of Object.entries(snap.cookies)) if (value !== '') c[name] = value
   const gpc = snap.headers['sec-gpc'] === '1'
-  // Cookies are set once per request, and only when no event of it refused the storage.
-  const denies = (type: 'ad_storage' | 'analytics_storage'): boolean => parsed.some(e => e.consent?.[type] === 'denied')
+  // Cookies are set once per request, and only when no event of it refused the storage, or, where
+  // the request ends with the visitor's answer (`after`, a Consent Mode update after its last
+  // event), when that answer allows it.
+  const denies = (type: 'ad_storage' | 'analytics_storage'): boolean => after?.[type] !== undefined ? after[type] === 'denied' : parsed.some(e => e.consent?.[type] === 'denied')
 
   let requestClientId = clientIdFromFpid(c.FPID)
   const gaClientId = clientIdFromGa(c._ga)

@@ -4,7 +4,7 @@
 import { hash } from 'node:crypto'
 import type { RequestSnapshot, ParsedEvent } from '../clients/types.js'
 import type { CompiledConfig, CompiledTag } from '../config/types.js'
-import { withoutProtocolFields, type TaglineEvent } from '../schemas/event.js'
+import { withoutProtocolFields, type Consent, type TaglineEvent } from '../schemas/event.js'
 import type { Store } from './store/types.js'
 import type { StoreFaults } from './store/faults.js'
 import type { Metrics } from './metrics.js'
@@ -95,10 +95,14 @@ function dedupKey (e: TaglineEvent): string {
   return key.length <= DEDUP_KEY_MAX ? key : `sha256:${hash('sha256', key, 'base64url')}`
 }
 
-export async function runPipeline (deps: PipelineDeps, snap: RequestSnapshot, client: string, parsed: ParsedEvent[]): Promise<PipelineResult> {
+/**
+ * `after`: the visitor's consent as the request leaves it, where that is more than its events say
+ * (`Client.consentAfter`); the cookies set and the context left follow it.
+ */
+export async function runPipeline (deps: PipelineDeps, snap: RequestSnapshot, client: string, parsed: ParsedEvent[], after?: Consent): Promise<PipelineResult> {
   const { config, store, metrics } = deps
   metrics.eventsReceived.inc({ client }, parsed.length)
-  const { events, cookies, clamped } = enrich(parsed, snap, client, config.identity, deps.ids)
+  const { events, cookies, clamped } = enrich(parsed, snap, client, config.identity, deps.ids, after)
   if (clamped > 0) metrics.eventTimesClamped.inc({ client }, clamped)
   const trace = deps.observer
   trace?.claimed?.(client, snap)
@@ -106,7 +110,10 @@ export async function runPipeline (deps: PipelineDeps, snap: RequestSnapshot, cl
 
   if (config.identity.stitch.enabled) {
     await stitchBackendEvents(store, events, deps.faults)
-    deps.contexts.remember(events, snap.receivedMs, contextIpMode(config.tags))
+    // The answer after the last event is left under each event's keys too, after what they left:
+    // a refusal there replaces what they merged.
+    const left = after === undefined ? events : [...events, ...events.map(e => ({ ...e, consent: { ...e.consent, ...after } }))]
+    deps.contexts.remember(left, snap.receivedMs, contextIpMode(config.tags))
   }
   for (const e of events) e.client_id ??= mintClientId(deps.ids, snap.receivedMs)
 

@@ -85,7 +85,7 @@ export async function collectRoutes (app: FastifyInstance, opts: CollectOptions)
         }
         spent = { key, n: claimed.events.length }
       }
-      const result = await runPipeline(tracer === undefined ? deps : { ...deps, observer: tracer }, snap, claimed.client, claimed.events)
+      const result = await runPipeline(tracer === undefined ? deps : { ...deps, observer: tracer }, snap, claimed.client, claimed.events, claimed.consent)
 
       if (result.cookies.length > 0 || mark?.set !== undefined) {
         const domain = cookieDomain(snap.host, deps.config.identity.cookieDomain)

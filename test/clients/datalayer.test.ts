@@ -234,3 +234,16 @@ t.test('gtag set commands set what the events after them carry; config gives use
   const before = datalayer.parse(snap([{ event: 'early' }, ['set', { user_id: 'u1' }], { event: 'late' }]))
   t.same(before.map(e => e.user_id), [undefined, 'u1'], 'a set applies to the pushes after it only')
 })
+
+t.test('consentAfter: the visitor\'s answer after the last event, for the cookies and the context', async t => {
+  const after = (pushes: unknown): unknown => datalayer.consentAfter!(snap(pushes))
+  const refuse = { 0: 'consent', 1: 'update', 2: { ad_storage: 'denied', ad_user_data: 'denied' } }
+  t.same(after([['consent', 'default', { analytics_storage: 'granted' }], { event: 'page_view' }, refuse]), { analytics_storage: 'granted', ad_storage: 'denied', ad_user_data: 'denied' }, 'the whole state, as the page holds it')
+  t.same(after([['event', 'page_view'], ['consent', 'update', { ad_storage: 'granted' }]]), { ad_storage: 'granted' }, 'after a gtag event command too')
+  t.equal(after([refuse, { event: 'page_view' }]), undefined, 'an update before the last event: the event says it')
+  t.equal(after([{ event: 'page_view' }]), undefined)
+  t.equal(after({ event: 'page_view' }), undefined, 'one push')
+  t.equal(after([{ event: 'page_view' }, ['set', { currency: 'EUR' }]]), undefined, 'other commands say nothing of consent')
+  const [pv] = datalayer.parse(snap([{ event: 'page_view' }, refuse]))
+  t.equal(pv.consent, undefined, 'the event keeps the consent it was made under')
+})

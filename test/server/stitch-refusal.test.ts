@@ -149,3 +149,23 @@ t.test('a backend purchase with a client id of its own (MP style) still finds th
     t.equal(backend.hook.click_ids, undefined, 'nor its click id')
   }
 })
+
+t.test('a dataLayer request that ends with the visitor\'s refusal: no ad cookies, and the refusal is what is left', async t => {
+  const { h, sink } = await gateway(t)
+  const send = async (pushes: unknown[], cookie: string): Promise<string[]> => {
+    const res = await h.app.inject({ method: 'POST', url: '/collect', payload: pushes, headers: { cookie, 'user-agent': UA }, remoteAddress: '203.0.113.9' })
+    t.equal(res.statusCode, 202)
+    return ([] as string[]).concat((res.headers['set-cookie'] as string[] | string | undefined) ?? []).map(c => c.split('=')[0])
+  }
+  const refusal = { 0: 'consent', 1: 'update', 2: { ad_storage: 'denied', ad_user_data: 'denied' } }
+  const set = await send([{ event: 'page_view', event_id: 'pv-9', page_location: 'https://shop.example/?fbclid=FB9' }, refusal], '_ga=GA1.1.555.666')
+  t.notOk(set.includes('_fbp') || set.includes('_fbc'), `no ad cookie in the answer (${set.join(', ')})`)
+  await until(async () => (await h.store.fields('ctx:cid:555.666'))?.refused === '1', 3000, 'the refusal is left')
+  const backend = await purchase(h, sink, { client_id: '555.666' })
+  t.same(backend.paths, ['/hook'], 'a later backend purchase for the visitor reaches no ad platform')
+  // The other way round: denied by default, the page view under it, then the visitor accepts.
+  const granted = await send([['consent', 'default', { ad_storage: 'denied', ad_user_data: 'denied' }], { event: 'page_view', event_id: 'pv-10', page_location: 'https://shop.example/?fbclid=FB10' }, ['consent', 'update', { ad_storage: 'granted', ad_user_data: 'granted' }]], '_ga=GA1.1.777.888')
+  t.ok(granted.includes('_fbp') && granted.includes('_fbc'), `the answer's grant allows the cookies (${granted.join(', ')})`)
+  await until(async () => (await h.store.fields('ctx:cid:777.888'))?.refused === '0', 3000, 'a grant is left')
+  t.equal((await h.store.fields('ctx:cid:777.888'))?.['click_ids.fbclid'], 'FB10')
+})
