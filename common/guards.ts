@@ -14,6 +14,16 @@ export function toNumber (v: unknown): number | undefined {
   return Number.isFinite(n) ? n : undefined
 }
 
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
+
+/**
+ * Whether a string is well-formed UTF-16: a lone surrogate (JSON's `"\ud800"`) has no UTF-8 form,
+ * so no URL, cookie or header can carry it (`encodeURIComponent` throws).
+ */
+export function isWellFormed (s: string): boolean {
+  return !LONE_SURROGATE.test(s)
+}
+
 export function isObject (v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v)
 }

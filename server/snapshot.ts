@@ -4,6 +4,7 @@ import sjson from 'secure-json-parse'
 import type { FastifyRequest } from 'fastify'
 import type { RequestSnapshot } from '../clients/types.js'
 import { errors } from '../common/errors.js'
+import { isWellFormed } from '../common/guards.js'
 
 function mediaType (header: string | undefined): string | undefined {
   if (header === undefined) return undefined
@@ -20,15 +21,20 @@ function looksJson (body: string, type: string | undefined): boolean {
 /** Deeper than any event needs; far below what JSON.stringify (delivery, spool) can take. */
 const MAX_JSON_DEPTH = 64
 
-/** What no client may be given: nesting deeper than `max`, or a number JSON.parse made Infinity (1e309). */
-function unfit (root: unknown, max: number): 'deep' | 'infinite' | undefined {
+/**
+ * What no client may be given: nesting deeper than `max`, a number JSON.parse made Infinity
+ * (1e309), or, with `escapes` (the body has a `\u` escape), a key or string with a lone surrogate.
+ */
+function unfit (root: unknown, max: number, escapes: boolean): 'deep' | 'infinite' | 'surrogate' | undefined {
   const stack: Array<[unknown, number]> = [[root, 1]]
   while (stack.length > 0) {
     const [node, depth] = stack.pop() as [unknown, number]
     if (depth > max) return 'deep'
-    for (const child of Object.values(node as object)) {
+    for (const [key, child] of Object.entries(node as object)) {
+      if (escapes && !isWellFormed(key)) return 'surrogate'
       if (child !== null && typeof child === 'object') stack.push([child, depth + 1])
       else if (typeof child === 'number' && !Number.isFinite(child)) return 'infinite'
+      else if (escapes && typeof child === 'string' && !isWellFormed(child)) return 'surrogate'
     }
   }
   return undefined
@@ -47,9 +53,11 @@ export function parseJsonBody (body: string, type: string | undefined): unknown 
   }
   // Accepting it would acknowledge events that no destination, dead letter or spool can serialise
   // (JSON.stringify writes Infinity as null).
-  const why = parsed !== null && typeof parsed === 'object' ? unfit(parsed, MAX_JSON_DEPTH) : undefined
+  const why = parsed !== null && typeof parsed === 'object' ? unfit(parsed, MAX_JSON_DEPTH, body.includes('\\u')) : undefined
   if (why === 'deep') throw errors.badJson(`The body is nested more than ${MAX_JSON_DEPTH} levels deep.`)
   if (why === 'infinite') throw errors.badJson('The body holds a number beyond ±1.8e308, which no destination can take.')
+  // No URL, cookie or header can carry one: a destination would be sent a broken request.
+  if (why === 'surrogate') throw errors.badJson('The body holds a string with a lone surrogate escape (such as "\\ud800"), which is not text: no destination can take it.')
   return parsed
 }
 

@@ -21,6 +21,18 @@ export interface LetterSinks {
 export interface Refused { letter: UnstoredLetter, err: unknown }
 
 /**
+ * A message scrubbed of the event's user data, or, should scrubbing ever throw, none of it: a
+ * letter that cannot be written would leave its batch in flight, neither settled nor kept.
+ */
+function scrubbed (message: string, event: TaglineEvent): string {
+  try {
+    return scrubMessage(message, event)
+  } catch {
+    return '(withheld: the message could not be scrubbed of the event\'s user data)'
+  }
+}
+
+/**
  * `kept` is the event the letter stores (default: the queued one); scrubbing always uses the
  * queued one. Undefined once stored. A letter the store refuses is counted and shown only once a
  * later try stores it; the answer then holds its fields (scrubbed, the response capped as the store
@@ -28,8 +40,8 @@ export interface Refused { letter: UnstoredLetter, err: unknown }
  */
 export async function giveUp (s: LetterSinks, tag: string, l: Letter, now: number, kept: TaglineEvent = l.item.event): Promise<Refused | undefined> {
   const { item, outcome } = l
-  const reason = scrubMessage(l.reason, item.event)
-  const letter = capped({ tag, event: kept, outcome, reason, attempts: item.attempts, atMs: now, status: l.status, response: l.response === undefined ? undefined : scrubMessage(l.response, item.event) })
+  const reason = scrubbed(l.reason, item.event)
+  const letter = capped({ tag, event: kept, outcome, reason, attempts: item.attempts, atMs: now, status: l.status, response: l.response === undefined ? undefined : scrubbed(l.response, item.event) })
   if (letter.status === undefined) delete letter.status
   if (letter.response === undefined) delete letter.response
   if (item.type !== undefined) letter.type = item.type

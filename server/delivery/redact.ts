@@ -4,6 +4,7 @@
 // values appear, and `user_data` goes whole.
 import type { OutgoingRequest } from '../../tags/types.js'
 import { truncateIp } from '../ip.js'
+import { isWellFormed } from '../../common/guards.js'
 
 export const REDACTED = '[redacted]'
 
@@ -211,7 +212,8 @@ export function describeIncoming (req: { method: string, url: string, headers: R
 function userDataValues (event: { user_data?: unknown, ip_override?: unknown }): string[] {
   const out: string[] = []
   const collect = (v: unknown): void => {
-    if (typeof v === 'string' && v.length >= 3) out.push(v, encodeURIComponent(v))
+    // A string with no UTF-8 form cannot have been quoted URL-encoded (encodeURIComponent throws).
+    if (typeof v === 'string' && v.length >= 3) out.push(v, ...isWellFormed(v) ? [encodeURIComponent(v)] : [])
     else if (v !== null && typeof v === 'object') Object.values(v).forEach(collect)
   }
   collect(event.user_data)

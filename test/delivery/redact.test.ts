@@ -49,3 +49,8 @@ t.test('text made to make a pattern backtrack is read in one pass', async t => {
   const many = 'a@b.cc '.repeat(8000)
   t.equal(scrubEmails(many), `${R} `.repeat(8000), 'eight thousand addresses, each masked')
 })
+
+t.test('scrubMessage copes with user data that has no UTF-8 form (a lone surrogate)', async t => {
+  const event = { user_data: { address: { postal_code: '123\ud800', city: 'oslo' } }, ip_override: '203.0.113.7' }
+  t.equal(scrubMessage('bad postal_code 123\ud800 in oslo from 203.0.113.7', event), `bad postal_code ${REDACTED} in ${REDACTED} from ${REDACTED}`)
+})

@@ -152,6 +152,26 @@ t.test('JSON nested deeper than any event is refused, not acknowledged and then 
   t.same(await h.delivery.deadLetters.list(), [], 'nothing dead-lettered')
 })
 
+t.test('a lone surrogate escape in JSON is refused (400), never acknowledged and then a 500 or a stuck batch', async t => {
+  const h = await harness()
+  t.teardown(h.close)
+  const post = async (payload: string): Promise<LightMyRequestResponse> =>
+    await h.app.inject({ method: 'POST', url: '/collect', headers: { 'content-type': 'application/json' }, payload })
+  // Each once broke something after the 202: the _fbc cookie (encodeURIComponent threw: a 500),
+  // a dead letter's scrub (the batch stayed in flight), GA4's _uip.
+  for (const [what, body] of [
+    ['an fbclid', '{"event_name":"x","event_id":"F1","click_ids":{"fbclid":"\\ud800"}}'],
+    ['a postal code', '[{"event_name":"1bad","user_data":{"address":{"postal_code":"123\\ud800"}}}]'],
+    ['a trailing low surrogate', '{"event_name":"x","params":{"p":"a\\udc00"}}'],
+    ['a key', '{"event_name":"x","params":{"\\ud83d":"v"}}'],
+    ['a dataLayer push', '{"event":"x","page_title":"\\udbff"}']
+  ]) isErrorBody(t, await post(body), 400, 'bad_json', `a lone surrogate in ${what}`)
+  const pair = await post('{"event_name":"emoji","params":{"p":"\\ud83d\\ude00 ok"}}')
+  t.equal(pair.statusCode, 202, 'a surrogate pair is text: accepted')
+  await drained(h)
+  t.same(h.sink.delivered().map(e => [e.event_name, e.params?.p]), [['emoji', '\u{1F600} ok']])
+})
+
 // ---------------------------------------------------------------- fuzz
 
 /** mulberry32: a small deterministic PRNG. */
