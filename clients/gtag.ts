@@ -191,7 +191,8 @@ function toEvent (hit: Hit, query: string, line: string | undefined): ParsedEven
   if (system !== undefined) x['x-ga-system_properties'] = system
   if (sst !== undefined) x['x-sst-system_properties'] = sst
   // The parse above saw every key decoded, so it knows exactly when scrubbing is needed.
-  if (scrub) x['x-ga-raw'] = line === undefined ? { query: scrubRaw(query) } : { query: scrubRaw(query), line: scrubRaw(line) }
+  // A line that held only user data would travel empty, and GA4 reads no event in it: its name stays.
+  if (scrub) x['x-ga-raw'] = line === undefined ? { query: scrubRaw(query) } : { query: scrubRaw(query), line: scrubRaw(line) || `en=${encodeURIComponent(ev.event_name)}` }
   else x['x-ga-raw'] = line === undefined ? { query } : { query, line }
   return ev
 }

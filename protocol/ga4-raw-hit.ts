@@ -1,11 +1,13 @@
 // The raw gtag hit the gtag client keeps for lossless forwarding and the GA4 tag forwards: what of
 // it may travel on.
 
+/** A segment's key decoded exactly as the client read it (URLSearchParams: a broken escape stays as it is, the rest decodes). */
 function rawKey (segment: string): string {
   const eq = segment.indexOf('=')
   const key = eq === -1 ? segment : segment.slice(0, eq)
   if (!key.includes('%') && !key.includes('+')) return key
-  try { return decodeURIComponent(key.replace(/\+/g, ' ')) } catch { return key }
+  for (const k of new URLSearchParams(key).keys()) return k
+  return key
 }
 
 /**

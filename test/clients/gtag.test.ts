@@ -296,4 +296,14 @@ t.test('x-ga-raw never keeps plain-text user data or a browser _uip', async t =>
   t.equal(raw.line, 'en=purchase&epn.value=1')
   t.equal(ev.user_data?.email_address, 'jane@example.com', 'the data itself is kept in user_data')
   t.notMatch(JSON.stringify(ev['x-ga-raw']), /jane|5551234567|1\.2\.3\.4/i)
+
+  // A key with a broken escape: URLSearchParams reads `ep.user_data.email_address%` (user data),
+  // so the scrub must read it the same way.
+  const broken = gtag.parse({ method: 'GET', path: '/g/collect', query: 'v=2&tid=G-ABC123XYZ9&cid=1.2&en=sign_up&ep%2Euser_data.email_address%=alice@example.com&epn%2Euser_data.phone_number%FF=15551234567', body: '', headers: {}, ip: '203.0.113.7', cookies: {}, trusted: false, requestId: 'r', receivedMs: 0 })[0]
+  t.equal((broken['x-ga-raw'] as { query: string }).query, 'v=2&tid=G-ABC123XYZ9&cid=1.2&en=sign_up', 'keys with broken escapes are scrubbed too')
+  t.notMatch(JSON.stringify(broken['x-ga-raw']), /alice|5551234567/)
+
+  // A body line of only user data keeps its event: GA4 reads no event in an empty line.
+  const lines = gtag.parse({ method: 'POST', path: '/g/collect', query: 'v=2&tid=G-ABC123XYZ9&cid=1.2&en=sign_up', body: 'ep.user_data.email_address=alice%40example.com\nen=login', headers: {}, ip: '203.0.113.7', cookies: {}, trusted: false, requestId: 'r', receivedMs: 0 })
+  t.same(lines.map(e => [e.event_name, (e['x-ga-raw'] as { line: string }).line]), [['sign_up', 'en=sign_up'], ['login', 'en=login']])
 })
