@@ -11,7 +11,8 @@ const text = (v: unknown): string | undefined => typeof v === 'string' && v.trim
 const itemsOf = (event: TaglineEvent): Item[] =>
   Array.isArray(event?.items) ? event.items.filter((i): i is Item => i !== null && typeof i === 'object') : []
 // Float noise from Σ price × qty (0.1 + 0.2) is rounded away; 6 places keep every real currency exact.
-const round = (n: number): number => Math.round(n * 1e6) / 1e6
+// Past 9e9 there is no noise at that place to round (and n × 1e6 may overflow).
+const round = (n: number): number => Math.abs(n) < 9e9 ? Math.round(n * 1e6) / 1e6 : n
 
 /** Items with an item_id only: item_name is not an id and would never match the catalogue. */
 export function contentsOf (event: TaglineEvent): Content[] {
@@ -49,7 +50,8 @@ export function valueOf (event: TaglineEvent): number | undefined {
     if (price === undefined) return undefined
     sum += price * (num(item.quantity) ?? 1)
   }
-  return round(sum)
+  // Σ of finite prices × quantities may still overflow (1e303 × 1e6): no value rather than null.
+  return Number.isFinite(sum) ? round(sum) : undefined
 }
 
 const currency = (v: unknown): string | undefined => {
@@ -77,7 +79,7 @@ export function numItems (event: TaglineEvent): number | undefined {
     const q = num(item.quantity)
     n += q !== undefined && q >= 0 ? q : 1
   }
-  return n
+  return Number.isFinite(n) ? n : undefined
 }
 
 /**

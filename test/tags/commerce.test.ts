@@ -61,3 +61,11 @@ t.test('isMissingCurrency', async t => {
   t.equal(isMissingCurrency(ev({})), false, 'no value, nothing missing')
   t.equal(isMissingCurrency(ev({ items: [{ item_id: 'a' }] })), false)
 })
+
+t.test('sums past the largest number give no value, never Infinity (which JSON writes as null)', async t => {
+  const huge = { event_name: 'purchase', items: [{ item_id: 'A', price: 1e303, quantity: 1e6 }, { item_id: 'B', price: 1e308, quantity: 10 }] } as any
+  t.equal(valueOf(huge), undefined)
+  t.equal(numItems({ event_name: 'begin_checkout', items: [{ item_id: 'A', quantity: 1e308 }, { item_id: 'B', quantity: 1e308 }] } as any), undefined)
+  t.equal(valueOf({ event_name: 'purchase', items: [{ item_id: 'A', price: 1e303 }] } as any), 1e303, 'large but finite: kept (no rounding overflow)')
+  t.equal(valueOf({ event_name: 'purchase', items: [{ item_id: 'A', price: 0.1 }, { item_id: 'B', price: 0.2 }] } as any), 0.3)
+})
