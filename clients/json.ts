@@ -1,6 +1,7 @@
 // tagline's own JSON: events in the event model itself (schemas/event.ts), as one object, an
 // array, or `{ events: [...] }`, checked against the TypeBox schema with Ajv.
-import { isObject, isSafeKey } from '../common/guards.js'
+import { isIP } from 'node:net'
+import { hasControlChars, isObject, isSafeKey } from '../common/guards.js'
 import { Ajv, type ErrorObject } from 'ajv'
 import { Event } from '../schemas/event.js'
 import { errors, type ErrorDetail } from '../common/errors.js'
@@ -98,6 +99,15 @@ function safeCopy (raw: Obj, trusted: boolean, at: string, problems: ErrorDetail
     // `source` is the edge's to set: a caller's copy is dropped, never believed.
     if (key === 'source') continue
     if (!trusted && (key === 'ip_override' || key === 'user_agent' || key.startsWith('x-ga-') || key.startsWith('x-sst-'))) continue
+    // Each travels on as it is: an IP in GA4's `_uip` and Meta's client_ip_address, a user agent as a header.
+    if (key === 'ip_override' && typeof v === 'string' && isIP(v) === 0) {
+      problems.push({ path: `${at}.ip_override`, message: `${at}.ip_override must be an IPv4 or IPv6 address.` })
+      continue
+    }
+    if (key === 'user_agent' && typeof v === 'string' && hasControlChars(v)) {
+      problems.push({ path: `${at}.user_agent`, message: `${at}.user_agent must not hold control characters.` })
+      continue
+    }
     ev[key] = v
   }
   return ev

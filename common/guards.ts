@@ -24,6 +24,11 @@ export function isWellFormed (s: string): boolean {
   return !LONE_SURROGATE.test(s)
 }
 
+/** Whether a string holds a control character (a tab aside): no user agent or header value does. */
+export function hasControlChars (s: string): boolean {
+  return /[\x00-\x08\x0a-\x1f\x7f]/.test(s)
+}
+
 export function isObject (v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v)
 }

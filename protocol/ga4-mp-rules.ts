@@ -7,7 +7,8 @@
 // GA4's collection limits, not the format's: GA4 takes a request past them and keeps the event (its
 // default RELAXED validation drops or cuts what is over), so the edge does not refuse one
 // (`limits: false`), and the GA4 tag cuts the event to them instead of losing it.
-import { isObject, toNumber } from '../common/guards.js'
+import { isIP } from 'node:net'
+import { hasControlChars, isObject, toNumber } from '../common/guards.js'
 import type { ErrorDetail } from '../common/errors.js'
 import { MAX_ITEMS, STANDARD_ITEM_KEYS } from './ga4-items.js'
 
@@ -241,6 +242,8 @@ export function validateMp (body: unknown, opts: { limits?: boolean } = {}): MpP
   const app = checkId(add, body, 'app_instance_id')
   if (!web && !app) add('client_id', 'VALUE_REQUIRED', 'client_id (web streams) or app_instance_id (app streams) is required.')
   if (body.user_id !== undefined && typeof body.user_id !== 'string') add('user_id', 'VALUE_INVALID', 'user_id must be a string.')
+  if (body.ip_override !== undefined && (typeof body.ip_override !== 'string' || isIP(body.ip_override) === 0)) add('ip_override', 'VALUE_INVALID', 'ip_override must be an IPv4 or IPv6 address.')
+  if (body.user_agent !== undefined && (typeof body.user_agent !== 'string' || hasControlChars(body.user_agent))) add('user_agent', 'VALUE_INVALID', 'user_agent must be a string without control characters.')
   if (body.non_personalized_ads !== undefined && typeof body.non_personalized_ads !== 'boolean') {
     add('non_personalized_ads', 'VALUE_INVALID', 'non_personalized_ads must be true or false.')
   }

@@ -1,5 +1,6 @@
 // Enrichment: what the request adds to the parsed events (README.md, "The event model", "from" column).
 // Pure: the clock and id minting come in through `ids`, cookies to set go out in the result.
+import { isIP } from 'node:net'
 import type { RequestSnapshot, ParsedEvent } from '../clients/types.js'
 import type { TaglineEvent, ClickIds, Campaign, Consent } from '../schemas/event.js'
 import type { IdSource } from './ids.js'
@@ -125,7 +126,8 @@ export function enrich (parsed: ParsedEvent[], snap: RequestSnapshot, client: st
     else if (e.timestamp_ms > now) { e.timestamp_ms = now; clamped++ }
     if (browser) {
       // A browser never chooses its own IP or user agent; a trusted backend may pass the visitor's.
-      e.ip_override = snap.ip
+      // Not an address (an X-Forwarded-For of `garbage` behind `trustProxy: true`): none.
+      if (isIP(snap.ip) !== 0) e.ip_override = snap.ip
       if (ua !== undefined) e.user_agent = ua
       if (e.language === undefined && lang !== undefined) e.language = lang
       if (e.page_location === undefined && referer !== undefined) e.page_location = referer

@@ -75,7 +75,8 @@ function gtagRequests (events: TaglineEvent[], indices: number[], base: string):
     const raw = rawHit(e) as RawHit
     const url = `${base}/g/collect?${forwardQuery(raw.query, e.ip_override)}`
     const headers: Record<string, string> = { 'content-type': 'text/plain;charset=UTF-8' }
-    if (e.user_agent !== undefined) headers['user-agent'] = e.user_agent
+    // A header carries Latin-1 only (undici refuses the request otherwise): anything past it is a `?`.
+    if (e.user_agent !== undefined) headers['user-agent'] = e.user_agent.replace(/[^\t\x20-\x7e\x80-\xff]/gu, '?')
     if (raw.line === undefined) {
       requests.push({ method: 'POST', url, headers, body: '', events: [i] })
       continue

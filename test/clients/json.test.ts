@@ -122,3 +122,13 @@ t.test('the details list is capped at 100', async t => {
   t.equal(err.details.length, 100)
   t.match(err.message, /^The events are not valid: 300 problems/)
 })
+
+t.test('a trusted sender\'s ip_override must be an address, its user_agent fit for a header', async t => {
+  const err = failure(() => json.parse(snap([
+    { event_name: 'a', ip_override: '1.2.3.4:80' },
+    { event_name: 'b', user_agent: 'Mozilla\r\nX-Injected: 1' }
+  ], { trusted: true })))
+  t.equal(err.code, 'invalid_event')
+  t.same(err.details.map(d => d.path), ['events[0].ip_override', 'events[1].user_agent'])
+  t.strictSame(json.parse(snap({ event_name: 'ok', ip_override: '2001:db8::7', user_agent: 'Mozilla/5.0 (X11) Größe \u{1F600}' }, { trusted: true })), [{ event_name: 'ok', ip_override: '2001:db8::7', user_agent: 'Mozilla/5.0 (X11) Größe \u{1F600}' }], 'IPv6, and any text in a user agent')
+})

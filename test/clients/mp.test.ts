@@ -243,6 +243,8 @@ t.test('limits: ids, user_data, consent and top-level types', async t => {
   t.strictSame(codes(example(b => { b.consent = 'GRANTED' })), [['consent', 'VALUE_INVALID']])
   t.strictSame(codes(example(b => { b.non_personalized_ads = 'yes' })), [['non_personalized_ads', 'VALUE_INVALID']])
   t.strictSame(codes(example(b => { b.timestamp_micros = 0 })), [['timestamp_micros', 'VALUE_INVALID']])
+  t.strictSame(codes(example(b => { b.ip_override = 'not an ip' })), [['ip_override', 'VALUE_INVALID']])
+  t.strictSame(codes(example(b => { b.user_agent = 'UA\nX-Injected: 1' })), [['user_agent', 'VALUE_INVALID']])
   t.strictSame(codes([EXAMPLE]), [['', 'VALUE_INVALID']])
   t.strictSame(codes(undefined), [['', 'VALUE_INVALID']])
 })

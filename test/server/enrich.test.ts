@@ -206,3 +206,8 @@ t.test('identity helpers', async t => {
   t.equal(fbclidOf('fb.1'), undefined)
   t.equal(fbclidOf('xx.1.5.AbC'), undefined)
 })
+
+t.test('a visitor "IP" that is no address (X-Forwarded-For garbage behind trustProxy: true) is not passed on', async t => {
+  for (const ip of ['garbage', '1.2.3.4:80', '', 'x'.repeat(500)]) t.equal(run([{ event_name: 'page_view' }], { ip }).events[0].ip_override, undefined, JSON.stringify(ip.slice(0, 20)))
+  for (const ip of ['203.0.113.7', '2001:db8::1', '::ffff:203.0.113.7']) t.equal(run([{ event_name: 'page_view' }], { ip }).events[0].ip_override, ip)
+})

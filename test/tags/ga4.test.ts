@@ -47,6 +47,8 @@ t.test('gtag forwarding: _uip replaced or redacted, UA only when known, hits kep
   const [a] = build([ev({ ...raw('v=2&_uip=6.6.6.6&en=x&ep.user_data.email=a%40b.c'), ip_override: '198.51.100.0' })]).requests
   t.equal(a.url, 'https://www.google-analytics.com/g/collect?v=2&en=x&_uip=198.51.100.0', 'browser _uip and plain user data never travel')
   t.same(a.headers, { 'content-type': 'text/plain;charset=UTF-8' }, 'no user-agent header without a visitor UA')
+  const [wide] = build([ev({ ...raw('v=2&en=x'), user_agent: 'Bot/1 (Größe \u{1F600})' })]).requests
+  t.equal(wide.headers?.['user-agent'], 'Bot/1 (Größe ?)', 'a header carries Latin-1 only: the rest is a ?')
   const [b] = build([ev(raw('v=2&en=x'))]).requests
   t.match(b.url, /&_uip=%3A%3A$/, 'no IP for this tag (ip: none) → "::", so Google does not geolocate the gateway')
 
