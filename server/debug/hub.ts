@@ -6,7 +6,7 @@ import type { TaglineEvent } from '../../schemas/event.js'
 import type { RequestSnapshot } from '../../clients/types.js'
 import type { DeliveryObserver, RequestObserver } from '../observer.js'
 import type { TagDecision } from '../../common/outcome.js'
-import { describeIncoming, REDACTED, scrubEmails } from '../delivery/redact.js'
+import { describeIncoming, isContactName, redactHit, REDACTED, scrubEmails } from '../delivery/redact.js'
 import { truncateIp } from '../ip.js'
 import type { TraceEntry, TracedRequest } from './trace.js'
 
@@ -190,6 +190,15 @@ function shownEvent (e: TaglineEvent): Record<string, unknown> {
     out.user_data = mask(e.user_data)
   }
   if (typeof e.ip_override === 'string') out.ip_override = truncateIp(e.ip_override) ?? REDACTED
+  // Contact details a sender put in a parameter or user property (`phone`), and in the raw hit.
+  for (const k of ['params', 'user_properties'] as const) {
+    const o = e[k] as Record<string, unknown> | undefined
+    if (o !== undefined && Object.keys(o).some(isContactName)) out[k] = Object.fromEntries(Object.entries(o).map(([n, v]) => [n, isContactName(n) ? REDACTED : v]))
+  }
+  const raw = e['x-ga-raw'] as { query?: unknown, line?: unknown } | undefined
+  if (raw !== undefined && raw !== null && typeof raw === 'object') {
+    out['x-ga-raw'] = Object.fromEntries(Object.entries(raw).map(([n, v]) => [n, typeof v === 'string' ? redactHit(v) : v]))
+  }
   return out
 }
 

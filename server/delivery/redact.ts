@@ -58,12 +58,12 @@ function redactParams (query: string, hide: KeyTest = isSecretName): string {
   }).join('&')
 }
 
-function redactUrl (url: string): string {
+function redactUrl (url: string, hide: KeyTest = isSecretName): string {
   const q = url.indexOf('?')
   if (q < 0) return url
   const hash = url.indexOf('#', q)
   const end = hash < 0 ? url.length : hash
-  return url.slice(0, q + 1) + redactParams(url.slice(q + 1, end)) + url.slice(end)
+  return url.slice(0, q + 1) + redactParams(url.slice(q + 1, end), hide) + url.slice(end)
 }
 
 function redactJson (value: unknown, hide: KeyTest): unknown {
@@ -85,9 +85,14 @@ function redactBody (body: string, hide: KeyTest): string {
 }
 
 // user_data whole, and contact details wherever a sender put them (params.email, up.phone): a
-// tag forwards custom parameters as they came, and logs must not carry them raw.
+// tag forwards custom parameters as they came, and logs must not carry them raw. In a GA4 hit a
+// parameter's name carries its kind (`ep.phone`, `upn.user_data.phone_number`): the bare name counts.
 const CONTACT_NAMES = new Set(['email', 'email_address', 'phone', 'phone_number'])
-const secretOrUserData: KeyTest = k => k === 'user_data' || CONTACT_NAMES.has(k.toLowerCase()) || isSecretName(k)
+const bareName = (k: string): string => k.toLowerCase().replace(/^(?:ep|epn|up|upn)\./, '')
+const isUserDataKey = (bare: string): boolean => bare === 'user_data' || bare.startsWith('user_data.')
+/** A parameter or user property that holds contact details by its name (`phone`, `ep.email`). */
+export const isContactName = (k: string): boolean => CONTACT_NAMES.has(bareName(k))
+const secretOrUserData: KeyTest = k => isUserDataKey(bareName(k)) || isContactName(k) || isSecretName(k)
 
 /**
  * `keepUserData` is for documentation only, whose examples carry test data already hashed the
@@ -102,7 +107,7 @@ export function describeRequest (req: OutgoingRequest, secrets: readonly string[
   }
   // E-mail addresses anywhere else too (a page URL's query, free text), as the debug view does.
   const scrub = opts.keepUserData === true ? (x: string) => x : scrubEmails
-  const out: RequestDescription = { method: req.method, url: scrub(maskValues(redactUrl(req.url), secrets)), headers }
+  const out: RequestDescription = { method: req.method, url: scrub(maskValues(redactUrl(req.url, opts.keepUserData === true ? isSecretName : secretOrUserData), secrets)), headers }
   if (req.body !== undefined) out.body = scrub(maskValues(redactBody(req.body, opts.keepUserData === true ? isSecretName : secretOrUserData), secrets))
   return out
 }
@@ -165,8 +170,13 @@ const USER_DATA_NAMES = new Set([
   'sha256_email_address', 'sha256_phone_number', 'sha256_first_name', 'sha256_last_name', 'sha256_street'
 ])
 const incomingHidden: KeyTest = k => {
-  const name = k.toLowerCase()
-  return USER_DATA_NAMES.has(name) || /^(ep|up)\.user_data\b/.test(name) || isSecretName(name)
+  const bare = bareName(k)
+  return USER_DATA_NAMES.has(bare) || isUserDataKey(bare) || isSecretName(k)
+}
+
+/** A raw GA4 hit's query or body line with its user data and secrets masked by name, for the debug view. */
+export function redactHit (query: string): string {
+  return redactParams(query, incomingHidden)
 }
 
 const IP_HEADERS = new Set(['x-forwarded-for', 'x-real-ip', 'cf-connecting-ip', 'true-client-ip', 'x-client-ip', 'forwarded'])

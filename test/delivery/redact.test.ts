@@ -1,7 +1,7 @@
 // E-mail addresses masked wherever they stand (the debug view, log tags, dry runs, dead letters):
 // plain or URL-encoded once or twice, and in time that grows with the text, not with its square.
 import t from 'tap'
-import { REDACTED, scrubEmails, scrubMessage } from '../../server/delivery/redact.js'
+import { REDACTED, describeIncoming, describeRequest, scrubEmails, scrubMessage } from '../../server/delivery/redact.js'
 
 const R = REDACTED
 
@@ -53,4 +53,16 @@ t.test('text made to make a pattern backtrack is read in one pass', async t => {
 t.test('scrubMessage copes with user data that has no UTF-8 form (a lone surrogate)', async t => {
   const event = { user_data: { address: { postal_code: '123\ud800', city: 'oslo' } }, ip_override: '203.0.113.7' }
   t.equal(scrubMessage('bad postal_code 123\ud800 in oslo from 203.0.113.7', event), `bad postal_code ${REDACTED} in ${REDACTED} from ${REDACTED}`)
+})
+
+t.test('a GA4 hit\'s contact parameters are masked by their bare name (ep.phone, up.phone_number, epn.user_data.*)', async t => {
+  const q = 'v=2&en=sign_up&epn.user_data.phone_number=15551234567&ep.phone=%2B15551112222&up.phone_number=%2B15553334444&upn.email=x&ep.plan=pro'
+  const incoming = describeIncoming({ method: 'GET', url: `/g/collect?${q}`, headers: {} })
+  t.equal(incoming.url, `/g/collect?v=2&en=sign_up&epn.user_data.phone_number=${REDACTED}&ep.phone=${REDACTED}&up.phone_number=${REDACTED}&upn.email=${REDACTED}&ep.plan=pro`)
+  // A forwarded hit as a dry run or the debug view describes it.
+  const out = describeRequest({ method: 'POST', url: `https://www.google-analytics.com/g/collect?${q}&_uip=203.0.113.7`, headers: {}, body: 'en=x&ep.email_address=a&ep.plan=pro', events: [0] })
+  t.notMatch(out.url, /1555/, 'no phone number in the URL')
+  t.match(out.url, /ep\.plan=pro/)
+  t.equal(out.body, `en=x&ep.email_address=${REDACTED}&ep.plan=pro`)
+  t.equal(describeRequest({ method: 'POST', url: 'https://x.example/?ep.phone=1', headers: {}, events: [0] }, [], { keepUserData: true }).url, 'https://x.example/?ep.phone=1', 'documentation keeps its test data')
 })

@@ -180,6 +180,22 @@ t.test('a marked request whose body would make an e-mail pattern backtrack is tr
   t.ok(traced?.request.body.startsWith('en=search&ep.event_id=hostile-1&ep.q=a%2540'), 'the request is traced with its body')
 })
 
+t.test('a marked hit\'s contact details in GA4 parameters (ep., epn., up.) are masked in the request and its event', async t => {
+  const sink = await startSink(t)
+  const gw = await gateway(t, yaml(t, sink, { debug: [`token: ${TOKEN}`] }))
+  const res = await hit(gw.url, { en: 'sign_up', 'ep.event_id': 'contact-1', 'epn.user_data.phone_number': '15551234567', 'ep.phone': '+15551112222', 'up.phone_number': '+15553334444', 'ep.plan': 'pro' }, { 'x-tagline-debug': '1' })
+  t.equal(res.status, 204)
+  const { until } = await import('../fixtures/wait.js')
+  const traces = async (): Promise<any[]> => (await request(`${gw.url}/debug/traces`, { headers: { 'x-tagline-debug-token': TOKEN } })).json.entries
+  await until(async () => (await traces()).some(e => e.kind === 'request'), 5000, 'the trace')
+  const text = JSON.stringify(await traces())
+  for (const digits of ['15551234567', '15551112222', '15553334444']) t.notMatch(text, new RegExp(digits), `${digits} is nowhere in the view`)
+  const traced = (await traces()).find(e => e.kind === 'request')
+  t.match(traced.request.url, /ep\.plan=pro/, 'other parameters are shown')
+  t.equal(traced.events[0].event.params.phone, '[redacted]')
+  t.equal(traced.events[0].event.params.plan, 'pro')
+})
+
 t.test('nothing is traced while nobody watches; marked traffic is, and its delivery too', async t => {
   const sink = await startSink(t)
   const gw = await gateway(t, yaml(t, sink, { debug: [`token: ${TOKEN}`] }))
