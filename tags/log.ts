@@ -2,6 +2,7 @@
 // `log:` URL are written to the log by delivery instead of being sent.
 import { Type } from '@sinclair/typebox'
 import { defineTag } from './types.js'
+import { withHashedUserData } from './pii.js'
 
 const LogSettings = Type.Object({}, { additionalProperties: false })
 
@@ -10,6 +11,8 @@ export const log = defineTag({
   settings: LogSettings,
   secrets: [],
   defaults: { batch: { maxEvents: 100, maxWaitMs: 200 }, consent: [] },
+  // Raw user data never waits in a queue, spool or dead letter, this tag's no more than any other.
+  prepare: (event, _settings, ctx) => event.user_data === undefined ? event : withHashedUserData(event, 'google', { onDrop: ctx?.dropped }),
   build (events) {
     return { requests: [{ method: 'POST', url: 'log:events', headers: {}, body: JSON.stringify({ events }), events: events.map((_, i) => i) }] }
   },

@@ -84,3 +84,11 @@ t.test('prepare: user data goes hashed (or not at all), never raw', async t => {
 t.test('examples (as docs/destinations.md shows them)', async t => {
   runExamples(t, webhook, webhookExamples, EXAMPLE_CONTEXT)
 })
+
+t.test('the log tag queues user data hashed, as every tag does', async t => {
+  const p = log.prepare!({ event_name: 'sign_up', user_data: { email_address: ' Jane@Example.com ' } }, {}, {})
+  t.same(p.user_data, { sha256_email_address: createHash('sha256').update('jane@example.com').digest('hex') })
+  t.notMatch(JSON.stringify(p), /jane/i)
+  const plain = { event_name: 'page_view' }
+  t.equal(log.prepare!(plain, {}, {}), plain, 'nothing to hash: the same event')
+})
