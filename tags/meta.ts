@@ -228,9 +228,13 @@ export const meta = defineTag({
   // Unmapped events are not routed here at all; build still refuses one that gets through.
   accepts: (event, settings) => unmapped(event, settings) ?? true,
   prepare (event, settings, ctx) {
-    // The queued copy holds Meta's hashes only: no raw email, phone, name or user_id.
+    // The queued copy holds Meta's hashes only: no raw email, phone or name, and the user_id as
+    // the hashed external_id. Where the event brought an external_id of its own, the user id is
+    // kept (build never reads it), so that erasing the user finds this copy too.
     if (event.user_data === undefined && event.user_id === undefined) return event
-    const { user_id: _uid, ...copy } = withHashedUserData(event, 'meta', { defaultCountry: settings.defaultCountry, userIdAsExternalId: true, onDrop: ctx?.dropped })
+    const hashed = withHashedUserData(event, 'meta', { defaultCountry: settings.defaultCountry, userIdAsExternalId: true, onDrop: ctx?.dropped })
+    if (event.user_data?.external_id !== undefined || event.user_data?.sha256_external_id !== undefined) return hashed
+    const { user_id: _uid, ...copy } = hashed
     return copy
   },
   build (events, settings: Settings, ctx) {

@@ -194,3 +194,24 @@ t.test('a spool with nothing else in it is deleted', async t => {
   t.same(json<ForgetReport>(await forgetReq(h, { clientId: '9.9' })).spool, { file: spoolFile, removed: 1 })
   t.notOk(existsSync(spoolFile))
 })
+
+t.test('erasing a user finds the Meta copy of an event that brought its own external_id', async t => {
+  const sink = await startSink(t, 200)
+  // Batches of two that wait a minute: the one event stays queued.
+  const h = await harness({ sink, tags: o => [
+    `  - { name: meta, type: meta, pixelId: "1234567890", accessToken: tok_abcdef, endpoint: "${o}/meta", batch: { maxEvents: 2, maxWaitMs: 60000 } }`,
+    `  - { name: hook, type: webhook, url: "${o}/hook", batch: { maxEvents: 2, maxWaitMs: 60000 } }`
+  ].join('\n') + '\n' })
+  t.teardown(() => h.close())
+  const res = await h.app.inject({ method: 'POST', url: '/collect', headers: { authorization: AUTH }, payload: {
+    event_name: 'purchase', event_id: 'T9', transaction_id: 'T9', value: 10, currency: 'EUR', user_id: 'U9',
+    user_agent: 'UA', page_location: 'https://shop.example/thanks', ip_override: '198.51.100.9',
+    user_data: { email_address: 'jane.doe@example.com', external_id: 'CRM-9' }
+  } })
+  t.equal(res.statusCode, 202)
+  t.same([h.delivery.depth('meta'), h.delivery.depth('hook')], [1, 1])
+  const f = await h.app.inject({ method: 'POST', url: '/admin/forget', headers: { 'content-type': 'application/json', authorization: AUTH }, payload: JSON.stringify({ userId: 'U9' }) })
+  t.equal(f.statusCode, 200)
+  t.same((json(f) as ForgetReport).tags.map(x => [x.tag, x.queued]).sort(), [['hook', 1], ['meta', 1]])
+  t.same([h.delivery.depth('meta'), h.delivery.depth('hook')], [0, 0], 'both copies erased')
+})

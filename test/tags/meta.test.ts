@@ -72,6 +72,10 @@ t.test('prepare: only Meta hashes survive', async t => {
   t.same(meta.prepare!({ event_name: 'x', user_data: { email_address: 'not an email' } }, S), { event_name: 'x' }, 'nothing usable: user_data dropped')
   const explicit = meta.prepare!({ event_name: 'x', user_id: 'u1', user_data: { external_id: 'crm-9' } }, S)
   t.equal(explicit.user_data?.sha256_external_id, sha256Hex('crm-9'), 'an explicit external_id beats user_id')
+  t.equal(explicit.user_id, 'u1', 'the user id is kept then, for erasure by user id (it is not sent)')
+  const sent = build([meta.prepare!(ev({ user_id: 'u1', user_data: { external_id: 'crm-9' } }), S)]).requests[0].body as string
+  t.match(sent, sha256Hex('crm-9'))
+  t.notMatch(sent, /u1/, 'never sent')
 })
 
 t.test('build: the rules Meta would otherwise enforce on the whole request', async t => {
