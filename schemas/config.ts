@@ -73,8 +73,8 @@ export const CommonTagSettings = Type.Object({
     default: TAG_DEFAULTS.ip
   })),
   params: Type.Optional(Type.Object({
-    exclude: Type.Optional(Type.Array(Type.String())),
-    set: Type.Optional(Type.Record(Type.String(), Type.Unknown()))
+    exclude: Type.Optional(Type.Array(Type.String(), { description: 'Dot paths left out of this tag\'s copy (params.search_term, user_id, items). A GA4 tag\'s forwarded gtag hit leaves them out too; a field the hit cannot drop alone (inside page_location or an item) sends the hit over Measurement Protocol instead.' })),
+    set: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'Dot paths written in this tag\'s copy. A GA4 tag with a set sends gtag hits over Measurement Protocol, as the raw hit cannot carry it.' }))
   }, { additionalProperties: false }))
 })
 

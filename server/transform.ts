@@ -2,6 +2,7 @@
 // writes them. Applied to a copy, so other tags still see the event as it arrived.
 import { isSafeKey } from '../common/guards.js'
 import type { TaglineEvent } from '../schemas/event.js'
+import { rawWithout, type RawHit } from '../protocol/ga4-raw-hit.js'
 
 
 export interface ParamTransform { exclude: string[], set: Record<string, unknown> }
@@ -40,6 +41,15 @@ export function applyTransform (event: TaglineEvent, t: ParamTransform): Tagline
     const parent = parentFor(out, parts, true)
     const last = parts[parts.length - 1]
     if (parent !== undefined && isSafeKey(last)) parent[last] = value
+  }
+  // A gtag hit's raw form (GA4 forwards it as it came) must say no more than the copy: the
+  // excluded fields leave it too. What it cannot express (a `set`, a field inside another value)
+  // drops it, and GA4 gets the copy over Measurement Protocol.
+  const raw = out['x-ga-raw'] as RawHit | undefined
+  if (raw !== undefined && raw !== null && typeof raw === 'object' && typeof raw.query === 'string') {
+    const kept = Object.keys(t.set).length === 0 ? rawWithout(raw, t.exclude) : undefined
+    if (kept === undefined) delete out['x-ga-raw']
+    else out['x-ga-raw'] = kept
   }
   return out as TaglineEvent
 }

@@ -10,7 +10,7 @@
 // query string and fragment are ignored (MP's own query is always measurement_id + api_secret).
 import { Type, type Static } from '@sinclair/typebox'
 import type { Consent, TaglineEvent, UserData } from '../schemas/event.js'
-import { scrubRaw } from '../protocol/ga4-raw-hit.js'
+import { scrubRaw, type RawHit } from '../protocol/ga4-raw-hit.js'
 import { MAX_CUSTOM_ITEM_PARAMS, MAX_PARAMS, MAX_USER_PROPERTIES, USER_PROPERTY_VALUE_MAX, VALUE_MAX, isScalar, longerThan, refusedItemParamName, refusedParamName, refusedUserPropertyName, validateMp, valueMax, type MpProblem } from '../protocol/ga4-mp-rules.js'
 import { MAX_ITEMS, STANDARD_ITEM_KEYS } from '../protocol/ga4-items.js'
 import { cutText, isObject } from '../common/guards.js'
@@ -40,7 +40,6 @@ const MP_MAX_BYTES = 130_000
 // "72 h ago", so they are refused here instead of being recorded at the wrong time.
 const MP_MAX_AGE_MS = 72 * 3600_000
 
-interface RawHit { query: string, line?: string }
 const RAW_ONLY = ['x-ga-raw'] as const
 
 function rawHit (e: TaglineEvent): RawHit | undefined {

@@ -130,3 +130,24 @@ t.test('at info level no log line carries a visitor IP', async t => {
     t.notOk(text.includes(value), `${what} is not logged`)
   }
 })
+
+t.test('a GA4 tag\'s params.exclude holds for forwarded gtag hits; a set sends them over Measurement Protocol', async t => {
+  const sink = await startSink(t, 204)
+  const h = await harness({ sink, tags: o => [
+    `  - { name: ga4, type: ga4, measurementId: G-TEST12345, apiSecret: s3cret, endpoint: "${o}/ga", batch: { maxEvents: 1, maxWaitMs: 0 }, retry: { maxAttempts: 1 }, params: { exclude: [params.search_term, user_id, page_location, params.email] } }`,
+    `  - { name: ga4set, type: ga4, measurementId: G-TEST12345, apiSecret: s3cret, endpoint: "${o}/ga-set", batch: { maxEvents: 1, maxWaitMs: 0 }, retry: { maxAttempts: 1 }, params: { exclude: [params.email], set: { params.env: prod } } }`
+  ].join('\n') + '\n' })
+  t.teardown(() => h.close())
+  const q = gtagQuery({ en: 'search', uid: 'USER-42', dl: 'https://shop.example/s', 'ep.search_term': 'jane@doe.com', 'ep.email': 'jane@doe.com', 'ep.plan': 'pro' })
+  const res = await h.app.inject({ method: 'GET', url: `/g/collect?${q}`, headers: { 'user-agent': 'UA' }, remoteAddress: '203.0.113.7' })
+  t.equal(res.statusCode, 204)
+  await sink.waitFor(reqs => reqs.some(r => r.path === '/ga/g/collect') && reqs.some(r => r.path.startsWith('/ga-set/')), 'both tags')
+  await drained(h)
+  const fwd = sink.requests.find(r => r.path === '/ga/g/collect')!
+  for (const key of ['ep.search_term', 'ep.email', 'uid', 'dl']) t.notOk(fwd.query.has(key), `${key} is not forwarded`)
+  t.equal(fwd.query.get('ep.plan'), 'pro', 'the rest of the hit is')
+  const mp = sink.requests.find(r => r.path.startsWith('/ga-set/'))!
+  t.equal(mp.path, '/ga-set/mp/collect', 'a set cannot be made on the raw hit: Measurement Protocol')
+  t.match(mp.json, { client_id: String, events: [{ name: 'search', params: { env: 'prod', plan: 'pro' } }] })
+  t.equal(mp.json.events[0].params.email, undefined, 'and the excluded e-mail is not in it')
+})

@@ -84,3 +84,26 @@ t.test('inherited names are not followed', async t => {
   t.same((out.params as Record<string, unknown>).toString, { y: 1 }, 'an own object is created instead of walking into the prototype')
   t.equal(typeof Object.prototype.toString, 'function')
 })
+
+t.test('a gtag hit\'s raw form loses the excluded fields too, or goes when it cannot', async t => {
+  const { gtag } = await import('../../clients/gtag.js')
+  const query = 'v=2&tid=G-ABC123XYZ9&cid=1.2&uid=USER-42&en=search&dl=https%3A%2F%2Fshop.example%2F&ep.search_term=jane&epn.count=3&up.tier=gold&ep.transaction_id=T1&pr1=idA~nmShirt&cu=EUR'
+  const [ev] = gtag.parse({ method: 'GET', path: '/g/collect', query, body: '', headers: {}, ip: '203.0.113.7', cookies: {}, trusted: false, requestId: 'r', receivedMs: 0 })
+  const raw = (exclude: string[], set: Record<string, unknown> = {}): unknown => applyTransform(ev, { exclude, set })['x-ga-raw']
+  t.same(raw(['params.search_term', 'user_id', 'page_location', 'user_properties.tier']), { query: 'v=2&tid=G-ABC123XYZ9&cid=1.2&en=search&epn.count=3&ep.transaction_id=T1&pr1=idA~nmShirt&cu=EUR' })
+  t.same(raw(['params']), { query: 'v=2&tid=G-ABC123XYZ9&cid=1.2&uid=USER-42&en=search&dl=https%3A%2F%2Fshop.example%2F&up.tier=gold&ep.transaction_id=T1&pr1=idA~nmShirt&cu=EUR' }, 'all parameters, but the model\'s own (transaction_id)')
+  t.same(raw(['items', 'transaction_id', 'currency']), { query: 'v=2&tid=G-ABC123XYZ9&cid=1.2&uid=USER-42&en=search&dl=https%3A%2F%2Fshop.example%2F&ep.search_term=jane&epn.count=3&up.tier=gold' })
+  t.same(raw(['ip_override', 'user_agent', 'page_path']), ev['x-ga-raw'], 'fields the hit does not carry by key: the hit is unchanged (the tag leaves out _uip and the header itself)')
+  for (const [what, exclude, set] of [
+    ['a set', [], { 'params.plan': 'pro' }],
+    ['a click id inside dl', ['click_ids.gclid'], {}],
+    ['one item\'s field inside its pr string', ['items.0.item_name'], {}],
+    ['consent', ['consent'], {}]
+  ] as const) t.equal(raw([...exclude], set), undefined, `${what}: no raw hit, so GA4 gets the copy over Measurement Protocol`)
+  // Each model field's raw keys are the keys the gtag client reads it from.
+  for (const [field, key, value] of [['client_id', 'cid', '9.9'], ['user_id', 'uid', 'u'], ['ga_session_id', 'sid', '5'], ['ga_session_number', 'sct', '2'], ['engagement_time_msec', '_et', '7'], ['page_location', 'dl', 'https://a.b/'], ['page_referrer', 'dr', 'https://c.d/'], ['page_title', 'dt', 'T'], ['language', 'ul', 'en'], ['screen_resolution', 'sr', '1x1'], ['currency', 'cu', 'EUR'], ['event_id', 'ep.event_id', 'E'], ['transaction_id', 'epn.transaction_id', '12'], ['coupon', 'ep.coupon', 'C'], ['value', 'epn.value', '3'], ['tax', 'epn.tax', '1'], ['shipping', 'ep.shipping', '2']] as const) {
+    const [one] = gtag.parse({ method: 'GET', path: '/g/collect', query: `v=2&en=x&${key}=${encodeURIComponent(value)}`, body: '', headers: {}, ip: '203.0.113.7', cookies: {}, trusted: false, requestId: 'r', receivedMs: 0 })
+    t.not((one as Record<string, unknown>)[field], undefined, `${key} is read as ${field}`)
+    t.same(applyTransform(one, { exclude: [field], set: {} })['x-ga-raw'], { query: 'v=2&en=x' }, `excluding ${field} leaves ${key} out`)
+  }
+})
