@@ -47,15 +47,16 @@ function assign (ev: ParsedEvent, params: Obj, src: Obj, ignore: ReadonlySet<str
   }
 }
 
-const NO_KEYS: ReadonlySet<string> = new Set()
+const USER_DATA_KEY: ReadonlySet<string> = new Set(['user_data'])
 
 function eventFromPush (push: Obj): ParsedEvent {
   const ev: ParsedEvent = { event_name: push.event as string }
   const params: Obj = {}
   assign(ev, params, push, IGNORED_KEYS)
   // `ecommerce` is the canonical place for commerce fields, so it wins over top-level copies.
-  if (isObject(push.ecommerce)) assign(ev, params, push.ecommerce, NO_KEYS)
-  const userData = normalizeUserData(push.user_data)
+  // Some setups put user_data inside it: it is the event's user data (hashed by every tag), never a parameter.
+  if (isObject(push.ecommerce)) assign(ev, params, push.ecommerce, USER_DATA_KEY)
+  const userData = normalizeUserData(push.user_data ?? (isObject(push.ecommerce) ? push.ecommerce.user_data : undefined))
   if (userData !== undefined) ev.user_data = userData
   const userProps = userProperties(push.user_properties)
   if (userProps !== undefined) ev.user_properties = userProps

@@ -11,7 +11,7 @@ import { Type, type Static } from '@sinclair/typebox'
 import type { TaglineEvent, UserData } from '../schemas/event.js'
 import { defineTag, type OutgoingRequest, type Classification, type Rejection, type TagResponse } from './types.js'
 import { classifyByStatus, isServerErrorStatus } from './http-status.js'
-import { isSha256Hex, withHashedUserData } from './pii.js'
+import { isContactName, isSha256Hex, withHashedUserData } from './pii.js'
 import { destinationEventName } from './event-names.js'
 import { contentsOf, currencyOf, numItems, valueOf } from './commerce.js'
 
@@ -91,7 +91,8 @@ function customData (e: TaglineEvent, name: string): Obj | string {
   const cd: Obj = {}
   // Ad platforms get documented keys only; a custom event's own params are what custom
   // conversions filter on, so those go too (scalars, minus GA4 housekeeping).
-  if (!STANDARD.has(name)) for (const [k, v] of Object.entries(p)) if (scalar(v) && !k.startsWith('_') && !NOT_CUSTOM.has(k)) cd[k] = v
+  // Contact details by name (`email`) go to Meta only hashed, in user_data: never as custom_data.
+  if (!STANDARD.has(name)) for (const [k, v] of Object.entries(p)) if (scalar(v) && !k.startsWith('_') && !NOT_CUSTOM.has(k) && !isContactName(k)) cd[k] = v
   for (const k of DOCUMENTED) if (scalar(p[k])) cd[k] = p[k]
   if (cd.search_string === undefined && scalar(p.search_term)) cd.search_string = String(p.search_term)
   const value = valueOf(e)

@@ -5,6 +5,7 @@
 import type { OutgoingRequest } from '../../tags/types.js'
 import { truncateIp } from '../ip.js'
 import { isWellFormed } from '../../common/guards.js'
+import { isContactName } from '../../tags/pii.js'
 
 export const REDACTED = '[redacted]'
 
@@ -84,14 +85,11 @@ function redactBody (body: string, hide: KeyTest): string {
   return body
 }
 
-// user_data whole, and contact details wherever a sender put them (params.email, up.phone): a
-// tag forwards custom parameters as they came, and logs must not carry them raw. In a GA4 hit a
-// parameter's name carries its kind (`ep.phone`, `upn.user_data.phone_number`): the bare name counts.
-const CONTACT_NAMES = new Set(['email', 'email_address', 'phone', 'phone_number'])
+// user_data whole, and contact details wherever a sender put them (isContactName): a tag
+// forwards custom parameters as they came, and logs must not carry them raw. In a GA4 hit a
+// parameter's name carries its kind (`epn.user_data.phone_number`): the bare name counts.
 const bareName = (k: string): string => k.toLowerCase().replace(/^(?:ep|epn|up|upn)\./, '')
 const isUserDataKey = (bare: string): boolean => bare === 'user_data' || bare.startsWith('user_data.')
-/** A parameter or user property that holds contact details by its name (`phone`, `ep.email`). */
-export const isContactName = (k: string): boolean => CONTACT_NAMES.has(bareName(k))
 const secretOrUserData: KeyTest = k => isUserDataKey(bareName(k)) || isContactName(k) || isSecretName(k)
 
 /**
@@ -165,7 +163,7 @@ function maskEmails (text: string): string {
 // Where incoming requests carry user-provided data: GTM/gtag names (clients/user-data.ts), gtag's
 // `ep.user_data.*` and hashed `em`/`ph`, and the model's own field names.
 const USER_DATA_NAMES = new Set([
-  ...CONTACT_NAMES, 'user_data', 'first_name', 'last_name', 'street',
+  'email', 'email_address', 'phone', 'phone_number', 'user_data', 'first_name', 'last_name', 'street',
   'postal_code', 'date_of_birth', 'em', 'ph', 'fn', 'ln', 'ge', 'db', 'zp', 'ct', 'st',
   'sha256_email_address', 'sha256_phone_number', 'sha256_first_name', 'sha256_last_name', 'sha256_street'
 ])

@@ -247,3 +247,12 @@ t.test('consentAfter: the visitor\'s answer after the last event, for the cookie
   const [pv] = datalayer.parse(snap([{ event: 'page_view' }, refuse]))
   t.equal(pv.consent, undefined, 'the event keeps the consent it was made under')
 })
+
+t.test('user_data inside ecommerce is the event\'s user data, never a parameter', async t => {
+  const [ev] = datalayer.parse(snap({ event: 'purchase', ecommerce: { transaction_id: 'T1', value: 5, currency: 'EUR', user_data: { email: 'jane@example.com' } } }))
+  t.same(ev.user_data, { email_address: 'jane@example.com' })
+  t.equal(ev.params, undefined)
+  const [both] = datalayer.parse(snap({ event: 'purchase', user_data: { email: 'top@example.com' }, ecommerce: { user_data: { email: 'inner@example.com' } } }))
+  t.same(both.user_data, { email_address: 'top@example.com' }, 'the top-level one wins')
+  t.equal(both.params, undefined)
+})

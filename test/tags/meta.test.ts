@@ -102,6 +102,8 @@ t.test('build: names, skips and custom events', async t => {
   const custom = build([ev({ event_name: 'scroll', params: { percent_scrolled: 90, _internal: 1, nested: { a: 1 }, debug_mode: true } })], { ...S, customEvents: true })
   t.equal(sent(custom).event_name, 'scroll')
   t.same(sent(custom).custom_data, { percent_scrolled: 90 }, 'scalar params only, no housekeeping')
+  const contact = build([ev({ event_name: 'lead_form', params: { form: 'newsletter', email: 'jane@example.com', Phone_Number: '+15551234567' } })], { ...S, customEvents: true })
+  t.same(sent(contact).custom_data, { form: 'newsletter' }, 'contact details by name never go as custom_data (only hashed, in user_data)')
   const standard = sent(build([ev({ event_name: 'search', params: { search_term: 'red shoes', form_field: 'secret', content_category: 'Shoes' } })]))
   t.equal(standard.event_name, 'Search')
   t.same(standard.custom_data, { content_category: 'Shoes', search_string: 'red shoes' }, 'standard events: documented keys only')
