@@ -123,6 +123,7 @@ export function compileConfig (raw: Config, file?: string): CompiledConfig {
   if (redis !== undefined) compiled.store.redis = redis
   const country = nonEmpty(raw.identity?.defaultCountry)
   if (country !== undefined) compiled.identity.defaultCountry = country
+  if (raw.identity?.dateOrder === 'dmy') compiled.identity.dateOrder = 'dmy'
   const token = nonEmpty(raw.debug?.token)
   if (token !== undefined) compiled.debug.token = token
   return compiled

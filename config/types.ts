@@ -63,7 +63,7 @@ export interface CompiledConfig {
     watchConfig: boolean
   }
   /** `defaultCountry` is already copied into each tag's settings that take one and lack it. */
-  identity: { cookieDomain: string, fpid: boolean, metaCookies: boolean, defaultCountry?: string, stitch: { enabled: boolean, ttlMs: number } }
+  identity: { cookieDomain: string, fpid: boolean, metaCookies: boolean, defaultCountry?: string, dateOrder?: 'mdy' | 'dmy', stitch: { enabled: boolean, ttlMs: number } }
   store: { redis?: string, prefix: string }
   /** Non-empty API keys only. */
   apiKeys: string[]

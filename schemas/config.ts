@@ -134,6 +134,7 @@ export const Config = Type.Object({
     fpid: Type.Optional(Type.Boolean({ default: IDENTITY_DEFAULTS.fpid })),
     metaCookies: Type.Optional(Type.Boolean({ default: IDENTITY_DEFAULTS.metaCookies })),
     defaultCountry: Type.Optional(Type.String({ pattern: '^[A-Za-z]{2}$', description: 'Country (ISO 3166-1 alpha-2) in which every tag that hashes phone numbers reads a number written without + or 00, unless the tag sets its own defaultCountry or the address gives one. Without any, such numbers are not sent (tagline_user_data_dropped_total, reason no_country).' })),
+    dateOrder: Type.Optional(Type.Union([Type.Literal('mdy'), Type.Literal('dmy')], { default: 'mdy', description: 'How every tag reads a date of birth written with both day and month ≤ 12 (03/04/1990) before hashing it as YYYYMMDD: mdy (US: 4 March) or dmy (most of the world: 3 April). Unambiguous dates and YYYY-MM-DD are read as written.' })),
     stitch: Type.Optional(Type.Object({
       enabled: Type.Optional(Type.Boolean({ default: IDENTITY_DEFAULTS.stitch.enabled, description: 'Fill trusted backend events from the visitor\'s last browser context.' })),
       ttl: Type.Optional(Duration(IDENTITY_DEFAULTS.stitch.ttl))

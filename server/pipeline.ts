@@ -128,6 +128,7 @@ export async function runPipeline (deps: PipelineDeps, snap: RequestSnapshot, cl
     // which of its fields a destination never gets, and why.
     // A value cut to the destination's limit: delivered, but not whole.
     const told: PrepareContext = {
+      dateOrder: config.identity.dateOrder,
       dropped: (field, reason) => { metrics.userDataDropped.inc({ tag: tag.name, field, reason }) },
       cut: field => { metrics.valuesCut.inc({ tag: tag.name, field }) }
     }

@@ -225,14 +225,15 @@ export async function tryEvent (config: CompiledConfig, input: TryInput, opts: T
   }
   const dispatcher = opts.send === true ? opts.dispatcher ?? createAgent() : undefined
   try {
-    for (const tag of config.tags) report.tags.push(await tryTag(tag, events, config.privacy.honorGpc, now, dispatcher))
+    for (const tag of config.tags) report.tags.push(await tryTag(tag, events, config, now, dispatcher))
   } finally {
     if (dispatcher !== undefined && opts.dispatcher === undefined) await dispatcher.close()
   }
   return report
 }
 
-async function tryTag (tag: CompiledTag, events: TaglineEvent[], honorGpc: boolean, now: number, dispatcher: Dispatcher | undefined): Promise<TryTag> {
+async function tryTag (tag: CompiledTag, events: TaglineEvent[], config: CompiledConfig, now: number, dispatcher: Dispatcher | undefined): Promise<TryTag> {
+  const { honorGpc } = config.privacy
   const out: TryTag = { name: tag.name, type: tag.type, dryRun: tag.dryRun, routing: [], requests: [], rejected: [], dropped: [], cut: [] }
   const secrets = secretValues(tag.settings, tag.def.secrets)
   const copies: TaglineEvent[] = []
@@ -243,6 +244,7 @@ async function tryTag (tag: CompiledTag, events: TaglineEvent[], honorGpc: boole
     if (r.outcome !== 'queued') return
     try {
       copies.push(tagCopy(tag, event, {
+        dateOrder: config.identity.dateOrder,
         dropped: (field, reason) => out.dropped.push({ event: i, field, reason }),
         cut: field => out.cut.push({ event: i, field })
       }))

@@ -415,7 +415,7 @@ export const ga4 = defineTag({
   // gtag forwarding sends the raw hit on; the parsed x-ga-* values are in it already.
   protocolFields: () => RAW_ONLY,
   prepare (event, settings, ctx) {
-    const hashed = withHashedUserData(event, 'google', { defaultCountry: settings.defaultCountry, onDrop: ctx?.dropped })
+    const hashed = withHashedUserData(event, 'google', { defaultCountry: settings.defaultCountry, dateOrder: ctx?.dateOrder, onDrop: ctx?.dropped })
     // A forwarded hit goes as it came (GA4 applies its limits to it); what goes over MP is cut here,
     // where each cut is counted once, not at every attempt.
     return settings.forwardGtag !== false && rawHit(hashed) !== undefined ? hashed : withinLimits(hashed, ctx?.cut)

@@ -4,7 +4,9 @@ import { Type } from '@sinclair/typebox'
 import { defineTag } from './types.js'
 import { withHashedUserData } from './pii.js'
 
-const LogSettings = Type.Object({}, { additionalProperties: false })
+const LogSettings = Type.Object({
+  defaultCountry: Type.Optional(Type.String({ pattern: '^[A-Za-z]{2}$', description: 'Country a national phone number is read in before it is hashed (Google\'s rules, as the webhook). Overrides identity.defaultCountry.' }))
+}, { additionalProperties: false })
 
 export const log = defineTag({
   type: 'log',
@@ -12,7 +14,7 @@ export const log = defineTag({
   secrets: [],
   defaults: { batch: { maxEvents: 100, maxWaitMs: 200 }, consent: [] },
   // Raw user data never waits in a queue, spool or dead letter, this tag's no more than any other.
-  prepare: (event, _settings, ctx) => event.user_data === undefined ? event : withHashedUserData(event, 'google', { onDrop: ctx?.dropped }),
+  prepare: (event, settings, ctx) => event.user_data === undefined ? event : withHashedUserData(event, 'google', { defaultCountry: settings.defaultCountry, dateOrder: ctx?.dateOrder, onDrop: ctx?.dropped }),
   build (events) {
     return { requests: [{ method: 'POST', url: 'log:events', headers: {}, body: JSON.stringify({ events }), events: events.map((_, i) => i) }] }
   },

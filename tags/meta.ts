@@ -233,7 +233,7 @@ export const meta = defineTag({
     // the hashed external_id. Where the event brought an external_id of its own, the user id is
     // kept (build never reads it), so that erasing the user finds this copy too.
     if (event.user_data === undefined && event.user_id === undefined) return event
-    const hashed = withHashedUserData(event, 'meta', { defaultCountry: settings.defaultCountry, userIdAsExternalId: true, onDrop: ctx?.dropped })
+    const hashed = withHashedUserData(event, 'meta', { defaultCountry: settings.defaultCountry, dateOrder: ctx?.dateOrder, userIdAsExternalId: true, onDrop: ctx?.dropped })
     if (event.user_data?.external_id !== undefined || event.user_data?.sha256_external_id !== undefined) return hashed
     const { user_id: _uid, ...copy } = hashed
     return copy

@@ -176,7 +176,7 @@ export const tiktok = defineTag({
   accepts: (event, settings) => unmapped(event, settings) ?? true,
   prepare (event, settings, ctx) {
     // The user id is TikTok's external_id: it must equal what the pixel passes to ttq.identify.
-    return withHashedUserData(event, 'tiktok', { defaultCountry: settings.defaultCountry, userIdAsExternalId: true, onDrop: ctx?.dropped })
+    return withHashedUserData(event, 'tiktok', { defaultCountry: settings.defaultCountry, dateOrder: ctx?.dateOrder, userIdAsExternalId: true, onDrop: ctx?.dropped })
   },
   build (events, settings: Settings, ctx) {
     const rejected: Rejection[] = []

@@ -78,6 +78,8 @@ export type CutField = 'page_location' | 'page_referrer' | 'page_title' | 'param
 export interface PrepareContext {
   dropped? (field: UserDataField, reason: DropReason): void
   cut? (field: CutField): void
+  /** How an ambiguous date of birth is read (identity.dateOrder; month first when unset). */
+  dateOrder?: 'mdy' | 'dmy'
 }
 
 interface TagDefaults {

@@ -59,7 +59,7 @@ export const webhook = defineTag({
       const { user_data: _raw, ...rest } = event
       return rest
     }
-    return withHashedUserData(event, 'google', { defaultCountry: settings.defaultCountry, onDrop: ctx?.dropped })
+    return withHashedUserData(event, 'google', { defaultCountry: settings.defaultCountry, dateOrder: ctx?.dateOrder, onDrop: ctx?.dropped })
   },
   build (events, settings, ctx) {
     const body = `{"events":[${events.map(e => eventJson(e, settings.includeProtocolFields === true)).join(',')}]}`

@@ -174,9 +174,16 @@ t.test('identity.defaultCountry: every tag that reads phone numbers inherits it;
     '  - { name: ph, type: posthog, apiKey: phc_x }'
   ].join('\n'))
   t.equal(c.identity.defaultCountry, 'GB')
-  t.same(c.tags.map(x => [x.name, x.settings.defaultCountry]), [['hook', 'GB'], ['ga4', 'DE'], ['console', undefined], ['ph', undefined]],
-    'inherited where the type has the setting, never added where it has none (log, posthog)')
+  t.same(c.tags.map(x => [x.name, x.settings.defaultCountry]), [['hook', 'GB'], ['ga4', 'DE'], ['console', 'GB'], ['ph', undefined]],
+    'inherited where the type has the setting, never added where it has none (posthog)')
   t.throws(() => load('identity: { defaultCountry: GBR }'), 'alpha-2 only')
+})
+
+t.test('identity.dateOrder: month first unless dmy', async t => {
+  t.equal(load('identity: { dateOrder: dmy }').identity.dateOrder, 'dmy')
+  t.equal(load('identity: { dateOrder: mdy }').identity.dateOrder, undefined, 'mdy is the default')
+  t.equal(load('identity: {}').identity.dateOrder, undefined)
+  t.throws(() => load('identity: { dateOrder: ymd }'), 'only mdy or dmy')
 })
 
 t.test('named triggers and tag decisions', async t => {

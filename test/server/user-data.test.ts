@@ -85,3 +85,13 @@ for (const [how, opts] of [
     for (const tag of ['meta', 'tiktok', 'ga4']) t.equal(await dropped(tag), 0, `${tag}: nothing dropped`)
   })
 }
+
+t.test('identity.dateOrder reaches every tag\'s hashing: dmy reads 03/04/1990 as 3 April', async t => {
+  const sink = await startSink(t, answer)
+  const h = await harness({ sink, yaml: 'identity:\n  dateOrder: dmy\n', tags: origin => `  - { name: hook, type: webhook, url: "${origin}/hook", batch: { maxEvents: 1, maxWaitMs: 0 } }\n` })
+  t.teardown(h.close)
+  const res = await h.app.inject({ method: 'POST', url: '/collect', headers: { authorization: AUTH }, payload: { event_name: 'sign_up', user_data: { date_of_birth: '03/04/1990' } } })
+  t.equal(res.statusCode, 202)
+  await sink.waitFor(rs => rs.some(r => r.path === '/hook'), 'the webhook')
+  t.equal(sink.requests.find(r => r.path === '/hook')?.json.events[0].user_data.sha256_date_of_birth, sha('19900403'))
+})

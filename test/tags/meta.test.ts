@@ -201,3 +201,10 @@ t.test('an absurd event time is refused on its own, never failing the batch', as
   t.match(out.rejected?.[0].reason, /at most 7 days old .* days old$/)
   t.same(out.requests.map(r => r.events), [[1]], 'the good event is still sent')
 })
+
+t.test('identity.dateOrder: an ambiguous date of birth is read as the shop says', async t => {
+  const dob = (ctx: Record<string, unknown>): string | undefined => meta.prepare!(ev({ user_data: { date_of_birth: '03/04/1990' } }), S, ctx).user_data?.sha256_date_of_birth
+  t.equal(dob({}), sha256Hex('19900304'), 'month first by default (US)')
+  t.equal(dob({ dateOrder: 'dmy' }), sha256Hex('19900403'), 'dmy: 3 April')
+  t.equal(meta.prepare!(ev({ user_data: { date_of_birth: '25/04/1990' } }), S, {}).user_data?.sha256_date_of_birth, sha256Hex('19900425'), 'a day past 12 is read as a day either way')
+})
