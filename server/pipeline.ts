@@ -252,7 +252,9 @@ export class ContextWriter {
         if (now - v.at < REWRITE_AFTER_MS && this.#last.size <= MAX_REMEMBERED) break
         this.#last.delete(k)
       }
-      this.store.merge(key, fields, this.ttlMs, { replace }).catch((err: unknown) => {
+      // A grant never undoes a newer refusal another replica wrote first: writes are ordered by
+      // arrival (at_ms); a refusal always lands.
+      this.store.merge(key, fields, this.ttlMs, { replace, order: 'at_ms' }).catch((err: unknown) => {
         this.#last.delete(key)
         this.faults?.report('context_write', err)
       })

@@ -1,4 +1,4 @@
-import type { Store } from './types.js'
+import type { MergeOptions, Store } from './types.js'
 
 export interface MemoryStoreOptions {
   /** Most keys kept; the oldest are forgotten first. Bounds memory under any load. */
@@ -23,10 +23,12 @@ export class MemoryStore implements Store {
     this.#now = opts.now ?? Date.now
   }
 
-  async merge (key: string, fields: Record<string, string>, ttlMs: number, opts: { replace?: boolean } = {}): Promise<void> {
+  async merge (key: string, fields: Record<string, string>, ttlMs: number, opts: MergeOptions = {}): Promise<void> {
     const now = this.#now()
     const old = this.#records.get(key)
-    const kept = old !== undefined && old.expires > now && opts.replace !== true ? old.fields : {}
+    const live = old !== undefined && old.expires > now ? old.fields : undefined
+    if (opts.replace !== true && opts.order !== undefined && live?.[opts.order] !== undefined && fields[opts.order] !== undefined && Number(live[opts.order]) > Number(fields[opts.order])) return
+    const kept = live !== undefined && opts.replace !== true ? live : {}
     // Delete first so a rewritten key moves to the end: the Map stays ordered by write time.
     this.#records.delete(key)
     this.#records.set(key, { fields: { ...kept, ...fields }, expires: now + ttlMs })

@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis'
-import type { Store } from './types.js'
+import type { MergeOptions, Store } from './types.js'
 
 export interface RedisStoreOptions {
   url: string
@@ -29,22 +29,31 @@ const RECORDS_PER_CALL = 200
 // record is tried on its own (pcall): one Redis refuses (a key of another type) fails only its own
 // caller. Per record, the reply is Redis's error message (a string) or the result.
 // MERGE: KEYS the records; ARGV per record: ttl ms, '1' to replace the record (else '0'), the
-// number of fields, then field, value, …. A record's fields and its ttl change together, as a
-// MULTI of HSET + PEXPIRE did; a replace deletes the record first, in the same script. Result: 1.
+// field that orders writes and this write's number in it ('' and '' for none), the number of
+// fields, then field, value, …. A record's fields and its ttl change together, as a MULTI of
+// HSET + PEXPIRE did; a replace deletes the record first, in the same script. A merge whose
+// ordering number is below the record's is skipped (another replica wrote a newer state first).
+// Result: 1.
 const MERGE = `
 local out, a = {}, 1
 for i = 1, #KEYS do
-  local ttl, replace, n = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2])
-  local r = 0
-  if replace == '1' then redis.call('DEL', KEYS[i]) end
-  if n > 0 then r = redis.pcall('HSET', KEYS[i], unpack(ARGV, a + 3, a + 2 + 2 * n)) end
+  local ttl, replace, of, ov, n = ARGV[a], ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])
+  local r, stale = 0, false
+  if replace ~= '1' and of ~= '' and ov then
+    local cur = redis.pcall('HGET', KEYS[i], of)
+    stale = type(cur) == 'string' and tonumber(cur) ~= nil and tonumber(cur) > ov
+  end
+  if not stale then
+    if replace == '1' then redis.call('DEL', KEYS[i]) end
+    if n > 0 then r = redis.pcall('HSET', KEYS[i], unpack(ARGV, a + 5, a + 4 + 2 * n)) end
+  end
   if type(r) == 'table' and r.err then
     out[i] = r.err
   else
-    redis.call('PEXPIRE', KEYS[i], ttl)
+    if not stale then redis.call('PEXPIRE', KEYS[i], ttl) end
     out[i] = 1
   end
-  a = a + 3 + 2 * n
+  a = a + 5 + 2 * n
 end
 return out
 `
@@ -100,7 +109,7 @@ export class RedisStore implements Store {
   readonly client: Redis
   /** Prefix of every key this gateway writes (queues, dedup marks, contexts, rate limits). */
   readonly prefix: string
-  private readonly merges: TurnCalls<{ key: string, fields: Record<string, string>, ttlMs: number, replace: boolean }, undefined>
+  private readonly merges: TurnCalls<{ key: string, fields: Record<string, string>, ttlMs: number, replace: boolean, order?: string }, undefined>
   private readonly reads: TurnCalls<string, Record<string, string> | undefined>
 
   constructor (opts: RedisStoreOptions) {
@@ -135,7 +144,8 @@ export class RedisStore implements Store {
       const args: Array<string | number> = []
       for (const m of items) {
         const entries = Object.entries(m.fields)
-        args.push(Math.max(1, Math.round(m.ttlMs)), m.replace ? '1' : '0', entries.length)
+        const order = m.order !== undefined && m.fields[m.order] !== undefined ? [m.order, m.fields[m.order]] : ['', '']
+        args.push(Math.max(1, Math.round(m.ttlMs)), m.replace ? '1' : '0', ...order, entries.length)
         for (const [f, v] of entries) args.push(f, v)
       }
       return (await scripts.taglineMerge(items.length, ...items.map(m => rec(m.key)), ...args)).map(refusal)
@@ -167,8 +177,8 @@ export class RedisStore implements Store {
   }
 
   /** Gathered with the other merges of this event-loop turn (TurnCalls), in order. */
-  async merge (key: string, fields: Record<string, string>, ttlMs: number, opts: { replace?: boolean } = {}): Promise<void> {
-    await this.merges.call({ key, fields, ttlMs, replace: opts.replace === true })
+  async merge (key: string, fields: Record<string, string>, ttlMs: number, opts: MergeOptions = {}): Promise<void> {
+    await this.merges.call({ key, fields, ttlMs, replace: opts.replace === true, ...opts.order !== undefined ? { order: opts.order } : {} })
   }
 
   /** Gathered with the other reads of this event-loop turn (TurnCalls). */

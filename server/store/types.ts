@@ -12,7 +12,7 @@ export interface Store {
    * from now. Field-level, so concurrent writers never lose each other's fields. With `replace`
    * the record becomes `fields` alone: what it held before is gone, in the same step.
    */
-  merge (key: string, fields: Record<string, string>, ttlMs: number, opts?: { replace?: boolean }): Promise<void>
+  merge (key: string, fields: Record<string, string>, ttlMs: number, opts?: MergeOptions): Promise<void>
   /** The record under `key`, or undefined when there is none or it expired. */
   fields (key: string): Promise<Record<string, string> | undefined>
   /**
@@ -30,4 +30,14 @@ export interface Store {
   /** Resolves true when the store can take writes. */
   ping (): Promise<boolean>
   close (): Promise<void>
+}
+
+export interface MergeOptions {
+  /** Delete the record first: the fields given are all it holds afterwards. */
+  replace?: boolean
+  /**
+   * A field holding a number that orders writes (a time): a merge (not a replace) whose value of
+   * it is below the record's is skipped, since a newer state was written first (by another replica).
+   */
+  order?: string
 }

@@ -36,6 +36,18 @@ for (const [name, make] of makers) {
       store.merge('ctx:turn', { after: '1' }, 60_000)
     ])
     t.same(await store.fields('ctx:turn'), { refused: '1', after: '1' }, 'in the order given')
+    // Ordered writes (stitching contexts, by arrival): a merge older than the record is skipped,
+    // a replace always lands.
+    await store.merge('ctx:ord', { at_ms: '200', refused: '1' }, 60_000, { replace: true, order: 'at_ms' })
+    await store.merge('ctx:ord', { at_ms: '100', refused: '0', ip_override: '203.0.113.7' }, 60_000, { order: 'at_ms' })
+    t.same(await store.fields('ctx:ord'), { at_ms: '200', refused: '1' }, 'an older grant, written late, does not undo a newer refusal')
+    await store.merge('ctx:ord', { at_ms: '200', gpc: '1' }, 60_000, { order: 'at_ms' })
+    await store.merge('ctx:ord', { at_ms: '300', refused: '0' }, 60_000, { order: 'at_ms' })
+    t.same(await store.fields('ctx:ord'), { at_ms: '300', refused: '0', gpc: '1' }, 'the same time or newer merges')
+    await store.merge('ctx:ord', { at_ms: '150', refused: '1' }, 60_000, { replace: true, order: 'at_ms' })
+    t.same(await store.fields('ctx:ord'), { at_ms: '150', refused: '1' }, 'a replace lands whatever its time')
+    await store.merge('ctx:ord', { note: 'x' }, 60_000, { order: 'at_ms' })
+    t.same(await store.fields('ctx:ord'), { at_ms: '150', refused: '1', note: 'x' }, 'a write without the field merges')
     await store.merge('ctx:short', { a: 'x' }, 30)
     await new Promise(resolve => setTimeout(resolve, 80))
     t.equal(await store.fields('ctx:short'), undefined, 'a record expires with its ttl')
