@@ -179,9 +179,8 @@ function isEventPush (push: unknown): boolean {
   return isObject(ev) && typeof ev.event === 'string' && ev.event !== ''
 }
 
-function firstPush (json: unknown): unknown {
-  if (!Array.isArray(json)) return json
-  for (const p of json) {
+function firstPush (pushes: unknown[]): unknown {
+  for (const p of pushes) {
     if (isClearPush(p)) continue
     if (command(p) === undefined) return p
     const ev = eventCommand(p)
@@ -194,8 +193,12 @@ export const datalayer: Client = {
   name: 'datalayer',
 
   claims (snap: RequestSnapshot): boolean {
-    const first = firstPush(snap.json)
-    return isObject(first) && typeof first.event === 'string' && !Object.hasOwn(first, 'event_name')
+    const pushes: unknown[] = Array.isArray(snap.json) ? snap.json : [snap.json]
+    const first = firstPush(pushes)
+    if (first !== undefined) return isObject(first) && typeof first.event === 'string' && !Object.hasOwn(first, 'event_name')
+    // Commands only, a Consent Mode answer among them: a bridge sending the visitor's answer on
+    // its own (accepted with no event; stitching remembers it).
+    return pushes.some(p => consentCommand(p) !== undefined) && pushes.every(p => command(p) !== undefined || isClearPush(p))
   },
 
   parse (snap: RequestSnapshot): ParsedEvent[] {
@@ -239,8 +242,7 @@ export const datalayer: Client = {
   // the update last. The events keep the consent they were made under; the answer is the
   // visitor's state now.
   consentAfter (snap: RequestSnapshot): Consent | undefined {
-    if (!Array.isArray(snap.json)) return undefined
-    const pushes: unknown[] = snap.json
+    const pushes: unknown[] = Array.isArray(snap.json) ? snap.json : [snap.json]
     let last = -1
     for (let i = pushes.length - 1; i >= 0 && last < 0; i--) if (isEventPush(pushes[i])) last = i
     if (!pushes.slice(last + 1).some(p => consentCommand(p) !== undefined)) return undefined

@@ -23,6 +23,11 @@ export interface EnrichResult {
   cookies: CookieToSet[]
   /** Events whose own time was after their arrival, set to the arrival. */
   clamped: number
+  /**
+   * A browser request with a Consent Mode answer and no event (a bridge that sends the visitor's
+   * answer on its own): the visitor as a record for stitching to remember, never queued.
+   */
+  visitor?: TaglineEvent
 }
 
 const CLICK_ID_KEYS = ['gclid', 'fbclid', 'ttclid', 'wbraid', 'gbraid'] as const
@@ -178,5 +183,12 @@ export function enrich (parsed: ParsedEvent[], snap: RequestSnapshot, client: st
     }
     return e
   })
+  if (browser && parsed.length === 0 && after !== undefined && requestClientId !== undefined) {
+    const visitor: TaglineEvent = { event_name: 'consent', client_id: requestClientId, consent: after, source: { client, request_id: snap.requestId, received_ms: now, trusted: false } }
+    if (gpc) visitor.source!.gpc = true
+    if (isIP(snap.ip) !== 0) visitor.ip_override = snap.ip
+    if (ua !== undefined) visitor.user_agent = ua
+    return { events, cookies, clamped, visitor }
+  }
   return { events, cookies, clamped }
 }

@@ -102,7 +102,7 @@ function dedupKey (e: TaglineEvent): string {
 export async function runPipeline (deps: PipelineDeps, snap: RequestSnapshot, client: string, parsed: ParsedEvent[], after?: Consent): Promise<PipelineResult> {
   const { config, store, metrics } = deps
   metrics.eventsReceived.inc({ client }, parsed.length)
-  const { events, cookies, clamped } = enrich(parsed, snap, client, config.identity, deps.ids, after)
+  const { events, cookies, clamped, visitor } = enrich(parsed, snap, client, config.identity, deps.ids, after)
   if (clamped > 0) metrics.eventTimesClamped.inc({ client }, clamped)
   const trace = deps.observer
   trace?.claimed?.(client, snap)
@@ -112,7 +112,7 @@ export async function runPipeline (deps: PipelineDeps, snap: RequestSnapshot, cl
     await stitchBackendEvents(store, events, deps.faults)
     // The answer after the last event is left under each event's keys too, after what they left:
     // a refusal there replaces what they merged.
-    const left = after === undefined ? events : [...events, ...events.map(e => ({ ...e, consent: { ...e.consent, ...after } }))]
+    const left = after === undefined ? events : [...events, ...events.map(e => ({ ...e, consent: { ...e.consent, ...after } })), ...visitor !== undefined ? [visitor] : []]
     deps.contexts.remember(left, snap.receivedMs, contextIpMode(config.tags))
   }
   for (const e of events) e.client_id ??= mintClientId(deps.ids, snap.receivedMs)

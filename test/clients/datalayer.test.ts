@@ -256,3 +256,15 @@ t.test('user_data inside ecommerce is the event\'s user data, never a parameter'
   t.same(both.user_data, { email_address: 'top@example.com' }, 'the top-level one wins')
   t.equal(both.params, undefined)
 })
+
+t.test('a Consent Mode answer on its own is claimed: no event, and the answer for the visitor', async t => {
+  const alone = [['consent', 'update', { ad_storage: 'denied', ad_user_data: 'denied' }]]
+  t.ok(datalayer.claims(snap(alone)))
+  t.same(datalayer.parse(snap(alone)), [])
+  t.same(datalayer.consentAfter!(snap(alone)), { ad_storage: 'denied', ad_user_data: 'denied' })
+  const single = { 0: 'consent', 1: 'update', 2: { analytics_storage: 'denied' } }
+  t.ok(datalayer.claims(snap(single)), 'as gtag\'s serialised arguments, not in an array')
+  t.same(datalayer.consentAfter!(snap(single)), { analytics_storage: 'denied' })
+  t.notOk(datalayer.claims(snap([['js', 'x'], ['set', { a: 1 }]])), 'commands with no event and no consent: not a dataLayer')
+  t.notOk(datalayer.claims(snap([['consent', 'update', { ad_storage: 'denied' }], { not: 'a command' }])), 'a push that is neither an event nor a command')
+})
