@@ -17,9 +17,14 @@ const fastHash = (crypto as { hash?: HashFn }).hash // Node >= 20.12: one call, 
 // (`ep.phone`, `upn.email`): the bare name counts.
 const CONTACT_NAMES = new Set(['email', 'email_address', 'phone', 'phone_number'])
 
+/** A parameter's own name, lower-cased, without a GA4 hit's kind prefix: `EP.Phone` → `phone`. */
+export function bareParamName (key: string): string {
+  return key.toLowerCase().replace(/^(?:ep|epn|up|upn)\./, '')
+}
+
 /** A parameter or user property that holds contact details by its name (`phone`, `ep.email`). */
 export function isContactName (key: string): boolean {
-  return CONTACT_NAMES.has(key.toLowerCase().replace(/^(?:ep|epn|up|upn)\./, ''))
+  return CONTACT_NAMES.has(bareParamName(key))
 }
 
 export function sha256Hex (s: string): string {

@@ -5,7 +5,7 @@
 import type { OutgoingRequest } from '../../tags/types.js'
 import { truncateIp } from '../ip.js'
 import { isWellFormed } from '../../common/guards.js'
-import { isContactName } from '../../tags/pii.js'
+import { bareParamName, isContactName } from '../../tags/pii.js'
 
 export const REDACTED = '[redacted]'
 
@@ -88,9 +88,8 @@ function redactBody (body: string, hide: KeyTest): string {
 // user_data whole, and contact details wherever a sender put them (isContactName): a tag
 // forwards custom parameters as they came, and logs must not carry them raw. In a GA4 hit a
 // parameter's name carries its kind (`epn.user_data.phone_number`): the bare name counts.
-const bareName = (k: string): string => k.toLowerCase().replace(/^(?:ep|epn|up|upn)\./, '')
 const isUserDataKey = (bare: string): boolean => bare === 'user_data' || bare.startsWith('user_data.')
-const secretOrUserData: KeyTest = k => isUserDataKey(bareName(k)) || isContactName(k) || isSecretName(k)
+const secretOrUserData: KeyTest = k => isUserDataKey(bareParamName(k)) || isContactName(k) || isSecretName(k)
 
 /**
  * `keepUserData` is for documentation only, whose examples carry test data already hashed the
@@ -163,13 +162,13 @@ function maskEmails (text: string): string {
 // Where incoming requests carry user-provided data: GTM/gtag names (clients/user-data.ts), gtag's
 // `ep.user_data.*` and hashed `em`/`ph`, and the model's own field names.
 const USER_DATA_NAMES = new Set([
-  'email', 'email_address', 'phone', 'phone_number', 'user_data', 'first_name', 'last_name', 'street',
+  'user_data', 'first_name', 'last_name', 'street',
   'postal_code', 'date_of_birth', 'em', 'ph', 'fn', 'ln', 'ge', 'db', 'zp', 'ct', 'st',
   'sha256_email_address', 'sha256_phone_number', 'sha256_first_name', 'sha256_last_name', 'sha256_street'
 ])
 const incomingHidden: KeyTest = k => {
-  const bare = bareName(k)
-  return USER_DATA_NAMES.has(bare) || isUserDataKey(bare) || isSecretName(k)
+  const bare = bareParamName(k)
+  return USER_DATA_NAMES.has(bare) || isUserDataKey(bare) || isContactName(k) || isSecretName(k)
 }
 
 /** A raw GA4 hit's query or body line with its user data and secrets masked by name, for the debug view. */
