@@ -107,6 +107,8 @@ export function enrich (parsed: ParsedEvent[], snap: RequestSnapshot, client: st
     cookies.push({ name: '_fbp', value: fbp, maxAgeS: META_COOKIE_MAX_AGE_S, httpOnly: false })
   }
 
+  // Not an address (an X-Forwarded-For of `garbage` behind `trustProxy: true`): none.
+  const ip = isIP(snap.ip) !== 0 ? snap.ip : undefined
   const ua = snap.headers['user-agent']
   const lang = firstLanguage(snap.headers['accept-language'])
   const referer = snap.headers.referer
@@ -131,8 +133,7 @@ export function enrich (parsed: ParsedEvent[], snap: RequestSnapshot, client: st
     else if (e.timestamp_ms > now) { e.timestamp_ms = now; clamped++ }
     if (browser) {
       // A browser never chooses its own IP or user agent; a trusted backend may pass the visitor's.
-      // Not an address (an X-Forwarded-For of `garbage` behind `trustProxy: true`): none.
-      if (isIP(snap.ip) !== 0) e.ip_override = snap.ip
+      if (ip !== undefined) e.ip_override = ip
       if (ua !== undefined) e.user_agent = ua
       if (e.language === undefined && lang !== undefined) e.language = lang
       if (e.page_location === undefined && referer !== undefined) e.page_location = referer
@@ -186,7 +187,7 @@ export function enrich (parsed: ParsedEvent[], snap: RequestSnapshot, client: st
   if (browser && parsed.length === 0 && after !== undefined && requestClientId !== undefined) {
     const visitor: TaglineEvent = { event_name: 'consent', client_id: requestClientId, consent: after, source: { client, request_id: snap.requestId, received_ms: now, trusted: false } }
     if (gpc) visitor.source!.gpc = true
-    if (isIP(snap.ip) !== 0) visitor.ip_override = snap.ip
+    if (ip !== undefined) visitor.ip_override = ip
     if (ua !== undefined) visitor.user_agent = ua
     return { events, cookies, clamped, visitor }
   }
